@@ -1,0 +1,163 @@
+/**
+ * Encoder worker: owns ONNX sessions and does all CPU-heavy encoding off the main thread,
+ * because onnxruntime-node's run() blocks the event loop for the whole inference.
+ * Tokenization and image decoding run here too, for the same reason.
+ */
+import { parentPort } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DomainError } from '../errors.ts';
+import { ClipTokenizer } from './tokenizer.ts';
+import { decodeToRgb, parsePreprocessorConfig, toPixelValues, type PreprocessorConfig } from './image-preprocessing.ts';
+import type { ItemError, LoadedModelInfo, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
+import { l2NormalizeRows } from './vectors.ts';
+
+interface LoadedModel {
+  text: ort.InferenceSession;
+  vision: ort.InferenceSession;
+  tokenizer: ClipTokenizer;
+  preprocessor: PreprocessorConfig;
+  info: LoadedModelInfo;
+}
+
+/** Texts per ONNX run; longer batches are split so padding stays small. */
+const TEXT_RUN_SIZE = 64;
+
+const models = new Map<string, Promise<LoadedModel>>();
+
+async function loadModel(dir: string): Promise<LoadedModel> {
+  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+  const [text, vision] = await Promise.all([
+    ort.InferenceSession.create(path.join(dir, 'text_model.onnx'), options),
+    ort.InferenceSession.create(path.join(dir, 'vision_model.onnx'), options),
+  ]);
+  for (const [session, input, output] of [[text, 'input_ids', 'text_embeds'], [vision, 'pixel_values', 'image_embeds']] as const) {
+    if (!session.inputNames.includes(input) || !session.outputNames.includes(output)) {
+      throw new Error(`${input === 'input_ids' ? 'text' : 'vision'}_model.onnx must take ${input} and return ${output}; it has inputs [${session.inputNames}] and outputs [${session.outputNames}]`);
+    }
+  }
+  const config = existsJson(path.join(dir, 'config.json'));
+  const contextLength = config?.text_config?.max_position_embeddings ?? 77;
+  const tokenizer = ClipTokenizer.fromTokenizerJson(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'), contextLength);
+  const preprocessor = parsePreprocessorConfig(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));
+  const model: LoadedModel = { text, vision, tokenizer, preprocessor, info: { embeddingDim: 0, imageSize: preprocessor.cropHeight, contextLength } };
+  // One tiny run proves the graph works and tells the embedding width.
+  model.info.embeddingDim = (await runText(model, [tokenizer.encode('a')])).dim;
+  return model;
+}
+
+function existsJson(file: string): any {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function getModel(modelId: string): Promise<LoadedModel> {
+  const model = models.get(modelId);
+  if (!model) throw new Error(`model ${modelId} is not loaded in this worker`);
+  return model;
+}
+
+/** One text-session run over token id rows of any lengths, padded to the longest with the end token. */
+async function runText(model: LoadedModel, rows: number[][]): Promise<{ data: Float32Array; dim: number }> {
+  const length = Math.max(...rows.map((r) => r.length));
+  const ids = new BigInt64Array(rows.length * length).fill(BigInt(model.tokenizer.endToken));
+  const mask = new BigInt64Array(rows.length * length);
+  rows.forEach((row, r) => {
+    for (let t = 0; t < row.length; t++) {
+      ids[r * length + t] = BigInt(row[t]);
+      mask[r * length + t] = 1n;
+    }
+  });
+  const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [rows.length, length]) };
+  if (model.text.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', mask, [rows.length, length]);
+  const output = (await model.text.run(feeds, ['text_embeds'])).text_embeds;
+  const dim = output.dims[1] as number;
+  return { data: l2NormalizeRows(output.data as Float32Array, dim), dim };
+}
+
+async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerResult> {
+  const rows = texts.map((t) => model.tokenizer.encode(t));
+  // CLIP's text tower is causal and pools at the end token, so padding only to the longest
+  // row of a run gives the same embedding as padding to 77. Sorting by length keeps runs tight.
+  const order = rows.map((_, i) => i).sort((a, b) => rows[a].length - rows[b].length);
+  let out: Float32Array | undefined;
+  let dim = model.info.embeddingDim;
+  const batchSizes: number[] = [];
+  for (let start = 0; start < order.length; start += TEXT_RUN_SIZE) {
+    const chunk = order.slice(start, start + TEXT_RUN_SIZE);
+    const result = await runText(model, chunk.map((i) => rows[i]));
+    dim = result.dim;
+    out ??= new Float32Array(texts.length * dim);
+    chunk.forEach((original, j) => out!.set(result.data.subarray(j * dim, (j + 1) * dim), original * dim));
+    batchSizes.push(chunk.length);
+  }
+  return { kind: 'texts', embeddings: out ?? new Float32Array(0), dim, runs: batchSizes.length, batchSizes };
+}
+
+async function embedImages(model: LoadedModel, images: Uint8Array[], maxPixels: number): Promise<WorkerResult> {
+  const size = model.preprocessor.cropWidth * model.preprocessor.cropHeight * 3;
+  const errors: (ItemError | null)[] = [];
+  const pixels: Float32Array[] = [];
+  for (const bytes of images) {
+    try {
+      pixels.push(toPixelValues(await decodeToRgb(bytes, maxPixels), model.preprocessor));
+      errors.push(null);
+    } catch (error) {
+      errors.push(toItemError(error));
+    }
+  }
+  const dim = model.info.embeddingDim;
+  const embeddings = new Float32Array(images.length * dim);
+  if (pixels.length === 0) return { kind: 'images', embeddings, dim, errors, runs: 0, batchSizes: [] };
+  const batch = new Float32Array(pixels.length * size);
+  pixels.forEach((p, i) => batch.set(p, i * size));
+  const tensor = new ort.Tensor('float32', batch, [pixels.length, 3, model.preprocessor.cropHeight, model.preprocessor.cropWidth]);
+  const output = (await model.vision.run({ pixel_values: tensor }, ['image_embeds'])).image_embeds;
+  const normalized = l2NormalizeRows(output.data as Float32Array, dim);
+  let row = 0;
+  errors.forEach((error, i) => {
+    if (!error) embeddings.set(normalized.subarray(row * dim, ++row * dim), i * dim);
+  });
+  return { kind: 'images', embeddings, dim, errors, runs: 1, batchSizes: [pixels.length] };
+}
+
+function toItemError(error: unknown): ItemError {
+  if (error instanceof DomainError) return { code: error.code, message: error.message, details: error.details };
+  return { code: 'INTERNAL_SERVER_ERROR', message: (error as Error)?.message ?? String(error) };
+}
+
+async function handle(request: WorkerRequest): Promise<WorkerResult> {
+  switch (request.kind) {
+    case 'load': {
+      let model = models.get(request.modelId);
+      if (!model) {
+        model = loadModel(request.dir);
+        models.set(request.modelId, model);
+        model.catch(() => models.delete(request.modelId));
+      }
+      return { kind: 'load', info: (await model).info };
+    }
+    case 'texts':
+      return embedTexts(await getModel(request.modelId), request.texts);
+    case 'tokenize': {
+      const { tokenizer } = await getModel(request.modelId);
+      return { kind: 'tokenize', ids: request.texts.map((t) => tokenizer.encode(t)) };
+    }
+    case 'images':
+      return embedImages(await getModel(request.modelId), request.images, request.maxPixels);
+  }
+}
+
+parentPort!.on('message', (request: WorkerRequest) => {
+  handle(request).then(
+    (result) => {
+      const transfer = 'embeddings' in result ? [result.embeddings.buffer as ArrayBuffer] : [];
+      parentPort!.postMessage({ id: request.id, ok: true, result } satisfies WorkerResponse, transfer);
+    },
+    (error) => parentPort!.postMessage({ id: request.id, ok: false, error: toItemError(error) } satisfies WorkerResponse),
+  );
+});

@@ -1,0 +1,46 @@
+/**
+ * The one interface the rest of the service encodes through. The local implementation runs ONNX
+ * sessions in worker threads (onnx-encoder.ts); a remote inference server could implement the
+ * same interface.
+ */
+import type { DomainError } from '../errors.ts';
+
+export interface ModelStatus {
+  id: string;
+  name: string;
+  dir: string;
+  isDefault: boolean;
+  loaded: boolean;
+  /** why the model is not loaded (missing files, load failure), or null */
+  error: string | null;
+  embeddingDim: number | null;
+  imageSize: number | null;
+  contextLength: number | null;
+}
+
+export interface EncoderStats {
+  /** ONNX session runs and the items they encoded, per modality */
+  textRuns: number;
+  textItems: number;
+  imageRuns: number;
+  imageItems: number;
+  /** encoded by a run, keyed by batch size */
+  imageBatchSizes: Map<number, number>;
+  textBatchSizes: Map<number, number>;
+  textCacheHits: number;
+  imageCacheHits: number;
+}
+
+export interface Encoder {
+  models(): ModelStatus[];
+  /** The model a request means: `id`, or the default; throws a ModelUnavailableError otherwise. */
+  resolveModel(id?: string | null): ModelStatus;
+  /** L2-normalized text embeddings, batched across concurrent callers and cached by (model, text). */
+  embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]>;
+  /** Like embedTexts without the in-memory cache, for bulk passes (corpus encoding). */
+  embedTextsBulk(modelId: string, texts: string[]): Promise<Float32Array[]>;
+  /** L2-normalized image embeddings, one result or error per image, cached by content hash. */
+  embedImages(modelId: string, images: Uint8Array[]): Promise<Array<Float32Array | DomainError>>;
+  stats(): EncoderStats;
+  close(): Promise<void>;
+}

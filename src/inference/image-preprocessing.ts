@@ -1,0 +1,120 @@
+/**
+ * Image bytes → CLIP `pixel_values` (float32, [3, H, W]), as the reference CLIPImageProcessor does:
+ * convert to RGB (alpha dropped, not composited, grey replicated), resize the shortest edge
+ * (Pillow bicubic, see resample.ts), centre crop, rescale, normalize per channel.
+ * Decoding (JPEG, PNG, WebP, GIF first frame, AVIF, TIFF) and EXIF orientation are sharp's.
+ */
+import sharp from 'sharp';
+import { ImageDecodeError, ImageTooLargeError } from '../errors.ts';
+import { resizeAndCrop, type Image8, type ResampleFilter } from './resample.ts';
+
+export interface PreprocessorConfig {
+  shortestEdge: number;
+  cropWidth: number;
+  cropHeight: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  rescaleFactor: number;
+  filter: ResampleFilter;
+  centerCrop: boolean;
+}
+
+const PIL_FILTERS: Record<number, ResampleFilter> = { 2: 'bilinear', 3: 'bicubic' };
+
+/** Reads a Hugging Face `preprocessor_config.json` (CLIPImageProcessor fields). */
+export function parsePreprocessorConfig(json: string): PreprocessorConfig {
+  const raw = JSON.parse(json) as Record<string, any>;
+  const size = raw.size ?? {};
+  const shortestEdge = typeof size === 'number' ? size : size.shortest_edge ?? size.height;
+  const crop = raw.crop_size ?? {};
+  const cropHeight = typeof crop === 'number' ? crop : crop.height ?? shortestEdge;
+  const cropWidth = typeof crop === 'number' ? crop : crop.width ?? shortestEdge;
+  const filter = PIL_FILTERS[raw.resample ?? 3];
+  if (!Number.isInteger(shortestEdge) || shortestEdge <= 0) throw new Error('preprocessor_config.json: size.shortest_edge must be a positive integer');
+  if (!filter) throw new Error(`preprocessor_config.json: resample ${raw.resample} is not supported (use 2 bilinear or 3 bicubic)`);
+  return {
+    shortestEdge,
+    cropWidth,
+    cropHeight,
+    mean: raw.image_mean ?? [0.48145466, 0.4578275, 0.40821073],
+    std: raw.image_std ?? [0.26862954, 0.26130258, 0.27577711],
+    rescaleFactor: raw.rescale_factor ?? 1 / 255,
+    filter,
+    centerCrop: raw.do_center_crop !== false,
+  };
+}
+
+/** Decodes bytes to 8-bit RGB, orientation applied; refuses what is not a raster image. */
+export async function decodeToRgb(bytes: Uint8Array, maxPixels: number): Promise<Image8> {
+  if (bytes.length === 0) throw new ImageDecodeError('The image is empty (0 bytes): send the file contents, base64-encoded.');
+  let metadata: sharp.Metadata;
+  try {
+    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw new ImageDecodeError('The bytes are not a readable image: send a JPEG, PNG, WebP or GIF file.', { reason: (error as Error).message });
+  }
+  if (metadata.format === 'svg' || metadata.format === 'pdf') {
+    throw new ImageDecodeError(`${metadata.format.toUpperCase()} is not accepted: rasterize it to PNG first.`, { format: metadata.format });
+  }
+  const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
+  if (pixels > maxPixels) {
+    throw new ImageTooLargeError(
+      `The image has ${metadata.width}x${metadata.height} = ${pixels} pixels, over the limit of ${maxPixels}: downscale it before sending.`,
+      { width: metadata.width, height: metadata.height, maxPixels },
+    );
+  }
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+      .rotate()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return toRgb({ width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+  } catch (error) {
+    throw new ImageDecodeError('The image is truncated or corrupt and could not be decoded: re-export the file and try again.', { reason: (error as Error).message });
+  }
+}
+
+/** PIL's convert('RGB'): grey is replicated, alpha is dropped. */
+function toRgb(image: Image8): Image8 {
+  if (image.channels === 3) return image;
+  const pixels = image.width * image.height;
+  const rgb = new Uint8Array(pixels * 3);
+  const grey = image.channels <= 2;
+  for (let p = 0; p < pixels; p++) {
+    const from = p * image.channels;
+    rgb[p * 3] = image.data[from];
+    rgb[p * 3 + 1] = image.data[grey ? from : from + 1];
+    rgb[p * 3 + 2] = image.data[grey ? from : from + 2];
+  }
+  return { width: image.width, height: image.height, channels: 3, data: rgb };
+}
+
+/** Resize shortest edge + centre crop + rescale + normalize, to a [3, H, W] float32 tensor. */
+export function toPixelValues(image: Image8, config: PreprocessorConfig): Float32Array {
+  const short = Math.min(image.width, image.height);
+  const long = Math.max(image.width, image.height);
+  // transformers' get_resize_output_image_size: the long edge is truncated, not rounded.
+  const resizedLong = Math.trunc((config.shortestEdge * long) / short);
+  const outWidth = image.width <= image.height ? config.shortestEdge : resizedLong;
+  const outHeight = image.width <= image.height ? resizedLong : config.shortestEdge;
+  const cropWidth = config.centerCrop ? config.cropWidth : outWidth;
+  const cropHeight = config.centerCrop ? config.cropHeight : outHeight;
+  if (cropWidth > outWidth || cropHeight > outHeight) {
+    throw new Error('crop larger than the resized image is not supported: check preprocessor_config.json');
+  }
+  const crop = {
+    left: Math.floor((outWidth - cropWidth) / 2),
+    top: Math.floor((outHeight - cropHeight) / 2),
+    width: cropWidth,
+    height: cropHeight,
+  };
+  const cropped = resizeAndCrop(image, outWidth, outHeight, crop, config.filter);
+  const plane = cropWidth * cropHeight;
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const scale = config.rescaleFactor / config.std[c];
+    const offset = config.mean[c] / config.std[c];
+    for (let p = 0; p < plane; p++) out[c * plane + p] = cropped.data[p * 3 + c] * scale - offset;
+  }
+  return out;
+}

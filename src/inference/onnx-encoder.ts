@@ -1,0 +1,196 @@
+/**
+ * Local encoder: ONNX sessions in a worker pool, behind shared DataLoaders.
+ *
+ * One long-lived DataLoader per (model, modality) is shared by every request, so concurrent
+ * single-image requests arriving within the collection window reach the session as one batch.
+ */
+import { createHash } from 'node:crypto';
+import DataLoader from 'dataloader';
+import { DomainError, ModelUnavailableError } from '../errors.ts';
+import type { Encoder, EncoderStats, ModelStatus } from './encoder.ts';
+import { LruCache } from './lru-cache.ts';
+import { describeModelFolder, findModelFolders, readModelName, type ModelFolder } from './model-folder.ts';
+import type { WorkerResult } from './protocol.ts';
+import { rows } from './vectors.ts';
+import { EncoderWorkerPool } from './worker-pool.ts';
+
+export interface OnnxEncoderOptions {
+  modelsDir: string;
+  /** folder of the default model; when absent, the first model found in modelsDir */
+  defaultModelDir?: string;
+  workers: number;
+  maxBatchSize: number;
+  batchWindowMs: number;
+  maxImagePixels: number;
+  cacheEntries: number;
+  onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+interface ImageKey {
+  hash: string;
+  bytes: Uint8Array;
+}
+
+interface ModelEntry {
+  status: ModelStatus;
+  texts?: DataLoader<string, Float32Array>;
+  images?: DataLoader<ImageKey, Float32Array, string>;
+  textCache?: LruCache<string, Promise<Float32Array>>;
+  imageCache?: LruCache<string, Promise<Float32Array>>;
+}
+
+const BULK_CHUNK = 256;
+const INSTALL_HINT =
+  'put a CLIP ONNX export (text_model.onnx, vision_model.onnx, tokenizer.json, preprocessor_config.json) in a folder under models/ or point NEGLABEL_MODEL_DIR at one, then restart';
+
+export class OnnxEncoder implements Encoder {
+  private readonly pool: EncoderWorkerPool;
+  private readonly entries = new Map<string, ModelEntry>();
+  private readonly counters: EncoderStats = {
+    textRuns: 0, textItems: 0, imageRuns: 0, imageItems: 0,
+    imageBatchSizes: new Map(), textBatchSizes: new Map(), textCacheHits: 0, imageCacheHits: 0,
+  };
+  private defaultId: string | null = null;
+
+  private constructor(private readonly options: OnnxEncoderOptions) {
+    this.pool = new EncoderWorkerPool(options.workers, (error) => options.onLog?.('error', 'encoder worker failed', { err: error.message }));
+  }
+
+  /** Finds the models and loads each into the workers; failures are recorded, not thrown. */
+  static async start(options: OnnxEncoderOptions): Promise<OnnxEncoder> {
+    const encoder = new OnnxEncoder(options);
+    const folders = findModelFolders(options.modelsDir);
+    let defaultFolder: ModelFolder | undefined = folders[0];
+    if (options.defaultModelDir) {
+      defaultFolder = describeModelFolder(options.defaultModelDir);
+      if (!folders.some((f) => f.id === defaultFolder!.id)) folders.unshift(defaultFolder);
+    }
+    encoder.defaultId = defaultFolder?.id ?? null;
+    await Promise.all(folders.map((folder) => encoder.loadFolder(folder, folder.id === encoder.defaultId)));
+    return encoder;
+  }
+
+  private async loadFolder(folder: ModelFolder, isDefault: boolean): Promise<void> {
+    const status: ModelStatus = {
+      id: folder.id, name: folder.id, dir: folder.dir, isDefault, loaded: false, error: null,
+      embeddingDim: null, imageSize: null, contextLength: null,
+    };
+    this.entries.set(folder.id, { status });
+    if (folder.missing.length > 0) {
+      status.error = `${folder.dir} lacks ${folder.missing.join(', ')}: ${INSTALL_HINT}`;
+      this.options.onLog?.('warn', 'model folder incomplete', { model: folder.id, missing: folder.missing });
+      return;
+    }
+    const started = Date.now();
+    try {
+      status.name = readModelName(folder);
+      const { info } = await this.pool.load(folder.id, folder.dir);
+      Object.assign(status, info, { loaded: true });
+      this.entries.set(folder.id, { status, ...this.createLoaders(folder.id) });
+      this.options.onLog?.('info', 'model loaded', { model: folder.id, ms: Date.now() - started, ...info });
+    } catch (error) {
+      status.error = `loading ${folder.dir} failed: ${(error as Error).message}`;
+      this.options.onLog?.('error', 'model failed to load', { model: folder.id, err: (error as Error).message });
+    }
+  }
+
+  private createLoaders(modelId: string): Omit<ModelEntry, 'status'> {
+    const { maxBatchSize, batchWindowMs, cacheEntries, maxImagePixels } = this.options;
+    const batchScheduleFn = (callback: () => void) => setTimeout(callback, batchWindowMs);
+    const textCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
+    const imageCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
+    const texts = new DataLoader<string, Float32Array>(
+      async (keys) => this.encodeTexts(modelId, [...keys]),
+      { maxBatchSize, batchScheduleFn, cacheMap: textCache },
+    );
+    const images = new DataLoader<ImageKey, Float32Array, string>(
+      async (keys) => {
+        const copies = keys.map((k) => k.bytes.slice());
+        const result = (await this.pool.run(
+          { kind: 'images', modelId, images: copies, maxPixels: maxImagePixels },
+          copies.map((c) => c.buffer as ArrayBuffer),
+        )) as Extract<WorkerResult, { kind: 'images' }>;
+        this.count('image', result.batchSizes);
+        const embeddings = rows(result.embeddings, result.dim);
+        return result.errors.map((error, i) => {
+          if (!error) return embeddings[i];
+          images.clear(keys[i].hash); // a failure is not worth remembering
+          return new DomainError(error.code, error.message, error.details);
+        });
+      },
+      { maxBatchSize, batchScheduleFn, cacheKeyFn: (key) => key.hash, cacheMap: imageCache },
+    );
+    return { texts, images, textCache, imageCache };
+  }
+
+  private async encodeTexts(modelId: string, texts: string[]): Promise<Float32Array[]> {
+    const result = (await this.pool.run({ kind: 'texts', modelId, texts })) as Extract<WorkerResult, { kind: 'texts' }>;
+    this.count('text', result.batchSizes);
+    return rows(result.embeddings, result.dim);
+  }
+
+  private count(modality: 'text' | 'image', batchSizes: number[]): void {
+    const sizes = modality === 'text' ? this.counters.textBatchSizes : this.counters.imageBatchSizes;
+    for (const size of batchSizes) {
+      sizes.set(size, (sizes.get(size) ?? 0) + 1);
+      if (modality === 'text') this.counters.textItems += size;
+      else this.counters.imageItems += size;
+    }
+    if (modality === 'text') this.counters.textRuns += batchSizes.length;
+    else this.counters.imageRuns += batchSizes.length;
+  }
+
+  models(): ModelStatus[] {
+    return [...this.entries.values()].map((e) => ({ ...e.status }));
+  }
+
+  resolveModel(id?: string | null): ModelStatus {
+    return this.loadedEntry(id).status;
+  }
+
+  private loadedEntry(id?: string | null): Required<ModelEntry> {
+    const wanted = id ?? this.defaultId;
+    if (!wanted) throw new ModelUnavailableError('NO_MODEL', `No model is installed: ${INSTALL_HINT}.`);
+    const entry = this.entries.get(wanted);
+    if (!entry) {
+      throw new ModelUnavailableError('MODEL_NOT_FOUND', `Model ${JSON.stringify(wanted)} does not exist. Installed models: ${[...this.entries.keys()].join(', ') || 'none'} (query \`models\`).`, { model: wanted });
+    }
+    if (!entry.status.loaded || !entry.texts || !entry.images) {
+      throw new ModelUnavailableError('MODEL_NOT_LOADED', `Model ${JSON.stringify(wanted)} is not loaded: ${entry.status.error}`, { model: wanted });
+    }
+    return entry as Required<ModelEntry>;
+  }
+
+  async embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]> {
+    const { texts: loader, textCache } = this.loadedEntry(modelId);
+    this.counters.textCacheHits += texts.filter((t) => textCache.get(t) !== undefined).length;
+    const results = await loader.loadMany(texts);
+    return results.map((r) => {
+      if (r instanceof Error) throw r;
+      return r;
+    });
+  }
+
+  async embedTextsBulk(modelId: string, texts: string[]): Promise<Float32Array[]> {
+    this.loadedEntry(modelId);
+    const chunks: Promise<Float32Array[]>[] = [];
+    for (let i = 0; i < texts.length; i += BULK_CHUNK) chunks.push(this.encodeTexts(modelId, texts.slice(i, i + BULK_CHUNK)));
+    return (await Promise.all(chunks)).flat();
+  }
+
+  async embedImages(modelId: string, images: Uint8Array[]): Promise<Array<Float32Array | DomainError>> {
+    const { images: loader, imageCache } = this.loadedEntry(modelId);
+    const keys = images.map((bytes) => ({ hash: createHash('sha256').update(bytes).digest('hex'), bytes }));
+    this.counters.imageCacheHits += keys.filter((k) => imageCache.get(k.hash) !== undefined).length;
+    const results = await loader.loadMany(keys);
+    return results.map((r) => (r instanceof DomainError || !(r instanceof Error) ? r : new DomainError('INTERNAL_SERVER_ERROR', r.message)));
+  }
+
+  stats(): EncoderStats {
+    return { ...this.counters, imageBatchSizes: new Map(this.counters.imageBatchSizes), textBatchSizes: new Map(this.counters.textBatchSizes) };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

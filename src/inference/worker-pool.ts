@@ -1,0 +1,90 @@
+/**
+ * A fixed pool of encoder workers (worker threads). Requests go to the least busy worker;
+ * model loads go to every worker. A worker that dies is replaced and its models reloaded;
+ * the requests it held fail with a retryable error instead of hanging.
+ */
+import { Worker } from 'node:worker_threads';
+import { DomainError } from '../errors.ts';
+import type { WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
+
+type Pending = { resolve: (r: WorkerResult) => void; reject: (e: Error) => void };
+type Slot = { worker: Worker; pending: Map<number, Pending> };
+type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+// The worker is TypeScript like the rest of the service. On Node 20 a worker does not get the
+// parent's `--import tsx` loader before its entry module, so it registers tsx itself first.
+const WORKER_BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./encoder-worker.ts', import.meta.url).href)}); })`;
+
+export class EncoderWorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly loads = new Map<string, string>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(readonly size: number, private readonly onWorkerError: (error: Error) => void = () => {}) {
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
+    const slot: Slot = { worker, pending: new Map() };
+    worker.on('message', (message: WorkerResponse) => {
+      const pending = slot.pending.get(message.id);
+      if (!pending) return;
+      slot.pending.delete(message.id);
+      if (message.ok) pending.resolve(message.result);
+      else pending.reject(new DomainError(message.error.code, message.error.message, message.error.details));
+    });
+    worker.on('error', (error) => this.onWorkerError(error));
+    worker.on('exit', () => {
+      for (const pending of slot.pending.values()) {
+        pending.reject(new DomainError('ENCODER_UNAVAILABLE', 'The encoder worker stopped while handling this request: retry it.'));
+      }
+      slot.pending.clear();
+      if (this.closed) return;
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) {
+        this.slots[index] = this.spawn();
+        for (const [modelId, dir] of this.loads) void this.send(this.slots[index], { kind: 'load', modelId, dir }).catch(() => {});
+      }
+    });
+    return slot;
+  }
+
+  private send(slot: Slot, body: RequestBody, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
+    if (this.closed) return Promise.reject(new DomainError('SHUTTING_DOWN', 'The service is shutting down: retry on another instance.'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ ...body, id }, transfer);
+    });
+  }
+
+  /** Loads a model into every worker; resolves with the first worker's answer. */
+  async load(modelId: string, dir: string): Promise<Extract<WorkerResult, { kind: 'load' }>> {
+    this.loads.set(modelId, dir);
+    try {
+      const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'load', modelId, dir })));
+      return results[0] as Extract<WorkerResult, { kind: 'load' }>;
+    } catch (error) {
+      this.loads.delete(modelId);
+      throw error;
+    }
+  }
+
+  /** Sends a request to the worker with the fewest requests in flight. */
+  run(body: Exclude<RequestBody, { kind: 'load' }>, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
+    const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
+    return this.send(slot, body, transfer);
+  }
+
+  get inFlight(): number {
+    return this.slots.reduce((sum, s) => sum + s.pending.size, 0);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

@@ -9,6 +9,7 @@ CREATE TABLE "taxonomies" (
     "name" TEXT NOT NULL,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "created_by" TEXT,
+    "default_threshold" DOUBLE PRECISION NOT NULL DEFAULT 0.5,
     CONSTRAINT "taxonomies_pkey" PRIMARY KEY ("id")
 );
 CREATE UNIQUE INDEX "taxonomies_name_key" ON "taxonomies"("name");

@@ -54,8 +54,18 @@ export async function migrationStatus(pool: pg.Pool, dir: string): Promise<Migra
   return { applied: files.filter((f) => done.has(f.name)).map((f) => f.name), pending: files.filter((f) => !done.has(f.name)).map((f) => f.name) };
 }
 
+// The advisory lock serializes processes; PGlite serves every connection from one backend session,
+// where that lock is re-entrant, so starters within one process also queue here.
+let inProcess: Promise<unknown> = Promise.resolve();
+
 /** Applies pending migrations, each in its own transaction; returns the names applied now. */
-export async function applyMigrations(pool: pg.Pool, dir: string, log: (msg: string, fields?: object) => void): Promise<string[]> {
+export function applyMigrations(pool: pg.Pool, dir: string, log: (msg: string, fields?: object) => void): Promise<string[]> {
+  const run = inProcess.then(() => applyMigrationsLocked(pool, dir, log));
+  inProcess = run.catch(() => {});
+  return run;
+}
+
+async function applyMigrationsLocked(pool: pg.Pool, dir: string, log: (msg: string, fields?: object) => void): Promise<string[]> {
   const files = readMigrations(dir);
   const client = await pool.connect();
   const appliedNow: string[] = [];

@@ -47,7 +47,7 @@ export function parsePreprocessorConfig(json: string): PreprocessorConfig {
 /** Decodes bytes to 8-bit RGB, orientation applied; refuses what is not a raster image. */
 export async function decodeToRgb(bytes: Uint8Array, maxPixels: number): Promise<Image8> {
   if (bytes.length === 0) throw new ImageDecodeError('The image is empty (0 bytes): send the file contents, base64-encoded.');
-  let metadata: sharp.Metadata;
+  let metadata: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {

@@ -105,7 +105,8 @@ export class OnnxEncoder implements Encoder {
     );
     const images = new DataLoader<ImageKey, Float32Array, string>(
       async (keys) => {
-        const copies = keys.map((k) => k.bytes.slice());
+        // Copies, because the buffers are transferred to the worker (and a Buffer may share its pool).
+        const copies = keys.map((k) => new Uint8Array(k.bytes));
         const result = (await this.pool.run(
           { kind: 'images', modelId, images: copies, maxPixels: maxImagePixels },
           copies.map((c) => c.buffer as ArrayBuffer),
@@ -114,7 +115,7 @@ export class OnnxEncoder implements Encoder {
         const embeddings = rows(result.embeddings, result.dim);
         return result.errors.map((error, i) => {
           if (!error) return embeddings[i];
-          images.clear(keys[i].hash); // a failure is not worth remembering
+          images.clear(keys[i]); // a failure is not worth remembering
           return new DomainError(error.code, error.message, error.details);
         });
       },

@@ -1,0 +1,56 @@
+/**
+ * Composition root: config → database → encoders → services → HTTP. Used by main.ts and by the
+ * tests, which start the real thing on a free port.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './database/database.ts';
+import { OnnxEncoder } from './inference/onnx-encoder.ts';
+import type { Logger } from './logger.ts';
+import { startHttpServer } from './http/server.ts';
+import { EmbeddingService } from './services/embedding-service.ts';
+import { HealthService } from './services/health-service.ts';
+import type { Services } from './services/index.ts';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+export interface App {
+  url: string;
+  services: Services;
+  database: Database;
+  close(): Promise<void>;
+}
+
+export async function startApp(config: Config, logger: Logger): Promise<App> {
+  const database = await openDatabase(
+    { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, migrationsDir: config.migrationsDir },
+    (msg, fields) => logger.info(fields ?? {}, msg),
+  );
+  const encoder = await OnnxEncoder.start({
+    modelsDir: config.modelsDir,
+    defaultModelDir: config.defaultModelDir,
+    workers: config.encoderWorkers,
+    maxBatchSize: config.batchMaxSize,
+    batchWindowMs: config.batchWindowMs,
+    maxImagePixels: config.maxImagePixels,
+    cacheEntries: config.embeddingCacheEntries,
+    onLog: (level, message, fields) => logger[level](fields ?? {}, message),
+  });
+  const services: Services = {
+    encoder,
+    health: new HealthService(database.pool, database.embedded, config.migrationsDir, encoder, VERSION),
+    embeddings: new EmbeddingService(encoder, { maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest }),
+  };
+  const http = await startHttpServer(config, services, logger);
+  logger.info({ url: `${http.url}/graphql`, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) }, 'neglabel listening');
+  return {
+    url: http.url,
+    services,
+    database,
+    async close() {
+      await http.close();
+      await encoder.close();
+      await database.close();
+    },
+  };
+}

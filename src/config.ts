@@ -1,0 +1,59 @@
+/**
+ * Environment, parsed once, validated, frozen. Every variable is listed in the README.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl?: string;
+  dbPoolSize: number;
+  migrationsDir: string;
+  modelsDir: string;
+  defaultModelDir?: string;
+  encoderWorkers: number;
+  batchMaxSize: number;
+  batchWindowMs: number;
+  embeddingCacheEntries: number;
+  maxImagePixels: number;
+  maxImagesPerRequest: number;
+  maxTextsPerRequest: number;
+  maxBodyBytes: number;
+  logLevel: string;
+  jobPollMs: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name}=${raw} is invalid: expected an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.cwd()): Readonly<Config> {
+  return Object.freeze({
+    host: env.HOST || '127.0.0.1',
+    port: int(env, 'PORT', 4000, 0, 65535),
+    dataDir: path.resolve(root, env.NEGLABEL_DATA_DIR || 'data'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dbPoolSize: int(env, 'NEGLABEL_DB_POOL_SIZE', 8, 1, 100),
+    migrationsDir: path.resolve(root, 'migrations'),
+    modelsDir: path.resolve(root, env.NEGLABEL_MODELS_DIR || 'models'),
+    defaultModelDir: env.NEGLABEL_MODEL_DIR ? path.resolve(root, env.NEGLABEL_MODEL_DIR) : undefined,
+    encoderWorkers: int(env, 'NEGLABEL_ENCODER_WORKERS', Math.max(1, os.availableParallelism()), 1, 64),
+    batchMaxSize: int(env, 'NEGLABEL_BATCH_MAX_SIZE', 32, 1, 1024),
+    batchWindowMs: int(env, 'NEGLABEL_BATCH_WINDOW_MS', 5, 0, 1000),
+    embeddingCacheEntries: int(env, 'NEGLABEL_EMBEDDING_CACHE_ENTRIES', 20000, 0),
+    maxImagePixels: int(env, 'NEGLABEL_MAX_IMAGE_PIXELS', 40_000_000, 1),
+    maxImagesPerRequest: int(env, 'NEGLABEL_MAX_IMAGES_PER_REQUEST', 256, 1),
+    maxTextsPerRequest: int(env, 'NEGLABEL_MAX_TEXTS_PER_REQUEST', 4096, 1),
+    maxBodyBytes: int(env, 'NEGLABEL_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024),
+    logLevel: env.LOG_LEVEL || 'info',
+    jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),
+  });
+}

@@ -1,0 +1,16 @@
+/** The executable schema: schema.graphql (the contract) + resolvers. */
+import { readFileSync } from 'node:fs';
+import { DateTime } from './scalars.ts';
+import { systemResolvers } from './resolvers/system.ts';
+
+export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
+
+type ResolverMap = Record<string, Record<string, unknown>>;
+
+function merge(...maps: ResolverMap[]): ResolverMap {
+  const out: ResolverMap = {};
+  for (const map of maps) for (const [type, fields] of Object.entries(map)) out[type] = { ...out[type], ...fields };
+  return out;
+}
+
+export const resolvers = merge({ DateTime } as unknown as ResolverMap, systemResolvers);

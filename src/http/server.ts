@@ -1,0 +1,78 @@
+/**
+ * The web app: /graphql (Apollo Server on Express 5), /healthz (process up), /readyz (database and
+ * default model ready). The body limit applies before GraphQL parses anything.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import express from 'express';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Services } from '../services/index.ts';
+import type { GraphQLContext } from '../graphql/context.ts';
+import { createErrorFormatter } from '../graphql/errors.ts';
+import { resolvers, typeDefs } from '../graphql/schema.ts';
+
+export interface HttpServer {
+  server: http.Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(config: Config, services: Services, logger: Logger): Promise<HttpServer> {
+  const app = express();
+  const server = http.createServer(app);
+  const apollo = new ApolloServer<GraphQLContext>({
+    typeDefs,
+    resolvers,
+    formatError: createErrorFormatter(logger),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server })],
+    introspection: true,
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const report = await services.health.report();
+    const defaultModel = report.models.find((m) => m.isDefault);
+    const ready = report.database.reachable && report.database.pendingMigrations.length === 0 && Boolean(defaultModel?.loaded);
+    res.status(ready ? 200 : 503).json({ ready, database: report.database.reachable, defaultModel: defaultModel?.id ?? null, hint: report.hint });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: config.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const requestId = (req.headers['x-request-id'] as string) || randomUUID();
+        return { services, caller: (req.headers['x-caller'] as string) || 'anonymous', requestId };
+      },
+    }),
+  );
+  app.use((error: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = error.status ?? 500;
+    const code = error.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+    const message = code === 'PAYLOAD_TOO_LARGE'
+      ? `The request body is over ${config.maxBodyBytes} bytes: send fewer or smaller images per request.`
+      : status < 500 ? `The request could not be read: ${error.message}` : 'Internal server error';
+    if (status >= 500) logger.error({ err: error }, 'http error');
+    res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const address = server.address() as { port: number };
+  const url = `http://${config.host}:${address.port}`;
+  return {
+    server,
+    url,
+    async close() {
+      await apollo.stop();
+    },
+  };
+}

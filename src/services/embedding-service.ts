@@ -1,0 +1,30 @@
+/** Embedding use cases: validated texts and images → normalized vectors, via the shared encoder. */
+import { DomainError, InvalidInputError } from '../errors.ts';
+import type { Encoder } from '../inference/encoder.ts';
+import { decodeImageInputs, type DecodedImage, type ImageInput } from './images.ts';
+
+export class EmbeddingService {
+  constructor(private readonly encoder: Encoder, private readonly limits: { maxTexts: number; maxImages: number }) {}
+
+  async embedTexts(modelId: string | null | undefined, texts: readonly string[]): Promise<Float32Array[]> {
+    const model = this.encoder.resolveModel(modelId);
+    if (texts.length === 0) throw new InvalidInputError('texts is empty: send at least one text.', { field: 'texts' });
+    if (texts.length > this.limits.maxTexts) {
+      throw new InvalidInputError(`texts has ${texts.length} entries, over the limit of ${this.limits.maxTexts} per request: split the batch.`, { max: this.limits.maxTexts }, 'BATCH_TOO_LARGE');
+    }
+    return this.encoder.embedTexts(model.id, [...texts]);
+  }
+
+  /** Decodes and embeds images; any bad image fails the whole request, naming its index. */
+  async embedImageInputs(modelId: string | null | undefined, images: readonly ImageInput[], field = 'images'): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
+    const model = this.encoder.resolveModel(modelId);
+    const decoded = decodeImageInputs(images, this.limits.maxImages, field);
+    const results = await this.encoder.embedImages(model.id, decoded.map((d) => d.bytes));
+    results.forEach((result, index) => {
+      if (result instanceof DomainError) {
+        throw new DomainError(result.code, `${field}[${index}]${decoded[index].filename ? ` (${decoded[index].filename})` : ''}: ${result.message}`, { ...result.details, field, index });
+      }
+    });
+    return { model: model.id, images: decoded, embeddings: results as Float32Array[] };
+  }
+}

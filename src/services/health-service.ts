@@ -1,0 +1,48 @@
+/** Health: is the database reachable and migrated, which models are loaded. */
+import type pg from 'pg';
+import { migrationStatus } from '../database/migrate.ts';
+import type { Encoder, ModelStatus } from '../inference/encoder.ts';
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  version: string;
+  database: { reachable: boolean; embedded: boolean; appliedMigrations: string[]; pendingMigrations: string[]; error: string | null };
+  models: ModelStatus[];
+  defaultModel: string | null;
+  hint: string | null;
+}
+
+export class HealthService {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly embedded: boolean,
+    private readonly migrationsDir: string,
+    private readonly encoder: Encoder,
+    private readonly version: string,
+  ) {}
+
+  async report(): Promise<HealthReport> {
+    const database: HealthReport['database'] = { reachable: false, embedded: this.embedded, appliedMigrations: [], pendingMigrations: [], error: null };
+    try {
+      const status = await migrationStatus(this.pool, this.migrationsDir);
+      Object.assign(database, { reachable: true, appliedMigrations: status.applied, pendingMigrations: status.pending });
+    } catch (error) {
+      database.error = (error as Error).message;
+    }
+    const models = this.encoder.models();
+    const defaultModel = models.find((m) => m.isDefault) ?? null;
+    const hints: string[] = [];
+    if (!database.reachable) hints.push(`the database is unreachable (${database.error}): check DATABASE_URL or the embedded data folder`);
+    if (database.pendingMigrations.length > 0) hints.push('migrations are pending: restart the service to apply them');
+    if (!defaultModel) hints.push('no model is installed: put a CLIP ONNX export in a folder under models/ or set NEGLABEL_MODEL_DIR, then restart');
+    else if (!defaultModel.loaded) hints.push(`the default model did not load: ${defaultModel.error}`);
+    return {
+      status: hints.length === 0 ? 'ok' : 'degraded',
+      version: this.version,
+      database,
+      models,
+      defaultModel: defaultModel?.id ?? null,
+      hint: hints.length ? hints.join('; ') : null,
+    };
+  }
+}

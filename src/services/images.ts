@@ -1,0 +1,32 @@
+/** Image inputs as clients send them (base64 + filename) → bytes, with clear errors. */
+import { createHash } from 'node:crypto';
+import { InvalidInputError } from '../errors.ts';
+
+export interface ImageInput {
+  data: string;
+  filename?: string | null;
+}
+
+export interface DecodedImage {
+  bytes: Uint8Array;
+  filename: string | null;
+  sha256: string;
+}
+
+const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
+
+export function decodeImageInputs(images: readonly ImageInput[], maxImages: number, field = 'images'): DecodedImage[] {
+  if (images.length === 0) throw new InvalidInputError(`${field} is empty: send at least one image.`, { field });
+  if (images.length > maxImages) {
+    throw new InvalidInputError(`${field} has ${images.length} images, over the limit of ${maxImages} per request: split the batch.`, { field, max: maxImages }, 'BATCH_TOO_LARGE');
+  }
+  return images.map((image, index) => {
+    // Accept a data: URL too, since browsers produce those.
+    const data = image.data.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '');
+    if (!BASE64.test(data) || data.length % 4 === 1) {
+      throw new InvalidInputError(`${field}[${index}].data is not valid base64: encode the file's bytes as base64.`, { field, index }, 'INVALID_BASE64');
+    }
+    const bytes = new Uint8Array(Buffer.from(data, data.includes('-') || data.includes('_') ? 'base64url' : 'base64'));
+    return { bytes, filename: image.filename ?? null, sha256: createHash('sha256').update(bytes).digest('hex') };
+  });
+}

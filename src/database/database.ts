@@ -25,13 +25,18 @@ export interface Database {
 export async function openDatabase(options: DatabaseOptions, log: (msg: string, fields?: object) => void): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = options.databaseUrl;
+  let poolSize = options.poolSize;
   if (!url) {
-    // The socket must accept every pooled connection at once, plus one for migrations.
-    embedded = await startEmbeddedPostgres(options.dataDir, options.poolSize + 2);
+    // PGlite is one backend session, and its socket server interleaves the extended-protocol
+    // messages of concurrent connections (one connection's unnamed statement replaces another's:
+    // "unnamed prepared statement does not exist"). One pooled connection serializes queries,
+    // which PGlite does anyway; the socket still admits a few more for tools.
+    poolSize = 1;
+    embedded = await startEmbeddedPostgres(options.dataDir, 4);
     url = embedded.url;
     log('embedded postgres started', { dataDir: options.dataDir });
   }
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', (error) => log('database pool error', { err: error.message }));
   try {
     await applyMigrations(pool, options.migrationsDir, log);

@@ -1,6 +1,7 @@
 /** The executable schema: schema.graphql (the contract) + resolvers. */
 import { readFileSync } from 'node:fs';
 import { DateTime } from './scalars.ts';
+import { neglabelResolvers } from './resolvers/neglabel.ts';
 import { systemResolvers } from './resolvers/system.ts';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
@@ -13,4 +14,4 @@ function merge(...maps: ResolverMap[]): ResolverMap {
   return out;
 }
 
-export const resolvers = merge({ DateTime } as unknown as ResolverMap, systemResolvers);
+export const resolvers = merge({ DateTime } as unknown as ResolverMap, systemResolvers, neglabelResolvers as unknown as ResolverMap);

@@ -3,18 +3,16 @@
  * model loads go to every worker. A worker that dies is replaced and its models reloaded;
  * the requests it held fail with a retryable error instead of hanging.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { DomainError } from '../errors.ts';
+import { startTsWorker } from '../lib/ts-worker.ts';
 import type { WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
 
 type Pending = { resolve: (r: WorkerResult) => void; reject: (e: Error) => void };
 type Slot = { worker: Worker; pending: Map<number, Pending> };
 type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-// The worker is TypeScript like the rest of the service. On Node 20 a worker does not get the
-// parent's `--import tsx` loader before its entry module, so it registers tsx itself first.
-const WORKER_BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./encoder-worker.ts', import.meta.url).href)}); })`;
+const WORKER_MODULE = new URL('./encoder-worker.ts', import.meta.url);
 
 export class EncoderWorkerPool {
   private readonly slots: Slot[] = [];
@@ -27,7 +25,7 @@ export class EncoderWorkerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
+    const worker = startTsWorker(WORKER_MODULE);
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', (message: WorkerResponse) => {
       const pending = slot.pending.get(message.id);

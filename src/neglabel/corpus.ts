@@ -15,7 +15,7 @@ export interface CorpusWord {
 }
 
 /** WordNet's lexicographer file numbers (lexnames) that the default corpus uses. */
-export const CORPUS_LEXFILES: ReadonlyMap<number, { name: string; pos: PartOfSpeech }> = new Map([
+export const CORPUS_LEXFILES: ReadonlyMap<number, { name: string; pos: PartOfSpeech }> = new Map<number, { name: string; pos: PartOfSpeech }>([
   [0, { name: 'adj.all', pos: 'adjective' }],
   [1, { name: 'adj.pert', pos: 'adjective' }],
   [44, { name: 'adj.ppl', pos: 'adjective' }],

@@ -2,9 +2,17 @@
 import type { Encoder } from '../inference/encoder.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import type { HealthService } from './health-service.ts';
+import type { HistoryService } from './history-service.ts';
+import type { MiningService } from './mining-service.ts';
+import type { ScoringService } from './scoring-service.ts';
+import type { TaxonomyService } from './taxonomy-service.ts';
 
 export interface Services {
   encoder: Encoder;
   health: HealthService;
   embeddings: EmbeddingService;
+  taxonomies: TaxonomyService;
+  mining: MiningService;
+  scoring: ScoringService;
+  history: HistoryService;
 }

@@ -1,0 +1,13 @@
+/** Candidate statistics in a short-lived worker thread, so mining never blocks request handling. */
+import type { CandidateStatistics } from '../neglabel/mining.ts';
+import { startTsWorker } from '../lib/ts-worker.ts';
+
+export function candidateStatisticsInWorker(candidates: Float32Array, ids: Float32Array, dim: number, percentile: number): Promise<CandidateStatistics> {
+  const worker = startTsWorker(new URL('./mining-math-worker.ts', import.meta.url));
+  return new Promise<CandidateStatistics>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`mining worker exited with code ${code}`)));
+    worker.postMessage({ candidates, ids, dim, percentile }, [candidates.buffer as ArrayBuffer, ids.buffer as ArrayBuffer]);
+  }).finally(() => void worker.terminate());
+}

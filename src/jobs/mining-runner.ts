@@ -1,0 +1,153 @@
+/**
+ * The background mining runner: takes queued jobs one at a time and runs
+ * encode labels → encode corpus (cached per model, checkpointed per chunk) → mine → save.
+ * Progress and a heartbeat are written at every chunk; cancellation is honoured there too. A job
+ * whose process died is requeued at the next start and resumes from the corpus cache; its set
+ * becomes visible only in the final transaction.
+ */
+import type { Encoder } from '../inference/encoder.ts';
+import type { Logger } from '../logger.ts';
+import type { CorpusWord } from '../neglabel/corpus.ts';
+import { assignGroups } from '../neglabel/grouping.ts';
+import { selectNegatives } from '../neglabel/mining.ts';
+import { applyPrompt } from '../neglabel/prompts.ts';
+import type { CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
+import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
+import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
+import { stack } from '../repositories/vectors.ts';
+import { loadWordNetCorpus } from '../services/corpus-source.ts';
+import type { MiningParameters } from '../services/mining-service.ts';
+import type { TaxonomyService } from '../services/taxonomy-service.ts';
+import { candidateStatisticsInWorker } from './mining-math.ts';
+
+const CORPUS_CHUNK = 4096;
+
+class Interrupted extends Error {
+  constructor(readonly reason: 'cancelled' | 'stopping') {
+    super(reason);
+  }
+}
+
+export class MiningRunner {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly jobs: MiningJobRepository,
+    private readonly sets: NegativeSetRepository,
+    private readonly corpusEmbeddings: CorpusEmbeddingRepository,
+    private readonly taxonomies: TaxonomyService,
+    private readonly encoder: Encoder,
+    private readonly logger: Logger,
+    private readonly options: { pollMs: number; staleAfterMs: number },
+  ) {}
+
+  async start(): Promise<void> {
+    const requeued = await this.jobs.requeueStale(this.options.staleAfterMs);
+    if (requeued > 0) this.logger.warn({ requeued }, 'mining jobs interrupted by a previous stop were requeued');
+    this.timer = setInterval(() => this.poke(), this.options.pollMs);
+    this.poke();
+  }
+
+  /** Looks for work now (called when a job is queued). */
+  poke(): void {
+    if (this.running || this.stopping) return;
+    this.running = this.drain().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.stopping) {
+      const job = await this.jobs.claimNext().catch((error) => {
+        this.logger.error({ err: error }, 'could not claim a mining job');
+        return null;
+      });
+      if (!job) return;
+      await this.run(job.id, job.taxonomyVersionId, job.parameters as unknown as MiningParameters);
+    }
+  }
+
+  private async run(jobId: string, versionId: string, parameters: MiningParameters): Promise<void> {
+    const log = this.logger.child({ job: jobId });
+    const started = Date.now();
+    const checkpoint = async (phase: string, done: number, total: number) => {
+      const cancelled = await this.jobs.progress(jobId, phase, done, total);
+      if (cancelled) throw new Interrupted('cancelled');
+      if (this.stopping) throw new Interrupted('stopping');
+    };
+    try {
+      const version = (await this.taxonomies.versionById(versionId))!;
+      const model = this.encoder.resolveModel(version.modelId);
+      const dim = model.embeddingDim!;
+
+      await checkpoint('encoding-labels', 0, version.labels.length);
+      const idEmbeddings = await this.taxonomies.labelEmbeddings(version);
+
+      const corpus: CorpusWord[] = parameters.corpusWords ?? loadWordNetCorpus();
+      const prompts = corpus.map((w) => applyPrompt(w.pos === 'noun' ? parameters.nounPrompt : parameters.adjectivePrompt, w.text));
+      const embeddings = await this.corpusEmbeddings.find(version.modelId, prompts);
+      const missing = [...new Set(prompts.filter((p) => !embeddings.has(p)))];
+      log.info({ corpus: parameters.corpus, candidates: corpus.length, cached: prompts.length - missing.length }, 'mining: encoding corpus');
+      for (let start = 0; start < missing.length; start += CORPUS_CHUNK) {
+        await checkpoint('encoding-corpus', start, missing.length);
+        const chunk = missing.slice(start, start + CORPUS_CHUNK);
+        const encoded = await this.encoder.embedTextsBulk(version.modelId, chunk);
+        await this.corpusEmbeddings.save(version.modelId, chunk, encoded);
+        chunk.forEach((p, i) => embeddings.set(p, encoded[i]));
+        log.info({ phase: 'encoding-corpus', done: Math.min(start + CORPUS_CHUNK, missing.length), total: missing.length }, 'mining progress');
+      }
+
+      await checkpoint('mining', 0, corpus.length);
+      const stats = await candidateStatisticsInWorker(stack(prompts.map((p) => embeddings.get(p)!), dim), stack(idEmbeddings, dim), dim, parameters.percentile);
+      const selection = selectNegatives(corpus, stats, version.labels, parameters);
+      if (selection.indices.length < parameters.groups) {
+        throw new Error(`only ${selection.indices.length} negatives were selected, fewer than groups (${parameters.groups}): lower groups, raise selectionRatio or count, or use a larger corpus`);
+      }
+      const { kept, group } = assignGroups(selection.indices.length, parameters.groups, parameters.seed);
+
+      await checkpoint('saving', 0, kept);
+      const { corpusWords, ...stored } = parameters;
+      const setId = await this.sets.saveActivateAndComplete(
+        {
+          taxonomyVersionId: version.id,
+          modelId: version.modelId,
+          parameters: stored,
+          parametersKey: (await this.jobs.find(jobId))!.parametersKey,
+          groupCount: parameters.groups,
+          candidateCount: corpus.length,
+          excludedCount: selection.excluded,
+          labels: selection.indices.slice(0, kept).map((c, i) => ({
+            word: corpus[c].text,
+            prompt: prompts[c],
+            partOfSpeech: corpus[c].pos,
+            quantileSimilarity: stats.quantile[c],
+            maxSimilarity: stats.max[c],
+            group: group[i],
+            embedding: embeddings.get(prompts[c])!,
+          })),
+        },
+        jobId,
+      );
+      log.info({ negativeSet: setId, negatives: kept, excluded: selection.excluded, ms: Date.now() - started }, 'mining finished; set activated');
+    } catch (error) {
+      if (error instanceof Interrupted && error.reason === 'stopping') {
+        await this.jobs.requeue(jobId).catch(() => {});
+        log.info('mining interrupted by shutdown; it resumes at the next start');
+        return;
+      }
+      const cancelled = error instanceof Interrupted;
+      await this.jobs.finish(jobId, cancelled ? 'CANCELLED' : 'FAILED', cancelled ? null : (error as Error).message).catch(() => {});
+      if (cancelled) log.info('mining cancelled');
+      else log.error({ err: error }, 'mining failed');
+    }
+  }
+
+  /** Stops taking jobs; a running job stops at its next checkpoint and stays queued for the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

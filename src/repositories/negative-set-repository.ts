@@ -1,0 +1,117 @@
+/**
+ * Negative label sets. A set becomes visible only whole: it is written, activated for its taxonomy
+ * version and its job marked done in one transaction, so a crash leaves either nothing or all.
+ */
+import type pg from 'pg';
+import type { PrismaClient } from '../generated/prisma/client.ts';
+import { parseVector, toVectorLiteral } from './vectors.ts';
+
+export interface NewNegativeLabel {
+  word: string;
+  prompt: string;
+  partOfSpeech: 'noun' | 'adjective';
+  quantileSimilarity: number;
+  maxSimilarity: number;
+  group: number;
+  embedding: Float32Array;
+}
+
+export interface NewNegativeSet {
+  taxonomyVersionId: string;
+  modelId: string;
+  parameters: object;
+  parametersKey: string;
+  groupCount: number;
+  candidateCount: number;
+  excludedCount: number;
+  labels: NewNegativeLabel[];
+}
+
+export interface StoredBank {
+  words: string[];
+  groups: Int32Array;
+  embeddings: Float32Array[];
+}
+
+const INSERT_CHUNK = 2000;
+
+export class NegativeSetRepository {
+  constructor(private readonly prisma: PrismaClient, private readonly pool: pg.Pool) {}
+
+  find(id: string) {
+    return this.prisma.negativeLabelSet.findUnique({ where: { id } });
+  }
+
+  /** The newest set mined with these exact parameters for the version, if any. */
+  findReusable(taxonomyVersionId: string, parametersKey: string) {
+    return this.prisma.negativeLabelSet.findFirst({ where: { taxonomyVersionId, parametersKey }, orderBy: { createdAt: 'desc' } });
+  }
+
+  async activate(taxonomyVersionId: string, setId: string): Promise<void> {
+    await this.prisma.taxonomyVersion.update({ where: { id: taxonomyVersionId }, data: { activeNegativeSetId: setId } });
+  }
+
+  /** Writes the set and its labels, activates it and completes the job, atomically. */
+  async saveActivateAndComplete(set: NewNegativeSet, jobId: string): Promise<string> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows: [{ id }] } = await client.query<{ id: string }>(
+        `INSERT INTO negative_label_sets (id, taxonomy_version_id, model_id, parameters, parameters_key, label_count, group_count, candidate_count, excluded_count)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+        [set.taxonomyVersionId, set.modelId, JSON.stringify(set.parameters), set.parametersKey, set.labels.length, set.groupCount, set.candidateCount, set.excludedCount],
+      );
+      for (let start = 0; start < set.labels.length; start += INSERT_CHUNK) {
+        const chunk = set.labels.slice(start, start + INSERT_CHUNK);
+        await client.query(
+          `INSERT INTO negative_labels (set_id, rank, word, prompt, part_of_speech, quantile_similarity, max_similarity, group_index, embedding)
+           SELECT $1, r, w, p, pos, q, m, g, e::vector
+           FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::real[], $7::real[], $8::int[], $9::text[]) AS t(r, w, p, pos, q, m, g, e)`,
+          [
+            id,
+            chunk.map((_, i) => start + i),
+            chunk.map((l) => l.word),
+            chunk.map((l) => l.prompt),
+            chunk.map((l) => l.partOfSpeech),
+            chunk.map((l) => l.quantileSimilarity),
+            chunk.map((l) => l.maxSimilarity),
+            chunk.map((l) => l.group),
+            chunk.map((l) => toVectorLiteral(l.embedding)),
+          ],
+        );
+      }
+      await client.query('UPDATE taxonomy_versions SET active_negative_set_id = $1 WHERE id = $2', [id, set.taxonomyVersionId]);
+      await client.query(
+        `UPDATE mining_jobs SET status = 'SUCCEEDED', phase = 'done', negative_set_id = $1, finished_at = now(), done = total WHERE id = $2`,
+        [id, jobId],
+      );
+      await client.query('COMMIT');
+      return id;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async labelsPage(setId: string, first: number, afterRank: number, group: number | null) {
+    const rows = await this.prisma.negativeLabel.findMany({
+      where: { setId, rank: { gt: afterRank }, ...(group === null ? {} : { groupIndex: group }) },
+      orderBy: { rank: 'asc' },
+      take: first + 1,
+      select: { rank: true, word: true, prompt: true, partOfSpeech: true, quantileSimilarity: true, maxSimilarity: true, groupIndex: true },
+    });
+    const totalCount = await this.prisma.negativeLabel.count({ where: { setId, ...(group === null ? {} : { groupIndex: group }) } });
+    return { rows: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
+  }
+
+  /** Everything scoring needs from a set, in rank order. */
+  async loadBank(setId: string): Promise<StoredBank> {
+    const { rows } = await this.pool.query<{ prompt: string; group_index: number; embedding: string }>(
+      'SELECT prompt, group_index, embedding::text AS embedding FROM negative_labels WHERE set_id = $1 ORDER BY rank',
+      [setId],
+    );
+    return { words: rows.map((r) => r.prompt), groups: Int32Array.from(rows, (r) => r.group_index), embeddings: rows.map((r) => parseVector(r.embedding)) };
+  }
+}

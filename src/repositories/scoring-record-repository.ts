@@ -1,0 +1,195 @@
+/**
+ * The append-only scoring history (a trigger refuses UPDATE/DELETE). A batch of records is written
+ * in one transaction: a request either leaves all its records or none. Similarity search uses a
+ * per-model HNSW index on the embedding cast to the model's width.
+ */
+import type pg from 'pg';
+import { parseVector, toVectorLiteral } from './vectors.ts';
+
+export interface NewScoringRecord {
+  caller: string;
+  taxonomyId: string;
+  taxonomyVersionId: string;
+  negativeSetId: string;
+  modelId: string;
+  threshold: number;
+  imageHash: string;
+  filename: string | null;
+  imageEmbedding: Float32Array;
+  score: number;
+  logitScore: number;
+  isOod: boolean;
+  predictedLabel: string;
+  topLabels: Array<{ label: string; similarity: number }>;
+  topNegatives: Array<{ label: string; similarity: number }>;
+  latencyMs: number;
+}
+
+export interface ScoringRecordRow extends Omit<NewScoringRecord, 'imageEmbedding'> {
+  id: string;
+  createdAt: Date;
+  taxonomyVersion: number;
+}
+
+export interface ScoringFilter {
+  taxonomyId?: string | null;
+  version?: number | null;
+  decision?: 'ID' | 'OOD' | null;
+  minScore?: number | null;
+  maxScore?: number | null;
+  from?: Date | null;
+  to?: Date | null;
+  caller?: string | null;
+  model?: string | null;
+}
+
+const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxonomy_version_id, v.version AS taxonomy_version,
+  r.negative_set_id, r.model_id, r.threshold, r.image_hash, r.filename, r.score, r.logit_score, r.is_ood,
+  r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms`;
+
+function toRow(r: any): ScoringRecordRow {
+  return {
+    id: r.id, createdAt: r.created_at, caller: r.caller, taxonomyId: r.taxonomy_id, taxonomyVersionId: r.taxonomy_version_id,
+    taxonomyVersion: r.taxonomy_version, negativeSetId: r.negative_set_id, modelId: r.model_id, threshold: r.threshold,
+    imageHash: r.image_hash, filename: r.filename, score: r.score, logitScore: r.logit_score, isOod: r.is_ood,
+    predictedLabel: r.predicted_label, topLabels: r.top_labels, topNegatives: r.top_negatives, latencyMs: r.latency_ms,
+  };
+}
+
+/** WHERE clause and parameters for a filter, parameters numbered from `offset + 1`. */
+function where(filter: ScoringFilter, offset = 0): { sql: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    conditions.push(sql.replace('?', `$${offset + params.length}`));
+  };
+  if (filter.taxonomyId) add('r.taxonomy_id = ?::uuid', filter.taxonomyId);
+  if (filter.version != null) add('v.version = ?', filter.version);
+  if (filter.decision) add('r.is_ood = ?', filter.decision === 'OOD');
+  if (filter.minScore != null) add('r.score >= ?', filter.minScore);
+  if (filter.maxScore != null) add('r.score <= ?', filter.maxScore);
+  if (filter.from) add('r.created_at >= ?', filter.from);
+  if (filter.to) add('r.created_at < ?', filter.to);
+  if (filter.caller) add('r.caller = ?', filter.caller);
+  if (filter.model) add('r.model_id = ?', filter.model);
+  return { sql: conditions.length ? conditions.join(' AND ') : 'TRUE', params };
+}
+
+export class ScoringRecordRepository {
+  private readonly indexedModels = new Set<string>();
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  async insertMany(records: NewScoringRecord[]): Promise<string[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold, image_hash, filename,
+           image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms)
+         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[],
+                     $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[], $15::text[], $16::float8[])
+              WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, n)
+         ORDER BY n
+         RETURNING id::text`,
+        [
+          records.map((r) => r.caller), records.map((r) => r.taxonomyId), records.map((r) => r.taxonomyVersionId),
+          records.map((r) => r.negativeSetId), records.map((r) => r.modelId), records.map((r) => r.threshold),
+          records.map((r) => r.imageHash), records.map((r) => r.filename), records.map((r) => toVectorLiteral(r.imageEmbedding)),
+          records.map((r) => r.score), records.map((r) => r.logitScore), records.map((r) => r.isOod),
+          records.map((r) => r.predictedLabel), records.map((r) => JSON.stringify(r.topLabels)),
+          records.map((r) => JSON.stringify(r.topNegatives)), records.map((r) => r.latencyMs),
+        ],
+      );
+      await client.query('COMMIT');
+      return rows.map((r) => r.id);
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async find(id: string): Promise<ScoringRecordRow | null> {
+    if (!/^\d{1,18}$/.test(id)) return null;
+    const { rows } = await this.pool.query(`SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE r.id = $1`, [id]);
+    return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  /** Newest first; the cursor is the last id seen, so pages never shift when records are added. */
+  async page(filter: ScoringFilter, first: number, beforeId: string | null): Promise<{ rows: ScoringRecordRow[]; hasNextPage: boolean }> {
+    const w = where(filter);
+    const params = [...w.params];
+    let cursor = '';
+    if (beforeId) {
+      params.push(beforeId);
+      cursor = ` AND r.id < $${params.length}::bigint`;
+    }
+    params.push(first + 1);
+    const { rows } = await this.pool.query(
+      `SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id
+       WHERE ${w.sql}${cursor} ORDER BY r.id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return { rows: rows.slice(0, first).map(toRow), hasNextPage: rows.length > first };
+  }
+
+  async stats(filter: ScoringFilter, interval: 'hour' | 'day' | 'week', bins: number) {
+    const w = where(filter);
+    const from = `FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE ${w.sql}`;
+    const [totals, histogram, buckets] = await Promise.all([
+      this.pool.query(`SELECT count(*)::int AS total, count(*) FILTER (WHERE r.is_ood)::int AS ood, avg(r.score) AS mean ${from}`, w.params),
+      this.pool.query(
+        `SELECT LEAST(width_bucket(r.score, 0, 1, ${bins}), ${bins}) AS bin, count(*)::int AS n ${from} GROUP BY 1 ORDER BY 1`,
+        w.params,
+      ),
+      this.pool.query(
+        `SELECT date_trunc('${interval}', r.created_at) AS start, count(*)::int AS total, count(*) FILTER (WHERE r.is_ood)::int AS ood, avg(r.score) AS mean
+         ${from} GROUP BY 1 ORDER BY 1`,
+        w.params,
+      ),
+    ]);
+    const counts = new Array<number>(bins).fill(0);
+    for (const row of histogram.rows) counts[Math.max(1, row.bin) - 1] += row.n;
+    return {
+      total: totals.rows[0].total as number,
+      ood: totals.rows[0].ood as number,
+      mean: totals.rows[0].mean === null ? null : Number(totals.rows[0].mean),
+      histogram: counts.map((count, i) => ({ lower: i / bins, upper: (i + 1) / bins, count })),
+      buckets: buckets.rows.map((b) => ({ start: b.start as Date, total: b.total as number, ood: b.ood as number, mean: Number(b.mean) })),
+    };
+  }
+
+  /** Creates the model's HNSW index once (idempotent), on the embedding cast to its width. */
+  async ensureVectorIndex(modelId: string, dim: number): Promise<void> {
+    if (this.indexedModels.has(modelId)) return;
+    const name = `scoring_records_hnsw_${modelId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}_${dim}`;
+    const literal = modelId.replace(/'/g, "''");
+    await this.pool.query(
+      `CREATE INDEX IF NOT EXISTS "${name}" ON scoring_records USING hnsw ((image_embedding::vector(${dim})) vector_cosine_ops) WHERE model_id = '${literal}'`,
+    );
+    this.indexedModels.add(modelId);
+  }
+
+  async nearest(modelId: string, dim: number, query: Float32Array, first: number, taxonomyId: string | null) {
+    await this.ensureVectorIndex(modelId, dim);
+    const params: unknown[] = [modelId, toVectorLiteral(query), first];
+    let extra = '';
+    if (taxonomyId) {
+      params.push(taxonomyId);
+      extra = ' AND r.taxonomy_id = $4::uuid';
+    }
+    const { rows } = await this.pool.query(
+      `SELECT ${COLUMNS}, r.image_embedding::vector(${dim}) <=> $2::vector(${dim}) AS distance
+       FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id
+       WHERE r.model_id = $1${extra}
+       ORDER BY r.image_embedding::vector(${dim}) <=> $2::vector(${dim}) LIMIT $3`,
+      params,
+    );
+    return rows.map((r) => ({ similarity: 1 - Number(r.distance), record: toRow(r) }));
+  }
+}
+

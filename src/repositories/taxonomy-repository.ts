@@ -1,0 +1,93 @@
+/** Taxonomies and their immutable versions (Prisma), and per-model label embeddings (raw SQL). */
+import type pg from 'pg';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
+import { ConflictError } from '../errors.ts';
+import { parseVector, toVectorLiteral } from './vectors.ts';
+
+export type TaxonomyRow = Prisma.TaxonomyGetPayload<object>;
+export type TaxonomyVersionRow = Prisma.TaxonomyVersionGetPayload<object>;
+
+export class TaxonomyRepository {
+  constructor(private readonly prisma: PrismaClient, private readonly pool: pg.Pool) {}
+
+  async create(input: { name: string; labels: string[]; promptTemplate: string; modelId: string; createdBy: string }): Promise<TaxonomyRow> {
+    try {
+      return await this.prisma.taxonomy.create({
+        data: {
+          name: input.name,
+          createdBy: input.createdBy,
+          versions: { create: { version: 1, labels: input.labels, promptTemplate: input.promptTemplate, modelId: input.modelId, createdBy: input.createdBy } },
+        },
+      });
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+        throw new ConflictError('TAXONOMY_EXISTS', `A taxonomy named ${JSON.stringify(input.name)} exists already: choose another name, or add a version to it with createTaxonomyVersion.`);
+      }
+      throw error;
+    }
+  }
+
+  /** Appends version n+1; the unique (taxonomy, version) key makes concurrent appends safe. */
+  async createVersion(taxonomyId: string, data: { labels: string[]; promptTemplate: string; modelId: string; createdBy: string }): Promise<TaxonomyVersionRow> {
+    for (let attempt = 0; ; attempt++) {
+      const latest = await this.latestVersion(taxonomyId);
+      try {
+        return await this.prisma.taxonomyVersion.create({ data: { taxonomyId, version: (latest?.version ?? 0) + 1, ...data } });
+      } catch (error) {
+        if (!(error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') || attempt > 3) throw error;
+      }
+    }
+  }
+
+  find(id: string): Promise<TaxonomyRow | null> {
+    return this.prisma.taxonomy.findUnique({ where: { id } });
+  }
+
+  async page(first: number, afterId: string | null): Promise<{ rows: TaxonomyRow[]; hasNextPage: boolean; totalCount: number }> {
+    const after = afterId ? await this.prisma.taxonomy.findUnique({ where: { id: afterId } }) : null;
+    const rows = await this.prisma.taxonomy.findMany({
+      where: after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : undefined,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: first + 1,
+    });
+    return { rows: rows.slice(0, first), hasNextPage: rows.length > first, totalCount: await this.prisma.taxonomy.count() };
+  }
+
+  versions(taxonomyId: string): Promise<TaxonomyVersionRow[]> {
+    return this.prisma.taxonomyVersion.findMany({ where: { taxonomyId }, orderBy: { version: 'asc' } });
+  }
+
+  latestVersion(taxonomyId: string): Promise<TaxonomyVersionRow | null> {
+    return this.prisma.taxonomyVersion.findFirst({ where: { taxonomyId }, orderBy: { version: 'desc' } });
+  }
+
+  version(taxonomyId: string, version: number): Promise<TaxonomyVersionRow | null> {
+    return this.prisma.taxonomyVersion.findUnique({ where: { taxonomyId_version: { taxonomyId, version } } });
+  }
+
+  versionById(id: string): Promise<TaxonomyVersionRow | null> {
+    return this.prisma.taxonomyVersion.findUnique({ where: { id } });
+  }
+
+  setDefaultThreshold(taxonomyId: string, threshold: number): Promise<TaxonomyRow> {
+    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { defaultThreshold: threshold } });
+  }
+
+  /** The version's prompted label embeddings for a model, in label order, or null if not stored. */
+  async labelEmbeddings(versionId: string, modelId: string, labelCount: number): Promise<Float32Array[] | null> {
+    const { rows } = await this.pool.query<{ embedding: string }>(
+      'SELECT embedding::text AS embedding FROM label_embeddings WHERE taxonomy_version_id = $1 AND model_id = $2 ORDER BY label_index',
+      [versionId, modelId],
+    );
+    return rows.length === labelCount ? rows.map((r) => parseVector(r.embedding)) : null;
+  }
+
+  async saveLabelEmbeddings(versionId: string, modelId: string, prompts: string[], embeddings: Float32Array[]): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO label_embeddings (taxonomy_version_id, model_id, label_index, prompt, embedding)
+       SELECT $1, $2, i - 1, p, e::vector FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(p, e, i)
+       ON CONFLICT DO NOTHING`,
+      [versionId, modelId, prompts, embeddings.map(toVectorLiteral)],
+    );
+  }
+}

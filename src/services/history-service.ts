@@ -1,0 +1,42 @@
+/** The audit history: pages of scoring records and aggregates over them. */
+import { InvalidInputError } from '../errors.ts';
+import type { ScoringFilter, ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
+
+const INTERVALS = { HOUR: 'hour', DAY: 'day', WEEK: 'week' } as const;
+
+function validate(filter: ScoringFilter | null | undefined): ScoringFilter {
+  const f = filter ?? {};
+  if (f.taxonomyId && !/^[0-9a-f-]{36}$/i.test(f.taxonomyId)) throw new InvalidInputError('filter.taxonomyId is not a taxonomy id.', { field: 'filter.taxonomyId' });
+  if (f.version != null && f.taxonomyId == null) throw new InvalidInputError('filter.version needs filter.taxonomyId.', { field: 'filter.version' });
+  return f;
+}
+
+export class HistoryService {
+  constructor(private readonly records: ScoringRecordRepository) {}
+
+  async page(filter: ScoringFilter | null | undefined, first: number, after: string | null) {
+    if (!Number.isInteger(first) || first < 0 || first > 500) throw new InvalidInputError('first must be between 0 and 500.', { field: 'first' });
+    const cursor = after ? Buffer.from(after, 'base64url').toString('utf8') : null;
+    if (cursor !== null && !/^\d{1,18}$/.test(cursor)) throw new InvalidInputError('after is not a cursor from scoringRecords.', { field: 'after' }, 'INVALID_CURSOR');
+    const { rows, hasNextPage } = await this.records.page(validate(filter), first, cursor);
+    const edges = rows.map((node) => ({ cursor: Buffer.from(node.id).toString('base64url'), node }));
+    return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+  }
+
+  record(id: string) {
+    return this.records.find(id);
+  }
+
+  async stats(filter: ScoringFilter | null | undefined, interval: keyof typeof INTERVALS, bins: number) {
+    if (!Number.isInteger(bins) || bins < 1 || bins > 100) throw new InvalidInputError('histogramBins must be from 1 to 100.', { field: 'histogramBins' });
+    const s = await this.records.stats(validate(filter), INTERVALS[interval], bins);
+    return {
+      total: s.total,
+      oodCount: s.ood,
+      oodRate: s.total ? s.ood / s.total : 0,
+      meanScore: s.mean,
+      histogram: s.histogram,
+      buckets: s.buckets.map((b) => ({ start: b.start, total: b.total, oodCount: b.ood, oodRate: b.total ? b.ood / b.total : 0, meanScore: b.mean })),
+    };
+  }
+}

@@ -1,0 +1,127 @@
+/** Mining use cases: validate parameters, reuse an identical finished set, or queue a job. */
+import { createHash } from 'node:crypto';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import type { PartOfSpeech } from '../neglabel/corpus.ts';
+import { DEFAULT_ADJECTIVE_PROMPT } from '../neglabel/prompts.ts';
+import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
+import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
+import { customCorpus, WORDNET_CORPUS } from './corpus-source.ts';
+import { isUuid, validatePromptTemplate, type TaxonomyService } from './taxonomy-service.ts';
+
+export interface MiningParameters {
+  percentile: number;
+  selectionRatio: number;
+  count: number | null;
+  groups: number;
+  seed: number;
+  excludeNearDuplicates: boolean;
+  nearDuplicateThreshold: number;
+  nounPrompt: string;
+  adjectivePrompt: string;
+  corpus: string;
+  /** the custom corpus itself (absent for WordNet), kept so a restarted job can run */
+  corpusWords?: Array<{ text: string; pos: PartOfSpeech }>;
+}
+
+export interface StartMiningInput {
+  taxonomyId: string;
+  version?: number | null;
+  percentile?: number | null;
+  selectionRatio?: number | null;
+  count?: number | null;
+  groups?: number | null;
+  seed?: number | null;
+  excludeNearDuplicates?: boolean | null;
+  nearDuplicateThreshold?: number | null;
+  nounPrompt?: string | null;
+  adjectivePrompt?: string | null;
+  corpus?: Array<{ text: string; partOfSpeech: 'NOUN' | 'ADJECTIVE' }> | null;
+  force?: boolean | null;
+}
+
+const MAX_CORPUS = 500_000;
+
+function check(condition: boolean, field: string, message: string): void {
+  if (!condition) throw new InvalidInputError(`${field} ${message}`, { field }, 'INVALID_PARAMETER');
+}
+
+export class MiningService {
+  constructor(
+    private readonly taxonomies: TaxonomyService,
+    private readonly jobs: MiningJobRepository,
+    private readonly sets: NegativeSetRepository,
+    private readonly onQueued: () => void,
+  ) {}
+
+  async start(input: StartMiningInput, caller: string) {
+    const version = await this.taxonomies.version(input.taxonomyId, input.version);
+    const parameters = this.parameters(input, version.promptTemplate);
+    const { corpusWords, ...identity } = parameters;
+    const parametersKey = createHash('sha256').update(JSON.stringify({ ...identity, model: version.modelId })).digest('hex');
+    if (!input.force) {
+      const existing = await this.sets.findReusable(version.id, parametersKey);
+      if (existing) {
+        await this.sets.activate(version.id, existing.id);
+        return this.jobs.create({ taxonomyVersionId: version.id, modelId: version.modelId, parameters: identity, parametersKey, createdBy: caller, status: 'SUCCEEDED', negativeSetId: existing.id });
+      }
+      const running = await this.jobs.findActive(version.id, parametersKey);
+      if (running) return running;
+    }
+    const job = await this.jobs.create({ taxonomyVersionId: version.id, modelId: version.modelId, parameters, parametersKey, createdBy: caller });
+    this.onQueued();
+    return job;
+  }
+
+  private parameters(input: StartMiningInput, idPrompt: string): MiningParameters {
+    const p: MiningParameters = {
+      percentile: input.percentile ?? 0.95,
+      selectionRatio: input.selectionRatio ?? 0.15,
+      count: input.count ?? null,
+      groups: input.groups ?? 100,
+      seed: input.seed ?? 0,
+      excludeNearDuplicates: input.excludeNearDuplicates ?? true,
+      nearDuplicateThreshold: input.nearDuplicateThreshold ?? 0.95,
+      nounPrompt: validatePromptTemplate(input.nounPrompt, 'nounPrompt', idPrompt),
+      adjectivePrompt: validatePromptTemplate(input.adjectivePrompt, 'adjectivePrompt', DEFAULT_ADJECTIVE_PROMPT),
+      corpus: WORDNET_CORPUS,
+    };
+    check(Number.isFinite(p.percentile) && p.percentile >= 0 && p.percentile <= 1, 'percentile', 'must be within [0, 1] (0.95 is the reference).');
+    check(Number.isFinite(p.selectionRatio) && p.selectionRatio > 0 && p.selectionRatio <= 1, 'selectionRatio', 'must be within (0, 1] (0.15 is the reference).');
+    check(p.count === null || (Number.isInteger(p.count) && p.count >= 1), 'count', 'must be a positive integer.');
+    check(Number.isInteger(p.groups) && p.groups >= 1 && p.groups <= 10_000, 'groups', 'must be an integer from 1 to 10000 (100 is the reference).');
+    check(p.count === null || p.groups <= p.count, 'groups', `(${p.groups}) cannot exceed count (${p.count}): each group needs at least one negative.`);
+    check(Number.isInteger(p.seed) && p.seed >= 0 && p.seed <= 0xffffffff, 'seed', 'must be an integer from 0 to 4294967295.');
+    check(Number.isFinite(p.nearDuplicateThreshold) && p.nearDuplicateThreshold > -1 && p.nearDuplicateThreshold <= 1, 'nearDuplicateThreshold', 'must be within (-1, 1].');
+    if (input.corpus) {
+      check(input.corpus.length > 0 && input.corpus.length <= MAX_CORPUS, 'corpus', `must have 1 to ${MAX_CORPUS} words, or be omitted for WordNet.`);
+      const custom = customCorpus(input.corpus.map((w) => ({ text: w.text, partOfSpeech: w.partOfSpeech === 'NOUN' ? 'noun' : 'adjective' })));
+      check(custom.words.length > 0, 'corpus', 'has no usable word after cleaning.');
+      p.corpus = custom.name;
+      p.corpusWords = custom.words;
+    }
+    return p;
+  }
+
+  async job(id: string) {
+    return isUuid(id) ? this.jobs.find(id) : null;
+  }
+
+  async cancel(id: string) {
+    const job = await this.job(id);
+    if (!job) throw new NotFoundError('Mining job', id);
+    return this.jobs.requestCancel(id);
+  }
+
+  jobsForVersion(versionId: string) {
+    return this.jobs.forVersion(versionId);
+  }
+
+  async negativeSet(id: string) {
+    return isUuid(id) ? this.sets.find(id) : null;
+  }
+
+  labels(setId: string, first: number, after: string | null, group: number | null) {
+    if (first < 0 || first > 1000) throw new InvalidInputError('first must be between 0 and 1000.', { field: 'first' });
+    return this.sets.labelsPage(setId, first, after ? Number(after) : -1, group);
+  }
+}

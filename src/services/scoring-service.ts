@@ -1,0 +1,144 @@
+/**
+ * Scoring use cases: score images against a taxonomy version's active negative set and record
+ * each in the history; calibrate a threshold; evaluate OOD metrics. Label banks are loaded once
+ * per negative set and kept in memory (not per request).
+ */
+import { ConflictError, InvalidInputError } from '../errors.ts';
+import type { Encoder } from '../inference/encoder.ts';
+import { LruCache } from '../inference/lru-cache.ts';
+import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
+import { scoreImage, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
+import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
+import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
+import type { TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
+import { stack } from '../repositories/vectors.ts';
+import type { EmbeddingService } from './embedding-service.ts';
+import type { ImageInput } from './images.ts';
+import type { TaxonomyService } from './taxonomy-service.ts';
+
+interface LoadedBank {
+  bank: LabelBank;
+  idLabels: string[];
+  negativeLabels: string[];
+  setId: string;
+}
+
+export interface ScoreImagesInput {
+  taxonomyId: string;
+  version?: number | null;
+  images: ImageInput[];
+  threshold?: number | null;
+  topK?: number | null;
+}
+
+export class ScoringService {
+  private readonly banks = new LruCache<string, Promise<LoadedBank>>(8);
+
+  constructor(
+    private readonly taxonomies: TaxonomyService,
+    private readonly embeddings: EmbeddingService,
+    private readonly sets: NegativeSetRepository,
+    private readonly records: ScoringRecordRepository,
+    private readonly encoder: Encoder,
+  ) {}
+
+  private async bankFor(version: TaxonomyVersionRow): Promise<LoadedBank> {
+    const setId = version.activeNegativeSetId;
+    if (!setId) {
+      throw new ConflictError('NO_ACTIVE_NEGATIVE_SET', `Taxonomy version ${version.version} has no negative label set yet: run startMining for it and wait for the job to succeed.`, { taxonomyVersionId: version.id });
+    }
+    const key = `${version.id}:${setId}`;
+    let bank = this.banks.get(key);
+    if (!bank) {
+      bank = (async () => {
+        const [ids, negatives] = await Promise.all([this.taxonomies.labelEmbeddings(version), this.sets.loadBank(setId)]);
+        const dim = ids[0].length;
+        const set = await this.sets.find(setId);
+        return {
+          setId,
+          idLabels: version.labels,
+          negativeLabels: negatives.words,
+          bank: { dim, idEmbeddings: stack(ids, dim), negativeEmbeddings: stack(negatives.embeddings, dim), negativeGroups: negatives.groups, groupCount: set!.groupCount },
+        };
+      })();
+      bank.catch(() => this.banks.delete(key));
+      this.banks.set(key, bank);
+    }
+    return bank;
+  }
+
+  /** Embeds and scores images against the version's active set; nothing is recorded. */
+  private async scoreOnly(taxonomyId: string, versionNumber: number | null | undefined, images: ImageInput[], topK: number, field = 'images') {
+    const version = await this.taxonomies.version(taxonomyId, versionNumber);
+    const loaded = await this.bankFor(version);
+    const embedded = await this.embeddings.embedImageInputs(version.modelId, images, field);
+    const results = embedded.embeddings.map((e) => scoreImage(loaded.bank, e, topK));
+    return { version, loaded, embedded, results };
+  }
+
+  async score(input: ScoreImagesInput, caller: string) {
+    const started = performance.now();
+    const topK = input.topK ?? 5;
+    if (!Number.isInteger(topK) || topK < 1 || topK > 50) throw new InvalidInputError('topK must be an integer from 1 to 50.', { field: 'topK' }, 'INVALID_PARAMETER');
+    const taxonomy = await this.taxonomies.require(input.taxonomyId);
+    const threshold = input.threshold ?? taxonomy.defaultThreshold;
+    if (!Number.isFinite(threshold)) throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
+    const { version, loaded, embedded, results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, topK);
+    const latencyMs = (performance.now() - started) / results.length;
+    const scored = results.map((r, index) => this.describe(r, loaded, index, embedded.images[index].filename, threshold, embedded.images[index].sha256));
+    await this.records.ensureVectorIndex(version.modelId, loaded.bank.dim);
+    const ids = await this.records.insertMany(
+      scored.map((s, i) => ({
+        caller, taxonomyId: taxonomy.id, taxonomyVersionId: version.id, negativeSetId: loaded.setId, modelId: version.modelId,
+        threshold, imageHash: s.imageHash, filename: s.filename, imageEmbedding: embedded.embeddings[i], score: s.score,
+        logitScore: s.logitScore, isOod: s.isOOD, predictedLabel: s.predictedLabel, topLabels: s.topLabels, topNegatives: s.topNegatives, latencyMs,
+      })),
+    );
+    return scored.map((s, i) => ({ ...s, recordId: ids[i] }));
+  }
+
+  private describe(r: ImageScoreResult, loaded: LoadedBank, index: number, filename: string | null, threshold: number, imageHash: string) {
+    return {
+      index,
+      filename,
+      score: r.score,
+      logitScore: r.logitScore,
+      isOOD: r.score < threshold,
+      threshold,
+      predictedLabel: loaded.idLabels[r.predictedIndex],
+      topLabels: r.topLabels.map((m) => ({ label: loaded.idLabels[m.index], similarity: m.similarity })),
+      topNegatives: r.topNegatives.map((m) => ({ label: loaded.negativeLabels[m.index], similarity: m.similarity })),
+      imageHash,
+    };
+  }
+
+  async calibrate(input: { taxonomyId: string; version?: number | null; images: ImageInput[]; targetTpr?: number | null; apply?: boolean | null }) {
+    const targetTpr = input.targetTpr ?? 0.95;
+    if (!(targetTpr > 0 && targetTpr <= 1)) throw new InvalidInputError('targetTpr must be within (0, 1].', { field: 'targetTpr' }, 'INVALID_PARAMETER');
+    const { results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, 1);
+    const { threshold, achievedTpr } = calibrateThreshold(results.map((r) => r.score), targetTpr);
+    if (input.apply) await this.taxonomies.setDefaultThreshold(input.taxonomyId, threshold);
+    return { threshold, targetTpr, achievedTpr, imageCount: results.length, applied: Boolean(input.apply) };
+  }
+
+  async evaluate(input: { taxonomyId: string; version?: number | null; idImages: ImageInput[]; oodImages: ImageInput[] }) {
+    const id = await this.scoreOnly(input.taxonomyId, input.version, input.idImages, 1, 'idImages');
+    const ood = await this.scoreOnly(input.taxonomyId, input.version, input.oodImages, 1, 'oodImages');
+    const idScores = id.results.map((r) => r.score);
+    const oodScores = ood.results.map((r) => r.score);
+    return { ...oodMetrics(idScores, oodScores), idScores, oodScores };
+  }
+
+  /** Nearest past scored images to an image or a text, by cosine in the model's space. */
+  async similar(input: { image?: ImageInput | null; text?: string | null; model?: string | null; taxonomyId?: string | null; first: number }) {
+    if ((input.image ? 1 : 0) + (input.text != null ? 1 : 0) !== 1) {
+      throw new InvalidInputError('give exactly one of image or text.', { field: 'image' }, 'INVALID_PARAMETER');
+    }
+    if (!Number.isInteger(input.first) || input.first < 1 || input.first > 100) throw new InvalidInputError('first must be from 1 to 100.', { field: 'first' });
+    const model = this.encoder.resolveModel(input.model);
+    const query = input.image
+      ? (await this.embeddings.embedImageInputs(model.id, [input.image], 'image')).embeddings[0]
+      : (await this.embeddings.embedTexts(model.id, [input.text!]))[0];
+    return this.records.nearest(model.id, model.embeddingDim!, query, input.first, input.taxonomyId ?? null);
+  }
+}

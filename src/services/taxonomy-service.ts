@@ -1,0 +1,112 @@
+/** Taxonomy use cases: validated creation of taxonomies and versions, lookups, label embeddings. */
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import type { Encoder } from '../inference/encoder.ts';
+import { applyPrompt, DEFAULT_ID_PROMPT, promptTemplateProblem } from '../neglabel/prompts.ts';
+import type { TaxonomyRepository, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
+
+export const MAX_LABELS = 100_000;
+const MAX_LABEL_LENGTH = 300;
+
+/** Trimmed, validated labels; refuses empty lists, blank, over-long, control-character and duplicate labels. */
+export function validateLabels(labels: readonly string[]): string[] {
+  if (labels.length === 0) throw new InvalidInputError('labels is empty: a taxonomy needs at least one class name.', { field: 'labels' }, 'EMPTY_LABELS');
+  if (labels.length > MAX_LABELS) throw new InvalidInputError(`labels has ${labels.length} entries, over the limit of ${MAX_LABELS}.`, { field: 'labels' }, 'TOO_MANY_LABELS');
+  const seen = new Map<string, number>();
+  return labels.map((raw, index) => {
+    const label = raw.normalize('NFC').trim().replace(/\s+/g, ' ');
+    if (label.length === 0) throw new InvalidInputError(`labels[${index}] is blank: remove it or give the class a name.`, { field: 'labels', index }, 'EMPTY_LABEL');
+    if (label.length > MAX_LABEL_LENGTH) throw new InvalidInputError(`labels[${index}] is over ${MAX_LABEL_LENGTH} characters: class names are short phrases.`, { field: 'labels', index }, 'INVALID_LABEL');
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(label)) throw new InvalidInputError(`labels[${index}] contains control characters: remove them.`, { field: 'labels', index }, 'INVALID_LABEL');
+    const key = label.toLowerCase();
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new InvalidInputError(`labels[${index}] (${JSON.stringify(label)}) duplicates labels[${first}]: class names must be unique (case-insensitive).`, { field: 'labels', index, duplicateOf: first }, 'DUPLICATE_LABEL');
+    }
+    seen.set(key, index);
+    return label;
+  });
+}
+
+export function validatePromptTemplate(template: string | null | undefined, field: string, fallback: string): string {
+  const value = template ?? fallback;
+  const problem = promptTemplateProblem(value);
+  if (problem) throw new InvalidInputError(`${field}: ${problem}`, { field }, 'INVALID_PROMPT_TEMPLATE');
+  return value;
+}
+
+export class TaxonomyService {
+  constructor(private readonly repository: TaxonomyRepository, private readonly encoder: Encoder) {}
+
+  async create(input: { name: string; labels: string[]; promptTemplate?: string | null; model?: string | null }, caller: string) {
+    const name = input.name.trim();
+    if (name.length === 0 || name.length > 200) throw new InvalidInputError('name must be 1 to 200 characters.', { field: 'name' });
+    const labels = validateLabels(input.labels);
+    const promptTemplate = validatePromptTemplate(input.promptTemplate, 'promptTemplate', DEFAULT_ID_PROMPT);
+    const model = this.encoder.resolveModel(input.model);
+    return this.repository.create({ name, labels, promptTemplate, modelId: model.id, createdBy: caller });
+  }
+
+  async createVersion(input: { taxonomyId: string; labels?: string[] | null; promptTemplate?: string | null; model?: string | null }, caller: string) {
+    const latest = await this.latestVersion(input.taxonomyId);
+    const labels = input.labels ? validateLabels(input.labels) : latest.labels;
+    const promptTemplate = validatePromptTemplate(input.promptTemplate, 'promptTemplate', latest.promptTemplate);
+    const modelId = input.model ? this.encoder.resolveModel(input.model).id : latest.modelId;
+    return this.repository.createVersion(input.taxonomyId, { labels, promptTemplate, modelId, createdBy: caller });
+  }
+
+  async get(id: string) {
+    return isUuid(id) ? this.repository.find(id) : null;
+  }
+
+  async require(id: string) {
+    const taxonomy = await this.get(id);
+    if (!taxonomy) throw new NotFoundError('Taxonomy', id, 'query `taxonomies` for the ids that exist');
+    return taxonomy;
+  }
+
+  async latestVersion(taxonomyId: string): Promise<TaxonomyVersionRow> {
+    await this.require(taxonomyId);
+    return (await this.repository.latestVersion(taxonomyId))!;
+  }
+
+  /** The given version number, or the latest. */
+  async version(taxonomyId: string, version?: number | null): Promise<TaxonomyVersionRow> {
+    if (version == null) return this.latestVersion(taxonomyId);
+    await this.require(taxonomyId);
+    const row = await this.repository.version(taxonomyId, version);
+    if (!row) throw new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
+    return row;
+  }
+
+  page(first: number, after: string | null) {
+    if (first < 0 || first > 500) throw new InvalidInputError('first must be between 0 and 500.', { field: 'first' });
+    return this.repository.page(first, after && isUuid(after) ? after : null);
+  }
+
+  versions(taxonomyId: string) {
+    return this.repository.versions(taxonomyId);
+  }
+
+  versionById(id: string) {
+    return this.repository.versionById(id);
+  }
+
+  setDefaultThreshold(taxonomyId: string, threshold: number) {
+    return this.repository.setDefaultThreshold(taxonomyId, threshold);
+  }
+
+  /** The version's prompted label embeddings for its model, encoded once and stored. */
+  async labelEmbeddings(version: TaxonomyVersionRow): Promise<Float32Array[]> {
+    const stored = await this.repository.labelEmbeddings(version.id, version.modelId, version.labels.length);
+    if (stored) return stored;
+    const prompts = version.labels.map((label) => applyPrompt(version.promptTemplate, label));
+    const embeddings = await this.encoder.embedTextsBulk(version.modelId, prompts);
+    await this.repository.saveLabelEmbeddings(version.id, version.modelId, prompts, embeddings);
+    return embeddings;
+  }
+}
+
+export function isUuid(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
+
+const PORT = 4700 + Math.floor(Math.random() * 200);
+
+function startServer(dataDir: string): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, PORT: String(PORT), NEGLABEL_DATA_DIR: dataDir, NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR, NEGLABEL_JOB_POLL_MS: '100', LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
+}
+
+async function waitReady(): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${PORT}/readyz`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not become ready');
+}
+
+async function graphql(query: string, variables?: object): Promise<any> {
+  const response = await fetch(`http://127.0.0.1:${PORT}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  return (await response.json()).data;
+}
+
+test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no half-built set is visible', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-crash-'));
+  let server = startServer(dataDir);
+  try {
+    await waitReady();
+    const taxonomyId = (await graphql('mutation { createTaxonomy(input: { name: "pets", labels: ["cat", "dog", "hamster"] }) { id } }')).createTaxonomy.id;
+    const jobId = (await graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t, groups: 10 }) { id } }', { t: taxonomyId })).startMining.id;
+    let job;
+    do {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await graphql('query($id: ID!) { miningJob(id: $id) { status phase done } }', { id: jobId })).miningJob;
+    } while (!(job.phase === 'encoding-corpus' && job.done > 0) && job.status !== 'SUCCEEDED');
+    assert.equal(job.status, 'RUNNING', 'the job finished before it could be killed');
+    server.kill('SIGKILL');
+    await new Promise((r) => server.once('exit', r));
+
+    server = startServer(dataDir);
+    await waitReady();
+    const afterCrash = (await graphql('query($t: ID!) { taxonomy(id: $t) { latestVersion { activeNegativeSet { id } } } }', { t: taxonomyId })).taxonomy;
+    const status = (await graphql('query($id: ID!) { miningJob(id: $id) { status } }', { id: jobId })).miningJob.status;
+    if (status !== 'SUCCEEDED') assert.equal(afterCrash.latestVersion.activeNegativeSet, null, 'no set is visible before the job completes');
+    for (let i = 0; i < 1200 && (job = (await graphql('query($id: ID!) { miningJob(id: $id) { status attempts error negativeSet { id active labelCount } } }', { id: jobId })).miningJob).status !== 'SUCCEEDED'; i++) {
+      assert.notEqual(job.status, 'FAILED', job.error);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(job.status, 'SUCCEEDED');
+    assert.equal(job.attempts, 2);
+    assert.equal(job.negativeSet.active, true);
+    assert.ok(job.negativeSet.labelCount > 0);
+  } finally {
+    server.kill('SIGKILL');
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

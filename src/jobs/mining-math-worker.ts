@@ -1,8 +1,25 @@
-/** Runs the mining statistics (N candidates × K labels) off the main thread. */
+/**
+ * Runs the mining statistics (N candidates × K labels) off the main thread: similarity blocks
+ * from ONNX Runtime's matrix product, then a quickselect quantile per candidate.
+ */
 import { parentPort } from 'node:worker_threads';
-import { candidateStatistics } from '../neglabel/mining.ts';
+import { SimilarityKernel } from '../inference/similarity-kernel.ts';
+import { statisticsOfRows, type CandidateStatistics } from '../neglabel/mining.ts';
 
-parentPort!.once('message', (request: { candidates: Float32Array; ids: Float32Array; dim: number; percentile: number }) => {
-  const stats = candidateStatistics(request.candidates, request.ids, request.dim, request.percentile);
+/** Candidates per block: bounds the similarity block to BLOCK × K floats. */
+const BLOCK = 4096;
+
+parentPort!.once('message', async (request: { candidates: Float32Array; ids: Float32Array; dim: number; percentile: number; threads: number }) => {
+  const { candidates, ids, dim, percentile } = request;
+  const n = candidates.length / dim;
+  const k = ids.length / dim;
+  const kernel = await SimilarityKernel.create(request.threads);
+  const stats: CandidateStatistics = { quantile: new Float64Array(n), max: new Float64Array(n) };
+  for (let start = 0; start < n; start += BLOCK) {
+    const rows = Math.min(BLOCK, n - start);
+    const sims = await kernel.multiply(candidates.subarray(start * dim, (start + rows) * dim), ids, dim);
+    statisticsOfRows(sims, rows, k, percentile, stats, start);
+  }
+  await kernel.release();
   parentPort!.postMessage(stats, [stats.quantile.buffer as ArrayBuffer, stats.max.buffer as ArrayBuffer]);
 });

@@ -7,8 +7,10 @@
  */
 import type { CorpusWord, PartOfSpeech } from './corpus.ts';
 
+type Values = Float64Array | Float32Array;
+
 /** k-th smallest (0-based) of values[0..n), partially reordering `values` (Hoare quickselect). */
-function selectInPlace(values: Float64Array, n: number, k: number): number {
+function selectInPlace(values: Values, n: number, k: number): number {
   let lo = 0;
   let hi = n - 1;
   while (lo < hi) {
@@ -34,7 +36,7 @@ function selectInPlace(values: Float64Array, n: number, k: number): number {
 }
 
 /** numpy's default ('linear') quantile of values[0..n); reorders `values`. */
-export function quantileInPlace(values: Float64Array, n: number, q: number): number {
+export function quantileInPlace(values: Values, n: number, q: number): number {
   const position = q * (n - 1);
   const lower = Math.floor(position);
   const low = selectInPlace(values, n, lower);
@@ -56,33 +58,36 @@ export interface CandidateStatistics {
  * Cosine statistics of N candidates against K ID labels, both row-major and L2-normalized
  * ([N, dim] and [K, dim]). `onProgress` is called with the candidates done so far.
  */
-export function candidateStatistics(
-  candidates: Float32Array,
-  ids: Float32Array,
-  dim: number,
-  percentile: number,
-  onProgress?: (done: number) => void,
-): CandidateStatistics {
+export function candidateStatistics(candidates: Float32Array, ids: Float32Array, dim: number, percentile: number): CandidateStatistics {
   const n = candidates.length / dim;
   const k = ids.length / dim;
-  const quantile = new Float64Array(n);
-  const max = new Float64Array(n);
+  const stats: CandidateStatistics = { quantile: new Float64Array(n), max: new Float64Array(n) };
   const sims = new Float64Array(k);
   for (let c = 0; c < n; c++) {
     const offset = c * dim;
-    let best = -Infinity;
     for (let j = 0; j < k; j++) {
       const idOffset = j * dim;
       let dot = 0;
       for (let d = 0; d < dim; d++) dot += candidates[offset + d] * ids[idOffset + d];
       sims[j] = dot;
-      if (dot > best) best = dot;
     }
-    max[c] = best;
-    quantile[c] = quantileInPlace(sims, k, percentile);
-    if (onProgress && (c + 1) % 5000 === 0) onProgress(c + 1);
+    statisticsOfRows(sims, 1, k, percentile, stats, c);
   }
-  return { quantile, max };
+  return stats;
+}
+
+/**
+ * Fills `stats` rows [offset, offset + rows) from a precomputed row-major [rows, k] similarity
+ * matrix (for example from a matrix-product kernel). Reorders `sims`.
+ */
+export function statisticsOfRows(sims: Values, rows: number, k: number, percentile: number, stats: CandidateStatistics, offset: number): void {
+  for (let r = 0; r < rows; r++) {
+    const row = sims.subarray(r * k, (r + 1) * k);
+    let best = -Infinity;
+    for (let j = 0; j < k; j++) if (row[j] > best) best = row[j];
+    stats.max[offset + r] = best;
+    stats.quantile[offset + r] = quantileInPlace(row, k, percentile);
+  }
 }
 
 export interface SelectionOptions {

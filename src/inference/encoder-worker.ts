@@ -12,6 +12,8 @@ import { ClipTokenizer } from './tokenizer.ts';
 import { decodeToRgb, parsePreprocessorConfig, toPixelValues, type PreprocessorConfig } from './image-preprocessing.ts';
 import type { ItemError, LoadedModelInfo, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
+import { SimilarityKernel } from './similarity-kernel.ts';
+import { scoreFromSimilarities, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
 
 interface LoadedModel {
   text: ort.InferenceSession;
@@ -143,13 +145,38 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     }
     case 'texts':
       return embedTexts(await getModel(request.modelId), request.texts);
-    case 'tokenize': {
-      const { tokenizer } = await getModel(request.modelId);
-      return { kind: 'tokenize', ids: request.texts.map((t) => tokenizer.encode(t)) };
-    }
     case 'images':
       return embedImages(await getModel(request.modelId), request.images, request.maxPixels);
+    case 'bank': {
+      const { idEmbeddings, negativeEmbeddings } = request.bank;
+      const labels = new Float32Array(idEmbeddings.length + negativeEmbeddings.length);
+      labels.set(idEmbeddings);
+      labels.set(negativeEmbeddings, idEmbeddings.length);
+      banks.set(request.key, { bank: request.bank, labels });
+      return { kind: 'bank' };
+    }
+    case 'score':
+      return scoreImages(request.key, request.images, request.topK);
   }
+}
+
+/** Label banks for scoring, by key; ID and negative embeddings side by side for one product. */
+const banks = new Map<string, { bank: LabelBank; labels: Float32Array }>();
+let kernel: Promise<SimilarityKernel> | undefined;
+
+async function scoreImages(key: string, images: Float32Array, topK: number): Promise<WorkerResult> {
+  const entry = banks.get(key);
+  if (!entry) throw new DomainError('BANK_NOT_LOADED', `label bank ${key} is not loaded in this worker`);
+  const { bank, labels } = entry;
+  kernel ??= SimilarityKernel.create(1);
+  const sims = await (await kernel).multiply(images, labels, bank.dim);
+  const idCount = bank.idEmbeddings.length / bank.dim;
+  const width = labels.length / bank.dim;
+  const results: ImageScoreResult[] = [];
+  for (let i = 0; i < images.length / bank.dim; i++) {
+    results.push(scoreFromSimilarities(bank, sims.subarray(i * width, i * width + idCount), sims.subarray(i * width + idCount, (i + 1) * width), topK));
+  }
+  return { kind: 'score', results };
 }
 
 parentPort!.on('message', (request: WorkerRequest) => {

@@ -4,6 +4,7 @@
  * same interface.
  */
 import type { DomainError } from '../errors.ts';
+import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 
 export interface ModelStatus {
   id: string;
@@ -41,6 +42,13 @@ export interface Encoder {
   embedTextsBulk(modelId: string, texts: string[]): Promise<Float32Array[]>;
   /** L2-normalized image embeddings, one result or error per image, cached by content hash. */
   embedImages(modelId: string, images: Uint8Array[]): Promise<Array<Float32Array | DomainError>>;
+  /**
+   * Keeps a label bank next to the encoders, so scoring (a matrix product against ~11k labels)
+   * runs where the compute is, off the request thread. `dropBank` releases it.
+   */
+  loadBank(key: string, bank: LabelBank): Promise<void>;
+  dropBank(key: string): void;
+  scoreAgainstBank(key: string, images: Float32Array[], topK: number): Promise<ImageScoreResult[]>;
   stats(): EncoderStats;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 /** A size-bounded Map (least recently used entry evicted), usable as DataLoader's cacheMap. */
 export class LruCache<K, V> {
   private readonly map = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number, private readonly onEvict?: (key: K) => void) {}
 
   get(key: K): V | undefined {
     const value = this.map.get(key);
@@ -15,7 +15,11 @@ export class LruCache<K, V> {
   set(key: K, value: V): this {
     this.map.delete(key);
     this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+    if (this.map.size > this.capacity) {
+      const oldest = this.map.keys().next().value as K;
+      this.map.delete(oldest);
+      this.onEvict?.(oldest);
+    }
     return this;
   }
 

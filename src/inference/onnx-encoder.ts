@@ -11,7 +11,8 @@ import type { Encoder, EncoderStats, ModelStatus } from './encoder.ts';
 import { LruCache } from './lru-cache.ts';
 import { describeModelFolder, findModelFolders, readModelName, type ModelFolder } from './model-folder.ts';
 import type { WorkerResult } from './protocol.ts';
-import { rows } from './vectors.ts';
+import { rows, stack } from './vectors.ts';
+import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import { EncoderWorkerPool } from './worker-pool.ts';
 
 export interface OnnxEncoderOptions {
@@ -174,9 +175,15 @@ export class OnnxEncoder implements Encoder {
 
   async embedTextsBulk(modelId: string, texts: string[]): Promise<Float32Array[]> {
     this.loadedEntry(modelId);
+    // Chunks of similar length pad little: order by character length (a good proxy for token
+    // length; the worker sorts each chunk by token length too), then put results back in place.
+    const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
     const chunks: Promise<Float32Array[]>[] = [];
-    for (let i = 0; i < texts.length; i += BULK_CHUNK) chunks.push(this.encodeTexts(modelId, texts.slice(i, i + BULK_CHUNK)));
-    return (await Promise.all(chunks)).flat();
+    for (let i = 0; i < order.length; i += BULK_CHUNK) chunks.push(this.encodeTexts(modelId, order.slice(i, i + BULK_CHUNK).map((j) => texts[j])));
+    const encoded = (await Promise.all(chunks)).flat();
+    const out = new Array<Float32Array>(texts.length);
+    order.forEach((original, position) => (out[original] = encoded[position]));
+    return out;
   }
 
   async embedImages(modelId: string, images: Uint8Array[]): Promise<Array<Float32Array | DomainError>> {
@@ -185,6 +192,20 @@ export class OnnxEncoder implements Encoder {
     this.counters.imageCacheHits += keys.filter((k) => imageCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);
     return results.map((r) => (r instanceof DomainError || !(r instanceof Error) ? r : new DomainError('INTERNAL_SERVER_ERROR', r.message)));
+  }
+
+  loadBank(key: string, bank: LabelBank): Promise<void> {
+    return this.pool.registerBank(key, bank);
+  }
+
+  dropBank(key: string): void {
+    this.pool.dropBank(key);
+  }
+
+  async scoreAgainstBank(key: string, images: Float32Array[], topK: number): Promise<ImageScoreResult[]> {
+    if (images.length === 0) return [];
+    const result = (await this.pool.run({ kind: 'score', key, images: stack(images, images[0].length), topK })) as Extract<WorkerResult, { kind: 'score' }>;
+    return result.results;
   }
 
   stats(): EncoderStats {

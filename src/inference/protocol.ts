@@ -1,4 +1,5 @@
 /** Messages between the encoder pool (main thread) and an encoder worker. */
+import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 
 export interface LoadedModelInfo {
   embeddingDim: number;
@@ -15,14 +16,18 @@ export interface ItemError {
 export type WorkerRequest =
   | { id: number; kind: 'load'; modelId: string; dir: string }
   | { id: number; kind: 'texts'; modelId: string; texts: string[] }
-  | { id: number; kind: 'tokenize'; modelId: string; texts: string[] }
-  | { id: number; kind: 'images'; modelId: string; images: Uint8Array[]; maxPixels: number };
+  | { id: number; kind: 'images'; modelId: string; images: Uint8Array[]; maxPixels: number }
+  /** keeps a label bank in the worker under `key` for later 'score' requests */
+  | { id: number; kind: 'bank'; key: string; bank: LabelBank }
+  /** NegLabel scores of row-major [n, dim] image embeddings against a registered bank */
+  | { id: number; kind: 'score'; key: string; images: Float32Array; topK: number };
 
 export type WorkerResult =
   | { kind: 'load'; info: LoadedModelInfo }
   /** row-major [n, dim], L2-normalized; `runs` = ONNX session runs, `batchSizes` their sizes */
   | { kind: 'texts'; embeddings: Float32Array; dim: number; runs: number; batchSizes: number[] }
-  | { kind: 'tokenize'; ids: number[][] }
+  | { kind: 'bank' }
+  | { kind: 'score'; results: ImageScoreResult[] }
   /** rows of failed images are zeros and have an entry in `errors` */
   | { kind: 'images'; embeddings: Float32Array; dim: number; errors: (ItemError | null)[]; runs: number; batchSizes: number[] };
 

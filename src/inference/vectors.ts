@@ -17,3 +17,10 @@ export function rows(data: Float32Array, dim: number): Float32Array[] {
   for (let offset = 0; offset < data.length; offset += dim) out.push(data.subarray(offset, offset + dim));
   return out;
 }
+
+/** Concatenates equal-width vectors into one row-major matrix. */
+export function stack(vectors: readonly Float32Array[], dim: number): Float32Array {
+  const out = new Float32Array(vectors.length * dim);
+  vectors.forEach((v, i) => out.set(v, i * dim));
+  return out;
+}

@@ -7,6 +7,7 @@ import type { Worker } from 'node:worker_threads';
 import { DomainError } from '../errors.ts';
 import { startTsWorker } from '../lib/ts-worker.ts';
 import type { WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
+import type { LabelBank } from '../neglabel/scoring.ts';
 
 type Pending = { resolve: (r: WorkerResult) => void; reject: (e: Error) => void };
 type Slot = { worker: Worker; pending: Map<number, Pending> };
@@ -17,6 +18,7 @@ const WORKER_MODULE = new URL('./encoder-worker.ts', import.meta.url);
 export class EncoderWorkerPool {
   private readonly slots: Slot[] = [];
   private readonly loads = new Map<string, string>();
+  private readonly banks = new Map<string, LabelBank>();
   private nextId = 1;
   private closed = false;
 
@@ -45,6 +47,7 @@ export class EncoderWorkerPool {
       if (index >= 0) {
         this.slots[index] = this.spawn();
         for (const [modelId, dir] of this.loads) void this.send(this.slots[index], { kind: 'load', modelId, dir }).catch(() => {});
+        for (const [key, bank] of this.banks) void this.send(this.slots[index], { kind: 'bank', key, bank }).catch(() => {});
       }
     });
     return slot;
@@ -71,8 +74,18 @@ export class EncoderWorkerPool {
     }
   }
 
+  /** Keeps a label bank in every worker (copied to each) for 'score' requests. */
+  async registerBank(key: string, bank: LabelBank): Promise<void> {
+    this.banks.set(key, bank);
+    await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'bank', key, bank })));
+  }
+
+  dropBank(key: string): void {
+    this.banks.delete(key);
+  }
+
   /** Sends a request to the worker with the fewest requests in flight. */
-  run(body: Exclude<RequestBody, { kind: 'load' }>, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
+  run(body: Exclude<RequestBody, { kind: 'load' | 'bank' }>, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
     const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     return this.send(slot, body, transfer);
   }

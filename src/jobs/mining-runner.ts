@@ -14,7 +14,7 @@ import { applyPrompt } from '../neglabel/prompts.ts';
 import type { CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
-import { stack } from '../repositories/vectors.ts';
+import { stack } from '../inference/vectors.ts';
 import { loadWordNetCorpus } from '../services/corpus-source.ts';
 import type { MiningParameters } from '../services/mining-service.ts';
 import type { TaxonomyService } from '../services/taxonomy-service.ts';

@@ -47,11 +47,11 @@ export function similarities(matrix: Float32Array, vector: Float32Array, dim: nu
 }
 
 /** log Σ exp(scale·x), stable (shifted by the maximum). */
-function logSumExp(values: Float64Array, scale: number): number {
+function logSumExp(values: ArrayLike<number>, scale: number): number {
   let max = -Infinity;
-  for (const v of values) if (v * scale > max) max = v * scale;
+  for (let i = 0; i < values.length; i++) if (values[i] * scale > max) max = values[i] * scale;
   let sum = 0;
-  for (const v of values) sum += Math.exp(v * scale - max);
+  for (let i = 0; i < values.length; i++) sum += Math.exp(values[i] * scale - max);
   return max + Math.log(sum);
 }
 
@@ -59,14 +59,26 @@ function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 
-function topK(values: Float64Array, k: number): Match[] {
-  const order = Array.from(values.keys()).sort((a, b) => values[b] - values[a] || a - b);
-  return order.slice(0, k).map((index) => ({ index, similarity: values[index] }));
+/** The k largest values, by a bounded insertion pass (k ≪ n): O(n·k) instead of a full sort. */
+function topK(values: ArrayLike<number>, k: number): Match[] {
+  const top: Match[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (top.length === k && v <= top[k - 1].similarity) continue;
+    let at = top.length;
+    while (at > 0 && top[at - 1].similarity < v) at--;
+    top.splice(at, 0, { index: i, similarity: v });
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
 
 export function scoreImage(bank: LabelBank, image: Float32Array, k = 5): ImageScoreResult {
-  const idSims = similarities(bank.idEmbeddings, image, bank.dim);
-  const negSims = similarities(bank.negativeEmbeddings, image, bank.dim);
+  return scoreFromSimilarities(bank, similarities(bank.idEmbeddings, image, bank.dim), similarities(bank.negativeEmbeddings, image, bank.dim), k);
+}
+
+/** The score from an image's precomputed cosine similarities to the ID labels and the negatives. */
+export function scoreFromSimilarities(bank: Pick<LabelBank, 'negativeGroups' | 'groupCount'>, idSims: ArrayLike<number>, negSims: ArrayLike<number>, k = 5): ImageScoreResult {
   const lseId = logSumExp(idSims, LOGIT_SCALE);
 
   // Per-group log-sum-exp, with each group's own maximum for stability.

@@ -1,23 +1,25 @@
 /**
  * Scoring use cases: score images against a taxonomy version's active negative set and record
- * each in the history; calibrate a threshold; evaluate OOD metrics. Label banks are loaded once
- * per negative set and kept in memory (not per request).
+ * each in the history; calibrate a threshold; evaluate OOD metrics. A label bank is loaded once
+ * per negative set into the encoder workers, which compute the scores off the request thread.
  */
 import { ConflictError, InvalidInputError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import { LruCache } from '../inference/lru-cache.ts';
 import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
-import { scoreImage, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
+import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
 import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
 import type { TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
-import { stack } from '../repositories/vectors.ts';
+import { stack } from '../inference/vectors.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import type { ImageInput } from './images.ts';
 import type { TaxonomyService } from './taxonomy-service.ts';
 
 interface LoadedBank {
-  bank: LabelBank;
+  /** the bank's key in the encoder workers */
+  key: string;
+  dim: number;
   idLabels: string[];
   negativeLabels: string[];
   setId: string;
@@ -32,7 +34,8 @@ export interface ScoreImagesInput {
 }
 
 export class ScoringService {
-  private readonly banks = new LruCache<string, Promise<LoadedBank>>(8);
+  /** Banks kept in the encoder workers; the least recently used is released beyond 8. */
+  private readonly banks: LruCache<string, Promise<LoadedBank>>;
 
   constructor(
     private readonly taxonomies: TaxonomyService,
@@ -40,7 +43,9 @@ export class ScoringService {
     private readonly sets: NegativeSetRepository,
     private readonly records: ScoringRecordRepository,
     private readonly encoder: Encoder,
-  ) {}
+  ) {
+    this.banks = new LruCache(8, (key) => encoder.dropBank(key));
+  }
 
   private async bankFor(version: TaxonomyVersionRow): Promise<LoadedBank> {
     const setId = version.activeNegativeSetId;
@@ -54,12 +59,9 @@ export class ScoringService {
         const [ids, negatives] = await Promise.all([this.taxonomies.labelEmbeddings(version), this.sets.loadBank(setId)]);
         const dim = ids[0].length;
         const set = await this.sets.find(setId);
-        return {
-          setId,
-          idLabels: version.labels,
-          negativeLabels: negatives.words,
-          bank: { dim, idEmbeddings: stack(ids, dim), negativeEmbeddings: stack(negatives.embeddings, dim), negativeGroups: negatives.groups, groupCount: set!.groupCount },
-        };
+        const bank: LabelBank = { dim, idEmbeddings: stack(ids, dim), negativeEmbeddings: stack(negatives.embeddings, dim), negativeGroups: negatives.groups, groupCount: set!.groupCount };
+        await this.encoder.loadBank(key, bank);
+        return { key, dim, setId, idLabels: version.labels, negativeLabels: negatives.words };
       })();
       bank.catch(() => this.banks.delete(key));
       this.banks.set(key, bank);
@@ -72,7 +74,7 @@ export class ScoringService {
     const version = await this.taxonomies.version(taxonomyId, versionNumber);
     const loaded = await this.bankFor(version);
     const embedded = await this.embeddings.embedImageInputs(version.modelId, images, field);
-    const results = embedded.embeddings.map((e) => scoreImage(loaded.bank, e, topK));
+    const results = await this.encoder.scoreAgainstBank(loaded.key, embedded.embeddings, topK);
     return { version, loaded, embedded, results };
   }
 
@@ -86,7 +88,7 @@ export class ScoringService {
     const { version, loaded, embedded, results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, topK);
     const latencyMs = (performance.now() - started) / results.length;
     const scored = results.map((r, index) => this.describe(r, loaded, index, embedded.images[index].filename, threshold, embedded.images[index].sha256));
-    await this.records.ensureVectorIndex(version.modelId, loaded.bank.dim);
+    await this.records.ensureVectorIndex(version.modelId, loaded.dim);
     const ids = await this.records.insertMany(
       scored.map((s, i) => ({
         caller, taxonomyId: taxonomy.id, taxonomyVersionId: version.id, negativeSetId: loaded.setId, modelId: version.modelId,

@@ -1,0 +1,35 @@
+/**
+ * `npm run bench`: every benchmark, each printed as a table of ratios measured side by side in
+ * this one run (absolute times on shared machines are noise), with the process's peak RSS.
+ * BENCH_SCALE=0.1 shrinks the problem sizes for a quick look.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from 'node:path';
+import { miningBenchmark, scoringBenchmark, type Row } from './math.ts';
+import { corpusPassBenchmark, encoderPathBenchmark, reminingBenchmark } from './service.ts';
+
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+
+function table(title: string, rows: Row[]): void {
+  const columns = Object.keys(rows[0]);
+  console.log(`\n### ${title}\n`);
+  console.log(`| ${columns.join(' | ')} |`);
+  console.log(`|${columns.map(() => '---').join('|')}|`);
+  for (const row of rows) console.log(`| ${columns.map((c) => row[c] ?? '').join(' | ')} |`);
+  console.log(`\npeak RSS so far: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+}
+
+const started = Date.now();
+const n = Math.round(140_000 * scale);
+table(`1. Mining math: ${n} candidates x 1000 ID labels x 512 dims (random unit vectors, seed 1/2)`, await miningBenchmark(n, 1000, 512));
+table('2. Scoring math: 1000 ID + 10,499 negatives (100 groups) x 512 dims, grouped score', await scoringBenchmark([1, 16, 256]));
+const models = ['models/emoji-clip-small', 'models/clip-vit-b16'].filter((m) => existsSync(path.join(m, 'vision_model.onnx')));
+const images = ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'gray256.png'].map((f) => readFileSync(path.join('test/fixtures/clip-tiny-random/images', f)));
+for (const model of models) {
+  table(`3. Encoder path, ${path.basename(model)}: raw ONNX session vs GraphQL over HTTP`, await encoderPathBenchmark(path.resolve(model), images, Math.max(32, Math.round(256 * scale))));
+  table(`4. Corpus pass, ${path.basename(model)}: WordNet prompts`, await corpusPassBenchmark(path.resolve(model), scale < 1 ? Math.round(70_000 * scale) : undefined));
+}
+const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8').split('\n').filter(Boolean);
+const unique = [...new Set(labels.map((l) => l.toLowerCase()))];
+table(`5. Re-mining, ${path.basename(models[0] ?? 'none')}: ${unique.length} ImageNet labels over WordNet`, models.length ? await reminingBenchmark(path.resolve(models[0]), unique) : [{ skipped: 'no model in models/' }]);
+console.log(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s`);

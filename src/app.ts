@@ -21,8 +21,14 @@ import { MiningJobRepository } from './repositories/mining-job-repository.ts';
 import { NegativeSetRepository } from './repositories/negative-set-repository.ts';
 import { ScoringRecordRepository } from './repositories/scoring-record-repository.ts';
 import { TaxonomyRepository } from './repositories/taxonomy-repository.ts';
+import { AccessRepository } from './repositories/access-repository.ts';
+import { AccessService } from './services/access-service.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
 
 export interface App {
   url: string;
@@ -65,7 +71,15 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     mining: new MiningService(taxonomies, jobs, sets, () => runner.poke()),
     scoring: new ScoringService(taxonomies, embeddings, sets, records, encoder),
     history: new HistoryService(records),
+    access: new AccessService(new AccessRepository(prisma)),
   };
+  await services.access.start(config.adminKey);
+  if (services.access.isOpen && !isLoopback(config.host)) {
+    await encoder.close();
+    await database.close();
+    throw new Error(`HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then create keys with createApiKey), or bind to 127.0.0.1`);
+  }
+  if (services.access.isOpen) logger.warn('no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys');
   await runner.start();
   const http = await startHttpServer(config, services, logger);
   logger.info({ url: `${http.url}/graphql`, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) }, 'neglabel listening');

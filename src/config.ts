@@ -23,6 +23,8 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: string;
   jobPollMs: number;
+  /** bootstrap admin API key (NEGLABEL_ADMIN_KEY) */
+  adminKey?: string;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -55,5 +57,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     maxBodyBytes: int(env, 'NEGLABEL_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024),
     logLevel: env.LOG_LEVEL || 'info',
     jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),
+    adminKey: env.NEGLABEL_ADMIN_KEY || undefined,
   });
 }

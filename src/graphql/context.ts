@@ -1,9 +1,17 @@
 /** Per-request GraphQL context: the services and who is calling. */
+import type { Caller } from '../services/access-service.ts';
 import type { Services } from '../services/index.ts';
 
 export interface GraphQLContext {
   services: Services;
-  /** who is calling (x-caller header until API keys exist) */
-  caller: string;
+  /** the raw Authorization header; authenticated on first use by graphql/access.ts */
+  authorization: string | undefined;
+  /** the authenticated caller, set by graphql/access.ts before any non-public resolver runs */
+  auth?: Caller;
   requestId: string;
+}
+
+/** The caller's name, as recorded in the history. */
+export function callerName(context: GraphQLContext): string {
+  return context.auth?.name ?? 'anonymous';
 }

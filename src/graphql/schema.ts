@@ -1,6 +1,8 @@
 /** The executable schema: schema.graphql (the contract) + resolvers. */
 import { readFileSync } from 'node:fs';
 import { DateTime } from './scalars.ts';
+import { withAccessControl } from './access.ts';
+import { accessResolvers } from './resolvers/access.ts';
 import { neglabelResolvers } from './resolvers/neglabel.ts';
 import { systemResolvers } from './resolvers/system.ts';
 
@@ -14,4 +16,9 @@ function merge(...maps: ResolverMap[]): ResolverMap {
   return out;
 }
 
-export const resolvers = merge({ DateTime } as unknown as ResolverMap, systemResolvers, neglabelResolvers as unknown as ResolverMap);
+const merged = merge({ DateTime } as unknown as ResolverMap, systemResolvers, neglabelResolvers as unknown as ResolverMap, accessResolvers as unknown as ResolverMap);
+for (const type of ['Query', 'Mutation'] as const) {
+  for (const [field, resolve] of Object.entries(merged[type])) merged[type][field] = withAccessControl(type, field, resolve as never);
+}
+
+export const resolvers = merged;

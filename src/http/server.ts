@@ -48,7 +48,7 @@ export async function startHttpServer(config: Config, services: Services, logger
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (req.headers['x-request-id'] as string) || randomUUID();
-        return { services, caller: (req.headers['x-caller'] as string) || 'anonymous', requestId };
+        return { services, authorization: req.headers.authorization, requestId };
       },
     }),
   );

@@ -1,5 +1,6 @@
 /** The service layer, assembled once per process. Resolvers reach everything through it. */
 import type { Encoder } from '../inference/encoder.ts';
+import type { AccessService } from './access-service.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import type { HealthService } from './health-service.ts';
 import type { HistoryService } from './history-service.ts';
@@ -15,4 +16,5 @@ export interface Services {
   mining: MiningService;
   scoring: ScoringService;
   history: HistoryService;
+  access: AccessService;
 }

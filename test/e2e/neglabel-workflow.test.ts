@@ -70,10 +70,12 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   assert.ok(page.edges[0].node.quantileSimilarity <= page.edges[1].node.quantileSimilarity);
   assert.equal(page.edges[0].node.prompt, `the nice ${page.edges[0].node.word}`);
 
+  const scorer = await app.graphql(`mutation { createApiKey(input: { name: "e2e-suite", role: SCORER }) { key } }`);
+  const scorerKey = scorer.data.createApiKey.key;
   const files = ['images/rgb224.png', 'images/rgb640x480.jpg', 'images/gray256.png'];
   const scored = await app.graphql(`mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { index filename score logitScore isOOD threshold predictedLabel topLabels { label similarity } topNegatives { label similarity } recordId imageHash } }`, {
     i: { taxonomyId, images: files.map(image), threshold: 0.5, topK: 3 },
-  }, { 'x-caller': 'e2e-suite' });
+  }, { authorization: `Bearer ${scorerKey}` });
   assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
   const results = scored.data.scoreImages;
   assert.equal(results.length, 3);

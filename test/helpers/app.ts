@@ -12,6 +12,9 @@ export interface TestApp extends App {
   dataDir: string;
 }
 
+/** The bootstrap admin key of test servers; `graphql()` sends it unless told otherwise. */
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const dataDir = env.NEGLABEL_DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'neglabel-test-'));
   const config = loadConfig({
@@ -21,6 +24,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR,
     NEGLABEL_ENCODER_WORKERS: '2',
     LOG_LEVEL: 'warn',
+    NEGLABEL_ADMIN_KEY: ADMIN_KEY,
     ...env,
   });
   const app = await startApp(config, createLogger(config.logLevel));
@@ -30,7 +34,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     async graphql(query, variables, headers = {}) {
       const response = await fetch(`${app.url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}`, ...headers },
         body: JSON.stringify({ query, variables }),
       });
       return response.json() as Promise<any>;

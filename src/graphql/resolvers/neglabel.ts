@@ -1,5 +1,5 @@
 /** Resolvers for taxonomies, mining, scoring and the history. Thin: they call services. */
-import type { GraphQLContext } from '../context.ts';
+import { callerName, type GraphQLContext } from '../context.ts';
 
 type Ctx = GraphQLContext;
 type Args = Record<string, any>;
@@ -22,11 +22,11 @@ export const neglabelResolvers = {
       services.scoring.similar({ image: args.image, text: args.text, model: args.model, taxonomyId: args.taxonomyId, first: args.first }),
   },
   Mutation: {
-    createTaxonomy: (_: unknown, { input }: Args, { services, caller }: Ctx) => services.taxonomies.create(input, caller),
-    createTaxonomyVersion: (_: unknown, { input }: Args, { services, caller }: Ctx) => services.taxonomies.createVersion(input, caller),
-    startMining: (_: unknown, { input }: Args, { services, caller }: Ctx) => services.mining.start(input, caller),
+    createTaxonomy: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.taxonomies.create(input, callerName(ctx)),
+    createTaxonomyVersion: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.taxonomies.createVersion(input, callerName(ctx)),
+    startMining: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.mining.start(input, callerName(ctx)),
     cancelMiningJob: (_: unknown, { id }: Args, { services }: Ctx) => services.mining.cancel(id),
-    scoreImages: (_: unknown, { input }: Args, { services, caller }: Ctx) => services.scoring.score(input, caller),
+    scoreImages: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.scoring.score(input, callerName(ctx)),
     calibrateThreshold: (_: unknown, { input }: Args, { services }: Ctx) => services.scoring.calibrate(input),
     evaluate: (_: unknown, { input }: Args, { services }: Ctx) => services.scoring.evaluate(input),
   },

@@ -1,0 +1,63 @@
+/**
+ * Access control for every root field, in one place: the roles allowed per operation (unlisted
+ * operations are admin-only), authentication once per request, and the audit log entry of each
+ * successful admin mutation.
+ */
+import { DomainError } from '../errors.ts';
+import type { Role } from '../services/access-service.ts';
+import type { GraphQLContext } from './context.ts';
+
+const EVERYONE: Role[] = ['admin', 'scorer', 'auditor'];
+const READERS: Role[] = ['admin', 'auditor'];
+const SCORERS: Role[] = ['admin', 'scorer'];
+
+/** Fields anyone may call, even without a key (monitoring). */
+const PUBLIC = new Set(['Query.health', 'Query.models']);
+
+const ALLOWED: Record<string, Role[]> = {
+  'Query.me': EVERYONE,
+  'Query.taxonomies': EVERYONE,
+  'Query.taxonomy': EVERYONE,
+  'Query.negativeLabelSet': EVERYONE,
+  'Query.miningJob': EVERYONE,
+  'Query.scoringRecords': READERS,
+  'Query.scoringRecord': READERS,
+  'Query.scoringStats': READERS,
+  'Query.similarScoringRecords': READERS,
+  'Query.auditLog': READERS,
+  'Mutation.embedTexts': SCORERS,
+  'Mutation.embedImages': SCORERS,
+  'Mutation.scoreImages': SCORERS,
+  'Mutation.evaluate': SCORERS,
+};
+
+/** Admin mutations recorded in the audit log (key management records itself, with the key id). */
+const AUDITED = new Set(['createTaxonomy', 'createTaxonomyVersion', 'startMining', 'cancelMiningJob', 'calibrateThreshold']);
+
+type Resolver = (parent: unknown, args: Record<string, any>, context: GraphQLContext, info: unknown) => unknown;
+
+/** What the audit log keeps of the arguments: scalars, and the size of lists (not image bytes). */
+function summarize(args: Record<string, any>): Record<string, unknown> {
+  const input = args.input ?? args;
+  return Object.fromEntries(
+    Object.entries(input).map(([k, v]) => [k, Array.isArray(v) ? { count: v.length } : typeof v === 'object' && v !== null ? '[object]' : v]),
+  );
+}
+
+export function withAccessControl(type: 'Query' | 'Mutation', field: string, resolve: Resolver): Resolver {
+  const key = `${type}.${field}`;
+  if (PUBLIC.has(key)) return resolve;
+  const allowed = ALLOWED[key] ?? ['admin'];
+  return async (parent, args, context, info) => {
+    context.auth ??= await context.services.access.authenticate(context.authorization);
+    if (!allowed.includes(context.auth.role)) {
+      throw new DomainError('FORBIDDEN', `The ${context.auth.role} role may not call ${field}: it needs ${allowed.join(' or ')}.`);
+    }
+    const result = await resolve(parent, args, context, info);
+    if (type === 'Mutation' && AUDITED.has(field) && (field !== 'calibrateThreshold' || args.input?.apply)) {
+      const target = (result as { id?: string } | null)?.id ?? args.id ?? args.input?.taxonomyId ?? null;
+      await context.services.access.audit(context.auth, field, target, summarize(args));
+    }
+    return result;
+  };
+}

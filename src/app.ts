@@ -8,6 +8,7 @@ import { openDatabase, type Database } from './database/database.ts';
 import { OnnxEncoder } from './inference/onnx-encoder.ts';
 import type { Logger } from './logger.ts';
 import { startHttpServer } from './http/server.ts';
+import { createMetrics } from './http/metrics.ts';
 import { EmbeddingService } from './services/embedding-service.ts';
 import { HealthService } from './services/health-service.ts';
 import type { Services } from './services/index.ts';
@@ -81,7 +82,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   }
   if (services.access.isOpen) logger.warn('no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys');
   await runner.start();
-  const http = await startHttpServer(config, services, logger);
+  const metrics = createMetrics({ encoder, pool, miningProgress: () => runner.current });
+  const http = await startHttpServer(config, services, logger, metrics);
   logger.info({ url: `${http.url}/graphql`, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) }, 'neglabel listening');
   return {
     url: http.url,

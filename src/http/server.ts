@@ -14,6 +14,9 @@ import type { Services } from '../services/index.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { createErrorFormatter } from '../graphql/errors.ts';
 import { resolvers, typeDefs } from '../graphql/schema.ts';
+import type { createMetrics } from './metrics.ts';
+
+type Metrics = ReturnType<typeof createMetrics>;
 
 export interface HttpServer {
   server: http.Server;
@@ -21,18 +24,27 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(config: Config, services: Services, logger: Logger): Promise<HttpServer> {
+export async function startHttpServer(config: Config, services: Services, logger: Logger, metrics: Metrics): Promise<HttpServer> {
   const app = express();
   const server = http.createServer(app);
   const apollo = new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
     formatError: createErrorFormatter(logger),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server })],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), metrics.plugin(logger)],
     introspection: true,
   });
   await apollo.start();
 
+  app.use((req, res, next) => {
+    const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
+    next();
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -47,7 +59,7 @@ export async function startHttpServer(config: Config, services: Services, logger
     express.json({ limit: config.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const requestId = (req.headers['x-request-id'] as string) || randomUUID();
+        const requestId = req.headers['x-request-id'] as string;
         return { services, authorization: req.headers.authorization, requestId };
       },
     }),

@@ -30,6 +30,10 @@ export interface EncoderStats {
   textBatchSizes: Map<number, number>;
   textCacheHits: number;
   imageCacheHits: number;
+  /** worker-pool requests: count, total seconds from send to answer (queue wait included), in flight now */
+  workerRequests: number;
+  workerSeconds: number;
+  workerInFlight: number;
 }
 
 export interface Encoder {

@@ -50,6 +50,7 @@ export class OnnxEncoder implements Encoder {
   private readonly counters: EncoderStats = {
     textRuns: 0, textItems: 0, imageRuns: 0, imageItems: 0,
     imageBatchSizes: new Map(), textBatchSizes: new Map(), textCacheHits: 0, imageCacheHits: 0,
+    workerRequests: 0, workerSeconds: 0, workerInFlight: 0,
   };
   private defaultId: string | null = null;
 
@@ -209,7 +210,14 @@ export class OnnxEncoder implements Encoder {
   }
 
   stats(): EncoderStats {
-    return { ...this.counters, imageBatchSizes: new Map(this.counters.imageBatchSizes), textBatchSizes: new Map(this.counters.textBatchSizes) };
+    return {
+      ...this.counters,
+      imageBatchSizes: new Map(this.counters.imageBatchSizes),
+      textBatchSizes: new Map(this.counters.textBatchSizes),
+      workerRequests: this.pool.timing.requests,
+      workerSeconds: this.pool.timing.seconds,
+      workerInFlight: this.pool.inFlight,
+    };
   }
 
   close(): Promise<void> {

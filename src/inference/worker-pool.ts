@@ -20,6 +20,8 @@ export class EncoderWorkerPool {
   private readonly loads = new Map<string, string>();
   private readonly banks = new Map<string, LabelBank>();
   private nextId = 1;
+  /** completed requests and their total time from send to answer */
+  readonly timing = { requests: 0, seconds: 0 };
   private closed = false;
 
   constructor(readonly size: number, private readonly onWorkerError: (error: Error) => void = () => {}) {
@@ -56,9 +58,13 @@ export class EncoderWorkerPool {
   private send(slot: Slot, body: RequestBody, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
     if (this.closed) return Promise.reject(new DomainError('SHUTTING_DOWN', 'The service is shutting down: retry on another instance.'));
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const started = performance.now();
+    return new Promise<WorkerResult>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       slot.worker.postMessage({ ...body, id }, transfer);
+    }).finally(() => {
+      this.timing.requests++;
+      this.timing.seconds += (performance.now() - started) / 1000;
     });
   }
 

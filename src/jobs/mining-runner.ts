@@ -32,6 +32,8 @@ export class MiningRunner {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
   private stopping = false;
+  /** the running job's latest checkpoint, for metrics */
+  current: { jobId: string; phase: string; done: number; total: number } | null = null;
 
   constructor(
     private readonly jobs: MiningJobRepository,
@@ -66,6 +68,7 @@ export class MiningRunner {
       });
       if (!job) return;
       await this.run(job.id, job.taxonomyVersionId, job.parameters as unknown as MiningParameters);
+      this.current = null;
     }
   }
 
@@ -73,6 +76,7 @@ export class MiningRunner {
     const log = this.logger.child({ job: jobId });
     const started = Date.now();
     const checkpoint = async (phase: string, done: number, total: number) => {
+      this.current = { jobId, phase, done, total };
       const cancelled = await this.jobs.progress(jobId, phase, done, total);
       if (cancelled) throw new Interrupted('cancelled');
       if (this.stopping) throw new Interrupted('stopping');

@@ -94,3 +94,17 @@ test('without a model the server starts and says how to install one', async () =
     await bare.close();
   }
 });
+
+test('/metrics exposes operation counts, encoder batches and the database pool; responses carry a request id', async () => {
+  await app.graphql('{ health { status } }');
+  await app.graphql('mutation { embedTexts(texts: ["metrics probe"]) }');
+  const response = await fetch(`${app.url}/metrics`);
+  assert.equal(response.status, 200);
+  const text = await response.text();
+  assert.match(text, /neglabel_graphql_operations_total\{operation="health",outcome="ok"\} \d+/);
+  assert.match(text, /neglabel_graphql_operation_seconds_bucket\{le="0\.1",operation="embedTexts"\} \d+/);
+  assert.match(text, /neglabel_encoder_runs\{modality="text"\} [1-9]\d*/);
+  assert.match(text, /neglabel_db_pool_connections\{state="total"\} \d+/);
+  const traced = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'trace-me-42' }, body: JSON.stringify({ query: '{ health { status } }' }) });
+  assert.equal(traced.headers.get('x-request-id'), 'trace-me-42');
+});

@@ -23,6 +23,10 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: string;
   jobPollMs: number;
+  rateLimitPerMinute: number;
+  maxQueryDepth: number;
+  maxQueryAliases: number;
+  maxQueryFields: number;
   /** bootstrap admin API key (NEGLABEL_ADMIN_KEY) */
   adminKey?: string;
 }
@@ -58,5 +62,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     logLevel: env.LOG_LEVEL || 'info',
     jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),
     adminKey: env.NEGLABEL_ADMIN_KEY || undefined,
+    rateLimitPerMinute: int(env, 'NEGLABEL_RATE_LIMIT_PER_MINUTE', 6000, 0),
+    maxQueryDepth: int(env, 'NEGLABEL_MAX_QUERY_DEPTH', 12, 2),
+    maxQueryAliases: int(env, 'NEGLABEL_MAX_QUERY_ALIASES', 20, 0),
+    maxQueryFields: int(env, 'NEGLABEL_MAX_QUERY_FIELDS', 400, 10),
   });
 }

@@ -3,7 +3,7 @@
  * message; GraphQL's own validation errors keep theirs; anything else is an internal error whose
  * message is logged, not shown.
  */
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -14,8 +14,14 @@ export function createErrorFormatter(logger: Logger) {
     if (original instanceof DomainError) {
       return { ...formatted, message: original.message, extensions: { code: original.code, ...(original.details ?? {}) } };
     }
+    // Apollo re-labels every validation error GRAPHQL_VALIDATION_FAILED; keep our own limit codes.
+    let cause: unknown = error;
+    while (cause instanceof GraphQLError) {
+      if (cause.extensions?.code === 'QUERY_TOO_COMPLEX') return { message: cause.message, locations: formatted.locations, extensions: { code: 'QUERY_TOO_COMPLEX' } };
+      cause = cause.originalError;
+    }
     const code = formatted.extensions?.code;
-    if (code && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+    if (code && code !== 'INTERNAL_SERVER_ERROR') return { ...formatted, extensions: { ...formatted.extensions, stacktrace: undefined } };
     logger.error({ err: original }, 'unexpected error in a GraphQL operation');
     return {
       message: 'Internal server error: the service logged the details; retry, and report it if it persists.',

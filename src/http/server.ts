@@ -13,6 +13,8 @@ import type { Logger } from '../logger.ts';
 import type { Services } from '../services/index.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { createErrorFormatter } from '../graphql/errors.ts';
+import { queryLimitsRule } from '../graphql/limits.ts';
+import { rateLimit } from './rate-limit.ts';
 import { resolvers, typeDefs } from '../graphql/schema.ts';
 import type { createMetrics } from './metrics.ts';
 
@@ -33,6 +35,8 @@ export async function startHttpServer(config: Config, services: Services, logger
     formatError: createErrorFormatter(logger),
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), metrics.plugin(logger)],
     introspection: true,
+    includeStacktraceInErrorResponses: false,
+    validationRules: [queryLimitsRule({ maxDepth: config.maxQueryDepth, maxAliases: config.maxQueryAliases, maxFields: config.maxQueryFields })],
   });
   await apollo.start();
 
@@ -56,6 +60,7 @@ export async function startHttpServer(config: Config, services: Services, logger
   });
   app.use(
     '/graphql',
+    rateLimit(config.rateLimitPerMinute),
     express.json({ limit: config.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {

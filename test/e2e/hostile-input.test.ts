@@ -1,0 +1,125 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
+import { fixtureImage } from '../helpers/fixtures.ts';
+
+let app: TestApp;
+before(async () => {
+  app = await startTestApp({ NEGLABEL_MAX_IMAGE_PIXELS: '4000000' });
+});
+after(() => app.close());
+
+/** A structurally valid PNG declaring width x height, with almost no pixel data (a "bomb" header). */
+function pngDeclaring(width: number, height: number): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf: Buffer) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(10))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const embed = (images: Array<{ data: string }>) => app.graphql('mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: images });
+
+test('hostile images are refused with stable codes and the process keeps serving', async () => {
+  const base = sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 9, g: 99, b: 199 } } });
+  const formats = {
+    jpeg: await base.clone().jpeg().toBuffer(),
+    png: await base.clone().png().toBuffer(),
+    webp: await base.clone().webp().toBuffer(),
+    gif: await base.clone().gif().toBuffer(),
+  };
+  const cases: Array<[string, Buffer | string, string]> = [];
+  for (const [name, bytes] of Object.entries(formats)) {
+    cases.push([`truncated ${name}`, bytes.subarray(0, Math.floor(bytes.length / 3)), 'INVALID_IMAGE']);
+    const corrupt = Buffer.from(bytes);
+    for (let i = 20; i < corrupt.length; i += 7) corrupt[i] ^= 0x5a;
+    cases.push([`corrupt ${name}`, corrupt, 'INVALID_IMAGE']);
+  }
+  cases.push(
+    ['zero bytes', Buffer.alloc(0), 'INVALID_IMAGE'],
+    ['PNG declaring 100000 x 100000', pngDeclaring(100_000, 100_000), 'IMAGE_TOO_LARGE'],
+    ['PNG declaring 3000 x 3000 over a 4M pixel limit', pngDeclaring(3000, 3000), 'IMAGE_TOO_LARGE'],
+    ['SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'), 'INVALID_IMAGE'],
+    ['PDF', Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF'), 'INVALID_IMAGE'],
+    ['HTML', Buffer.from('<html><body>hi</body></html>'), 'INVALID_IMAGE'],
+    ['invalid base64', '!!!not base64!!!', 'INVALID_BASE64'],
+  );
+  for (const [name, bytes, code] of cases) {
+    const { errors } = await embed([{ data: typeof bytes === 'string' ? bytes : base64(bytes) }]);
+    assert.equal(errors?.[0].extensions.code, code, `${name}: ${JSON.stringify(errors)}`);
+  }
+  for (const bytes of Object.values(formats)) assert.equal((await embed([{ data: base64(bytes) }])).errors, undefined);
+  const { data } = await app.graphql('{ health { status } }');
+  assert.equal(data.health.status, 'ok');
+});
+
+test('hostile requests: wrong content type, malformed JSON, deep nesting, alias floods, oversized batches', async () => {
+  const post = (body: string, type = 'application/json') => fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${ADMIN_KEY}` }, body });
+  const wrongType = await post('{ health { status } }', 'text/plain');
+  assert.ok(wrongType.status >= 400 && wrongType.status < 500);
+  const malformed = await post('{"query": ');
+  assert.equal(malformed.status, 400);
+  assert.equal((await malformed.json()).errors[0].extensions.code, 'BAD_REQUEST');
+
+  const deep = `{ taxonomies { edges { node { versions { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { id } } } } } } } } } } } } }`;
+  assert.equal((await app.graphql(deep)).errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX');
+  const aliases = `{ ${Array.from({ length: 200 }, (_, i) => `a${i}: health { status }`).join(' ')} }`;
+  assert.equal((await app.graphql(aliases)).errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX');
+  const fragmentLoop = 'query { health { ...A } } fragment A on Health { ...B } fragment B on Health { ...A }';
+  assert.ok((await app.graphql(fragmentLoop)).errors?.length);
+
+  const many = Array.from({ length: 300 }, () => ({ data: base64(fixtureImage('images/tiny8.png')) }));
+  assert.equal((await embed(many)).errors?.[0].extensions.code, 'BATCH_TOO_LARGE');
+  assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
+});
+
+test('hostile labels: 100k labels work, more are refused, control characters refused, mixed scripts and SQL kept verbatim', async () => {
+  const count = async () => (await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount;
+  const before = await count();
+  const huge = Array.from({ length: 100_000 }, (_, i) => `label ${i}`);
+  const big = await app.graphql('mutation($l: [String!]!) { createTaxonomy(input: { name: "huge", labels: $l }) { latestVersion { labelCount } } }', { l: huge });
+  assert.equal(big.data?.createTaxonomy.latestVersion.labelCount, 100_000, JSON.stringify(big.errors));
+  const tooMany = await app.graphql('mutation($l: [String!]!) { createTaxonomy(input: { name: "too-many", labels: $l }) { id } }', { l: [...huge, 'one more'] });
+  assert.equal(tooMany.errors?.[0].extensions.code, 'TOO_MANY_LABELS');
+  const control = await app.graphql('mutation { createTaxonomy(input: { name: "ctl", labels: ["ok", "bad\\u0000label"] }) { id } }');
+  assert.equal(control.errors?.[0].extensions.code, 'INVALID_LABEL');
+  const odd = ["猫 cat", "Ελληνικά", "'; DROP TABLE taxonomies; --", 'Robert"); DELETE FROM scoring_records;--'];
+  const created = await app.graphql('mutation($l: [String!]!) { createTaxonomy(input: { name: "odd; DROP TABLE x", labels: $l }) { name latestVersion { labels } } }', { l: odd });
+  assert.deepEqual(created.data.createTaxonomy, { name: 'odd; DROP TABLE x', latestVersion: { labels: odd } });
+  assert.equal(await count(), before + 2);
+});
+
+test('a caller over the rate limit gets 429 RATE_LIMITED', async () => {
+  const limited = await startTestApp({ NEGLABEL_RATE_LIMIT_PER_MINUTE: '5', NEGLABEL_ENCODER_WORKERS: '1' });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const response = await fetch(`${limited.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health { status } }' }) });
+      statuses.push(response.status);
+      if (response.status === 429) assert.equal((await response.json()).errors[0].extensions.code, 'RATE_LIMITED');
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429]);
+  } finally {
+    await limited.close();
+  }
+});

@@ -90,10 +90,19 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     services,
     database,
     async close() {
-      await http.close();
-      await runner.stop();
-      await encoder.close();
-      await database.close();
+      // order matters: stop taking requests (in-flight ones finish), let the job checkpoint,
+      // then release the workers and the database
+      const steps: Array<[string, () => Promise<void>]> = [
+        ['http', () => http.close()],
+        ['mining runner', () => runner.stop()],
+        ['encoders', () => encoder.close()],
+        ['database', () => database.close()],
+      ];
+      for (const [name, step] of steps) {
+        const started = Date.now();
+        await step();
+        logger.debug({ ms: Date.now() - started }, `${name} stopped`);
+      }
     },
   };
 }

@@ -36,6 +36,8 @@ export async function startHttpServer(config: Config, services: Services, logger
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), metrics.plugin(logger)],
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns shutdown; Apollo's own signal handlers would race it and re-raise the signal
+    stopOnTerminationSignals: false,
     validationRules: [queryLimitsRule({ maxDepth: config.maxQueryDepth, maxAliases: config.maxQueryAliases, maxFields: config.maxQueryFields })],
   });
   await apollo.start();

@@ -106,3 +106,23 @@ test('SIGKILL during batch scoring and during a taxonomy import, three times: co
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('SIGTERM drains: the in-flight request finishes, new connections are refused, the process exits 0', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-term-'));
+  const server = startServer(dataDir);
+  try {
+    await waitReady();
+    const texts = Array.from({ length: 3000 }, (_, i) => `a sentence to encode during shutdown number ${i}`);
+    const inFlight = graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
+    await new Promise((r) => setTimeout(r, 100));
+    const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
+    server.kill('SIGTERM');
+    const result = await inFlight;
+    assert.equal(result.embedTexts.length, 3000);
+    assert.equal(await exited, 0);
+    await assert.rejects(fetch(`http://127.0.0.1:${PORT}/healthz`));
+  } finally {
+    if (server.exitCode === null) server.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

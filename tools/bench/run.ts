@@ -5,18 +5,27 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from 'node:path';
+import { writeReadmeSection } from '../readme-section.ts';
 import { miningBenchmark, scoringBenchmark, type Row } from './math.ts';
 import { corpusPassBenchmark, encoderPathBenchmark, reminingBenchmark } from './service.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
+const report: string[] = [];
 
 function table(title: string, rows: Row[]): void {
   const columns = Object.keys(rows[0]);
-  console.log(`\n### ${title}\n`);
-  console.log(`| ${columns.join(' | ')} |`);
-  console.log(`|${columns.map(() => '---').join('|')}|`);
-  for (const row of rows) console.log(`| ${columns.map((c) => row[c] ?? '').join(' | ')} |`);
-  console.log(`\npeak RSS so far: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  const lines = [
+    `#### ${title}`,
+    '',
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${columns.map((c) => row[c] ?? '').join(' | ')} |`),
+    '',
+    `peak RSS of the benchmark process so far: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+    '',
+  ];
+  console.log(lines.join('\n'));
+  report.push(...lines);
 }
 
 const started = Date.now();
@@ -32,4 +41,6 @@ for (const model of models) {
 const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8').split('\n').filter(Boolean);
 const unique = [...new Set(labels.map((l) => l.toLowerCase()))];
 table(`5. Re-mining, ${path.basename(models[0] ?? 'none')}: ${unique.length} ImageNet labels over WordNet`, models.length ? await reminingBenchmark(path.resolve(models[0]), unique) : [{ skipped: 'no model in models/' }]);
-console.log(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+const took = `bench took ${((Date.now() - started) / 1000).toFixed(0)} s${scale !== 1 ? ` at BENCH_SCALE=${scale}` : ''}`;
+console.log(took);
+if (process.argv.includes('--write-readme')) writeReadmeSection('bench', [...report, took].join('\n'));

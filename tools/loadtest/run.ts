@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
+import { writeReadmeSection } from '../readme-section.ts';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 32);
 const REQUESTS = Number(process.env.REQUESTS ?? 2000);
@@ -78,12 +79,16 @@ try {
     return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(0) : '-';
   };
   const done = Object.values(latencies).reduce((a, l) => a + l.length, 0);
-  console.log(`\n${CLIENTS} concurrent clients, ${done + failures.length} requests in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(0)} req/s), ${failures.length} failed, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB, model ${path.basename(modelDir)}\n`);
-  console.log('| operation | requests | p50 ms | p95 ms | p99 ms |');
-  console.log('|---|---|---|---|---|');
-  for (const [name, values] of Object.entries(latencies)) console.log(`| ${name} | ${values.length} | ${pct(values, 0.5)} | ${pct(values, 0.95)} | ${pct(values, 0.99)} |`);
   const records = (await gql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })).scoringStats.total;
-  console.log(`\nscoring records written: ${records} for ${latencies.scoreImages.length} successful scoreImages calls (lost: ${latencies.scoreImages.length - records})`);
+  const lines = [
+    `Load test (\`npm run loadtest\`): ${CLIENTS} concurrent clients, ${done + failures.length} requests in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(0)} req/s) while a mining job ran; ${failures.length} failed; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB (server and clients in one process); model ${path.basename(modelDir)}; scoring records written ${records} for ${latencies.scoreImages.length} acknowledged scoreImages calls (lost: ${latencies.scoreImages.length - records}).`,
+    '',
+    '| operation | requests | p50 ms | p95 ms | p99 ms |',
+    '|---|---|---|---|---|',
+    ...Object.entries(latencies).map(([name, values]) => `| ${name} | ${values.length} | ${pct(values, 0.5)} | ${pct(values, 0.95)} | ${pct(values, 0.99)} |`),
+  ];
+  console.log(lines.join('\n'));
+  if (process.argv.includes('--write-readme') && failures.length === 0) writeReadmeSection('load', lines.join('\n'));
   if (failures.length) {
     console.log(failures.slice(0, 10).join('\n'));
     process.exitCode = 1;

@@ -137,7 +137,53 @@ export class ScoringRecordRepository {
     return { rows: rows.slice(0, first).map(toRow), hasNextPage: rows.length > first };
   }
 
+  /**
+   * Whether the daily rollup can answer: whole days, no score or decision filter, and a bin
+   * count that divides the rollup's 20 bins.
+   */
+  private rollupAnswers(filter: ScoringFilter, interval: string, bins: number): boolean {
+    const midnight = (d?: Date | null) => !d || (d.getUTCHours() === 0 && d.getUTCMinutes() === 0 && d.getUTCSeconds() === 0 && d.getUTCMilliseconds() === 0);
+    return interval !== 'hour' && 20 % bins === 0 && filter.minScore == null && filter.maxScore == null && !filter.decision && midnight(filter.from) && midnight(filter.to);
+  }
+
+  private async statsFromRollup(filter: ScoringFilter, interval: 'day' | 'week', bins: number) {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      conditions.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.taxonomyId) add('d.taxonomy_id = ?::uuid', filter.taxonomyId);
+    if (filter.version != null) add('v.version = ?', filter.version);
+    if (filter.from) add('d.day >= ?', filter.from);
+    if (filter.to) add('d.day < ?', filter.to);
+    if (filter.caller) add('d.caller = ?', filter.caller);
+    if (filter.model) add('d.model_id = ?', filter.model);
+    const from = `FROM scoring_daily_stats d JOIN taxonomy_versions v ON v.id = d.taxonomy_version_id WHERE ${conditions.join(' AND ') || 'TRUE'}`;
+    const { rows } = await this.pool.query(
+      `SELECT date_trunc('${interval}', d.day, 'UTC') AS start, sum(d.total)::int AS total, sum(d.ood)::int AS ood, sum(d.score_sum) AS score_sum
+       ${from} GROUP BY 1 ORDER BY 1`,
+      params,
+    );
+    const histogramRows = await this.pool.query<{ bin: number; n: number }>(
+      `SELECT h.i AS bin, sum(h.n)::int AS n ${from.replace('WHERE', ', unnest(d.histogram) WITH ORDINALITY AS h(n, i) WHERE')} GROUP BY 1`,
+      params,
+    );
+    const counts = new Array<number>(bins).fill(0);
+    for (const row of histogramRows.rows) counts[Math.floor(((row.bin - 1) * bins) / 20)] += row.n;
+    const total = rows.reduce((a, r) => a + r.total, 0);
+    const scoreSum = rows.reduce((a, r) => a + Number(r.score_sum), 0);
+    return {
+      total,
+      ood: rows.reduce((a, r) => a + r.ood, 0),
+      mean: total ? scoreSum / total : null,
+      histogram: counts.map((count, i) => ({ lower: i / bins, upper: (i + 1) / bins, count })),
+      buckets: rows.map((r) => ({ start: r.start as Date, total: r.total as number, ood: r.ood as number, mean: Number(r.score_sum) / r.total })),
+    };
+  }
+
   async stats(filter: ScoringFilter, interval: 'hour' | 'day' | 'week', bins: number) {
+    if (this.rollupAnswers(filter, interval, bins)) return this.statsFromRollup(filter, interval as 'day' | 'week', bins);
     const w = where(filter);
     const from = `FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE ${w.sql}`;
     const [totals, histogram, buckets] = await Promise.all([
@@ -147,7 +193,7 @@ export class ScoringRecordRepository {
         w.params,
       ),
       this.pool.query(
-        `SELECT date_trunc('${interval}', r.created_at) AS start, count(*)::int AS total, count(*) FILTER (WHERE r.is_ood)::int AS ood, avg(r.score) AS mean
+        `SELECT date_trunc('${interval}', r.created_at, 'UTC') AS start, count(*)::int AS total, count(*) FILTER (WHERE r.is_ood)::int AS ood, avg(r.score) AS mean
          ${from} GROUP BY 1 ORDER BY 1`,
         w.params,
       ),

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from 'node:path';
 import { writeReadmeSection } from '../readme-section.ts';
 import { miningBenchmark, scoringBenchmark, type Row } from './math.ts';
+import { historyBenchmark } from './history.ts';
 import { corpusPassBenchmark, encoderPathBenchmark, reminingBenchmark } from './service.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
@@ -41,6 +42,16 @@ for (const model of models) {
 const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8').split('\n').filter(Boolean);
 const unique = [...new Set(labels.map((l) => l.toLowerCase()))];
 table(`5. Re-mining, ${path.basename(models[0] ?? 'none')}: ${unique.length} ImageNet labels over WordNet`, models.length ? await reminingBenchmark(path.resolve(models[0]), unique) : [{ skipped: 'no model in models/' }]);
+// 1,000,000 records take longer to seed in the embedded (WASM) database than the whole bench may
+// run; HISTORY_RECORDS=1000000 runs the full size.
+const historyRecords = Number(process.env.HISTORY_RECORDS ?? Math.round(200_000 * scale));
+if (models.length) {
+  const history = await historyBenchmark(path.resolve(models[0]), historyRecords, (m) => console.error(m));
+  table(`6. History: ${historyRecords} scoring records (seeded in ${history.seedSeconds.toFixed(0)} s, HNSW index maintained), dashboard operations over HTTP`, history.rows);
+  const lines = ['Query plans:', '', ...history.plans.map((p) => `- ${p}`), ''];
+  console.log(lines.join('\n'));
+  report.push(...lines);
+}
 const took = `bench took ${((Date.now() - started) / 1000).toFixed(0)} s${scale !== 1 ? ` at BENCH_SCALE=${scale}` : ''}`;
 console.log(took);
 if (process.argv.includes('--write-readme')) writeReadmeSection('bench', [...report, took].join('\n'));

@@ -11,5 +11,21 @@ export function promptTemplateProblem(template: string): string | null {
 }
 
 export function applyPrompt(template: string, label: string): string {
-  return template.replace('{}', label);
+  // a function replacer: a label such as "$&" must not be read as a replacement pattern
+  return template.replace('{}', () => label);
+}
+
+/**
+ * A template ensemble's embedding: the mean of the L2-normalized embeddings of one label under
+ * each template, renormalized (as CLIP's zero-shot ensembles do).
+ */
+export function ensembleEmbedding(embeddings: readonly Float32Array[]): Float32Array {
+  const dim = embeddings[0].length;
+  const mean = new Float32Array(dim);
+  for (const e of embeddings) for (let d = 0; d < dim; d++) mean[d] += e[d];
+  let norm = 0;
+  for (let d = 0; d < dim; d++) norm += mean[d] * mean[d];
+  const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  for (let d = 0; d < dim; d++) mean[d] *= scale;
+  return mean;
 }

@@ -10,13 +10,13 @@ export type TaxonomyVersionRow = Prisma.TaxonomyVersionGetPayload<object>;
 export class TaxonomyRepository {
   constructor(private readonly prisma: PrismaClient, private readonly pool: pg.Pool) {}
 
-  async create(input: { name: string; labels: string[]; promptTemplate: string; modelId: string; createdBy: string }): Promise<TaxonomyRow> {
+  async create(input: { name: string; labels: string[]; promptTemplate: string; promptTemplates: string[]; modelId: string; createdBy: string }): Promise<TaxonomyRow> {
     try {
       return await this.prisma.taxonomy.create({
         data: {
           name: input.name,
           createdBy: input.createdBy,
-          versions: { create: { version: 1, labels: input.labels, promptTemplate: input.promptTemplate, modelId: input.modelId, createdBy: input.createdBy } },
+          versions: { create: { version: 1, labels: input.labels, promptTemplate: input.promptTemplate, promptTemplates: input.promptTemplates, modelId: input.modelId, createdBy: input.createdBy } },
         },
       });
     } catch (error) {
@@ -28,7 +28,7 @@ export class TaxonomyRepository {
   }
 
   /** Appends version n+1; the unique (taxonomy, version) key makes concurrent appends safe. */
-  async createVersion(taxonomyId: string, data: { labels: string[]; promptTemplate: string; modelId: string; createdBy: string }): Promise<TaxonomyVersionRow> {
+  async createVersion(taxonomyId: string, data: { labels: string[]; promptTemplate: string; promptTemplates: string[]; modelId: string; createdBy: string }): Promise<TaxonomyVersionRow> {
     for (let attempt = 0; ; attempt++) {
       const latest = await this.latestVersion(taxonomyId);
       try {

@@ -1,7 +1,7 @@
 /** Taxonomy use cases: validated creation of taxonomies and versions, lookups, label embeddings. */
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
-import { applyPrompt, DEFAULT_ID_PROMPT, promptTemplateProblem } from '../neglabel/prompts.ts';
+import { applyPrompt, DEFAULT_ID_PROMPT, ensembleEmbedding, promptTemplateProblem } from '../neglabel/prompts.ts';
 import type { TaxonomyRepository, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
 
 export const MAX_LABELS = 100_000;
@@ -28,6 +28,15 @@ export function validateLabels(labels: readonly string[]): string[] {
   });
 }
 
+/** An ensemble of 2 to 32 valid, distinct templates, or [] for none. */
+export function validatePromptTemplates(templates: readonly string[] | null | undefined, field: string): string[] {
+  if (!templates || templates.length === 0) return [];
+  if (templates.length > 32) throw new InvalidInputError(`${field}: at most 32 templates.`, { field }, 'INVALID_PROMPT_TEMPLATE');
+  const valid = templates.map((t, i) => validatePromptTemplate(t, `${field}[${i}]`, t));
+  if (new Set(valid).size !== valid.length) throw new InvalidInputError(`${field}: templates must be distinct.`, { field }, 'INVALID_PROMPT_TEMPLATE');
+  return valid.length === 1 ? [] : valid;
+}
+
 export function validatePromptTemplate(template: string | null | undefined, field: string, fallback: string): string {
   const value = template ?? fallback;
   const problem = promptTemplateProblem(value);
@@ -38,21 +47,24 @@ export function validatePromptTemplate(template: string | null | undefined, fiel
 export class TaxonomyService {
   constructor(private readonly repository: TaxonomyRepository, private readonly encoder: Encoder) {}
 
-  async create(input: { name: string; labels: string[]; promptTemplate?: string | null; model?: string | null }, caller: string) {
+  async create(input: { name: string; labels: string[]; promptTemplate?: string | null; promptTemplates?: string[] | null; model?: string | null }, caller: string) {
     const name = input.name.trim();
     if (name.length === 0 || name.length > 200) throw new InvalidInputError('name must be 1 to 200 characters.', { field: 'name' });
     const labels = validateLabels(input.labels);
-    const promptTemplate = validatePromptTemplate(input.promptTemplate, 'promptTemplate', DEFAULT_ID_PROMPT);
+    const promptTemplates = validatePromptTemplates(input.promptTemplates, 'promptTemplates');
+    const promptTemplate = validatePromptTemplate(input.promptTemplate ?? input.promptTemplates?.[0], 'promptTemplate', DEFAULT_ID_PROMPT);
     const model = this.encoder.resolveModel(input.model);
-    return this.repository.create({ name, labels, promptTemplate, modelId: model.id, createdBy: caller });
+    return this.repository.create({ name, labels, promptTemplate, promptTemplates, modelId: model.id, createdBy: caller });
   }
 
-  async createVersion(input: { taxonomyId: string; labels?: string[] | null; promptTemplate?: string | null; model?: string | null }, caller: string) {
+  async createVersion(input: { taxonomyId: string; labels?: string[] | null; promptTemplate?: string | null; promptTemplates?: string[] | null; model?: string | null }, caller: string) {
     const latest = await this.latestVersion(input.taxonomyId);
     const labels = input.labels ? validateLabels(input.labels) : latest.labels;
-    const promptTemplate = validatePromptTemplate(input.promptTemplate, 'promptTemplate', latest.promptTemplate);
+    const changesPrompt = input.promptTemplate != null || input.promptTemplates != null;
+    const promptTemplates = changesPrompt ? validatePromptTemplates(input.promptTemplates, 'promptTemplates') : latest.promptTemplates;
+    const promptTemplate = validatePromptTemplate(input.promptTemplate ?? input.promptTemplates?.[0], 'promptTemplate', latest.promptTemplate);
     const modelId = input.model ? this.encoder.resolveModel(input.model).id : latest.modelId;
-    return this.repository.createVersion(input.taxonomyId, { labels, promptTemplate, modelId, createdBy: caller });
+    return this.repository.createVersion(input.taxonomyId, { labels, promptTemplate, promptTemplates, modelId, createdBy: caller });
   }
 
   async get(id: string) {
@@ -100,9 +112,13 @@ export class TaxonomyService {
   async labelEmbeddings(version: TaxonomyVersionRow): Promise<Float32Array[]> {
     const stored = await this.repository.labelEmbeddings(version.id, version.modelId, version.labels.length);
     if (stored) return stored;
-    const prompts = version.labels.map((label) => applyPrompt(version.promptTemplate, label));
-    const embeddings = await this.encoder.embedTextsBulk(version.modelId, prompts);
-    await this.repository.saveLabelEmbeddings(version.id, version.modelId, prompts, embeddings);
+    const templates = version.promptTemplates.length > 0 ? version.promptTemplates : [version.promptTemplate];
+    const prompts = templates.flatMap((template) => version.labels.map((label) => applyPrompt(template, label)));
+    const encoded = await this.encoder.embedTextsBulk(version.modelId, prompts);
+    const count = version.labels.length;
+    const embeddings = version.labels.map((_, i) => (templates.length === 1 ? encoded[i] : ensembleEmbedding(templates.map((_, t) => encoded[t * count + i]))));
+    const described = version.labels.map((label) => applyPrompt(templates[0], label) + (templates.length > 1 ? ` (+${templates.length - 1} templates)` : ''));
+    await this.repository.saveLabelEmbeddings(version.id, version.modelId, described, embeddings);
     return embeddings;
   }
 }

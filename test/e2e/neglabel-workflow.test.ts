@@ -210,3 +210,17 @@ test('a queued or running job can be cancelled and leaves no set', async () => {
   const tax = await app.graphql(`query($id: ID!) { taxonomy(id: $id) { latestVersion { activeNegativeSet { id } } } }`, { id });
   assert.equal(tax.data.taxonomy.latestVersion.activeNegativeSet, null);
 });
+
+test('a prompt-template ensemble embeds each label as the renormalized mean over its templates', async () => {
+  const templates = ['a photo of a {}.', 'a drawing of a {}.', 'the nice {}'];
+  const created = await app.graphql('mutation($t: [String!]) { createTaxonomy(input: { name: "ensemble", labels: ["cat", "dog"], promptTemplates: $t }) { id latestVersion { promptTemplate promptTemplates } } }', { t: templates });
+  assert.deepEqual(created.data.createTaxonomy.latestVersion, { promptTemplate: templates[0], promptTemplates: templates });
+  const version = await app.services.taxonomies.latestVersion(created.data.createTaxonomy.id);
+  const [cat] = await app.services.taxonomies.labelEmbeddings(version);
+  const { data } = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: templates.map((t) => t.replace('{}', 'cat')) });
+  const mean = data.embedTexts[0].map((_: number, d: number) => data.embedTexts.reduce((a: number, e: number[]) => a + e[d], 0));
+  const norm = Math.hypot(...mean);
+  cat.forEach((v, d) => assert.ok(Math.abs(v - mean[d] / norm) < 1e-5));
+  const bad = await app.graphql('mutation { createTaxonomy(input: { name: "bad-ensemble", labels: ["cat"], promptTemplates: ["a {}", "no slot"] }) { id } }');
+  assert.equal(bad.errors?.[0].extensions.code, 'INVALID_PROMPT_TEMPLATE');
+});

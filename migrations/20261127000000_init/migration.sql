@@ -129,13 +129,14 @@ ALTER TABLE "negative_labels" ADD CONSTRAINT "negative_labels_set_id_fkey" FOREI
 ALTER TABLE "mining_jobs" ADD CONSTRAINT "mining_jobs_taxonomy_version_id_fkey" FOREIGN KEY ("taxonomy_version_id") REFERENCES "taxonomy_versions"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 ALTER TABLE "mining_jobs" ADD CONSTRAINT "mining_jobs_negative_set_id_fkey" FOREIGN KEY ("negative_set_id") REFERENCES "negative_label_sets"("id") ON DELETE SET NULL ON UPDATE CASCADE;
 
--- The scoring history is an audit trail: refuse to change or remove it.
-CREATE FUNCTION "scoring_records_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The scoring history is an audit trail: refuse to change or remove it. (append_only() serves
+-- every append-only table.)
+CREATE FUNCTION "append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'scoring_records is append-only: % is not allowed', TG_OP;
+    RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP;
 END;
 $$;
 CREATE TRIGGER "scoring_records_no_update_delete" BEFORE UPDATE OR DELETE ON "scoring_records"
-    FOR EACH ROW EXECUTE FUNCTION "scoring_records_append_only"();
+    FOR EACH ROW EXECUTE FUNCTION "append_only"();
 CREATE TRIGGER "scoring_records_no_truncate" BEFORE TRUNCATE ON "scoring_records"
-    FOR EACH STATEMENT EXECUTE FUNCTION "scoring_records_append_only"();
+    FOR EACH STATEMENT EXECUTE FUNCTION "append_only"();

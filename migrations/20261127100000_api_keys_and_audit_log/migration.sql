@@ -24,12 +24,7 @@ CREATE TABLE "audit_log" (
     CONSTRAINT "audit_log_pkey" PRIMARY KEY ("id")
 );
 
-CREATE FUNCTION "audit_log_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audit_log is append-only: % is not allowed', TG_OP;
-END;
-$$;
 CREATE TRIGGER "audit_log_no_update_delete" BEFORE UPDATE OR DELETE ON "audit_log"
-    FOR EACH ROW EXECUTE FUNCTION "audit_log_append_only"();
+    FOR EACH ROW EXECUTE FUNCTION "append_only"();
 CREATE TRIGGER "audit_log_no_truncate" BEFORE TRUNCATE ON "audit_log"
-    FOR EACH STATEMENT EXECUTE FUNCTION "audit_log_append_only"();
+    FOR EACH STATEMENT EXECUTE FUNCTION "append_only"();

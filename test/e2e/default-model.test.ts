@@ -1,0 +1,55 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { base64, startTestApp, type TestApp } from '../helpers/app.ts';
+import { HELD_OUT_STYLE, loadConcepts, renderIcon } from '../../tools/emoji/emoji-data.ts';
+
+const concepts = loadConcepts();
+const animals = concepts.filter((c) => c.subgroup.startsWith('animal-'));
+const heldOut = async (label: string) => {
+  const concept = concepts.find((c) => c.label === label)!;
+  return { data: base64(await renderIcon(HELD_OUT_STYLE, concept.icons[HELD_OUT_STYLE], 128)), filename: `${label}.png` };
+};
+
+let app: TestApp;
+before(async () => {
+  // the default model: the first folder of models/, as `npm start` picks it
+  app = await startTestApp({ NEGLABEL_MODEL_DIR: '', NEGLABEL_MODELS_DIR: path.resolve('models'), NEGLABEL_JOB_POLL_MS: '50' });
+});
+after(() => app.close());
+
+test('the shipped model is the default and loads', async () => {
+  const { data } = await app.graphql('{ health { status defaultModel } models { id loaded embeddingDim imageSize } }');
+  assert.equal(data.health.status, 'ok');
+  assert.equal(data.health.defaultModel, 'emoji-clip-small');
+  assert.deepEqual(data.models.find((m: any) => m.id === 'emoji-clip-small'), { id: 'emoji-clip-small', loaded: true, embeddingDim: 128, imageSize: 64 });
+});
+
+test('held-out-style emoji: an animal is ID with the right label, a food is OOD (animals taxonomy, WordNet negatives)', async () => {
+  const created = await app.graphql('mutation($l: [String!]!) { createTaxonomy(input: { name: "animals", labels: $l }) { id } }', { l: animals.map((c) => c.label) });
+  const taxonomyId = created.data.createTaxonomy.id;
+  const started = await app.graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', { t: taxonomyId });
+  let job;
+  do {
+    await new Promise((r) => setTimeout(r, 250));
+    job = (await app.graphql('query($id: ID!) { miningJob(id: $id) { status error } }', { id: started.data.startMining.id })).data.miningJob;
+  } while (job.status === 'QUEUED' || job.status === 'RUNNING');
+  assert.equal(job.status, 'SUCCEEDED', job.error);
+
+  // calibrate on held-out animals: keep 95 % of ID images as ID
+  const idImages = await Promise.all(animals.map((c) => heldOut(c.label)));
+  const calibration = await app.graphql('mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold achievedTpr } }', {
+    i: { taxonomyId, images: idImages, targetTpr: 0.95, apply: true },
+  });
+  assert.equal(calibration.errors, undefined, JSON.stringify(calibration.errors));
+
+  // The model names about 4 in 10 held-out animals right (see the README's table); fox is one of them.
+  const scored = await app.graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { filename score isOOD predictedLabel topNegatives { label } } }', {
+    i: { taxonomyId, images: [await heldOut('fox'), await heldOut('pizza')] },
+  });
+  assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
+  const [fox, pizza] = scored.data.scoreImages;
+  assert.equal(fox.predictedLabel, 'fox');
+  assert.equal(fox.isOOD, false, `fox scored ${fox.score}, threshold ${calibration.data.calibrateThreshold.threshold}`);
+  assert.equal(pizza.isOOD, true, `pizza scored ${pizza.score}, threshold ${calibration.data.calibrateThreshold.threshold}`);
+});

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
-import { applyMigrations, migrationStatus } from '../../src/database/migrate.ts';
+import { applyMigrations, migrationStatus, readMigrations } from '../../src/database/migrate.ts';
 
 const MIGRATIONS = path.resolve('migrations');
 
@@ -16,15 +16,19 @@ test('migrations apply once, are recorded as prisma migrate deploy records them,
   const pools = [new pg.Pool({ connectionString: db.url, max: 2 }), new pg.Pool({ connectionString: db.url, max: 2 })];
   try {
     // two starters at once: the advisory lock serializes them
+    const folders = readMigrations(MIGRATIONS).map((m) => m.name);
     const applied = await Promise.all(pools.map((pool) => applyMigrations(pool, MIGRATIONS, () => {})));
-    assert.equal(applied.flat().length, 1);
-    const rows = (await pools[0].query('SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations')).rows;
-    assert.equal(rows.length, 1);
-    const sql = readFileSync(path.join(MIGRATIONS, rows[0].migration_name, 'migration.sql'));
-    assert.equal(rows[0].checksum, createHash('sha256').update(sql).digest('hex'));
-    assert.equal(rows[0].applied_steps_count, 1);
-    assert.ok(rows[0].finished_at instanceof Date);
-    assert.deepEqual(await migrationStatus(pools[0], MIGRATIONS), { applied: [rows[0].migration_name], pending: [] });
+    assert.deepEqual(applied.flat().sort(), folders, 'each migration applied exactly once');
+    const rows = (await pools[0].query('SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name')).rows;
+    assert.deepEqual(rows.map((r) => r.migration_name), folders);
+    for (const row of rows) {
+      const sql = readFileSync(path.join(MIGRATIONS, row.migration_name, 'migration.sql'));
+      assert.equal(row.checksum, createHash('sha256').update(sql).digest('hex'));
+      assert.equal(row.applied_steps_count, 1);
+      assert.ok(row.finished_at instanceof Date);
+      assert.equal(row.rolled_back_at, null);
+    }
+    assert.deepEqual(await migrationStatus(pools[0], MIGRATIONS), { applied: folders, pending: [] });
     const { rows: [distance] } = await pools[0].query(`SELECT '[1,0]'::vector <=> '[0,1]'::vector AS d`);
     assert.equal(distance.d, 1);
     assert.deepEqual(await applyMigrations(pools[0], MIGRATIONS, () => {}), []);

@@ -1,4 +1,4 @@
-"""Writes src/inference/graphs/matmul.onnx: C = A · Bᵀ for float32 A [n, d], B [k, d] (dynamic sizes).
+"""Writes src/inference/graphs/matmul.onnx: C = A · B for float32 A [n, d], B [d, k] (dynamic sizes).
 
 ONNX Runtime's MatMul kernels are far faster than JavaScript loops, so the similarity matrices of
 mining and scoring go through this one-node graph. Offline tooling: python3 tools/make-matmul-graph.py
@@ -8,9 +8,11 @@ import onnx
 from onnx import TensorProto, helper
 
 a = helper.make_tensor_value_info('a', TensorProto.FLOAT, ['n', 'd'])
-b = helper.make_tensor_value_info('b', TensorProto.FLOAT, ['k', 'd'])
+b = helper.make_tensor_value_info('b', TensorProto.FLOAT, ['d', 'k'])
 c = helper.make_tensor_value_info('c', TensorProto.FLOAT, ['n', 'k'])
-graph = helper.make_graph([helper.make_node('Gemm', ['a', 'b'], ['c'], transB=1)], 'similarities', [a, b], [c])
+# B comes pre-transposed: a Gemm with transB=1 re-packs B on every run, which costs more than the
+# product for small batches.
+graph = helper.make_graph([helper.make_node('MatMul', ['a', 'b'], ['c'])], 'similarities', [a, b], [c])
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)], producer_name='neglabel')
 model.ir_version = 8
 onnx.checker.check_model(model)

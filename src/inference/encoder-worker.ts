@@ -152,7 +152,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       const labels = new Float32Array(idEmbeddings.length + negativeEmbeddings.length);
       labels.set(idEmbeddings);
       labels.set(negativeEmbeddings, idEmbeddings.length);
-      banks.set(request.key, { bank: request.bank, labels });
+      banks.set(request.key, { bank: request.bank, labels: SimilarityKernel.transpose(labels, request.bank.dim) });
       return { kind: 'bank' };
     }
     case 'score':
@@ -160,7 +160,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
   }
 }
 
-/** Label banks for scoring, by key; ID and negative embeddings side by side for one product. */
+/** Label banks for scoring, by key; ID and negative embeddings side by side, transposed, for one product. */
 const banks = new Map<string, { bank: LabelBank; labels: Float32Array }>();
 let kernel: Promise<SimilarityKernel> | undefined;
 

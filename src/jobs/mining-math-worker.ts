@@ -14,10 +14,11 @@ parentPort!.once('message', async (request: { candidates: Float32Array; ids: Flo
   const n = candidates.length / dim;
   const k = ids.length / dim;
   const kernel = await SimilarityKernel.create(request.threads);
+  const idsT = SimilarityKernel.transpose(ids, dim);
   const stats: CandidateStatistics = { quantile: new Float64Array(n), max: new Float64Array(n) };
   for (let start = 0; start < n; start += BLOCK) {
     const rows = Math.min(BLOCK, n - start);
-    const sims = await kernel.multiply(candidates.subarray(start * dim, (start + rows) * dim), ids, dim);
+    const sims = await kernel.multiply(candidates.subarray(start * dim, (start + rows) * dim), idsT, dim);
     statisticsOfRows(sims, rows, k, percentile, stats, start);
   }
   await kernel.release();

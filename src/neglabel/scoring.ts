@@ -93,13 +93,20 @@ export function scoreFromSimilarities(bank: Pick<LabelBank, 'negativeGroups' | '
     groupSum[g] += Math.exp(negSims[j] * LOGIT_SCALE - groupMax[g]);
   }
   let score = 0;
-  for (let g = 0; g < bank.groupCount; g++) score += sigmoid(lseId - (groupMax[g] + Math.log(groupSum[g])));
+  let allMax = -Infinity;
+  for (let g = 0; g < bank.groupCount; g++) {
+    score += sigmoid(lseId - (groupMax[g] + Math.log(groupSum[g])));
+    if (groupMax[g] > allMax) allMax = groupMax[g];
+  }
   score /= bank.groupCount;
+  // LSE over all negatives from the group sums: no second pass of exponentials
+  let allSum = 0;
+  for (let g = 0; g < bank.groupCount; g++) allSum += groupSum[g] * Math.exp(groupMax[g] - allMax);
 
   const top = topK(idSims, Math.max(1, k));
   return {
     score,
-    logitScore: lseId - logSumExp(negSims, LOGIT_SCALE),
+    logitScore: lseId - (allMax + Math.log(allSum)),
     predictedIndex: top[0].index,
     topLabels: top.slice(0, k),
     topNegatives: topK(negSims, k),

@@ -1,8 +1,14 @@
-/** Structured JSON logs (pino). */
+/**
+ * Structured JSON logs (pino). Every line written while a request is being handled carries its
+ * request id, through AsyncLocalStorage, whichever module logs it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'neglabel' } });
+export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, base: { service: 'neglabel' }, mixin: () => requestScope.getStore() ?? {} }, destination);
 }

@@ -86,7 +86,7 @@ export function createMetrics(sources: MetricsSources) {
             const codes = (errors ?? []).map((e) => String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR'));
             operations.inc({ operation: fields, outcome: codes.length ? 'error' : 'ok' });
             latency.observe({ operation: fields }, seconds);
-            logger.info({ requestId: contextValue.requestId, operation: fields, ms: Math.round(seconds * 1000), caller: contextValue.auth?.name, errors: codes.length ? codes : undefined }, 'graphql operation');
+            logger.info({ operation: fields, ms: Math.round(seconds * 1000), caller: contextValue.auth?.name, errors: codes.length ? codes : undefined }, 'graphql operation');
           },
         };
       },

@@ -43,8 +43,7 @@ export interface MigrationStatus {
   pending: string[];
 }
 
-export async function migrationStatus(pool: pg.Pool, dir: string): Promise<MigrationStatus> {
-  const files = readMigrations(dir);
+export async function migrationStatus(pool: pg.Pool, files: readonly MigrationFile[]): Promise<MigrationStatus> {
   const exists = await pool.query(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS present`);
   const done = new Set<string>();
   if (exists.rows[0].present) {

@@ -67,12 +67,12 @@ export class MiningRunner {
         return null;
       });
       if (!job) return;
-      await this.run(job.id, job.taxonomyVersionId, job.parameters as unknown as MiningParameters);
+      await this.run(job.id, job.taxonomyVersionId, job.parametersKey, job.parameters as unknown as MiningParameters);
       this.current = null;
     }
   }
 
-  private async run(jobId: string, versionId: string, parameters: MiningParameters): Promise<void> {
+  private async run(jobId: string, versionId: string, parametersKey: string, parameters: MiningParameters): Promise<void> {
     const log = this.logger.child({ job: jobId });
     const started = Date.now();
     const checkpoint = async (phase: string, done: number, total: number) => {
@@ -118,7 +118,7 @@ export class MiningRunner {
           taxonomyVersionId: version.id,
           modelId: version.modelId,
           parameters: stored,
-          parametersKey: (await this.jobs.find(jobId))!.parametersKey,
+          parametersKey,
           groupCount: parameters.groups,
           candidateCount: corpus.length,
           excludedCount: selection.excluded,

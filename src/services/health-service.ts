@@ -1,6 +1,6 @@
 /** Health: is the database reachable and migrated, which models are loaded. */
 import type pg from 'pg';
-import { migrationStatus } from '../database/migrate.ts';
+import { migrationStatus, readMigrations, type MigrationFile } from '../database/migrate.ts';
 import type { Encoder, ModelStatus } from '../inference/encoder.ts';
 
 export interface HealthReport {
@@ -13,18 +13,23 @@ export interface HealthReport {
 }
 
 export class HealthService {
+  /** the migrations this build ships, read once */
+  private readonly migrations: MigrationFile[];
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly embedded: boolean,
-    private readonly migrationsDir: string,
+    migrationsDir: string,
     private readonly encoder: Encoder,
     private readonly version: string,
-  ) {}
+  ) {
+    this.migrations = readMigrations(migrationsDir);
+  }
 
   async report(): Promise<HealthReport> {
     const database: HealthReport['database'] = { reachable: false, embedded: this.embedded, appliedMigrations: [], pendingMigrations: [], error: null };
     try {
-      const status = await migrationStatus(this.pool, this.migrationsDir);
+      const status = await migrationStatus(this.pool, this.migrations);
       Object.assign(database, { reachable: true, appliedMigrations: status.applied, pendingMigrations: status.pending });
     } catch (error) {
       database.error = (error as Error).message;

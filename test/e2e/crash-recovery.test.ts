@@ -27,6 +27,13 @@ async function waitReady(): Promise<void> {
   throw new Error('server did not become ready');
 }
 
+async function stopServer(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return;
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGKILL');
+  await exited;
+}
+
 async function graphql(query: string, variables?: object): Promise<any> {
   const response = await fetch(`http://127.0.0.1:${PORT}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
   return (await response.json()).data;
@@ -45,9 +52,7 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
       job = (await graphql('query($id: ID!) { miningJob(id: $id) { status phase done } }', { id: jobId })).miningJob;
     } while (!(job.phase === 'encoding-corpus' && job.done > 0) && job.status !== 'SUCCEEDED');
     assert.equal(job.status, 'RUNNING', 'the job finished before it could be killed');
-    server.kill('SIGKILL');
-    await new Promise((r) => server.once('exit', r));
-
+    await stopServer(server);
     server = startServer(dataDir);
     await waitReady();
     const afterCrash = (await graphql('query($t: ID!) { taxonomy(id: $t) { latestVersion { activeNegativeSet { id } } } }', { t: taxonomyId })).taxonomy;
@@ -62,8 +67,7 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
     assert.equal(job.negativeSet.active, true);
     assert.ok(job.negativeSet.labelCount > 0);
   } finally {
-    server.kill('SIGKILL');
-    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    await stopServer(server);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
@@ -89,8 +93,7 @@ test('SIGKILL during batch scoring and during a taxonomy import, three times: co
       void graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', { i: { taxonomyId, images: images(64, `kill${cycle}`) } }).catch(() => {});
       void graphql('mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', { n: `import-${cycle}`, l: Array.from({ length: 50_000 }, (_, i) => `label ${i}`) }).catch(() => {});
       await new Promise((r) => setTimeout(r, 150 + 100 * cycle));
-      server.kill('SIGKILL');
-      await new Promise((r) => server.once('exit', r));
+      await stopServer(server);
       server = startServer(dataDir);
       await waitReady();
 
@@ -101,8 +104,7 @@ test('SIGKILL during batch scoring and during a taxonomy import, three times: co
       if (imported) assert.equal(imported.node.latestVersion.labelCount, 50_000, 'a taxonomy import is whole or absent');
     }
   } finally {
-    server.kill('SIGKILL');
-    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    await stopServer(server);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
@@ -122,7 +124,7 @@ test('SIGTERM drains: the in-flight request finishes, new connections are refuse
     assert.equal(await exited, 0);
     await assert.rejects(fetch(`http://127.0.0.1:${PORT}/healthz`));
   } finally {
-    if (server.exitCode === null) server.kill('SIGKILL');
+    await stopServer(server);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -28,7 +28,7 @@ test('migrations apply once, are recorded as prisma migrate deploy records them,
       assert.ok(row.finished_at instanceof Date);
       assert.equal(row.rolled_back_at, null);
     }
-    assert.deepEqual(await migrationStatus(pools[0], MIGRATIONS), { applied: folders, pending: [] });
+    assert.deepEqual(await migrationStatus(pools[0], readMigrations(MIGRATIONS)), { applied: folders, pending: [] });
     const { rows: [distance] } = await pools[0].query(`SELECT '[1,0]'::vector <=> '[0,1]'::vector AS d`);
     assert.equal(distance.d, 1);
     assert.deepEqual(await applyMigrations(pools[0], MIGRATIONS, () => {}), []);

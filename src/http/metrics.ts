@@ -24,55 +24,44 @@ export function createMetrics(sources: MetricsSources) {
     name: 'neglabel_graphql_operation_seconds', help: 'GraphQL operation latency by root field', labelNames: ['operation'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
   });
-  new client.Gauge({
-    name: 'neglabel_encoder_runs', help: 'ONNX session runs since start, by modality', labelNames: ['modality'], registers: [registry],
-    collect() {
-      const s = sources.encoder.stats();
-      this.set({ modality: 'text' }, s.textRuns);
-      this.set({ modality: 'image' }, s.imageRuns);
-    },
+  /** A gauge whose labelled values are read from a snapshot at scrape time. */
+  const snapshotGauge = (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) =>
+    new client.Gauge({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.set(labels, value);
+      },
+    });
+  const encoder = () => sources.encoder.stats();
+  snapshotGauge('neglabel_encoder_runs', 'ONNX session runs since start, by modality', ['modality'], () => {
+    const s = encoder();
+    return [[{ modality: 'text' }, s.textRuns], [{ modality: 'image' }, s.imageRuns]];
   });
-  new client.Gauge({
-    name: 'neglabel_encoder_batch_size_runs', help: 'ONNX session runs since start by batch size', labelNames: ['modality', 'batch_size'], registers: [registry],
-    collect() {
-      const s = sources.encoder.stats();
-      for (const [size, runs] of s.imageBatchSizes) this.set({ modality: 'image', batch_size: String(size) }, runs);
-      for (const [size, runs] of s.textBatchSizes) this.set({ modality: 'text', batch_size: String(size) }, runs);
-    },
+  snapshotGauge('neglabel_encoder_batch_size_runs', 'ONNX session runs since start by batch size', ['modality', 'batch_size'], () => {
+    const s = encoder();
+    return [
+      ...[...s.imageBatchSizes].map(([size, runs]): [Record<string, string>, number] => [{ modality: 'image', batch_size: String(size) }, runs]),
+      ...[...s.textBatchSizes].map(([size, runs]): [Record<string, string>, number] => [{ modality: 'text', batch_size: String(size) }, runs]),
+    ];
   });
-  new client.Gauge({
-    name: 'neglabel_encoder_cache_hits', help: 'embedding cache hits since start', labelNames: ['modality'], registers: [registry],
-    collect() {
-      const s = sources.encoder.stats();
-      this.set({ modality: 'text' }, s.textCacheHits);
-      this.set({ modality: 'image' }, s.imageCacheHits);
-    },
+  snapshotGauge('neglabel_encoder_cache_hits', 'embedding cache hits since start', ['modality'], () => {
+    const s = encoder();
+    return [[{ modality: 'text' }, s.textCacheHits], [{ modality: 'image' }, s.imageCacheHits]];
   });
-  new client.Gauge({
-    name: 'neglabel_encoder_request_seconds_sum', help: 'total time of worker-pool requests (queue wait included) and their count', labelNames: ['stat'], registers: [registry],
-    collect() {
-      const s = sources.encoder.stats();
-      this.set({ stat: 'seconds' }, s.workerSeconds);
-      this.set({ stat: 'count' }, s.workerRequests);
-      this.set({ stat: 'in_flight' }, s.workerInFlight);
-    },
+  snapshotGauge('neglabel_encoder_request_seconds_sum', 'total time of worker-pool requests (queue wait included) and their count', ['stat'], () => {
+    const s = encoder();
+    return [[{ stat: 'seconds' }, s.workerSeconds], [{ stat: 'count' }, s.workerRequests], [{ stat: 'in_flight' }, s.workerInFlight]];
   });
-  new client.Gauge({
-    name: 'neglabel_mining_job_progress', help: 'progress (0..1) of the running mining job', labelNames: ['job', 'phase'], registers: [registry],
-    collect() {
-      this.reset();
-      const p = sources.miningProgress();
-      if (p) this.set({ job: p.jobId, phase: p.phase }, p.total > 0 ? p.done / p.total : 0);
-    },
+  snapshotGauge('neglabel_mining_job_progress', 'progress (0..1) of the running mining job', ['job', 'phase'], () => {
+    const p = sources.miningProgress();
+    return p ? [[{ job: p.jobId, phase: p.phase }, p.total > 0 ? p.done / p.total : 0]] : [];
   });
-  new client.Gauge({
-    name: 'neglabel_db_pool_connections', help: 'database pool connections by state', labelNames: ['state'], registers: [registry],
-    collect() {
-      this.set({ state: 'total' }, sources.pool.totalCount);
-      this.set({ state: 'idle' }, sources.pool.idleCount);
-      this.set({ state: 'waiting' }, sources.pool.waitingCount);
-    },
-  });
+  snapshotGauge('neglabel_db_pool_connections', 'database pool connections by state', ['state'], () => [
+    [{ state: 'total' }, sources.pool.totalCount],
+    [{ state: 'idle' }, sources.pool.idleCount],
+    [{ state: 'waiting' }, sources.pool.waitingCount],
+  ]);
 
   /** Counts and times each operation, and logs one line per operation with its request id. */
   function plugin(logger: Logger): ApolloServerPlugin<GraphQLContext> {

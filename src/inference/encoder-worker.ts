@@ -39,7 +39,7 @@ async function loadModel(dir: string): Promise<LoadedModel> {
       throw new Error(`${input === 'input_ids' ? 'text' : 'vision'}_model.onnx must take ${input} and return ${output}; it has inputs [${session.inputNames}] and outputs [${session.outputNames}]`);
     }
   }
-  const config = existsJson(path.join(dir, 'config.json'));
+  const config = readJsonIfPresent(path.join(dir, 'config.json'));
   const contextLength = config?.text_config?.max_position_embeddings ?? 77;
   const tokenizer = ClipTokenizer.fromTokenizerJson(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'), contextLength);
   const preprocessor = parsePreprocessorConfig(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));
@@ -49,7 +49,7 @@ async function loadModel(dir: string): Promise<LoadedModel> {
   return model;
 }
 
-function existsJson(file: string): any {
+function readJsonIfPresent(file: string): any {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch {

@@ -44,8 +44,11 @@ export interface Encoder {
   embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]>;
   /** Like embedTexts without the in-memory cache, for bulk passes (corpus encoding). */
   embedTextsBulk(modelId: string, texts: string[]): Promise<Float32Array[]>;
-  /** L2-normalized image embeddings, one result or error per image, cached by content hash. */
-  embedImages(modelId: string, images: Uint8Array[]): Promise<Array<Float32Array | DomainError>>;
+  /**
+   * L2-normalized image embeddings, one result or error per image, cached by content hash
+   * (`sha256`, hex, when the caller already has it).
+   */
+  embedImages(modelId: string, images: Uint8Array[], sha256?: string[]): Promise<Array<Float32Array | DomainError>>;
   /**
    * Keeps a label bank next to the encoders, so scoring (a matrix product against ~11k labels)
    * runs where the compute is, off the request thread. `dropBank` releases it.

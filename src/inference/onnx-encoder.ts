@@ -187,9 +187,9 @@ export class OnnxEncoder implements Encoder {
     return out;
   }
 
-  async embedImages(modelId: string, images: Uint8Array[]): Promise<Array<Float32Array | DomainError>> {
+  async embedImages(modelId: string, images: Uint8Array[], sha256?: string[]): Promise<Array<Float32Array | DomainError>> {
     const { images: loader, imageCache } = this.loadedEntry(modelId);
-    const keys = images.map((bytes) => ({ hash: createHash('sha256').update(bytes).digest('hex'), bytes }));
+    const keys = images.map((bytes, i) => ({ hash: sha256?.[i] ?? createHash('sha256').update(bytes).digest('hex'), bytes }));
     this.counters.imageCacheHits += keys.filter((k) => imageCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);
     return results.map((r) => (r instanceof DomainError || !(r instanceof Error) ? r : new DomainError('INTERNAL_SERVER_ERROR', r.message)));

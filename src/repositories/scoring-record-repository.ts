@@ -56,23 +56,28 @@ function toRow(r: any): ScoringRecordRow {
   };
 }
 
-/** WHERE clause and parameters for a filter, parameters numbered from `offset + 1`. */
-function where(filter: ScoringFilter, offset = 0): { sql: string; params: unknown[] } {
+/**
+ * WHERE clause and parameters for a filter, parameters numbered from `offset + 1`. `source` 'd'
+ * reads the daily rollup (which has no per-record score or decision: callers only use it
+ * without those filters).
+ */
+function where(filter: ScoringFilter, offset = 0, source: 'r' | 'd' = 'r'): { sql: string; params: unknown[] } {
+  const time = source === 'r' ? 'r.created_at' : 'd.day';
   const conditions: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
     params.push(value);
     conditions.push(sql.replace('?', `$${offset + params.length}`));
   };
-  if (filter.taxonomyId) add('r.taxonomy_id = ?::uuid', filter.taxonomyId);
+  if (filter.taxonomyId) add(`${source}.taxonomy_id = ?::uuid`, filter.taxonomyId);
   if (filter.version != null) add('v.version = ?', filter.version);
   if (filter.decision) add('r.is_ood = ?', filter.decision === 'OOD');
   if (filter.minScore != null) add('r.score >= ?', filter.minScore);
   if (filter.maxScore != null) add('r.score <= ?', filter.maxScore);
-  if (filter.from) add('r.created_at >= ?', filter.from);
-  if (filter.to) add('r.created_at < ?', filter.to);
-  if (filter.caller) add('r.caller = ?', filter.caller);
-  if (filter.model) add('r.model_id = ?', filter.model);
+  if (filter.from) add(`${time} >= ?`, filter.from);
+  if (filter.to) add(`${time} < ?`, filter.to);
+  if (filter.caller) add(`${source}.caller = ?`, filter.caller);
+  if (filter.model) add(`${source}.model_id = ?`, filter.model);
   return { sql: conditions.length ? conditions.join(' AND ') : 'TRUE', params };
 }
 
@@ -147,19 +152,8 @@ export class ScoringRecordRepository {
   }
 
   private async statsFromRollup(filter: ScoringFilter, interval: 'day' | 'week', bins: number) {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      conditions.push(sql.replace('?', `$${params.length}`));
-    };
-    if (filter.taxonomyId) add('d.taxonomy_id = ?::uuid', filter.taxonomyId);
-    if (filter.version != null) add('v.version = ?', filter.version);
-    if (filter.from) add('d.day >= ?', filter.from);
-    if (filter.to) add('d.day < ?', filter.to);
-    if (filter.caller) add('d.caller = ?', filter.caller);
-    if (filter.model) add('d.model_id = ?', filter.model);
-    const from = `FROM scoring_daily_stats d JOIN taxonomy_versions v ON v.id = d.taxonomy_version_id WHERE ${conditions.join(' AND ') || 'TRUE'}`;
+    const { sql, params } = where(filter, 0, 'd');
+    const from = `FROM scoring_daily_stats d JOIN taxonomy_versions v ON v.id = d.taxonomy_version_id WHERE ${sql}`;
     const { rows } = await this.pool.query(
       `SELECT date_trunc('${interval}', d.day, 'UTC') AS start, sum(d.total)::int AS total, sum(d.ood)::int AS ood, sum(d.score_sum) AS score_sum
        ${from} GROUP BY 1 ORDER BY 1`,

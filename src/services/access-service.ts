@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DomainError, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { AccessRepository } from '../repositories/access-repository.ts';
+import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
 import { isUuid } from './taxonomy-service.ts';
 
 export const ROLES = ['admin', 'scorer', 'auditor'] as const;
@@ -88,11 +89,9 @@ export class AccessService {
   }
 
   async auditPage(first: number, after: string | null) {
-    if (!Number.isInteger(first) || first < 0 || first > 500) throw new InvalidInputError('first must be between 0 and 500.', { field: 'first' });
-    const cursor = after ? Buffer.from(after, 'base64url').toString('utf8') : null;
-    if (cursor !== null && !/^\d{1,18}$/.test(cursor)) throw new InvalidInputError('after is not a cursor from auditLog.', { field: 'after' }, 'INVALID_CURSOR');
+    validateFirst(first, 500);
+    const cursor = decodeIdCursor(after, 'auditLog');
     const page = await this.repository.auditPage(first, cursor === null ? null : BigInt(cursor));
-    const edges = page.rows.map((node) => ({ cursor: Buffer.from(String(node.id)).toString('base64url'), node: { ...node, id: String(node.id) } }));
-    return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+    return connection(page.rows.map((row) => ({ ...row, id: String(row.id) })), page.hasNextPage, (node) => node.id);
   }
 }

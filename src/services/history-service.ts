@@ -1,6 +1,7 @@
 /** The audit history: pages of scoring records and aggregates over them. */
 import { InvalidInputError } from '../errors.ts';
 import type { ScoringFilter, ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
+import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
 
 const INTERVALS = { HOUR: 'hour', DAY: 'day', WEEK: 'week' } as const;
 
@@ -15,12 +16,9 @@ export class HistoryService {
   constructor(private readonly records: ScoringRecordRepository) {}
 
   async page(filter: ScoringFilter | null | undefined, first: number, after: string | null) {
-    if (!Number.isInteger(first) || first < 0 || first > 500) throw new InvalidInputError('first must be between 0 and 500.', { field: 'first' });
-    const cursor = after ? Buffer.from(after, 'base64url').toString('utf8') : null;
-    if (cursor !== null && !/^\d{1,18}$/.test(cursor)) throw new InvalidInputError('after is not a cursor from scoringRecords.', { field: 'after' }, 'INVALID_CURSOR');
-    const { rows, hasNextPage } = await this.records.page(validate(filter), first, cursor);
-    const edges = rows.map((node) => ({ cursor: Buffer.from(node.id).toString('base64url'), node }));
-    return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+    validateFirst(first, 500);
+    const { rows, hasNextPage } = await this.records.page(validate(filter), first, decodeIdCursor(after, 'scoringRecords'));
+    return connection(rows, hasNextPage, (node) => node.id);
   }
 
   record(id: string) {

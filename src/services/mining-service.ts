@@ -6,6 +6,7 @@ import { DEFAULT_ADJECTIVE_PROMPT } from '../neglabel/prompts.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
 import { customCorpus, WORDNET_CORPUS } from './corpus-source.ts';
+import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
 import { isUuid, validatePromptTemplate, type TaxonomyService } from './taxonomy-service.ts';
 
 export interface MiningParameters {
@@ -120,8 +121,10 @@ export class MiningService {
     return isUuid(id) ? this.sets.find(id) : null;
   }
 
-  labels(setId: string, first: number, after: string | null, group: number | null) {
-    if (first < 0 || first > 1000) throw new InvalidInputError('first must be between 0 and 1000.', { field: 'first' });
-    return this.sets.labelsPage(setId, first, after ? Number(after) : -1, group);
+  async labels(setId: string, first: number, after: string | null, group: number | null) {
+    validateFirst(first, 1000);
+    const cursor = decodeIdCursor(after, 'labels');
+    const page = await this.sets.labelsPage(setId, first, cursor === null ? -1 : Number(cursor), group);
+    return { ...connection(page.rows, page.hasNextPage, (node) => String(node.rank)), totalCount: page.totalCount };
   }
 }

@@ -3,6 +3,7 @@ import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import { applyPrompt, DEFAULT_ID_PROMPT, ensembleEmbedding, promptTemplateProblem } from '../neglabel/prompts.ts';
 import type { TaxonomyRepository, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
+import { connection, decodeCursor, validateFirst } from './pagination.ts';
 
 export const MAX_LABELS = 100_000;
 const MAX_LABEL_LENGTH = 300;
@@ -91,9 +92,11 @@ export class TaxonomyService {
     return row;
   }
 
-  page(first: number, after: string | null) {
-    if (first < 0 || first > 500) throw new InvalidInputError('first must be between 0 and 500.', { field: 'first' });
-    return this.repository.page(first, after && isUuid(after) ? after : null);
+  async page(first: number, after: string | null) {
+    validateFirst(first, 500);
+    const afterId = decodeCursor(after);
+    const page = await this.repository.page(first, afterId && isUuid(afterId) ? afterId : null);
+    return { ...connection(page.rows, page.hasNextPage, (node) => node.id), totalCount: page.totalCount };
   }
 
   versions(taxonomyId: string) {

@@ -34,15 +34,30 @@ async function stopServer(server: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** Runs `fn` with a fresh data folder and a way to start servers on it; kills them and removes it after. */
+async function withDataDir(fn: (start: () => ChildProcess) => Promise<void>): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-crash-'));
+  const started: ChildProcess[] = [];
+  try {
+    await fn(() => {
+      const server = startServer(dataDir);
+      started.push(server);
+      return server;
+    });
+  } finally {
+    for (const server of started) await stopServer(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function graphql(query: string, variables?: object): Promise<any> {
   const response = await fetch(`http://127.0.0.1:${PORT}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
   return (await response.json()).data;
 }
 
 test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no half-built set is visible', async () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-crash-'));
-  let server = startServer(dataDir);
-  try {
+  await withDataDir(async (start) => {
+    let server = start();
     await waitReady();
     const taxonomyId = (await graphql('mutation { createTaxonomy(input: { name: "pets", labels: ["cat", "dog", "hamster"] }) { id } }')).createTaxonomy.id;
     const jobId = (await graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t, groups: 10 }) { id } }', { t: taxonomyId })).startMining.id;
@@ -53,7 +68,7 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
     } while (!(job.phase === 'encoding-corpus' && job.done > 0) && job.status !== 'SUCCEEDED');
     assert.equal(job.status, 'RUNNING', 'the job finished before it could be killed');
     await stopServer(server);
-    server = startServer(dataDir);
+    server = start();
     await waitReady();
     const afterCrash = (await graphql('query($t: ID!) { taxonomy(id: $t) { latestVersion { activeNegativeSet { id } } } }', { t: taxonomyId })).taxonomy;
     const status = (await graphql('query($id: ID!) { miningJob(id: $id) { status } }', { id: jobId })).miningJob.status;
@@ -66,19 +81,15 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
     assert.equal(job.attempts, 2);
     assert.equal(job.negativeSet.active, true);
     assert.ok(job.negativeSet.labelCount > 0);
-  } finally {
-    await stopServer(server);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('SIGKILL during batch scoring and during a taxonomy import, three times: committed records survive, no partial batch or taxonomy', async () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-crash-'));
-  let server = startServer(dataDir);
-  const { readFileSync } = await import('node:fs');
-  const image = readFileSync(path.join(FIXTURE_MODEL_DIR, 'images/rgb224.png'));
-  const images = (n: number, salt: string) => Array.from({ length: n }, (_, i) => ({ data: Buffer.concat([image, Buffer.from(`${salt}-${i}`)]).toString('base64') }));
-  try {
+  await withDataDir(async (start) => {
+    let server = start();
+    const { readFileSync } = await import('node:fs');
+    const image = readFileSync(path.join(FIXTURE_MODEL_DIR, 'images/rgb224.png'));
+    const images = (n: number, salt: string) => Array.from({ length: n }, (_, i) => ({ data: Buffer.concat([image, Buffer.from(`${salt}-${i}`)]).toString('base64') }));
     await waitReady();
     const taxonomyId = (await graphql('mutation { createTaxonomy(input: { name: "crash", labels: ["cat", "dog"] }) { id } }')).createTaxonomy.id;
     const words = Array.from({ length: 300 }, (_, i) => ({ text: `thing${i}`, partOfSpeech: i % 3 ? 'NOUN' : 'ADJECTIVE' }));
@@ -94,7 +105,7 @@ test('SIGKILL during batch scoring and during a taxonomy import, three times: co
       void graphql('mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', { n: `import-${cycle}`, l: Array.from({ length: 50_000 }, (_, i) => `label ${i}`) }).catch(() => {});
       await new Promise((r) => setTimeout(r, 150 + 100 * cycle));
       await stopServer(server);
-      server = startServer(dataDir);
+      server = start();
       await waitReady();
 
       const stats = (await graphql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })).scoringStats.total;
@@ -103,16 +114,12 @@ test('SIGKILL during batch scoring and during a taxonomy import, three times: co
       const imported = (await graphql('{ taxonomies(first: 50) { edges { node { name latestVersion { labelCount } } } } }')).taxonomies.edges.find((e: any) => e.node.name === `import-${cycle}`);
       if (imported) assert.equal(imported.node.latestVersion.labelCount, 50_000, 'a taxonomy import is whole or absent');
     }
-  } finally {
-    await stopServer(server);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('SIGTERM drains: the in-flight request finishes, new connections are refused, the process exits 0', async () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-term-'));
-  const server = startServer(dataDir);
-  try {
+  await withDataDir(async (start) => {
+    const server = start();
     await waitReady();
     const texts = Array.from({ length: 3000 }, (_, i) => `a sentence to encode during shutdown number ${i}`);
     const inFlight = graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
@@ -123,8 +130,5 @@ test('SIGTERM drains: the in-flight request finishes, new connections are refuse
     assert.equal(result.embedTexts.length, 3000);
     assert.equal(await exited, 0);
     await assert.rejects(fetch(`http://127.0.0.1:${PORT}/healthz`));
-  } finally {
-    await stopServer(server);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });

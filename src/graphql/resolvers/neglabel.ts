@@ -7,11 +7,7 @@ const toEnum = (value: string) => (value === 'noun' ? 'NOUN' : 'ADJECTIVE');
 
 export const neglabelResolvers = {
   Query: {
-    taxonomies: async (_: unknown, { first, after }: Args, { services }: Ctx) => {
-      const page = await services.taxonomies.page(first, after ? Buffer.from(after, 'base64url').toString('utf8') : null);
-      const edges = page.rows.map((node) => ({ cursor: Buffer.from(node.id).toString('base64url'), node }));
-      return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
-    },
+    taxonomies: (_: unknown, { first, after }: Args, { services }: Ctx) => services.taxonomies.page(first, after ?? null),
     taxonomy: (_: unknown, { id }: Args, { services }: Ctx) => services.taxonomies.get(id),
     negativeLabelSet: (_: unknown, { id }: Args, { services }: Ctx) => services.mining.negativeSet(id),
     miningJob: (_: unknown, { id }: Args, { services }: Ctx) => services.mining.job(id),
@@ -52,11 +48,7 @@ export const neglabelResolvers = {
     active: async (s: { id: string; taxonomyVersionId: string }, _: Args, { services }: Ctx) =>
       (await services.taxonomies.versionById(s.taxonomyVersionId))?.activeNegativeSetId === s.id,
     taxonomyVersion: (s: { taxonomyVersionId: string }, _: Args, { services }: Ctx) => services.taxonomies.versionById(s.taxonomyVersionId),
-    labels: async (s: { id: string }, { first, after, group }: Args, { services }: Ctx) => {
-      const page = await services.mining.labels(s.id, first, after ?? null, group ?? null);
-      const edges = page.rows.map((node) => ({ cursor: String(node.rank), node }));
-      return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
-    },
+    labels: (s: { id: string }, { first, after, group }: Args, { services }: Ctx) => services.mining.labels(s.id, first, after ?? null, group ?? null),
   },
   NegativeLabel: {
     partOfSpeech: (l: { partOfSpeech: string }) => toEnum(l.partOfSpeech),

@@ -1,0 +1,29 @@
+/**
+ * Relay-style pages: opaque cursors (base64url of a key), validated `first`, and the
+ * edges/pageInfo shape every connection returns.
+ */
+import { InvalidInputError } from '../errors.ts';
+
+export function encodeCursor(key: string): string {
+  return Buffer.from(key).toString('base64url');
+}
+
+export function decodeCursor(after: string | null | undefined): string | null {
+  return after ? Buffer.from(after, 'base64url').toString('utf8') : null;
+}
+
+/** A cursor over numeric ids (bigint sequences); refuses anything else. */
+export function decodeIdCursor(after: string | null | undefined, connection: string): string | null {
+  const cursor = decodeCursor(after);
+  if (cursor !== null && !/^\d{1,18}$/.test(cursor)) throw new InvalidInputError(`after is not a cursor from ${connection}.`, { field: 'after' }, 'INVALID_CURSOR');
+  return cursor;
+}
+
+export function validateFirst(first: number, max: number): void {
+  if (!Number.isInteger(first) || first < 0 || first > max) throw new InvalidInputError(`first must be between 0 and ${max}.`, { field: 'first' });
+}
+
+export function connection<T>(rows: T[], hasNextPage: boolean, key: (node: T) => string) {
+  const edges = rows.map((node) => ({ cursor: encodeCursor(key(node)), node }));
+  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DomainError } from '../errors.ts';
 import { ClipTokenizer } from './tokenizer.ts';
-import { decodeToRgb, parsePreprocessorConfig, toPixelValues, type PreprocessorConfig } from './image-preprocessing.ts';
+import { decodeToRgb, parsePreprocessorConfig, toPixelValues, type AlphaHandling, type PreprocessorConfig } from './image-preprocessing.ts';
 import type { ItemError, LoadedModelInfo, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
 import { SimilarityKernel } from './similarity-kernel.ts';
@@ -100,13 +100,13 @@ async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerRe
   return { kind: 'texts', embeddings: out ?? new Float32Array(0), dim, runs: batchSizes.length, batchSizes };
 }
 
-async function embedImages(model: LoadedModel, images: Uint8Array[], maxPixels: number): Promise<WorkerResult> {
+async function embedImages(model: LoadedModel, images: Uint8Array[], alpha: (AlphaHandling | null)[], maxPixels: number): Promise<WorkerResult> {
   const size = model.preprocessor.cropWidth * model.preprocessor.cropHeight * 3;
   const errors: (ItemError | null)[] = [];
   const pixels: Float32Array[] = [];
-  for (const bytes of images) {
+  for (const [i, bytes] of images.entries()) {
     try {
-      pixels.push(toPixelValues(await decodeToRgb(bytes, maxPixels), model.preprocessor));
+      pixels.push(toPixelValues(await decodeToRgb(bytes, maxPixels, alpha[i] ?? model.preprocessor.alpha), model.preprocessor));
       errors.push(null);
     } catch (error) {
       errors.push(toItemError(error));
@@ -146,7 +146,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     case 'texts':
       return embedTexts(await getModel(request.modelId), request.texts);
     case 'images':
-      return embedImages(await getModel(request.modelId), request.images, request.maxPixels);
+      return embedImages(await getModel(request.modelId), request.images, request.alpha, request.maxPixels);
     case 'bank': {
       const { idEmbeddings, negativeEmbeddings } = request.bank;
       const labels = new Float32Array(idEmbeddings.length + negativeEmbeddings.length);

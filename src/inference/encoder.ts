@@ -5,6 +5,15 @@
  */
 import type { DomainError } from '../errors.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
+import type { AlphaHandling } from './image-preprocessing.ts';
+
+/** An image to embed: its bytes, their SHA-256 (hex) when the caller has it, how to treat transparency. */
+export interface ImageToEncode {
+  bytes: Uint8Array;
+  sha256?: string;
+  /** null or absent: the model's default (composite over white unless its folder says otherwise) */
+  alpha?: AlphaHandling | null;
+}
 
 export interface ModelStatus {
   id: string;
@@ -45,10 +54,10 @@ export interface Encoder {
   /** Like embedTexts without the in-memory cache, for bulk passes (corpus encoding). */
   embedTextsBulk(modelId: string, texts: string[]): Promise<Float32Array[]>;
   /**
-   * L2-normalized image embeddings, one result or error per image, cached by content hash
-   * (`sha256`, hex, when the caller already has it).
+   * L2-normalized image embeddings, one result or error per image, cached by content hash and
+   * transparency handling.
    */
-  embedImages(modelId: string, images: Uint8Array[], sha256?: string[]): Promise<Array<Float32Array | DomainError>>;
+  embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>>;
   /**
    * Keeps a label bank next to the encoders, so scoring (a matrix product against ~11k labels)
    * runs where the compute is, off the request thread. `dropBank` releases it.

@@ -1,8 +1,14 @@
 /**
  * Image bytes → CLIP `pixel_values` (float32, [3, H, W]), as the reference CLIPImageProcessor does:
- * convert to RGB (alpha dropped, not composited, grey replicated), resize the shortest edge
- * (Pillow bicubic, see resample.ts), centre crop, rescale, normalize per channel.
+ * convert to RGB (grey replicated), resize the shortest edge (Pillow bicubic, see resample.ts),
+ * centre crop, rescale, normalize per channel.
  * Decoding (JPEG, PNG, WebP, GIF first frame, AVIF, TIFF) and EXIF orientation are sharp's.
+ *
+ * Transparency: what a person sees is what gets scored. Pillow's convert('RGB') drops alpha, so
+ * the colour stored under fully transparent pixels (invisible in any viewer) would decide the
+ * verdict. We composite over a background instead (white unless the model folder or the request
+ * says otherwise); `'drop'` keeps Pillow's behaviour for reproducing a reference pipeline.
+ * Opaque images are untouched, so they keep exact parity with the reference.
  */
 import sharp from 'sharp';
 import { ImageDecodeError, ImageTooLargeError } from '../errors.ts';
@@ -17,6 +23,24 @@ export interface PreprocessorConfig {
   rescaleFactor: number;
   filter: ResampleFilter;
   centerCrop: boolean;
+  /** the model's default for transparent images (`background_color` "#rrggbb" or `drop_alpha`) */
+  alpha: AlphaHandling;
+}
+
+/** How transparent pixels become RGB: composited over a background colour, or alpha dropped (Pillow). */
+export type AlphaHandling = { background: readonly [number, number, number] } | 'drop';
+
+export const WHITE_BACKGROUND: AlphaHandling = { background: [255, 255, 255] };
+
+/** `#rrggbb` → a background; undefined when the text is not such a colour. */
+export function parseBackgroundColour(text: string): AlphaHandling | undefined {
+  const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(text.trim());
+  return match ? { background: [parseInt(match[1], 16), parseInt(match[2], 16), parseInt(match[3], 16)] } : undefined;
+}
+
+/** A short stable text for an alpha handling (part of the image cache key). */
+export function alphaKey(alpha: AlphaHandling): string {
+  return alpha === 'drop' ? 'drop' : alpha.background.join(',');
 }
 
 const PIL_FILTERS: Record<number, ResampleFilter> = { 2: 'bilinear', 3: 'bicubic' };
@@ -32,6 +56,8 @@ export function parsePreprocessorConfig(json: string): PreprocessorConfig {
   const filter = PIL_FILTERS[raw.resample ?? 3];
   if (!Number.isInteger(shortestEdge) || shortestEdge <= 0) throw new Error('preprocessor_config.json: size.shortest_edge must be a positive integer');
   if (!filter) throw new Error(`preprocessor_config.json: resample ${raw.resample} is not supported (use 2 bilinear or 3 bicubic)`);
+  const alpha = raw.drop_alpha === true ? 'drop' : raw.background_color === undefined ? WHITE_BACKGROUND : parseBackgroundColour(String(raw.background_color));
+  if (!alpha) throw new Error(`preprocessor_config.json: background_color ${JSON.stringify(raw.background_color)} must be "#rrggbb"`);
   return {
     shortestEdge,
     cropWidth,
@@ -41,11 +67,12 @@ export function parsePreprocessorConfig(json: string): PreprocessorConfig {
     rescaleFactor: raw.rescale_factor ?? 1 / 255,
     filter,
     centerCrop: raw.do_center_crop !== false,
+    alpha,
   };
 }
 
 /** Decodes bytes to 8-bit RGB, orientation applied; refuses what is not a raster image. */
-export async function decodeToRgb(bytes: Uint8Array, maxPixels: number): Promise<Image8> {
+export async function decodeToRgb(bytes: Uint8Array, maxPixels: number, alpha: AlphaHandling = WHITE_BACKGROUND): Promise<Image8> {
   if (bytes.length === 0) throw new ImageDecodeError('The image is empty (0 bytes): send the file contents, base64-encoded.');
   let metadata: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
   try {
@@ -68,23 +95,35 @@ export async function decodeToRgb(bytes: Uint8Array, maxPixels: number): Promise
       .rotate()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    return toRgb({ width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) });
+    return toRgb({ width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }, alpha);
   } catch (error) {
     throw new ImageDecodeError('The image is truncated or corrupt and could not be decoded: re-export the file and try again.', { reason: (error as Error).message });
   }
 }
 
-/** PIL's convert('RGB'): grey is replicated, alpha is dropped. */
-function toRgb(image: Image8): Image8 {
+/**
+ * To RGB: grey is replicated; alpha (the last channel of 2- and 4-channel images, straight, not
+ * premultiplied, as sharp returns it) is composited over the background, or dropped as PIL's
+ * convert('RGB') does.
+ */
+function toRgb(image: Image8, alpha: AlphaHandling): Image8 {
   if (image.channels === 3) return image;
   const pixels = image.width * image.height;
   const rgb = new Uint8Array(pixels * 3);
   const grey = image.channels <= 2;
+  const hasAlpha = image.channels === 2 || image.channels === 4;
+  const background = alpha === 'drop' || !hasAlpha ? null : alpha.background;
   for (let p = 0; p < pixels; p++) {
     const from = p * image.channels;
-    rgb[p * 3] = image.data[from];
-    rgb[p * 3 + 1] = image.data[grey ? from : from + 1];
-    rgb[p * 3 + 2] = image.data[grey ? from : from + 2];
+    for (let c = 0; c < 3; c++) {
+      const value = image.data[grey ? from : from + c];
+      if (!background) {
+        rgb[p * 3 + c] = value;
+      } else {
+        const a = image.data[from + image.channels - 1];
+        rgb[p * 3 + c] = Math.round((value * a + background[c] * (255 - a)) / 255);
+      }
+    }
   }
   return { width: image.width, height: image.height, channels: 3, data: rgb };
 }

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { DomainError, ModelUnavailableError } from '../errors.ts';
-import type { Encoder, EncoderStats, ModelStatus } from './encoder.ts';
+import type { Encoder, EncoderStats, ImageToEncode, ModelStatus } from './encoder.ts';
+import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
 import { LruCache } from './lru-cache.ts';
 import { describeModelFolder, findModelFolders, readModelName, type ModelFolder } from './model-folder.ts';
 import type { WorkerResult } from './protocol.ts';
@@ -28,8 +29,10 @@ export interface OnnxEncoderOptions {
 }
 
 interface ImageKey {
+  /** content hash, plus the transparency handling when it is not the model's default */
   hash: string;
   bytes: Uint8Array;
+  alpha?: AlphaHandling | null;
 }
 
 interface ModelEntry {
@@ -110,7 +113,7 @@ export class OnnxEncoder implements Encoder {
         // Copies, because the buffers are transferred to the worker (and a Buffer may share its pool).
         const copies = keys.map((k) => new Uint8Array(k.bytes));
         const result = (await this.pool.run(
-          { kind: 'images', modelId, images: copies, maxPixels: maxImagePixels },
+          { kind: 'images', modelId, images: copies, alpha: keys.map((k) => k.alpha ?? null), maxPixels: maxImagePixels },
           copies.map((c) => c.buffer as ArrayBuffer),
         )) as Extract<WorkerResult, { kind: 'images' }>;
         this.count('image', result.batchSizes);
@@ -187,9 +190,13 @@ export class OnnxEncoder implements Encoder {
     return out;
   }
 
-  async embedImages(modelId: string, images: Uint8Array[], sha256?: string[]): Promise<Array<Float32Array | DomainError>> {
+  async embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>> {
     const { images: loader, imageCache } = this.loadedEntry(modelId);
-    const keys = images.map((bytes, i) => ({ hash: sha256?.[i] ?? createHash('sha256').update(bytes).digest('hex'), bytes }));
+    const keys = images.map(({ bytes, sha256, alpha }) => {
+      const hash = sha256 ?? createHash('sha256').update(bytes).digest('hex');
+      // the same bytes composited differently are a different picture
+      return { hash: alpha ? `${hash}/${alphaKey(alpha)}` : hash, bytes, alpha };
+    });
     this.counters.imageCacheHits += keys.filter((k) => imageCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);
     return results.map((r) => (r instanceof DomainError || !(r instanceof Error) ? r : new DomainError('INTERNAL_SERVER_ERROR', r.message)));

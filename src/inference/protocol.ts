@@ -1,5 +1,6 @@
 /** Messages between the encoder pool (main thread) and an encoder worker. */
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
+import type { AlphaHandling } from './image-preprocessing.ts';
 
 export interface LoadedModelInfo {
   embeddingDim: number;
@@ -16,7 +17,8 @@ export interface ItemError {
 export type WorkerRequest =
   | { id: number; kind: 'load'; modelId: string; dir: string }
   | { id: number; kind: 'texts'; modelId: string; texts: string[] }
-  | { id: number; kind: 'images'; modelId: string; images: Uint8Array[]; maxPixels: number }
+  /** `alpha[i]` null: the model's own handling of transparent images */
+  | { id: number; kind: 'images'; modelId: string; images: Uint8Array[]; alpha: (AlphaHandling | null)[]; maxPixels: number }
   /** keeps a label bank in the worker under `key` for later 'score' requests */
   | { id: number; kind: 'bank'; key: string; bank: LabelBank }
   /** NegLabel scores of row-major [n, dim] image embeddings against a registered bank */

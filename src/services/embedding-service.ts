@@ -19,7 +19,7 @@ export class EmbeddingService {
   async embedImageInputs(modelId: string | null | undefined, images: readonly ImageInput[], field = 'images'): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
     const decoded = decodeImageInputs(images, this.limits.maxImages, field);
-    const results = await this.encoder.embedImages(model.id, decoded.map((d) => d.bytes), decoded.map((d) => d.sha256));
+    const results = await this.encoder.embedImages(model.id, decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha })));
     results.forEach((result, index) => {
       if (result instanceof DomainError) {
         throw new DomainError(result.code, `${field}[${index}]${decoded[index].filename ? ` (${decoded[index].filename})` : ''}: ${result.message}`, { ...result.details, field, index });

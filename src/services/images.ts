@@ -1,16 +1,36 @@
-/** Image inputs as clients send them (base64 + filename) → bytes, with clear errors. */
+/** Image inputs as clients send them (base64 + filename + transparency options) → bytes, with clear errors. */
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../errors.ts';
+import { parseBackgroundColour, type AlphaHandling } from '../inference/image-preprocessing.ts';
 
 export interface ImageInput {
   data: string;
   filename?: string | null;
+  /** "#rrggbb": composite transparent pixels over this colour instead of the model's default */
+  background?: string | null;
+  /** true: drop alpha as Pillow's convert('RGB') does (reference pipelines) */
+  dropAlpha?: boolean | null;
 }
 
 export interface DecodedImage {
   bytes: Uint8Array;
   filename: string | null;
   sha256: string;
+  /** null: the model's default handling */
+  alpha: AlphaHandling | null;
+}
+
+function alphaOf(image: ImageInput, field: string, index: number): AlphaHandling | null {
+  if (image.dropAlpha && image.background != null) {
+    throw new InvalidInputError(`${field}[${index}]: give background or dropAlpha, not both.`, { field, index }, 'INVALID_PARAMETER');
+  }
+  if (image.dropAlpha) return 'drop';
+  if (image.background == null) return null;
+  const alpha = parseBackgroundColour(image.background);
+  if (!alpha) {
+    throw new InvalidInputError(`${field}[${index}].background must be a colour as "#rrggbb", for example "#ffffff".`, { field, index }, 'INVALID_PARAMETER');
+  }
+  return alpha;
 }
 
 const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
@@ -27,6 +47,7 @@ export function decodeImageInputs(images: readonly ImageInput[], maxImages: numb
       throw new InvalidInputError(`${field}[${index}].data is not valid base64: encode the file's bytes as base64.`, { field, index }, 'INVALID_BASE64');
     }
     const bytes = new Uint8Array(Buffer.from(data, data.includes('-') || data.includes('_') ? 'base64url' : 'base64'));
-    return { bytes, filename: image.filename ?? null, sha256: createHash('sha256').update(bytes).digest('hex') };
+    const alpha = alphaOf(image, field, index);
+    return { bytes, filename: image.filename ?? null, sha256: createHash('sha256').update(bytes).digest('hex'), alpha };
   });
 }

@@ -8,7 +8,7 @@ const concepts = loadConcepts();
 const animals = concepts.filter((c) => c.subgroup.startsWith('animal-'));
 const heldOut = async (label: string) => {
   const concept = concepts.find((c) => c.label === label)!;
-  return { data: base64(await renderIcon(HELD_OUT_STYLE, concept.icons[HELD_OUT_STYLE], 128)), filename: `${label}.png` };
+  return { data: base64(await renderIcon(HELD_OUT_STYLE, concept, 128)), filename: `${label}.png` };
 };
 
 let app: TestApp;

@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import sharp from 'sharp';
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
 import { FIXTURE_MODEL_DIR, fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
 
@@ -25,8 +26,9 @@ test('text embeddings equal the PyTorch reference within 1e-4 (after L2 normaliz
   assert.ok(worst < 1e-4, `max difference ${worst}`);
 });
 
-test('image embeddings equal the reference within 1e-4, resized images included', async (t) => {
-  const embeddings = await encoder.embedImages(MODEL, reference.images.map((i) => fixtureImage(i.file)));
+test('image embeddings equal the reference within 1e-4, resized images included (Pillow alpha dropping)', async (t) => {
+  // the reference pipeline is Pillow's convert('RGB'): rgba240.png needs dropAlpha to match it
+  const embeddings = await encoder.embedImages(MODEL, reference.images.map((i) => ({ bytes: fixtureImage(i.file), alpha: 'drop' as const })));
   for (const [i, image] of reference.images.entries()) {
     const diff = maxAbsDiff(embeddings[i] as Float32Array, l2normalize(image.image_embeds));
     t.diagnostic(`${image.file}: max |diff| ${diff.toExponential(2)}`);
@@ -39,7 +41,7 @@ test('32 concurrent single-image requests reach the session as a few batched run
   // distinct bytes per request (a trailing byte after the image end), so the cache cannot answer
   const images = Array.from({ length: 32 }, (_, i) => Buffer.concat([fixtureImage(files[i % files.length]), Buffer.from([i, 7])]));
   const before = encoder.stats();
-  const concurrent = await Promise.all(images.map((img) => encoder.embedImages(MODEL, [img])));
+  const concurrent = await Promise.all(images.map((img) => encoder.embedImages(MODEL, [{ bytes: img }])));
   const afterStats = encoder.stats();
   const runs = afterStats.imageRuns - before.imageRuns;
   assert.equal(afterStats.imageItems - before.imageItems, 32);
@@ -47,17 +49,42 @@ test('32 concurrent single-image requests reach the session as a few batched run
 
   for (const [i, img] of images.entries()) {
     // trailing bytes after the image end change the hash, not the pixels
-    const [single] = await encoder.embedImages(MODEL, [Buffer.concat([img, Buffer.from('x')])]);
+    const [single] = await encoder.embedImages(MODEL, [{ bytes: Buffer.concat([img, Buffer.from('x')]) }]);
     assert.ok(maxAbsDiff(single as Float32Array, concurrent[i][0] as Float32Array) < 1e-5, `image ${i} differs between batched and single runs`);
   }
 });
 
+test('transparency: hidden colours under transparent pixels do not matter; dropAlpha and backgrounds are cached apart', async () => {
+  // the same visible picture (a red disc on transparency), stored once with black and once with
+  // white under the fully transparent pixels
+  const withHidden = (hidden: number) => {
+    const size = 64;
+    const data = Buffer.alloc(size * size * 4);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const inside = (x - 32) ** 2 + (y - 32) ** 2 < 20 ** 2;
+        data.set(inside ? [220, 20, 30, 255] : [hidden, hidden, hidden, 0], (y * size + x) * 4);
+      }
+    }
+    return sharp(data, { raw: { width: size, height: size, channels: 4 } }).png().toBuffer();
+  };
+  const [black, white] = await Promise.all([withHidden(0), withHidden(255)]);
+  const [a, b] = await encoder.embedImages(MODEL, [{ bytes: black }, { bytes: white }]);
+  assert.ok(maxAbsDiff(a as Float32Array, b as Float32Array) < 1e-6, 'composited over white, the two files are one picture');
+  const [droppedBlack, droppedWhite] = await encoder.embedImages(MODEL, [{ bytes: black, alpha: 'drop' }, { bytes: white, alpha: 'drop' }]);
+  assert.ok(maxAbsDiff(droppedBlack as Float32Array, droppedWhite as Float32Array) > 1e-3, 'Pillow alpha dropping sees the hidden colour');
+  // compositing over black equals dropping alpha when the hidden colour is black
+  const [overBlack] = await encoder.embedImages(MODEL, [{ bytes: white, alpha: { background: [0, 0, 0] } }]);
+  assert.ok(maxAbsDiff(overBlack as Float32Array, droppedBlack as Float32Array) < 1e-6);
+  assert.ok(maxAbsDiff(overBlack as Float32Array, a as Float32Array) > 1e-3, 'a different background is a different picture, not a cache hit');
+});
+
 test('identical texts and images are served from the cache', async () => {
   await encoder.embedTexts(MODEL, ['a cached sentence']);
-  await encoder.embedImages(MODEL, [fixtureImage('images/tiny8.png')]);
+  await encoder.embedImages(MODEL, [{ bytes: fixtureImage('images/tiny8.png') }]);
   const before = encoder.stats();
   await encoder.embedTexts(MODEL, ['a cached sentence']);
-  await encoder.embedImages(MODEL, [fixtureImage('images/tiny8.png')]);
+  await encoder.embedImages(MODEL, [{ bytes: fixtureImage('images/tiny8.png') }]);
   const afterStats = encoder.stats();
   assert.equal(afterStats.textRuns, before.textRuns);
   assert.equal(afterStats.imageRuns, before.imageRuns);
@@ -67,8 +94,8 @@ test('identical texts and images are served from the cache', async () => {
 
 test('a bad image fails alone; its neighbours in the batch still embed', async () => {
   const results = await Promise.all([
-    encoder.embedImages(MODEL, [Buffer.from('garbage bytes')]),
-    encoder.embedImages(MODEL, [fixtureImage('images/rgb224b.png')]),
+    encoder.embedImages(MODEL, [{ bytes: Buffer.from('garbage bytes') }]),
+    encoder.embedImages(MODEL, [{ bytes: fixtureImage('images/rgb224b.png') }]),
   ]);
   assert.equal((results[0][0] as { code: string }).code, 'INVALID_IMAGE');
   assert.ok(results[1][0] instanceof Float32Array);

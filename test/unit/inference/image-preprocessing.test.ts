@@ -8,10 +8,10 @@ import { FIXTURE_MODEL_DIR, fixtureImage, reference } from '../../helpers/fixtur
 
 const config = parsePreprocessorConfig(readFileSync(path.join(FIXTURE_MODEL_DIR, 'preprocessor_config.json'), 'utf8'));
 
-test('pixel values reproduce the reference CLIPImageProcessor for every fixture image', async (t) => {
+test('pixel values reproduce the reference CLIPImageProcessor for every fixture image (alpha dropped as Pillow does)', async (t) => {
   const report: string[] = [];
   for (const image of reference.images) {
-    const pixels = toPixelValues(await decodeToRgb(fixtureImage(image.file), 1e8), config);
+    const pixels = toPixelValues(await decodeToRgb(fixtureImage(image.file), 1e8, 'drop'), config);
     assert.equal(pixels.length, 3 * 224 * 224);
     let sum = 0;
     for (const v of pixels) sum += v;
@@ -25,6 +25,29 @@ test('pixel values reproduce the reference CLIPImageProcessor for every fixture 
     assert.ok(meanDiff < 1e-5, `${image.file}: tensor mean differs by ${meanDiff} (alpha or grey handling)`);
   }
   for (const line of report) t.diagnostic(line);
+});
+
+test('opaque images decode the same whatever the alpha handling; RGBA is composited over the background', async () => {
+  const opaque = fixtureImage('images/rgb224.png');
+  const [white, dropped] = await Promise.all([decodeToRgb(opaque, 1e8), decodeToRgb(opaque, 1e8, 'drop')]);
+  assert.deepEqual(white.data, dropped.data);
+  // one half-transparent red pixel, one fully transparent pixel hiding green
+  const rgba = await sharp(Buffer.from([255, 0, 0, 128, 0, 255, 0, 0]), { raw: { width: 2, height: 1, channels: 4 } }).png().toBuffer();
+  assert.deepEqual([...(await decodeToRgb(rgba, 1e8)).data], [255, 127, 127, 255, 255, 255]);
+  assert.deepEqual([...(await decodeToRgb(rgba, 1e8, { background: [0, 0, 0] })).data], [128, 0, 0, 0, 0, 0]);
+  assert.deepEqual([...(await decodeToRgb(rgba, 1e8, 'drop')).data], [255, 0, 0, 0, 255, 0]);
+  // grey + alpha composites too
+  const greyAlpha = await sharp(Buffer.from([0, 0]), { raw: { width: 1, height: 1, channels: 2 } }).png().toBuffer();
+  assert.deepEqual([...(await decodeToRgb(greyAlpha, 1e8)).data], [255, 255, 255]);
+});
+
+test('a model folder may set its background colour or keep Pillow alpha dropping', () => {
+  const base = readFileSync(path.join(FIXTURE_MODEL_DIR, 'preprocessor_config.json'), 'utf8');
+  const withKeys = (extra: object) => JSON.stringify({ ...JSON.parse(base), ...extra });
+  assert.deepEqual(config.alpha, { background: [255, 255, 255] });
+  assert.deepEqual(parsePreprocessorConfig(withKeys({ background_color: '#808080' })).alpha, { background: [128, 128, 128] });
+  assert.equal(parsePreprocessorConfig(withKeys({ drop_alpha: true })).alpha, 'drop');
+  assert.throws(() => parsePreprocessorConfig(withKeys({ background_color: 'grey' })), /#rrggbb/);
 });
 
 test('EXIF orientation is applied before resizing', async () => {

@@ -26,6 +26,8 @@ export interface ModelStatus {
   embeddingDim: number | null;
   imageSize: number | null;
   contextLength: number | null;
+  /** the trained logit scale the folder states (config.json `logit_scale`), or null */
+  logitScale: number | null;
 }
 
 export interface EncoderStats {

@@ -34,6 +34,22 @@ export function findModelFolders(modelsDir: string): ModelFolder[] {
     .sort((a, b) => a.id.localeCompare(b.id));
 }
 
+/**
+ * The logit scale the model was trained with, from config.json's `logit_scale` (the exp of the
+ * checkpoint's `logit_scale` weight: 100 for OpenAI CLIP), or null when the folder states none.
+ * Hugging Face's `logit_scale_init_value` is an initial value, never the trained scale: not read.
+ */
+export function readLogitScale(folder: ModelFolder): number | null {
+  const config = path.join(folder.dir, 'config.json');
+  if (!existsSync(config)) return null;
+  const value = (JSON.parse(readFileSync(config, 'utf8')) as { logit_scale?: unknown }).logit_scale;
+  if (value === undefined) return null;
+  if (typeof value !== 'number' || !(value > 0 && value <= 1000)) {
+    throw new Error(`config.json: logit_scale must be a number in (0, 1000], the exp of the trained logit_scale weight (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
 /** Human-readable name: the model card's first heading, else config.json's `_name_or_path`, else the id. */
 export function readModelName(folder: ModelFolder): string {
   const card = path.join(folder.dir, 'README.md');

@@ -10,7 +10,7 @@ import { DomainError, ModelUnavailableError } from '../errors.ts';
 import type { Encoder, EncoderStats, ImageToEncode, ModelStatus } from './encoder.ts';
 import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
 import { LruCache } from './lru-cache.ts';
-import { describeModelFolder, findModelFolders, readModelName, type ModelFolder } from './model-folder.ts';
+import { describeModelFolder, findModelFolders, readLogitScale, readModelName, type ModelFolder } from './model-folder.ts';
 import type { WorkerResult } from './protocol.ts';
 import { rows, stack } from './vectors.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
@@ -78,7 +78,7 @@ export class OnnxEncoder implements Encoder {
   private async loadFolder(folder: ModelFolder, isDefault: boolean): Promise<void> {
     const status: ModelStatus = {
       id: folder.id, name: folder.id, dir: folder.dir, isDefault, loaded: false, error: null,
-      embeddingDim: null, imageSize: null, contextLength: null,
+      embeddingDim: null, imageSize: null, contextLength: null, logitScale: null,
     };
     this.entries.set(folder.id, { status });
     if (folder.missing.length > 0) {
@@ -89,6 +89,7 @@ export class OnnxEncoder implements Encoder {
     const started = Date.now();
     try {
       status.name = readModelName(folder);
+      status.logitScale = readLogitScale(folder);
       const { info } = await this.pool.load(folder.id, folder.dir);
       Object.assign(status, info, { loaded: true });
       this.entries.set(folder.id, { status, ...this.createLoaders(folder.id) });

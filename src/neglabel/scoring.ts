@@ -1,13 +1,16 @@
 /**
  * NegLabel scoring of one image embedding against a label bank.
  *
- * Logits are 100·cos because CLIP's logit scale is 100 (NegLabel's τ = 0.01). The grouped score is
+ * Logits are s·cos with s the model's logit scale: NegLabel's τ = 0.01 is CLIP's learned scale
+ * of 100, and a model trained with another scale (the bank says which) is scored at its own, else
+ * its scores saturate (ID at 0.99999999998) and cannot be thresholded. The grouped score is
  * S = mean_g σ(LSE(z_ID) − LSE(z_neg ∈ G_g)), the log-space form of
  * Σe^z_ID / (Σe^z_ID + Σ_{G_g} e^z_neg), which overflows when computed naively. With one group it
  * is the ungrouped S. `logitScore` = LSE(z_ID) − LSE(all z_neg) ranks images without saturating.
  */
 
-export const LOGIT_SCALE = 100;
+/** The NegLabel reference's logit scale (temperature 0.01): OpenAI CLIP's learned value. */
+export const REFERENCE_LOGIT_SCALE = 100;
 
 export interface LabelBank {
   dim: number;
@@ -18,6 +21,8 @@ export interface LabelBank {
   /** group index of each negative, 0..groupCount-1 */
   negativeGroups: Int32Array;
   groupCount: number;
+  /** logits = logitScale · cos */
+  logitScale: number;
 }
 
 export interface Match {
@@ -78,19 +83,25 @@ export function scoreImage(bank: LabelBank, image: Float32Array, k = 5): ImageSc
 }
 
 /** The score from an image's precomputed cosine similarities to the ID labels and the negatives. */
-export function scoreFromSimilarities(bank: Pick<LabelBank, 'negativeGroups' | 'groupCount'>, idSims: ArrayLike<number>, negSims: ArrayLike<number>, k = 5): ImageScoreResult {
-  const lseId = logSumExp(idSims, LOGIT_SCALE);
+export function scoreFromSimilarities(
+  bank: Pick<LabelBank, 'negativeGroups' | 'groupCount' | 'logitScale'>,
+  idSims: ArrayLike<number>,
+  negSims: ArrayLike<number>,
+  k = 5,
+): ImageScoreResult {
+  const scale = bank.logitScale;
+  const lseId = logSumExp(idSims, scale);
 
   // Per-group log-sum-exp, with each group's own maximum for stability.
   const groupMax = new Float64Array(bank.groupCount).fill(-Infinity);
   for (let j = 0; j < negSims.length; j++) {
     const g = bank.negativeGroups[j];
-    if (negSims[j] * LOGIT_SCALE > groupMax[g]) groupMax[g] = negSims[j] * LOGIT_SCALE;
+    if (negSims[j] * scale > groupMax[g]) groupMax[g] = negSims[j] * scale;
   }
   const groupSum = new Float64Array(bank.groupCount);
   for (let j = 0; j < negSims.length; j++) {
     const g = bank.negativeGroups[j];
-    groupSum[g] += Math.exp(negSims[j] * LOGIT_SCALE - groupMax[g]);
+    groupSum[g] += Math.exp(negSims[j] * scale - groupMax[g]);
   }
   let score = 0;
   let allMax = -Infinity;

@@ -13,6 +13,8 @@ export interface NewScoringRecord {
   negativeSetId: string;
   modelId: string;
   threshold: number;
+  /** which number the threshold was compared with */
+  thresholdSpace: 'SCORE' | 'LOGIT_SCORE';
   imageHash: string;
   filename: string | null;
   imageEmbedding: Float32Array;
@@ -44,13 +46,14 @@ export interface ScoringFilter {
 }
 
 const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxonomy_version_id, v.version AS taxonomy_version,
-  r.negative_set_id, r.model_id, r.threshold, r.image_hash, r.filename, r.score, r.logit_score, r.is_ood,
+  r.negative_set_id, r.model_id, r.threshold, r.threshold_space, r.image_hash, r.filename, r.score, r.logit_score, r.is_ood,
   r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms`;
 
 function toRow(r: any): ScoringRecordRow {
   return {
     id: r.id, createdAt: r.created_at, caller: r.caller, taxonomyId: r.taxonomy_id, taxonomyVersionId: r.taxonomy_version_id,
     taxonomyVersion: r.taxonomy_version, negativeSetId: r.negative_set_id, modelId: r.model_id, threshold: r.threshold,
+    thresholdSpace: r.threshold_space,
     imageHash: r.image_hash, filename: r.filename, score: r.score, logitScore: r.logit_score, isOod: r.is_ood,
     predictedLabel: r.predicted_label, topLabels: r.top_labels, topNegatives: r.top_negatives, latencyMs: r.latency_ms,
   };
@@ -92,11 +95,11 @@ export class ScoringRecordRepository {
       await client.query('BEGIN');
       const { rows } = await client.query<{ id: string }>(
         `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold, image_hash, filename,
-           image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms)
-         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l
+           image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms, threshold_space)
+         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[],
-                     $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[], $15::text[], $16::float8[])
-              WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, n)
+                     $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::text[])
+              WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, n)
          ORDER BY n
          RETURNING id::text`,
         [
@@ -105,7 +108,7 @@ export class ScoringRecordRepository {
           records.map((r) => r.imageHash), records.map((r) => r.filename), records.map((r) => toVectorLiteral(r.imageEmbedding)),
           records.map((r) => r.score), records.map((r) => r.logitScore), records.map((r) => r.isOod),
           records.map((r) => r.predictedLabel), records.map((r) => JSON.stringify(r.topLabels)),
-          records.map((r) => JSON.stringify(r.topNegatives)), records.map((r) => r.latencyMs),
+          records.map((r) => JSON.stringify(r.topNegatives)), records.map((r) => r.latencyMs), records.map((r) => r.thresholdSpace),
         ],
       );
       await client.query('COMMIT');

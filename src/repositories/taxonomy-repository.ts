@@ -7,16 +7,30 @@ import { parseVector, toVectorLiteral } from './vectors.ts';
 export type TaxonomyRow = Prisma.TaxonomyGetPayload<object>;
 export type TaxonomyVersionRow = Prisma.TaxonomyVersionGetPayload<object>;
 
+interface NewVersion {
+  labels: string[];
+  promptTemplate: string;
+  promptTemplates: string[];
+  modelId: string;
+  logitScale: number;
+  createdBy: string;
+}
+
 export class TaxonomyRepository {
   constructor(private readonly prisma: PrismaClient, private readonly pool: pg.Pool) {}
 
-  async create(input: { name: string; labels: string[]; promptTemplate: string; promptTemplates: string[]; modelId: string; createdBy: string }): Promise<TaxonomyRow> {
+  async create(input: NewVersion & { name: string }): Promise<TaxonomyRow> {
     try {
       return await this.prisma.taxonomy.create({
         data: {
           name: input.name,
           createdBy: input.createdBy,
-          versions: { create: { version: 1, labels: input.labels, promptTemplate: input.promptTemplate, promptTemplates: input.promptTemplates, modelId: input.modelId, createdBy: input.createdBy } },
+          versions: {
+            create: {
+              version: 1, labels: input.labels, promptTemplate: input.promptTemplate, promptTemplates: input.promptTemplates,
+              modelId: input.modelId, logitScale: input.logitScale, createdBy: input.createdBy,
+            },
+          },
         },
       });
     } catch (error) {
@@ -28,7 +42,7 @@ export class TaxonomyRepository {
   }
 
   /** Appends version n+1; the unique (taxonomy, version) key makes concurrent appends safe. */
-  async createVersion(taxonomyId: string, data: { labels: string[]; promptTemplate: string; promptTemplates: string[]; modelId: string; createdBy: string }): Promise<TaxonomyVersionRow> {
+  async createVersion(taxonomyId: string, data: NewVersion): Promise<TaxonomyVersionRow> {
     for (let attempt = 0; ; attempt++) {
       const latest = await this.latestVersion(taxonomyId);
       try {
@@ -69,8 +83,8 @@ export class TaxonomyRepository {
     return this.prisma.taxonomyVersion.findUnique({ where: { id } });
   }
 
-  setDefaultThreshold(taxonomyId: string, threshold: number): Promise<TaxonomyRow> {
-    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { defaultThreshold: threshold } });
+  setDefaultThreshold(taxonomyId: string, threshold: number, thresholdSpace: 'SCORE' | 'LOGIT_SCORE'): Promise<TaxonomyRow> {
+    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { defaultThreshold: threshold, thresholdSpace } });
   }
 
   /** The version's prompted label embeddings for a model, in label order, or null if not stored. */

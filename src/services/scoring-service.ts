@@ -14,7 +14,7 @@ import type { TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts'
 import { stack } from '../inference/vectors.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import type { ImageInput } from './images.ts';
-import type { TaxonomyService } from './taxonomy-service.ts';
+import type { TaxonomyService, ThresholdSpace } from './taxonomy-service.ts';
 
 interface LoadedBank {
   /** the bank's key in the encoder workers */
@@ -23,6 +23,7 @@ interface LoadedBank {
   idLabels: string[];
   negativeLabels: string[];
   setId: string;
+  logitScale: number;
 }
 
 export interface ScoreImagesInput {
@@ -30,6 +31,7 @@ export interface ScoreImagesInput {
   version?: number | null;
   images: ImageInput[];
   threshold?: number | null;
+  thresholdSpace?: ThresholdSpace | null;
   topK?: number | null;
 }
 
@@ -59,9 +61,12 @@ export class ScoringService {
         const [ids, negatives] = await Promise.all([this.taxonomies.labelEmbeddings(version), this.sets.loadBank(setId)]);
         const dim = ids[0].length;
         const set = await this.sets.find(setId);
-        const bank: LabelBank = { dim, idEmbeddings: stack(ids, dim), negativeEmbeddings: stack(negatives.embeddings, dim), negativeGroups: negatives.groups, groupCount: set!.groupCount };
+        const bank: LabelBank = {
+          dim, idEmbeddings: stack(ids, dim), negativeEmbeddings: stack(negatives.embeddings, dim),
+          negativeGroups: negatives.groups, groupCount: set!.groupCount, logitScale: version.logitScale,
+        };
         await this.encoder.loadBank(key, bank);
-        return { key, dim, setId, idLabels: version.labels, negativeLabels: negatives.words };
+        return { key, dim, setId, idLabels: version.labels, negativeLabels: negatives.words, logitScale: version.logitScale };
       })();
       bank.catch(() => this.banks.delete(key));
       this.banks.set(key, bank);
@@ -84,29 +89,41 @@ export class ScoringService {
     if (!Number.isInteger(topK) || topK < 1 || topK > 50) throw new InvalidInputError('topK must be an integer from 1 to 50.', { field: 'topK' }, 'INVALID_PARAMETER');
     const taxonomy = await this.taxonomies.require(input.taxonomyId);
     const threshold = input.threshold ?? taxonomy.defaultThreshold;
+    const thresholdSpace = input.thresholdSpace ?? (taxonomy.thresholdSpace as ThresholdSpace);
     if (!Number.isFinite(threshold)) throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
     const { version, loaded, embedded, results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, topK);
     const latencyMs = (performance.now() - started) / results.length;
-    const scored = results.map((r, index) => this.describe(r, loaded, index, embedded.images[index].filename, threshold, embedded.images[index].sha256));
+    const scored = results.map((r, index) =>
+      this.describe(r, loaded, index, embedded.images[index].filename, { value: threshold, space: thresholdSpace }, embedded.images[index].sha256),
+    );
     await this.records.ensureVectorIndex(version.modelId, loaded.dim);
     const ids = await this.records.insertMany(
       scored.map((s, i) => ({
         caller, taxonomyId: taxonomy.id, taxonomyVersionId: version.id, negativeSetId: loaded.setId, modelId: version.modelId,
-        threshold, imageHash: s.imageHash, filename: s.filename, imageEmbedding: embedded.embeddings[i], score: s.score,
+        threshold, thresholdSpace, imageHash: s.imageHash, filename: s.filename, imageEmbedding: embedded.embeddings[i], score: s.score,
         logitScore: s.logitScore, isOod: s.isOOD, predictedLabel: s.predictedLabel, topLabels: s.topLabels, topNegatives: s.topNegatives, latencyMs,
       })),
     );
     return scored.map((s, i) => ({ ...s, recordId: ids[i] }));
   }
 
-  private describe(r: ImageScoreResult, loaded: LoadedBank, index: number, filename: string | null, threshold: number, imageHash: string) {
+  private describe(
+    r: ImageScoreResult,
+    loaded: LoadedBank,
+    index: number,
+    filename: string | null,
+    threshold: { value: number; space: ThresholdSpace },
+    imageHash: string,
+  ) {
     return {
       index,
       filename,
       score: r.score,
       logitScore: r.logitScore,
-      isOOD: r.score < threshold,
-      threshold,
+      isOOD: (threshold.space === 'SCORE' ? r.score : r.logitScore) < threshold.value,
+      threshold: threshold.value,
+      thresholdSpace: threshold.space,
+      logitScale: loaded.logitScale,
       predictedLabel: loaded.idLabels[r.predictedIndex],
       topLabels: r.topLabels.map((m) => ({ label: loaded.idLabels[m.index], similarity: m.similarity })),
       topNegatives: r.topNegatives.map((m) => ({ label: loaded.negativeLabels[m.index], similarity: m.similarity })),
@@ -114,13 +131,16 @@ export class ScoringService {
     };
   }
 
-  async calibrate(input: { taxonomyId: string; version?: number | null; images: ImageInput[]; targetTpr?: number | null; apply?: boolean | null }) {
+  async calibrate(input: {
+    taxonomyId: string; version?: number | null; images: ImageInput[]; targetTpr?: number | null; apply?: boolean | null; space?: ThresholdSpace | null;
+  }) {
     const targetTpr = input.targetTpr ?? 0.95;
+    const space = input.space ?? 'SCORE';
     if (!(targetTpr > 0 && targetTpr <= 1)) throw new InvalidInputError('targetTpr must be within (0, 1].', { field: 'targetTpr' }, 'INVALID_PARAMETER');
     const { results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, 1);
-    const { threshold, achievedTpr } = calibrateThreshold(results.map((r) => r.score), targetTpr);
-    if (input.apply) await this.taxonomies.setDefaultThreshold(input.taxonomyId, threshold);
-    return { threshold, targetTpr, achievedTpr, imageCount: results.length, applied: Boolean(input.apply) };
+    const { threshold, achievedTpr } = calibrateThreshold(results.map((r) => (space === 'SCORE' ? r.score : r.logitScore)), targetTpr);
+    if (input.apply) await this.taxonomies.setDefaultThreshold(input.taxonomyId, threshold, space);
+    return { threshold, space, targetTpr, achievedTpr, imageCount: results.length, applied: Boolean(input.apply) };
   }
 
   async evaluate(input: { taxonomyId: string; version?: number | null; idImages: ImageInput[]; oodImages: ImageInput[] }) {

@@ -2,6 +2,7 @@
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import { applyPrompt, DEFAULT_ID_PROMPT, ensembleEmbedding, promptTemplateProblem } from '../neglabel/prompts.ts';
+import { REFERENCE_LOGIT_SCALE } from '../neglabel/scoring.ts';
 import type { TaxonomyRepository, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
 import { connection, decodeCursor, validateFirst } from './pagination.ts';
 
@@ -45,27 +46,51 @@ export function validatePromptTemplate(template: string | null | undefined, fiel
   return value;
 }
 
+/** A given logit scale, validated; null when none was given. */
+function validateLogitScale(value: number | null | undefined): number | null {
+  if (value == null) return null;
+  if (!(Number.isFinite(value) && value > 0 && value <= 1000)) {
+    throw new InvalidInputError('logitScale must be in (0, 1000]: 100 is the NegLabel reference (temperature 0.01).', { field: 'logitScale' }, 'INVALID_PARAMETER');
+  }
+  return value;
+}
+
+export type ThresholdSpace = 'SCORE' | 'LOGIT_SCORE';
+
 export class TaxonomyService {
   constructor(private readonly repository: TaxonomyRepository, private readonly encoder: Encoder) {}
 
-  async create(input: { name: string; labels: string[]; promptTemplate?: string | null; promptTemplates?: string[] | null; model?: string | null }, caller: string) {
+  async create(
+    input: { name: string; labels: string[]; promptTemplate?: string | null; promptTemplates?: string[] | null; model?: string | null; logitScale?: number | null },
+    caller: string,
+  ) {
     const name = input.name.trim();
     if (name.length === 0 || name.length > 200) throw new InvalidInputError('name must be 1 to 200 characters.', { field: 'name' });
     const labels = validateLabels(input.labels);
     const promptTemplates = validatePromptTemplates(input.promptTemplates, 'promptTemplates');
     const promptTemplate = validatePromptTemplate(input.promptTemplate ?? input.promptTemplates?.[0], 'promptTemplate', DEFAULT_ID_PROMPT);
     const model = this.encoder.resolveModel(input.model);
-    return this.repository.create({ name, labels, promptTemplate, promptTemplates, modelId: model.id, createdBy: caller });
+    const logitScale = validateLogitScale(input.logitScale) ?? model.logitScale ?? REFERENCE_LOGIT_SCALE;
+    return this.repository.create({ name, labels, promptTemplate, promptTemplates, modelId: model.id, logitScale, createdBy: caller });
   }
 
-  async createVersion(input: { taxonomyId: string; labels?: string[] | null; promptTemplate?: string | null; promptTemplates?: string[] | null; model?: string | null }, caller: string) {
+  async createVersion(
+    input: {
+      taxonomyId: string; labels?: string[] | null; promptTemplate?: string | null; promptTemplates?: string[] | null;
+      model?: string | null; logitScale?: number | null;
+    },
+    caller: string,
+  ) {
     const latest = await this.latestVersion(input.taxonomyId);
     const labels = input.labels ? validateLabels(input.labels) : latest.labels;
     const changesPrompt = input.promptTemplate != null || input.promptTemplates != null;
     const promptTemplates = changesPrompt ? validatePromptTemplates(input.promptTemplates, 'promptTemplates') : latest.promptTemplates;
     const promptTemplate = validatePromptTemplate(input.promptTemplate ?? input.promptTemplates?.[0], 'promptTemplate', latest.promptTemplate);
-    const modelId = input.model ? this.encoder.resolveModel(input.model).id : latest.modelId;
-    return this.repository.createVersion(input.taxonomyId, { labels, promptTemplate, promptTemplates, modelId, createdBy: caller });
+    const model = input.model ? this.encoder.resolveModel(input.model) : null;
+    const modelId = model?.id ?? latest.modelId;
+    // a new model brings its own trained scale; otherwise the version keeps the latest's
+    const logitScale = validateLogitScale(input.logitScale) ?? (model && model.id !== latest.modelId ? model.logitScale ?? REFERENCE_LOGIT_SCALE : latest.logitScale);
+    return this.repository.createVersion(input.taxonomyId, { labels, promptTemplate, promptTemplates, modelId, logitScale, createdBy: caller });
   }
 
   async get(id: string) {
@@ -107,8 +132,8 @@ export class TaxonomyService {
     return this.repository.versionById(id);
   }
 
-  setDefaultThreshold(taxonomyId: string, threshold: number) {
-    return this.repository.setDefaultThreshold(taxonomyId, threshold);
+  setDefaultThreshold(taxonomyId: string, threshold: number, space: ThresholdSpace) {
+    return this.repository.setDefaultThreshold(taxonomyId, threshold, space);
   }
 
   /** The version's prompted label embeddings for its model, encoded once and stored. */

@@ -10,7 +10,7 @@ import { candidateStatisticsInWorker } from '../../src/jobs/mining-math.ts';
 import { SimilarityKernel } from '../../src/inference/similarity-kernel.ts';
 import { assignGroups } from '../../src/neglabel/grouping.ts';
 import { selectNegatives, type CandidateStatistics } from '../../src/neglabel/mining.ts';
-import { scoreFromSimilarities, scoreImage, type LabelBank } from '../../src/neglabel/scoring.ts';
+import { REFERENCE_LOGIT_SCALE, scoreFromSimilarities, scoreImage, type LabelBank } from '../../src/neglabel/scoring.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
 import { randomUnitVectors } from '../../test/helpers/vectors.ts';
 
@@ -109,7 +109,7 @@ export async function miningBenchmark(n = 140_000, k = 1000, dim = 512): Promise
 
 export async function scoringBenchmark(batches = [1, 16, 256], idCount = 1000, negativeCount = 10_499, dim = 512, groups = 100): Promise<Row[]> {
   const { kept, group } = assignGroups(negativeCount, groups, 0);
-  const bank: LabelBank = { dim, idEmbeddings: randomUnitVectors(idCount, dim, 3), negativeEmbeddings: randomUnitVectors(kept, dim, 4), negativeGroups: group, groupCount: groups };
+  const bank: LabelBank = { dim, idEmbeddings: randomUnitVectors(idCount, dim, 3), negativeEmbeddings: randomUnitVectors(kept, dim, 4), negativeGroups: group, groupCount: groups, logitScale: REFERENCE_LOGIT_SCALE };
   const labels = new Float32Array((idCount + kept) * dim);
   labels.set(bank.idEmbeddings);
   labels.set(bank.negativeEmbeddings, idCount * dim);

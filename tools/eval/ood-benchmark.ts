@@ -1,19 +1,22 @@
 /**
  * OOD quality benchmark on emoji artwork of the held-out style, the way the NegLabel paper
- * evaluates: per ID/OOD split, NegLabel (reference defaults, mined over WordNet), NegLabel with the
- * reference's defects (no exclusion), NegLabel without grouping, and MCM (max softmax over the ID
- * labels of 100·cos), all on the same model and images. Uses the service's own encoder and engine.
+ * evaluates: per ID/OOD split, NegLabel (reference defaults, mined over WordNet) and its variants,
+ * and the MCM baseline as its paper defines it, all on the same model and images, under every
+ * rendering of renderings.ts, with 95 % bootstrap intervals. Uses the service's own encoder
+ * (images decoded, composited and resized as in serving) and engine.
  */
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
+import { bootstrapIntervals, type MetricIntervals } from '../../src/neglabel/bootstrap.ts';
+import type { CorpusWord } from '../../src/neglabel/corpus.ts';
 import { assignGroups } from '../../src/neglabel/grouping.ts';
-import { candidateStatistics, selectNegatives } from '../../src/neglabel/mining.ts';
 import { oodMetrics, type OodMetrics } from '../../src/neglabel/metrics.ts';
+import { candidateStatistics, selectNegatives } from '../../src/neglabel/mining.ts';
 import { applyPrompt, DEFAULT_ADJECTIVE_PROMPT, DEFAULT_ID_PROMPT } from '../../src/neglabel/prompts.ts';
-import { LOGIT_SCALE, scoreImage, similarities } from '../../src/neglabel/scoring.ts';
+import { REFERENCE_LOGIT_SCALE, scoreImage, similarities, type LabelBank } from '../../src/neglabel/scoring.ts';
 import { stack } from '../../src/inference/vectors.ts';
 import { loadWordNetCorpus } from '../../src/services/corpus-source.ts';
-import type { CorpusWord } from '../../src/neglabel/corpus.ts';
-import { HELD_OUT_STYLE, loadConcepts, renderIcon, type EmojiConcept } from '../emoji/emoji-data.ts';
+import { HELD_OUT_STYLE, loadConcepts, type EmojiConcept } from '../emoji/emoji-data.ts';
+import { RENDERINGS, type Rendering } from './renderings.ts';
 
 export interface Split {
   name: string;
@@ -21,31 +24,70 @@ export interface Split {
   ood: (c: EmojiConcept) => boolean;
 }
 
+const group = (...names: string[]) => (c: EmojiConcept) => names.includes(c.group);
+const subgroup = (...names: string[]) => (c: EmojiConcept) => names.includes(c.subgroup);
+
 export const SPLITS: Split[] = [
   { name: 'animals vs. other emoji', id: (c) => c.subgroup.startsWith('animal-'), ood: (c) => c.group !== 'animals-nature' },
-  { name: 'food & drink vs. other emoji', id: (c) => c.group === 'food-drink', ood: (c) => c.group !== 'food-drink' },
-  { name: 'travel & places vs. other emoji', id: (c) => c.group === 'travel-places', ood: (c) => c.group !== 'travel-places' },
-  { name: 'mammals vs. birds (near OOD)', id: (c) => c.subgroup === 'animal-mammal', ood: (c) => c.subgroup === 'animal-bird' },
+  { name: 'plants & animals vs. food, objects, travel', id: group('animals-nature'), ood: group('food-drink', 'objects', 'travel-places') },
+  { name: 'food & drink vs. other emoji', id: group('food-drink'), ood: (c) => c.group !== 'food-drink' },
+  { name: 'travel & places vs. other emoji', id: group('travel-places'), ood: (c) => c.group !== 'travel-places' },
+  { name: 'mammals vs. birds (near OOD)', id: subgroup('animal-mammal'), ood: subgroup('animal-bird') },
+  {
+    name: 'fruit & vegetables vs. dishes (near OOD)',
+    id: subgroup('food-fruit', 'food-vegetable'),
+    ood: subgroup('food-prepared', 'food-asian', 'food-sweet'),
+  },
 ];
 
-export const METHODS = ['NegLabel', 'NegLabel, reference defects (no exclusion)', 'NegLabel, no grouping', 'MCM'] as const;
+export const METHODS = [
+  'NegLabel',
+  'NegLabel, logit scale 100',
+  'NegLabel, no grouping',
+  'NegLabel, reference defects (no exclusion)',
+  'MCM (T = 1)',
+  'max softmax of 100·cos',
+] as const;
 export type Method = (typeof METHODS)[number];
+
+export interface MethodResult extends OodMetrics {
+  intervals: MetricIntervals;
+  idScores: number[];
+  oodScores: number[];
+}
+
+export interface RenderingResult {
+  rendering: string;
+  /** top-1 among the split's ID labels, over its ID images */
+  idAccuracy: number;
+  methods: Record<Method, MethodResult>;
+}
 
 export interface SplitResult {
   split: string;
   idCount: number;
   oodCount: number;
   negatives: number;
-  idAccuracy: number;
-  methods: Record<Method, OodMetrics & { idScores: number[]; oodScores: number[] }>;
+  renderings: RenderingResult[];
+}
+
+export interface BenchmarkResult {
+  model: string;
+  logitScale: number;
+  splits: SplitResult[];
+  /** zero-shot top-1 over all concept names (prompt "the nice {}"), per rendering */
+  zeroShotTop1: Array<{ rendering: string; top1: number; images: number }>;
 }
 
 export interface BenchmarkOptions {
   modelDir: string;
   splits?: Split[];
-  /** at most this many ID and this many OOD images per split (seeded subsample), for quick runs */
+  renderings?: Rendering[];
+  /** at most this many ID and this many OOD images per split (deterministic subsample), for quick runs */
   maxImages?: number;
   corpus?: CorpusWord[];
+  /** bootstrap resamples per interval (default 1,000) */
+  resamples?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -56,27 +98,54 @@ function subsample<T>(items: T[], max?: number): T[] {
   return Array.from({ length: max }, (_, i) => items[Math.floor(i * step)]);
 }
 
-export async function runBenchmark(options: BenchmarkOptions): Promise<SplitResult[]> {
+/** max_i softmax(scale · cos)_i over the ID labels: MCM at scale 1 (T = 1 on raw cosine). */
+function maxSoftmax(idMatrix: Float32Array, image: Float32Array, dim: number, scale: number): number {
+  const sims = similarities(idMatrix, image, dim);
+  let max = -Infinity;
+  for (const s of sims) max = Math.max(max, s);
+  let sum = 0;
+  for (const s of sims) sum += Math.exp(scale * (s - max));
+  return 1 / sum;
+}
+
+function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+export async function runBenchmark(options: BenchmarkOptions): Promise<BenchmarkResult> {
   const log = options.onProgress ?? (() => {});
-  const encoder = await OnnxEncoder.start({ modelsDir: '/nonexistent', defaultModelDir: options.modelDir, workers: 2, maxBatchSize: 64, batchWindowMs: 2, maxImagePixels: 1e7, cacheEntries: 0 });
+  const renderings = options.renderings ?? RENDERINGS;
+  const encoder = await OnnxEncoder.start({
+    modelsDir: '/nonexistent', defaultModelDir: options.modelDir, workers: 2, maxBatchSize: 64, batchWindowMs: 2, maxImagePixels: 1e7, cacheEntries: 0,
+  });
   try {
     const model = encoder.resolveModel(null);
     const dim = model.embeddingDim!;
+    const logitScale = model.logitScale ?? REFERENCE_LOGIT_SCALE;
     const concepts = loadConcepts();
+    const index = new Map(concepts.map((c, i) => [c.hexcode, i]));
     const corpus = options.corpus ?? loadWordNetCorpus();
     const prompts = corpus.map((w) => applyPrompt(w.pos === 'noun' ? DEFAULT_ID_PROMPT : DEFAULT_ADJECTIVE_PROMPT, w.text));
     log(`encoding ${prompts.length} corpus prompts`);
     const corpusMatrix = stack(await encoder.embedTextsBulk(model.id, prompts), dim);
-    const imageCache = new Map<string, Float32Array>();
-    const embedConcepts = async (list: EmojiConcept[]) => {
-      const todo = list.filter((c) => !imageCache.has(c.hexcode));
-      const pngs = await Promise.all(todo.map((c) => renderIcon(HELD_OUT_STYLE, c, 128)));
-      const embedded = await encoder.embedImages(model.id, pngs.map((bytes) => ({ bytes })));
-      todo.forEach((c, i) => imageCache.set(c.hexcode, embedded[i] as Float32Array));
-      return list.map((c) => imageCache.get(c.hexcode)!);
+
+    // image embeddings per rendering, each concept rendered and encoded once
+    const cache = new Map<string, Float32Array>();
+    const embed = async (rendering: Rendering, list: EmojiConcept[]): Promise<Float32Array[]> => {
+      const todo = list.filter((c) => !cache.has(`${rendering.name}/${c.hexcode}`));
+      const files = await Promise.all(todo.map((c) => rendering.render(HELD_OUT_STYLE, c, index.get(c.hexcode)!)));
+      const embedded = await encoder.embedImages(model.id, files.map((bytes) => ({ bytes })));
+      todo.forEach((c, i) => {
+        const e = embedded[i];
+        if (!(e instanceof Float32Array)) throw new Error(`${rendering.name} of ${c.label}: ${e.message}`);
+        cache.set(`${rendering.name}/${c.hexcode}`, e);
+      });
+      return list.map((c) => cache.get(`${rendering.name}/${c.hexcode}`)!);
     };
 
-    const results: SplitResult[] = [];
+    const splits: SplitResult[] = [];
     for (const split of options.splits ?? SPLITS) {
       const idConcepts = concepts.filter(split.id);
       const idImages = subsample(idConcepts, options.maxImages);
@@ -84,70 +153,153 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<SplitResu
       log(`${split.name}: ${idConcepts.length} ID labels, ${idImages.length} ID and ${oodImages.length} OOD images`);
       const labels = idConcepts.map((c) => c.label);
       const idMatrix = stack(await encoder.embedTextsBulk(model.id, labels.map((l) => applyPrompt(DEFAULT_ID_PROMPT, l))), dim);
-      const [idEmb, oodEmb] = [await embedConcepts(idImages), await embedConcepts(oodImages)];
       const stats = candidateStatistics(corpusMatrix, idMatrix, dim, 0.95);
-
-      const negLabel = (exclude: boolean, groups: number) => {
+      const mine = (exclude: boolean, groups: number, scale: number): LabelBank => {
         const selection = selectNegatives(corpus, stats, labels, { selectionRatio: 0.15, excludeNearDuplicates: exclude, nearDuplicateThreshold: 0.95 });
-        const { kept, group } = assignGroups(selection.indices.length, groups, 0);
+        const { kept, group: groupOf } = assignGroups(selection.indices.length, groups, 0);
         const negatives = new Float32Array(kept * dim);
         selection.indices.slice(0, kept).forEach((c, i) => negatives.set(corpusMatrix.subarray(c * dim, (c + 1) * dim), i * dim));
-        const bank = { dim, idEmbeddings: idMatrix, negativeEmbeddings: negatives, negativeGroups: group, groupCount: groups };
-        const score = (images: Float32Array[]) => images.map((e) => scoreImage(bank, e, 1).score);
-        return { idScores: score(idEmb), oodScores: score(oodEmb), negatives: kept };
+        return { dim, idEmbeddings: idMatrix, negativeEmbeddings: negatives, negativeGroups: groupOf, groupCount: groups, logitScale: scale };
       };
-      const mcm = (images: Float32Array[]) =>
-        images.map((e) => {
-          const sims = similarities(idMatrix, e, dim);
-          let max = -Infinity;
-          for (const s of sims) max = Math.max(max, s);
-          let sum = 0;
-          for (const s of sims) sum += Math.exp(LOGIT_SCALE * (s - max));
-          return 1 / sum; // softmax of the best label
-        });
-      const runs: Record<Method, { idScores: number[]; oodScores: number[]; negatives?: number }> = {
-        NegLabel: negLabel(true, 100),
-        'NegLabel, reference defects (no exclusion)': negLabel(false, 100),
-        'NegLabel, no grouping': negLabel(true, 1),
-        MCM: { idScores: mcm(idEmb), oodScores: mcm(oodEmb) },
+      const negLabel = (bank: LabelBank) => (e: Float32Array) => scoreImage(bank, e, 1).score;
+      const reference = mine(true, 100, logitScale);
+      const scorers: Record<Method, (e: Float32Array) => number> = {
+        NegLabel: negLabel(reference),
+        'NegLabel, logit scale 100': negLabel(mine(true, 100, REFERENCE_LOGIT_SCALE)),
+        'NegLabel, no grouping': negLabel(mine(true, 1, logitScale)),
+        'NegLabel, reference defects (no exclusion)': negLabel(mine(false, 100, logitScale)),
+        'MCM (T = 1)': (e) => maxSoftmax(idMatrix, e, dim, 1),
+        'max softmax of 100·cos': (e) => maxSoftmax(idMatrix, e, dim, 100),
       };
-      const correct = idImages.filter((c, i) => {
-        const sims = similarities(idMatrix, idEmb[i], dim);
-        return labels[sims.indexOf(Math.max(...sims))] === c.label;
-      }).length;
-      results.push({
-        split: split.name,
-        idCount: idImages.length,
-        oodCount: oodImages.length,
-        negatives: runs.NegLabel.negatives!,
-        idAccuracy: correct / idImages.length,
-        methods: Object.fromEntries(METHODS.map((m) => [m, { ...oodMetrics(runs[m].idScores, runs[m].oodScores), idScores: runs[m].idScores, oodScores: runs[m].oodScores }])) as SplitResult['methods'],
-      });
+      const result: SplitResult = {
+        split: split.name, idCount: idImages.length, oodCount: oodImages.length, negatives: reference.negativeGroups.length, renderings: [],
+      };
+      for (const rendering of renderings) {
+        const [idEmb, oodEmb] = [await embed(rendering, idImages), await embed(rendering, oodImages)];
+        const labelOf = new Map(idConcepts.map((c, i) => [c.label, i]));
+        const correct = idImages.filter((c, i) => argmax(similarities(idMatrix, idEmb[i], dim)) === labelOf.get(c.label)).length;
+        const methods = {} as Record<Method, MethodResult>;
+        for (const method of METHODS) {
+          const idScores = idEmb.map(scorers[method]);
+          const oodScores = oodEmb.map(scorers[method]);
+          const intervals = bootstrapIntervals(idScores, oodScores, { resamples: options.resamples ?? 1000, seed: 0 });
+          methods[method] = { ...oodMetrics(idScores, oodScores), intervals, idScores, oodScores };
+        }
+        result.renderings.push({ rendering: rendering.name, idAccuracy: correct / idImages.length, methods });
+      }
+      splits.push(result);
     }
-    return results;
+
+    log('zero-shot top-1 over all concept names');
+    const names = stack(await encoder.embedTextsBulk(model.id, concepts.map((c) => applyPrompt(DEFAULT_ID_PROMPT, c.label))), dim);
+    const evaluated = subsample(concepts, options.maxImages);
+    const zeroShotTop1 = [];
+    for (const rendering of renderings) {
+      const embedded = await embed(rendering, evaluated);
+      const hits = evaluated.filter((c, i) => argmax(similarities(names, embedded[i], dim)) === index.get(c.hexcode)).length;
+      zeroShotTop1.push({ rendering: rendering.name, top1: hits / evaluated.length, images: evaluated.length });
+    }
+    return { model: model.id, logitScale, splits, zeroShotTop1 };
   } finally {
     await encoder.close();
   }
 }
 
-const pct = (x: number) => (100 * x).toFixed(2);
+const pct = (x: number) => (100 * x).toFixed(1);
+const withInterval = (x: number, i: { low: number; high: number }) => `${pct(x)} [${pct(i.low)}, ${pct(i.high)}]`;
 
-/** The results as a markdown table: per split and method, then the unweighted average per method. */
-export function markdownTable(results: SplitResult[]): string {
+/** The worst rendering of a method on a split, by AUROC. */
+export function worstRendering(split: SplitResult, method: Method): RenderingResult {
+  return split.renderings.reduce((a, b) => (b.methods[method].auroc < a.methods[method].auroc ? b : a));
+}
+
+/** The transparent-PNG rendering (the first), the reference point of the robustness goals. */
+const baseline = (split: SplitResult) => split.renderings[0];
+
+/** Per split and method on the first rendering, with intervals, then the unweighted averages. */
+export function mainTable(result: BenchmarkResult): string {
   const lines = [
-    '| split (ID vs. OOD) | method | AUROC ↑ | FPR95 ↓ | AUPR-In ↑ | AUPR-Out ↑ | ID acc. |',
+    '| split (ID / OOD images) | method | AUROC ↑ [95 % CI] | FPR95 ↓ [95 % CI] | FPR at calibrated threshold ↓ | AUPR-In ↑ | AUPR-Out ↑ |',
     '|---|---|---|---|---|---|---|',
   ];
-  for (const r of results) {
+  for (const s of result.splits) {
     for (const m of METHODS) {
-      const x = r.methods[m];
-      lines.push(`| ${r.split} (${r.idCount} / ${r.oodCount}) | ${m} | ${pct(x.auroc)} | ${pct(x.fpr95)} | ${pct(x.auprIn)} | ${pct(x.auprOut)} | ${pct(r.idAccuracy)} |`);
+      const x = baseline(s).methods[m];
+      lines.push(`| ${s.split} (${s.idCount} / ${s.oodCount}) | ${m} | ${withInterval(x.auroc, x.intervals.auroc)} | ${withInterval(x.fpr95, x.intervals.fpr95)} | ${pct(x.fpr95AtThreshold)} | ${pct(x.auprIn)} | ${pct(x.auprOut)} |`);
     }
   }
   for (const m of METHODS) {
-    const mean = (f: (x: OodMetrics) => number) => pct(results.reduce((a, r) => a + f(r.methods[m]), 0) / results.length);
-    const acc = pct(results.reduce((a, r) => a + r.idAccuracy, 0) / results.length);
-    lines.push(`| **average** | ${m} | ${mean((x) => x.auroc)} | ${mean((x) => x.fpr95)} | ${mean((x) => x.auprIn)} | ${mean((x) => x.auprOut)} | ${acc} |`);
+    const mean = (f: (x: MethodResult) => number) => pct(result.splits.reduce((a, s) => a + f(baseline(s).methods[m]), 0) / result.splits.length);
+    lines.push(`| **average** | ${m} | ${mean((x) => x.auroc)} | ${mean((x) => x.fpr95)} | ${mean((x) => x.fpr95AtThreshold)} | ${mean((x) => x.auprIn)} | ${mean((x) => x.auprOut)} |`);
   }
   return lines.join('\n');
+}
+
+/** AUROC per rendering for NegLabel and MCM, the worst rendering and its gap to the first. */
+export function renderingTable(result: BenchmarkResult, methods: readonly Method[] = ['NegLabel', 'MCM (T = 1)']): string {
+  const names = result.splits[0]?.renderings.map((r) => r.rendering) ?? [];
+  const lines = [`| split | method | ${names.join(' | ')} | worst (gap) |`, `|---|---|${names.map(() => '---|').join('')}---|`];
+  for (const s of result.splits) {
+    for (const m of methods) {
+      const worst = worstRendering(s, m);
+      const gap = baseline(s).methods[m].auroc - worst.methods[m].auroc;
+      lines.push(`| ${s.split} | ${m} | ${s.renderings.map((r) => pct(r.methods[m].auroc)).join(' | ')} | ${worst.rendering} (${(100 * gap).toFixed(1)}) |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export interface Goal {
+  goal: string;
+  met: boolean;
+  measured: string;
+}
+
+/** The model goals of the quality issue, checked on this run. */
+export function goals(result: BenchmarkResult): Goal[] {
+  const top1 = result.zeroShotTop1[0]?.top1 ?? 0;
+  const out: Goal[] = [{ goal: 'zero-shot top-1 over all concept names ≥ 30 % (transparent PNG)', met: top1 >= 0.3, measured: `${pct(top1)} %` }];
+  const gaps = result.splits.map((s) => ({ s, gap: baseline(s).methods.NegLabel.auroc - worstRendering(s, 'NegLabel').methods.NegLabel.auroc }));
+  const widest = gaps.reduce((a, b) => (b.gap > a.gap ? b : a));
+  out.push({
+    goal: 'on every split the worst rendering’s NegLabel AUROC within 3 points of the transparent PNG',
+    met: gaps.every((g) => g.gap <= 0.03),
+    measured: `largest gap ${(100 * widest.gap).toFixed(1)} points (${widest.s.split}, ${worstRendering(widest.s, 'NegLabel').rendering})`,
+  });
+  const animals = result.splits.find((s) => s.split.startsWith('animals vs.'));
+  if (animals) {
+    const worst = worstRendering(animals, 'NegLabel');
+    out.push({ goal: 'NegLabel AUROC ≥ 90 on the animals split under every rendering', met: worst.methods.NegLabel.auroc >= 0.9, measured: `worst ${pct(worst.methods.NegLabel.auroc)} (${worst.rendering})` });
+  }
+  const losses = result.splits.flatMap((s) => s.renderings.filter((r) => r.methods.NegLabel.auroc <= r.methods['MCM (T = 1)'].auroc).map((r) => `${s.split} / ${r.rendering}`));
+  const cells = result.splits.reduce((a, s) => a + s.renderings.length, 0);
+  out.push({
+    goal: 'NegLabel ahead of MCM (T = 1) in AUROC on every split and rendering',
+    met: losses.length === 0,
+    measured: losses.length === 0 ? `ahead in all ${cells}` : `behind in ${losses.length} of ${cells}: ${losses.join('; ')}`,
+  });
+  return out;
+}
+
+export function report(result: BenchmarkResult): string {
+  const first = result.splits[0]?.renderings[0]?.rendering ?? '';
+  const negatives = result.splits.map((s) => `${s.split}: ${s.negatives}`).join('; ');
+  const top1 = result.zeroShotTop1.map((z) => `${z.rendering} ${pct(z.top1)} %`).join(', ');
+  return [
+    `Model \`${result.model}\` scored at its trained logit scale ${result.logitScale} (rows "logit scale 100": NegLabel's reference temperature 0.01); held-out style Fluent Emoji Flat; negatives mined over WordNet 3.1 (${negatives}).`,
+    '',
+    `Zero-shot top-1 over all ${result.zeroShotTop1[0]?.images ?? 0} concept names: ${top1}.`,
+    '',
+    `**Per split, ${first}** (percent; 95 % bootstrap intervals from 1,000 seeded resamples of the ID and OOD images; FPR95 as the papers' evaluator computes it; "FPR at calibrated threshold" is what a deployment calibrated to keep 95 % of these ID images sees):`,
+    '',
+    mainTable(result),
+    '',
+    '**AUROC per rendering** (the images a person sees differ; the service composites transparency over white):',
+    '',
+    renderingTable(result),
+    '',
+    '**Goals**:',
+    '',
+    ...goals(result).map((g) => `- ${g.met ? 'met' : 'not met'}: ${g.goal}: ${g.measured}`),
+  ].join('\n');
 }

@@ -4,7 +4,7 @@ import { assignGroups } from '../../../src/neglabel/grouping.ts';
 import { scoreImage, type LabelBank } from '../../../src/neglabel/scoring.ts';
 import { randomUnitVectors } from '../../helpers/vectors.ts';
 
-function bank(groups: number, seed = 0): LabelBank {
+function bank(groups: number, seed = 0, logitScale = 100): LabelBank {
   const dim = 32;
   const negatives = 1003;
   const { kept, group } = assignGroups(negatives, groups, seed);
@@ -14,18 +14,19 @@ function bank(groups: number, seed = 0): LabelBank {
     negativeEmbeddings: randomUnitVectors(negatives, dim, 12).subarray(0, kept * dim),
     negativeGroups: group,
     groupCount: groups,
+    logitScale,
   };
 }
 
-/** The formulas of the method page, evaluated directly in float64 (exp(100) fits in a double). */
+/** The formulas of the method page at the bank's logit scale, evaluated directly in float64 (exp(100) fits in a double). */
 function directScore(b: LabelBank, image: Float32Array) {
   const cos = (m: Float32Array, r: number) => {
     let dot = 0;
     for (let d = 0; d < b.dim; d++) dot += m[r * b.dim + d] * image[d];
     return dot;
   };
-  const idExp = Array.from({ length: b.idEmbeddings.length / b.dim }, (_, i) => Math.exp(100 * cos(b.idEmbeddings, i)));
-  const negExp = Array.from({ length: b.negativeEmbeddings.length / b.dim }, (_, j) => Math.exp(100 * cos(b.negativeEmbeddings, j)));
+  const idExp = Array.from({ length: b.idEmbeddings.length / b.dim }, (_, i) => Math.exp(b.logitScale * cos(b.idEmbeddings, i)));
+  const negExp = Array.from({ length: b.negativeEmbeddings.length / b.dim }, (_, j) => Math.exp(b.logitScale * cos(b.negativeEmbeddings, j)));
   const sumId = idExp.reduce((a, c) => a + c, 0);
   let grouped = 0;
   for (let g = 0; g < b.groupCount; g++) {
@@ -37,8 +38,8 @@ function directScore(b: LabelBank, image: Float32Array) {
 }
 
 test('grouped score, logit score and prediction equal the direct float64 formulas (1e-6)', () => {
-  for (const groups of [1, 7, 100]) {
-    const b = bank(groups);
+  for (const [groups, logitScale] of [[1, 100], [7, 100], [100, 100], [7, 26], [100, 26]]) {
+    const b = bank(groups, 0, logitScale);
     const images = randomUnitVectors(20, 32, 99);
     for (let i = 0; i < 20; i++) {
       const image = images.subarray(i * 32, (i + 1) * 32);
@@ -50,6 +51,18 @@ test('grouped score, logit score and prediction equal the direct float64 formula
       if (groups === 1) assert.ok(Math.abs(got.score - want.ungrouped) < 1e-6, 'n_g = 1 must be the ungrouped S');
     }
   }
+});
+
+test('a lower logit scale keeps the same ranking of ID labels and unsaturates the score', () => {
+  // an image on top of ID label 3: at scale 100 its score is 1 to within 1e-9 (no threshold can
+  // separate such images), at scale 10 it is clearly below 1
+  const image = bank(10).idEmbeddings.slice(3 * 32, 4 * 32);
+  const hot = scoreImage(bank(10, 0, 100), image, 3);
+  const cool = scoreImage(bank(10, 0, 10), image, 3);
+  assert.deepEqual(cool.topLabels.map((m) => m.index), hot.topLabels.map((m) => m.index));
+  assert.equal(cool.predictedIndex, 3);
+  assert.ok(1 - hot.score < 1e-9, `scale 100: ${hot.score}`);
+  assert.ok(1 - cool.score > 1e-3 && cool.score > 0.5, `scale 10: ${cool.score}`);
 });
 
 test('scores stay finite where the naive float32 form overflows', () => {

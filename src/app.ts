@@ -40,7 +40,11 @@ export interface App {
 
 export async function startApp(config: Config, logger: Logger): Promise<App> {
   const database = await openDatabase(
-    { databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize, migrationsDir: config.migrationsDir },
+    {
+      databaseUrl: config.databaseUrl, migrationDatabaseUrl: config.migrationDatabaseUrl, role: config.databaseRole, dataDir: config.dataDir,
+      poolSize: config.dbPoolSize, migrationsDir: config.migrationsDir, statementTimeoutMs: config.dbStatementTimeoutMs,
+      idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+    },
     (msg, fields) => logger.info(fields ?? {}, msg),
   );
   const encoder = await OnnxEncoder.start({
@@ -56,7 +60,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const { prisma, pool } = database;
   const jobs = new MiningJobRepository(prisma, pool);
   const sets = new NegativeSetRepository(prisma, pool);
-  const records = new ScoringRecordRepository(pool);
+  const records = new ScoringRecordRepository(pool, database.ddl, (message, fields) => logger.warn(fields, message));
   const embeddings = new EmbeddingService(encoder, { maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest });
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
   const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, logger, {

@@ -9,7 +9,16 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl?: string;
+  /** owner role for migrations and runtime DDL (NEGLABEL_MIGRATION_DATABASE_URL); default DATABASE_URL */
+  migrationDatabaseUrl?: string;
+  /** a role to SET on every runtime connection (NEGLABEL_DATABASE_ROLE) */
+  databaseRole?: string;
   dbPoolSize: number;
+  /** external Postgres only: statement_timeout and idle_in_transaction_session_timeout, ms */
+  dbStatementTimeoutMs: number;
+  dbIdleInTransactionTimeoutMs: number;
+  /** how long a SIGTERM may take before the process exits anyway */
+  shutdownTimeoutMs: number;
   migrationsDir: string;
   modelsDir: string;
   defaultModelDir?: string;
@@ -41,13 +50,25 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return value;
 }
 
+/** A Postgres role name, quoted as an identifier is only when plain: refuse anything else. */
+function role(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new Error(`NEGLABEL_DATABASE_ROLE=${raw} is invalid: use a plain lower-case role name`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.cwd()): Readonly<Config> {
   return Object.freeze({
     host: env.HOST || '127.0.0.1',
     port: int(env, 'PORT', 4000, 0, 65535),
     dataDir: path.resolve(root, env.NEGLABEL_DATA_DIR || 'data'),
     databaseUrl: env.DATABASE_URL || undefined,
+    migrationDatabaseUrl: env.NEGLABEL_MIGRATION_DATABASE_URL || undefined,
+    databaseRole: role(env.NEGLABEL_DATABASE_ROLE),
     dbPoolSize: int(env, 'NEGLABEL_DB_POOL_SIZE', 8, 1, 100),
+    dbStatementTimeoutMs: int(env, 'NEGLABEL_DB_STATEMENT_TIMEOUT_MS', 60_000, 0),
+    dbIdleInTransactionTimeoutMs: int(env, 'NEGLABEL_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 0),
+    shutdownTimeoutMs: int(env, 'NEGLABEL_SHUTDOWN_TIMEOUT_MS', 30_000, 1000),
     migrationsDir: path.resolve(root, 'migrations'),
     modelsDir: path.resolve(root, env.NEGLABEL_MODELS_DIR || 'models'),
     defaultModelDir: env.NEGLABEL_MODEL_DIR ? path.resolve(root, env.NEGLABEL_MODEL_DIR) : undefined,

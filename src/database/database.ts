@@ -10,13 +10,24 @@ import { applyMigrations } from './migrate.ts';
 
 export interface DatabaseOptions {
   databaseUrl?: string;
+  /** the owner role's URL for migrations and runtime DDL; default databaseUrl */
+  migrationDatabaseUrl?: string;
+  /** SET ROLE on every runtime connection */
+  role?: string;
   dataDir: string;
   poolSize: number;
   migrationsDir: string;
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
 }
 
 export interface Database {
   pool: pg.Pool;
+  /**
+   * Runs DDL the service needs at run time (per-model vector indexes) as the owner role: the
+   * runtime role may own nothing.
+   */
+  ddl(sql: string): Promise<void>;
   prisma: PrismaClient;
   embedded: boolean;
   close(): Promise<void>;
@@ -26,6 +37,9 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
   let embedded: EmbeddedPostgres | undefined;
   let url = options.databaseUrl;
   let poolSize = options.poolSize;
+  // PGlite ignores session parameters and cannot interrupt a statement (one WASM thread): its
+  // protection is that only this user's processes can reach it at all (embedded-postgres.ts).
+  let timeouts = { statement_timeout: options.statementTimeoutMs, idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs };
   if (!url) {
     // PGlite is one backend session, and its socket server interleaves the extended-protocol
     // messages of concurrent connections (one connection's unnamed statement replaces another's:
@@ -34,25 +48,40 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
     poolSize = 1;
     embedded = await startEmbeddedPostgres(options.dataDir, 4);
     url = embedded.url;
-    log('embedded postgres started', { dataDir: options.dataDir });
+    timeouts = { statement_timeout: 0, idle_in_transaction_session_timeout: 0 };
+    log('embedded postgres started on a private Unix socket', { dataDir: options.dataDir });
   }
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
-  pool.on('error', (error) => log('database pool error', { err: error.message }));
+  const ownerUrl = options.migrationDatabaseUrl ?? url;
+  // migrations may build large indexes: no statement timeout for them
+  const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+  owner.on('error', (error) => log('database pool error', { err: error.message }));
   try {
-    await applyMigrations(pool, options.migrationsDir, log);
+    await applyMigrations(owner, options.migrationsDir, log);
   } catch (error) {
-    await pool.end();
+    await owner.end();
     await embedded?.stop();
     throw error;
+  }
+  if (embedded) await owner.end(); // one PGlite session: the runtime pool's single connection does everything
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, ...(timeouts.statement_timeout ? timeouts : {}) });
+  pool.on('error', (error) => log('database pool error', { err: error.message }));
+  if (options.role) {
+    // every runtime connection acts as the unprivileged role (see docs/database-roles.sql)
+    const role = options.role;
+    pool.on('connect', (client) => void client.query(`SET ROLE "${role}"`).catch((error) => log('SET ROLE failed', { role, err: error.message })));
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     pool,
     prisma,
     embedded: embedded !== undefined,
+    async ddl(sql) {
+      await (embedded ? pool : owner).query(sql);
+    },
     async close() {
       await prisma.$disconnect();
       await pool.end();
+      if (!embedded) await owner.end();
       await embedded?.stop();
     },
   };

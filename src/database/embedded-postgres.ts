@@ -1,9 +1,15 @@
 /**
  * The embedded default database: PGlite (Postgres 17 in WASM) with pgvector, persisted in a data
- * folder and served over the Postgres wire protocol on loopback, so the service talks to it
- * through the same `pg`/Prisma path it uses for an external server.
+ * folder and served over the Postgres wire protocol, so the service talks to it through the same
+ * `pg`/Prisma path it uses for an external server.
+ *
+ * Trust model: PGlite has no authentication, and whoever reaches its socket is its superuser
+ * (can rewrite the append-only history, add keys, wedge the backend). So it is never on TCP: it
+ * listens on a Unix socket inside the data folder, and the folder is private to the service's
+ * user (0700, files 0600). Only processes of that user — who could read the files anyway — reach
+ * it. A folder that others can enter is refused at start.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
@@ -13,6 +19,11 @@ export interface EmbeddedPostgres {
   url: string;
   stop(): Promise<void>;
 }
+
+/** The socket file name Postgres clients look for in a socket folder (`host=<folder>`, port 5432). */
+export const SOCKET_NAME = '.s.PGSQL.5432';
+/** sun_path holds 108 bytes on Linux, including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
 
 function processAlive(pid: number): boolean {
   try {
@@ -35,21 +46,65 @@ function acquireLock(dataDir: string): string {
       throw new Error(`${dataDir} is in use by another neglabel process (pid ${pid}): stop it, or set NEGLABEL_DATA_DIR to another folder, or use DATABASE_URL for a shared Postgres`);
     }
   }
-  writeFileSync(lockFile, String(process.pid));
+  writeFileSync(lockFile, String(process.pid), { mode: 0o600 });
   return lockFile;
 }
 
+/** Creates the data folder private (0700), or refuses one that other users can enter, read or write. */
+export function ensurePrivateFolder(dataDir: string): void {
+  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const stat = statSync(dataDir);
+  if (!stat.isDirectory()) throw new Error(`NEGLABEL_DATA_DIR=${dataDir} is not a folder`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new Error(`${dataDir} belongs to user ${stat.uid}, not to the user running neglabel (${uid}): the embedded database must live in a folder of its own user`);
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8);
+    throw new Error(
+      `${dataDir} is mode ${mode}: other users could read or change the embedded database. Run \`chmod -R go-rwx ${dataDir}\` (folder 0700, files 0600) and start again`,
+    );
+  }
+}
+
+/**
+ * PGlite unpacks its initial cluster with mode 0666 whatever the umask: take every file and folder
+ * below `dir` back to its owner (files 0600, folders 0700). Files it creates later honour the umask.
+ */
+function restrictTree(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      chmodSync(file, 0o700);
+      restrictTree(file);
+    } else if (entry.isFile()) {
+      chmodSync(file, 0o600);
+    }
+  }
+}
+
 export async function startEmbeddedPostgres(dataDir: string, maxConnections: number): Promise<EmbeddedPostgres> {
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateFolder(dataDir);
+  const socketPath = path.join(dataDir, SOCKET_NAME);
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+    throw new Error(`the database socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes (a Unix socket limit): set NEGLABEL_DATA_DIR to a shorter path`);
+  }
+  // Every file the database (and this process) creates from here on is private to this user.
+  process.umask(0o077);
   const lockFile = acquireLock(dataDir);
   const db = await PGlite.create(path.join(dataDir, 'pgdata'), { extensions: { vector } });
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections });
+  restrictTree(dataDir);
+  rmSync(socketPath, { force: true }); // left by a process that died: the lock says none is alive
+  const server = new PGLiteSocketServer({ db, path: socketPath, maxConnections });
   await server.start();
+  chmodSync(socketPath, 0o600);
   return {
-    url: `postgresql://postgres:postgres@${server.getServerConn()}/postgres?sslmode=disable`,
+    // libpq convention: host names the socket folder; no password (only this user reaches it)
+    url: `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(dataDir)}`,
     async stop() {
       await server.stop();
       await db.close();
+      rmSync(socketPath, { force: true });
       rmSync(lockFile, { force: true });
     },
   };

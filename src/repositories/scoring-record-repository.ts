@@ -87,7 +87,12 @@ function where(filter: ScoringFilter, offset = 0, source: 'r' | 'd' = 'r'): { sq
 export class ScoringRecordRepository {
   private readonly indexedModels = new Set<string>();
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    /** runs DDL as the schema owner */
+    private readonly ddl: (sql: string) => Promise<void> = (sql) => pool.query(sql).then(() => undefined),
+    private readonly warn: (message: string, fields: object) => void = () => {},
+  ) {}
 
   async insertMany(records: NewScoringRecord[]): Promise<string[]> {
     const client = await this.pool.connect();
@@ -207,13 +212,22 @@ export class ScoringRecordRepository {
   }
 
   /** Creates the model's HNSW index once (idempotent), on the embedding cast to its width. */
+  /**
+   * The model's HNSW index, created once by the owner role. Without it similarity search still
+   * works (a scan), so a refusal is logged with the statement to run, and scoring goes on.
+   */
   async ensureVectorIndex(modelId: string, dim: number): Promise<void> {
     if (this.indexedModels.has(modelId)) return;
     const name = `scoring_records_hnsw_${modelId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}_${dim}`;
     const literal = modelId.replace(/'/g, "''");
-    await this.pool.query(
-      `CREATE INDEX IF NOT EXISTS "${name}" ON scoring_records USING hnsw ((image_embedding::vector(${dim})) vector_cosine_ops) WHERE model_id = '${literal}'`,
-    );
+    const sql = `CREATE INDEX IF NOT EXISTS "${name}" ON scoring_records USING hnsw ((image_embedding::vector(${dim})) vector_cosine_ops) WHERE model_id = '${literal}'`;
+    try {
+      await this.ddl(sql);
+    } catch (error) {
+      this.warn('could not create the similarity index for a model: set NEGLABEL_MIGRATION_DATABASE_URL to the owner role, or run the statement as the owner', {
+        model: modelId, sql, err: (error as Error).message,
+      });
+    }
     this.indexedModels.add(modelId);
   }
 

@@ -49,3 +49,15 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
 export function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64');
 }
+
+/** Polls a mining job until it ends (SUCCEEDED, FAILED or CANCELLED) and returns it. */
+export async function waitForJob(app: TestApp, id: string, timeoutMs = 600_000): Promise<{ status: string; error: string | null; negativeSet: { id: string } | null }> {
+  const started = Date.now();
+  for (;;) {
+    const { data, errors } = await app.graphql('query($id: ID!) { miningJob(id: $id) { status error negativeSet { id } } }', { id });
+    if (errors) throw new Error(JSON.stringify(errors));
+    if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(data.miningJob.status)) return data.miningJob;
+    if (Date.now() - started > timeoutMs) throw new Error(`job ${id} still ${data.miningJob.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,0 +1,31 @@
+-- Grants for running neglabel on an external Postgres with two roles, so that the append-only
+-- guarantee of the scoring history and the audit log does not rest on the service's own good
+-- behaviour:
+--   * the owner role (NEGLABEL_MIGRATION_DATABASE_URL) owns the schema: it applies migrations and
+--     creates the per-model HNSW indexes;
+--   * the runtime role (DATABASE_URL) owns nothing: it can read, insert, and update the few mutable
+--     tables, but cannot UPDATE, DELETE or TRUNCATE the history or the audit log, cannot ALTER
+--     a table or disable a trigger, and cannot touch the migration record.
+-- Run as the owner role after the first start (or after `prisma migrate deploy`), in the schema
+-- neglabel uses. The role name is an example; the password is yours to choose:
+--   CREATE ROLE neglabel_runtime LOGIN PASSWORD '…';
+-- Re-run after upgrades that add tables (or keep the ALTER DEFAULT PRIVILEGES at the end).
+
+GRANT USAGE ON SCHEMA public TO neglabel_runtime;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO neglabel_runtime;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO neglabel_runtime;
+
+-- append-only: the history, the audit log, and the caches that are only ever added to
+GRANT INSERT ON scoring_records, audit_log, label_embeddings, corpus_embeddings, negative_labels
+  TO neglabel_runtime;
+
+-- mutable state: taxonomies (default threshold), versions (active negative set), mining jobs
+-- (queue and progress), negative label sets, API keys (revocation)
+GRANT INSERT, UPDATE ON taxonomies, taxonomy_versions, mining_jobs, negative_label_sets, api_keys
+  TO neglabel_runtime;
+
+-- nothing else: no DELETE or TRUNCATE anywhere, no write on _prisma_migrations or
+-- scoring_daily_stats (its trigger runs as the owner)
+
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO neglabel_runtime;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO neglabel_runtime;

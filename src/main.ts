@@ -12,7 +12,12 @@ try {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    logger.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: finishing in-flight requests');
+    // a wedged dependency must not keep the process alive forever: exit at the deadline
+    setTimeout(() => {
+      logger.error({ deadlineMs: config.shutdownTimeoutMs }, 'shutdown did not finish in time: exiting anyway (raise NEGLABEL_SHUTDOWN_TIMEOUT_MS if requests need longer)');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     try {
       await app.close();
       logger.info('stopped');

@@ -26,10 +26,18 @@ export class HealthService {
     this.migrations = readMigrations(migrationsDir);
   }
 
-  async report(): Promise<HealthReport> {
+  /**
+   * The database round trip is bounded: a wedged database makes the report say unreachable
+   * within `timeoutMs` instead of hanging the caller (load balancers probe /readyz).
+   */
+  async report(timeoutMs = 2000): Promise<HealthReport> {
     const database: HealthReport['database'] = { reachable: false, embedded: this.embedded, appliedMigrations: [], pendingMigrations: [], error: null };
     try {
-      const status = await migrationStatus(this.pool, this.migrations);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      const status = await Promise.race([migrationStatus(this.pool, this.migrations), timeout]).finally(() => clearTimeout(timer));
       Object.assign(database, { reachable: true, appliedMigrations: status.applied, pendingMigrations: status.pending });
     } catch (error) {
       database.error = (error as Error).message;

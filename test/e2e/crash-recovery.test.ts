@@ -1,38 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
+import { randomPort, startServer as startProcess, stopServer, waitReady as waitForReady } from '../helpers/server-process.ts';
 
-const PORT = 4700 + Math.floor(Math.random() * 200);
-
-function startServer(dataDir: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: String(PORT), NEGLABEL_DATA_DIR: dataDir, NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR, NEGLABEL_JOB_POLL_MS: '100', LOG_LEVEL: 'warn' },
-    stdio: 'ignore',
-  });
-}
-
-async function waitReady(): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${PORT}/readyz`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not become ready');
-}
-
-async function stopServer(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null) return;
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGKILL');
-  await exited;
-}
+const PORT = randomPort();
+const startServer = (dataDir: string) => startProcess(PORT, dataDir);
+const waitReady = () => waitForReady(PORT);
 
 /** Runs `fn` with a fresh data folder and a way to start servers on it; kills them and removes it after. */
 async function withDataDir(fn: (start: () => ChildProcess) => Promise<void>): Promise<void> {

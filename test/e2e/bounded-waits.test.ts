@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestApp } from '../helpers/app.ts';
+import { randomPort, startServer, stopServer, waitReady } from '../helpers/server-process.ts';
+
+test('/readyz answers 503 within its bound while the database is wedged, and 200 again after', async () => {
+  const app = await startTestApp();
+  try {
+    // the embedded pool has one connection: a transaction held open starves every other query
+    const client = await app.database.pool.connect();
+    await client.query('BEGIN');
+    const started = Date.now();
+    const wedged = await fetch(`${app.url}/readyz`);
+    const elapsed = Date.now() - started;
+    assert.equal(wedged.status, 503);
+    assert.ok(elapsed < 5000, `answered after ${elapsed} ms`);
+    assert.match((await wedged.json()).hint, /unreachable/);
+    await client.query('ROLLBACK');
+    client.release();
+    assert.equal((await fetch(`${app.url}/readyz`)).status, 200);
+  } finally {
+    await app.close();
+  }
+});
+
+test('SIGTERM exits by the shutdown deadline even when a client never finishes its request', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-deadline-'));
+  const port = randomPort();
+  const server = startServer(port, dataDir, { NEGLABEL_SHUTDOWN_TIMEOUT_MS: '1500' });
+  try {
+    await waitReady(port);
+    // a request whose body never arrives keeps a connection busy past Apollo's 10 s drain
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"query":');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    const started = Date.now();
+    server.kill('SIGTERM');
+    const code = await exited;
+    const elapsed = Date.now() - started;
+    socket.destroy();
+    assert.ok(elapsed < 6000, `exited after ${elapsed} ms`);
+    assert.equal(code, 1, 'a shutdown cut short by the deadline exits non-zero');
+  } finally {
+    await stopServer(server);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -3,6 +3,7 @@
  * tests, which start the real thing on a free port.
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { OnnxEncoder } from './inference/onnx-encoder.ts';
@@ -27,8 +28,15 @@ import { AccessService } from './services/access-service.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
+/** A bound IP address in 127.0.0.0/8 or ::1 (names are not addresses: `127.0.0.1.evil.example` is not). */
+export function isLoopbackAddress(address: string): boolean {
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIPv4(v4)) return v4.split('.')[0] === '127';
+  return isIPv6(address) && (address === '::1' || address === '0:0:0:0:0:0:0:1');
+}
+
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return host === 'localhost' || isLoopbackAddress(host);
 }
 
 export interface App {
@@ -88,6 +96,15 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   await runner.start();
   const metrics = createMetrics({ encoder, pool, miningProgress: () => runner.current });
   const http = await startHttpServer(config, services, logger, metrics);
+  const bound = (http.server.address() as { address: string }).address;
+  if (services.access.isOpen && !isLoopbackAddress(bound)) {
+    // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
+    await http.close();
+    await runner.stop();
+    await encoder.close();
+    await database.close();
+    throw new Error(`HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`);
+  }
   logger.info({ url: `${http.url}/graphql`, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) }, 'neglabel listening');
   return {
     url: http.url,

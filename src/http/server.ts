@@ -48,6 +48,16 @@ export async function startHttpServer(config: Config, services: Services, logger
     res.setHeader('x-request-id', requestId);
     requestScope.run({ requestId }, next);
   });
+  // Open mode trusts loopback callers. A browser page on another site can reach 127.0.0.1 through a
+  // DNS name it controls (DNS rebinding): its requests carry that name as Host, so refuse them.
+  app.use((req, res, next) => {
+    if (!services.access.isOpen) return next();
+    const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+    if (host === 'localhost' || host === '127.0.0.1' || host === '[::1]') return next();
+    res.status(403).json({
+      errors: [{ message: 'In open mode (no API key yet) only Host localhost, 127.0.0.1 or [::1] is served: set NEGLABEL_ADMIN_KEY to use other names.', extensions: { code: 'FORBIDDEN_HOST' } }],
+    });
+  });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

@@ -12,8 +12,17 @@ export class AccessRepository {
     return this.prisma.apiKey.findFirst({ where: { keyHash, revokedAt: null } });
   }
 
-  hasActiveKeys(): Promise<boolean> {
-    return this.prisma.apiKey.count({ where: { revokedAt: null } }).then((n) => n > 0);
+  /** Any key, revoked or not: a service that ever had a key never runs open again. */
+  anyKeyEverExisted(): Promise<boolean> {
+    return this.prisma.apiKey.count().then((n) => n > 0);
+  }
+
+  findByHash(keyHash: string) {
+    return this.prisma.apiKey.findUnique({ where: { keyHash } });
+  }
+
+  countActiveAdmins(): Promise<number> {
+    return this.prisma.apiKey.count({ where: { revokedAt: null, role: 'admin' } });
   }
 
   listKeys() {

@@ -1,11 +1,15 @@
 /**
  * Who is calling and what they may do. API keys are bearer tokens with one role: `admin`
  * (taxonomies, mining, keys), `scorer` (scoring, embedding) or `auditor` (read-only). Keys are
- * stored as SHA-256 hashes and shown once, at creation. With no key at all the service runs open
- * (every caller is an anonymous admin), which it allows only on a loopback address.
+ * stored as SHA-256 hashes and shown once, at creation.
+ *
+ * Open mode (every caller an anonymous admin, loopback only) is the zero-configuration state of a
+ * service on which no key has ever existed. It fails closed: once any key has existed the service
+ * never runs open again (revoking keys does not reopen it), the last active admin key cannot be
+ * revoked, and the first key created in open mode must be an admin key, so nobody is locked out.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { DomainError, InvalidInputError, NotFoundError } from '../errors.ts';
+import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { AccessRepository } from '../repositories/access-repository.ts';
 import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
 import { isUuid } from './taxonomy-service.ts';
@@ -31,7 +35,13 @@ export class AccessService {
   async start(bootstrapAdminKey: string | undefined): Promise<void> {
     if (bootstrapAdminKey) {
       if (bootstrapAdminKey.length < 16) throw new Error('NEGLABEL_ADMIN_KEY must be at least 16 characters');
-      if (!(await this.repository.findActiveByHash(hash(bootstrapAdminKey)))) {
+      const existing = await this.repository.findByHash(hash(bootstrapAdminKey));
+      if (existing?.revokedAt) {
+        throw new Error(
+          `NEGLABEL_ADMIN_KEY was revoked on ${existing.revokedAt.toISOString()} (key ${existing.keyPrefix}…): a revoked key never works again. Set NEGLABEL_ADMIN_KEY to a new secret (16+ characters) and start again`,
+        );
+      }
+      if (!existing) {
         await this.repository.createKey({ name: 'bootstrap-admin', role: 'admin', keyHash: hash(bootstrapAdminKey), keyPrefix: bootstrapAdminKey.slice(0, 6), createdBy: 'NEGLABEL_ADMIN_KEY' });
       }
     }
@@ -39,7 +49,7 @@ export class AccessService {
   }
 
   private async refreshMode(): Promise<void> {
-    this.openMode = !(await this.repository.hasActiveKeys());
+    this.openMode = !(await this.repository.anyKeyEverExisted());
   }
 
   get isOpen(): boolean {
@@ -64,6 +74,13 @@ export class AccessService {
     if (!name || name.length > 100) throw new InvalidInputError('name must be 1 to 100 characters.', { field: 'name' });
     const role = input.role.toLowerCase();
     if (!(ROLES as readonly string[]).includes(role)) throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}.`, { field: 'role' });
+    if (this.openMode && role !== 'admin') {
+      throw new InvalidInputError(
+        'The first API key must be an ADMIN key: creating it ends open mode, and without an admin key nobody could manage the service. Create an ADMIN key first, then other keys with it.',
+        { field: 'role' },
+        'FIRST_KEY_MUST_BE_ADMIN',
+      );
+    }
     const key = `nl_${randomBytes(24).toString('base64url')}`;
     const record = await this.repository.createKey({ name, role, keyHash: hash(key), keyPrefix: key.slice(0, 6), createdBy: actor.name });
     await this.audit(actor, 'createApiKey', record.id, { name, role });
@@ -74,6 +91,9 @@ export class AccessService {
   async revokeKey(id: string, actor: Caller) {
     const key = isUuid(id) ? await this.repository.findKey(id) : null;
     if (!key) throw new NotFoundError('API key', id, 'query `apiKeys` for the ids');
+    if (!key.revokedAt && key.role === 'admin' && (await this.repository.countActiveAdmins()) <= 1) {
+      throw new ConflictError('LAST_ADMIN_KEY', 'This is the last active admin key: create another ADMIN key first, then revoke this one.', { id });
+    }
     const revoked = key.revokedAt ? key : await this.repository.revokeKey(id);
     await this.audit(actor, 'revokeApiKey', id, { name: key.name });
     await this.refreshMode();

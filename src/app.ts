@@ -69,7 +69,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const jobs = new MiningJobRepository(prisma, pool);
   const sets = new NegativeSetRepository(prisma, pool);
   const records = new ScoringRecordRepository(pool, database.ddl, (message, fields) => logger.warn(fields, message));
-  const embeddings = new EmbeddingService(encoder, { maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest });
+  const embeddings = new EmbeddingService(encoder, { maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest, maxTextChars: config.maxTextChars });
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
   const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, logger, {
     pollMs: config.jobPollMs,

@@ -29,6 +29,7 @@ export interface Config {
   maxImagePixels: number;
   maxImagesPerRequest: number;
   maxTextsPerRequest: number;
+  maxTextChars: number;
   maxBodyBytes: number;
   logLevel: string;
   jobPollMs: number;
@@ -79,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     maxImagePixels: int(env, 'NEGLABEL_MAX_IMAGE_PIXELS', 40_000_000, 1),
     maxImagesPerRequest: int(env, 'NEGLABEL_MAX_IMAGES_PER_REQUEST', 256, 1),
     maxTextsPerRequest: int(env, 'NEGLABEL_MAX_TEXTS_PER_REQUEST', 4096, 1),
+    maxTextChars: int(env, 'NEGLABEL_MAX_TEXT_CHARS', 2000, 1, 10_000_000),
     maxBodyBytes: int(env, 'NEGLABEL_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024),
     logLevel: env.LOG_LEVEL || 'info',
     jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),

@@ -82,7 +82,16 @@ async function runText(model: LoadedModel, rows: number[][]): Promise<{ data: Fl
 }
 
 async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerResult> {
-  const rows = texts.map((t) => model.tokenizer.encode(t));
+  // one text that cannot be tokenized fails alone, not the other callers' texts in its batch
+  const errors: (ItemError | null)[] = texts.map(() => null);
+  const rows = texts.map((t, i) => {
+    try {
+      return model.tokenizer.encode(t);
+    } catch (error) {
+      errors[i] = toItemError(error);
+      return [model.tokenizer.startToken, model.tokenizer.endToken];
+    }
+  });
   // CLIP's text tower is causal and pools at the end token, so padding only to the longest
   // row of a run gives the same embedding as padding to 77. Sorting by length keeps runs tight.
   const order = rows.map((_, i) => i).sort((a, b) => rows[a].length - rows[b].length);
@@ -97,7 +106,7 @@ async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerRe
     chunk.forEach((original, j) => out!.set(result.data.subarray(j * dim, (j + 1) * dim), original * dim));
     batchSizes.push(chunk.length);
   }
-  return { kind: 'texts', embeddings: out ?? new Float32Array(0), dim, runs: batchSizes.length, batchSizes };
+  return { kind: 'texts', embeddings: out ?? new Float32Array(0), dim, errors, runs: batchSizes.length, batchSizes };
 }
 
 async function embedImages(model: LoadedModel, images: Uint8Array[], alpha: (AlphaHandling | null)[], maxPixels: number): Promise<WorkerResult> {

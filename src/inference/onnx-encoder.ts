@@ -28,6 +28,8 @@ export interface OnnxEncoderOptions {
   onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
+const textCacheKey = (text: string) => createHash('sha256').update(text).digest('base64');
+
 interface ImageKey {
   /** content hash, plus the transparency handling when it is not the model's default */
   hash: string;
@@ -105,9 +107,10 @@ export class OnnxEncoder implements Encoder {
     const batchScheduleFn = (callback: () => void) => setTimeout(callback, batchWindowMs);
     const textCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
     const imageCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
-    const texts = new DataLoader<string, Float32Array>(
+    const texts = new DataLoader<string, Float32Array, string>(
       async (keys) => this.encodeTexts(modelId, [...keys]),
-      { maxBatchSize, batchScheduleFn, cacheMap: textCache },
+      // keyed by hash: a cache entry costs the same whatever the text's length
+      { maxBatchSize, batchScheduleFn, cacheKeyFn: textCacheKey, cacheMap: textCache },
     );
     const images = new DataLoader<ImageKey, Float32Array, string>(
       async (keys) => {
@@ -130,10 +133,11 @@ export class OnnxEncoder implements Encoder {
     return { texts, images, textCache, imageCache };
   }
 
-  private async encodeTexts(modelId: string, texts: string[]): Promise<Float32Array[]> {
+  private async encodeTexts(modelId: string, texts: string[]): Promise<Array<Float32Array | DomainError>> {
     const result = (await this.pool.run({ kind: 'texts', modelId, texts })) as Extract<WorkerResult, { kind: 'texts' }>;
     this.count('text', result.batchSizes);
-    return rows(result.embeddings, result.dim);
+    const embeddings = rows(result.embeddings, result.dim);
+    return result.errors.map((error, i) => (error ? new DomainError(error.code, error.message, error.details) : embeddings[i]));
   }
 
   private count(modality: 'text' | 'image', batchSizes: number[]): void {
@@ -170,7 +174,7 @@ export class OnnxEncoder implements Encoder {
 
   async embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]> {
     const { texts: loader, textCache } = this.loadedEntry(modelId);
-    this.counters.textCacheHits += texts.filter((t) => textCache.get(t) !== undefined).length;
+    this.counters.textCacheHits += texts.filter((t) => textCache.get(textCacheKey(t)) !== undefined).length;
     const results = await loader.loadMany(texts);
     return results.map((r) => {
       if (r instanceof Error) throw r;
@@ -183,9 +187,12 @@ export class OnnxEncoder implements Encoder {
     // Chunks of similar length pad little: order by character length (a good proxy for token
     // length; the worker sorts each chunk by token length too), then put results back in place.
     const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
-    const chunks: Promise<Float32Array[]>[] = [];
+    const chunks: Promise<Array<Float32Array | DomainError>>[] = [];
     for (let i = 0; i < order.length; i += BULK_CHUNK) chunks.push(this.encodeTexts(modelId, order.slice(i, i + BULK_CHUNK).map((j) => texts[j])));
-    const encoded = (await Promise.all(chunks)).flat();
+    const encoded = (await Promise.all(chunks)).flat().map((e) => {
+      if (e instanceof DomainError) throw e;
+      return e;
+    });
     const out = new Array<Float32Array>(texts.length);
     order.forEach((original, position) => (out[original] = encoded[position]));
     return out;

@@ -27,7 +27,7 @@ export type WorkerRequest =
 export type WorkerResult =
   | { kind: 'load'; info: LoadedModelInfo }
   /** row-major [n, dim], L2-normalized; `runs` = ONNX session runs, `batchSizes` their sizes */
-  | { kind: 'texts'; embeddings: Float32Array; dim: number; runs: number; batchSizes: number[] }
+  | { kind: 'texts'; embeddings: Float32Array; dim: number; errors: (ItemError | null)[]; runs: number; batchSizes: number[] }
   | { kind: 'bank' }
   | { kind: 'score'; results: ImageScoreResult[] }
   /** rows of failed images are zeros and have an entry in `errors` */

@@ -5,8 +5,64 @@
  * NFC, HTML entities unescaped twice, whitespace collapsed, lower-cased, split with CLIP's
  * regex, byte-level BPE with a `</w>` end-of-word marker, then `<|startoftext|> … <|endoftext|>`
  * truncated to the context length with the end token kept last.
+ *
+ * Hostile input stays cheap: BPE runs in O(n log n) per word (a heap of candidate merges over a
+ * linked list of symbols, not a rescan per merge), words longer than MAX_WORD_CHARS are encoded in
+ * chunks of that length (only the last carries `</w>`: a merge across a chunk edge is lost, which
+ * no real word reaches), and encoding stops once the context is full.
  */
 import { decodeHtmlEntities } from './html-entities.ts';
+
+/** Longest run of characters encoded as one BPE word. */
+export const MAX_WORD_CHARS = 256;
+
+/** A binary min-heap of candidate merges ordered by (rank, left position): leftmost lowest rank first. */
+class MergeHeap {
+  private readonly items: Array<{ rank: number; left: number; pair: string }> = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  private less(a: number, b: number): boolean {
+    const x = this.items[a];
+    const y = this.items[b];
+    return x.rank < y.rank || (x.rank === y.rank && x.left < y.left);
+  }
+
+  push(item: { rank: number; left: number; pair: string }): void {
+    const items = this.items;
+    items.push(item);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(i, parent)) break;
+      [items[i], items[parent]] = [items[parent], items[i]];
+      i = parent;
+    }
+  }
+
+  pop(): { rank: number; left: number; pair: string } {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop()!;
+    if (items.length > 0) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let smallest = i;
+        if (l < items.length && this.less(l, smallest)) smallest = l;
+        if (r < items.length && this.less(r, smallest)) smallest = r;
+        if (smallest === i) break;
+        [items[i], items[smallest]] = [items[smallest], items[i]];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+}
 
 export interface ClipTokenizerFiles {
   vocab: Record<string, number>;
@@ -89,43 +145,53 @@ export class ClipTokenizer {
   private encodeWord(word: string): number[] {
     const cached = this.wordCache.get(word);
     if (cached) return cached;
-    let mapped = '';
-    for (const byte of this.encoder.encode(word)) mapped += this.byteTable[byte];
-    const ids = this.bpe(mapped).map((piece) => this.vocab.get(piece) ?? this.endToken);
-    if (this.wordCache.size < 100_000) this.wordCache.set(word, ids);
+    const characters = Array.from(word);
+    const ids: number[] = [];
+    for (let start = 0; start < characters.length; start += MAX_WORD_CHARS) {
+      const end = Math.min(start + MAX_WORD_CHARS, characters.length);
+      let mapped = '';
+      for (const byte of this.encoder.encode(characters.slice(start, end).join(''))) mapped += this.byteTable[byte];
+      for (const piece of this.bpe(mapped, end === characters.length)) ids.push(this.vocab.get(piece) ?? this.endToken);
+      if (ids.length >= this.contextLength) break; // the rest could never fit in the context
+    }
+    // only ordinary words are worth remembering (bounded by count and, through the cap, by size)
+    if (characters.length <= 64 && this.wordCache.size < 100_000) this.wordCache.set(word, ids);
     return ids;
   }
 
-  /** Greedy lowest-rank merging, the last symbol carrying the end-of-word marker. */
-  private bpe(word: string): string[] {
+  /**
+   * Lowest-rank-first merging (the last symbol carrying `</w>` when the word ends here), as CLIP's
+   * loop does: it merges every occurrence of the best pair left to right, which is the order a
+   * (rank, position) heap pops them in, since a pair built from a merge always ranks after it.
+   */
+  private bpe(word: string, endsWord: boolean): string[] {
     const symbols = Array.from(word);
-    if (symbols.length === 0) return [];
-    symbols[symbols.length - 1] += '</w>';
-    while (symbols.length > 1) {
-      let bestRank = Infinity;
-      let bestIndex = -1;
-      for (let i = 0; i < symbols.length - 1; i++) {
-        const rank = this.mergeRanks.get(`${symbols[i]} ${symbols[i + 1]}`);
-        if (rank !== undefined && rank < bestRank) {
-          bestRank = rank;
-          bestIndex = i;
-        }
-      }
-      if (bestIndex < 0) break;
-      const first = symbols[bestIndex];
-      const second = symbols[bestIndex + 1];
-      // Merge every occurrence of the winning pair, left to right, as CLIP's loop does.
-      const merged: string[] = [];
-      for (let i = 0; i < symbols.length; i++) {
-        if (i < symbols.length - 1 && symbols[i] === first && symbols[i + 1] === second) {
-          merged.push(first + second);
-          i++;
-        } else {
-          merged.push(symbols[i]);
-        }
-      }
-      symbols.splice(0, symbols.length, ...merged);
+    const n = symbols.length;
+    if (n === 0) return [];
+    if (endsWord) symbols[n - 1] += '</w>';
+    const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const previous = Int32Array.from({ length: n }, (_, i) => i - 1);
+    const heap = new MergeHeap();
+    const consider = (left: number) => {
+      const right = next[left];
+      if (left < 0 || right < 0) return;
+      const pair = `${symbols[left]} ${symbols[right]}`;
+      const rank = this.mergeRanks.get(pair);
+      if (rank !== undefined) heap.push({ rank, left, pair });
+    };
+    for (let i = 0; i < n - 1; i++) consider(i);
+    while (heap.size > 0) {
+      const { left, pair } = heap.pop();
+      const right = next[left];
+      // stale: the left symbol was merged away or changed since this candidate was pushed
+      if (right < 0 || symbols[left] === '' || `${symbols[left]} ${symbols[right]}` !== pair) continue;
+      symbols[left] += symbols[right];
+      symbols[right] = '';
+      next[left] = next[right];
+      if (next[right] >= 0) previous[next[right]] = left;
+      consider(previous[left]);
+      consider(left);
     }
-    return symbols;
+    return symbols.filter((symbol) => symbol !== '');
   }
 }

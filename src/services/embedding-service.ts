@@ -4,13 +4,22 @@ import type { Encoder } from '../inference/encoder.ts';
 import { decodeImageInputs, type DecodedImage, type ImageInput } from './images.ts';
 
 export class EmbeddingService {
-  constructor(private readonly encoder: Encoder, private readonly limits: { maxTexts: number; maxImages: number }) {}
+  constructor(private readonly encoder: Encoder, private readonly limits: { maxTexts: number; maxImages: number; maxTextChars: number }) {}
 
   async embedTexts(modelId: string | null | undefined, texts: readonly string[]): Promise<Float32Array[]> {
     const model = this.encoder.resolveModel(modelId);
     if (texts.length === 0) throw new InvalidInputError('texts is empty: send at least one text.', { field: 'texts' });
     if (texts.length > this.limits.maxTexts) {
       throw new InvalidInputError(`texts has ${texts.length} entries, over the limit of ${this.limits.maxTexts} per request: split the batch.`, { max: this.limits.maxTexts }, 'BATCH_TOO_LARGE');
+    }
+    // CLIP reads 77 tokens; a text far longer is a mistake or an attack on the tokenizer and caches
+    const tooLong = texts.findIndex((t) => t.length > this.limits.maxTextChars);
+    if (tooLong >= 0) {
+      throw new InvalidInputError(
+        `texts[${tooLong}] has ${texts[tooLong].length} characters, over the limit of ${this.limits.maxTextChars}: the model reads only the first 77 tokens, so send short texts.`,
+        { field: 'texts', index: tooLong, max: this.limits.maxTextChars },
+        'TEXT_TOO_LONG',
+      );
     }
     return this.encoder.embedTexts(model.id, [...texts]);
   }

@@ -123,3 +123,31 @@ test('a caller over the rate limit gets 429 RATE_LIMITED', async () => {
     await limited.close();
   }
 });
+
+test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fails nobody; a gzip bomb is refused', async () => {
+  const tooLong = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['fine', 'x'.repeat(2001)] });
+  assert.equal(tooLong.errors?.[0].extensions.code, 'TEXT_TOO_LONG');
+  assert.equal(tooLong.errors?.[0].extensions.index, 1);
+
+  // a server that lets 2 MB texts reach the tokenizer: before, the attacker's word overflowed the
+  // stack and failed the whole shared batch, other callers' texts included
+  const lenient = await startTestApp({ NEGLABEL_MAX_TEXT_CHARS: '3000000', NEGLABEL_BATCH_WINDOW_MS: '50', NEGLABEL_ENCODER_WORKERS: '1' });
+  try {
+    const others = Array.from({ length: 20 }, (_, i) => lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: [`an ordinary caption ${i}`] }));
+    const attack = lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['z'.repeat(2_000_000)] });
+    const results = await Promise.all([attack, ...others]);
+    assert.deepEqual(results.map((r) => r.errors?.[0].extensions.code ?? 'ok'), results.map(() => 'ok'));
+  } finally {
+    await lenient.close();
+  }
+
+  // 200 MB of JSON whitespace gzips to about 200 KB: the body limit counts decompressed bytes
+  const { gzipSync } = await import('node:zlib');
+  const bomb = gzipSync(Buffer.concat([Buffer.from('{"query": "{ health { status } }"'), Buffer.alloc(200 * 1024 * 1024, 0x20), Buffer.from('}')]));
+  const response = await fetch(`${app.url}/graphql`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${ADMIN_KEY}` }, body: bomb,
+  });
+  assert.equal(response.status, 413);
+  assert.equal((await response.json()).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
+  assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
+});

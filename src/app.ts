@@ -10,6 +10,7 @@ import { OnnxEncoder } from './inference/onnx-encoder.ts';
 import type { Logger } from './logger.ts';
 import { startHttpServer } from './http/server.ts';
 import { createMetrics } from './http/metrics.ts';
+import { rootFields } from './graphql/schema.ts';
 import { EmbeddingService } from './services/embedding-service.ts';
 import { HealthService } from './services/health-service.ts';
 import type { Services } from './services/index.ts';
@@ -94,7 +95,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   }
   if (services.access.isOpen) logger.warn('no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys');
   await runner.start();
-  const metrics = createMetrics({ encoder, pool, miningProgress: () => runner.current });
+  const metrics = createMetrics({ encoder, pool, rootFields, miningProgress: () => runner.current });
   const http = await startHttpServer(config, services, logger, metrics);
   const bound = (http.server.address() as { address: string }).address;
   if (services.access.isOpen && !isLoopbackAddress(bound)) {

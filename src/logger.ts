@@ -10,5 +10,7 @@ export type Logger = pino.Logger;
 export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'neglabel' }, mixin: () => requestScope.getStore() ?? {} }, destination);
+  // a copy: pino merges each line's fields into the mixin's object, which would otherwise leak them
+  // into every later line of the same request
+  return pino({ level, base: { service: 'neglabel' }, mixin: () => ({ ...requestScope.getStore() }) }, destination);
 }

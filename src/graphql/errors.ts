@@ -8,6 +8,19 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
+/** The stable code of an error raised while executing an operation (what the client will see). */
+export function errorCode(error: unknown): string {
+  const original = unwrapResolverError(error);
+  if (original instanceof DomainError) return original.code;
+  let cause: unknown = error;
+  while (cause instanceof GraphQLError) {
+    const code = cause.extensions?.code;
+    if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') return code;
+    cause = cause.originalError;
+  }
+  return 'INTERNAL_SERVER_ERROR';
+}
+
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);

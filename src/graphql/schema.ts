@@ -22,3 +22,6 @@ for (const type of ['Query', 'Mutation'] as const) {
 }
 
 export const resolvers = merged;
+
+/** Every root field of the contract (the fixed set of operation names metrics may carry). */
+export const rootFields: ReadonlySet<string> = new Set(['Query', 'Mutation'].flatMap((type) => Object.keys(merged[type])));

@@ -9,9 +9,27 @@ import type pg from 'pg';
 import type { Encoder } from '../inference/encoder.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
+import { errorCode } from '../graphql/errors.ts';
+
+/**
+ * Label values come from fixed sets only, so no caller can grow the metrics: an operation is its
+ * one root field when that is a field of the schema, else `multiple` or `invalid`; an error code
+ * that is not a plain upper-case code is `OTHER`.
+ */
+function operationLabel(selections: readonly { kind: string; name?: { value: string } }[] | undefined, rootFields: ReadonlySet<string>): string {
+  if (!selections || selections.length === 0) return 'invalid';
+  const names = new Set(selections.map((s) => (s.kind === 'Field' ? s.name!.value : '')));
+  if (names.size > 1) return 'multiple';
+  const [name] = names;
+  return rootFields.has(name) ? name : 'invalid';
+}
+
+const codeLabel = (code: string) => (/^[A-Z][A-Z_]{0,39}$/.test(code) ? code : 'OTHER');
 
 export interface MetricsSources {
   encoder: Encoder;
+  /** the schema's Query and Mutation field names: the only operation label values */
+  rootFields: ReadonlySet<string>;
   pool: pg.Pool;
   miningProgress: () => { jobId: string; phase: string; done: number; total: number } | null;
 }
@@ -19,7 +37,10 @@ export interface MetricsSources {
 export function createMetrics(sources: MetricsSources) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'neglabel_' });
-  const operations = new client.Counter({ name: 'neglabel_graphql_operations_total', help: 'GraphQL operations by root field and outcome', labelNames: ['operation', 'outcome'], registers: [registry] });
+  const operations = new client.Counter({
+    name: 'neglabel_graphql_operations_total', help: 'GraphQL operations by root field, outcome and error code (ok: none)',
+    labelNames: ['operation', 'outcome', 'code'], registers: [registry],
+  });
   const latency = new client.Histogram({
     name: 'neglabel_graphql_operation_seconds', help: 'GraphQL operation latency by root field', labelNames: ['operation'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
@@ -45,10 +66,9 @@ export function createMetrics(sources: MetricsSources) {
       ...[...s.textBatchSizes].map(([size, runs]): [Record<string, string>, number] => [{ modality: 'text', batch_size: String(size) }, runs]),
     ];
   });
-  snapshotGauge('neglabel_encoder_cache_hits', 'embedding cache hits since start', ['modality'], () => {
-    const s = encoder();
-    return [[{ modality: 'text' }, s.textCacheHits], [{ modality: 'image' }, s.imageCacheHits]];
-  });
+  // text cache hits only: an image cache-hit counter would tell one tenant whether another had
+  // sent the same picture
+  snapshotGauge('neglabel_encoder_cache_hits', 'text embedding cache hits since start', ['modality'], () => [[{ modality: 'text' }, encoder().textCacheHits]]);
   snapshotGauge('neglabel_encoder_request_seconds_sum', 'total time of worker-pool requests (queue wait included) and their count', ['stat'], () => {
     const s = encoder();
     return [[{ stat: 'seconds' }, s.workerSeconds], [{ stat: 'count' }, s.workerRequests], [{ stat: 'in_flight' }, s.workerInFlight]];
@@ -70,12 +90,12 @@ export function createMetrics(sources: MetricsSources) {
         const started = performance.now();
         return {
           async willSendResponse({ operation, errors }) {
-            const fields = operation?.selectionSet.selections.map((s) => (s.kind === 'Field' ? s.name.value : s.kind)).join(',') || 'invalid';
+            const label = operationLabel(operation?.selectionSet.selections as never, sources.rootFields);
             const seconds = (performance.now() - started) / 1000;
-            const codes = (errors ?? []).map((e) => String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR'));
-            operations.inc({ operation: fields, outcome: codes.length ? 'error' : 'ok' });
-            latency.observe({ operation: fields }, seconds);
-            logger.info({ operation: fields, ms: Math.round(seconds * 1000), caller: contextValue.auth?.name, errors: codes.length ? codes : undefined }, 'graphql operation');
+            const codes = (errors ?? []).map(errorCode);
+            operations.inc({ operation: label, outcome: codes.length ? 'error' : 'ok', code: codes.length ? codeLabel(codes[0]) : 'none' });
+            latency.observe({ operation: label }, seconds);
+            logger.info({ operation: label, ms: Math.round(seconds * 1000), caller: contextValue.auth?.name, errors: codes.length ? codes : undefined }, 'graphql operation');
           },
         };
       },

@@ -28,6 +28,7 @@ export interface HttpServer {
 
 export async function startHttpServer(config: Config, services: Services, logger: Logger, metrics: Metrics): Promise<HttpServer> {
   const app = express();
+  app.disable('x-powered-by');
   const server = http.createServer(app);
   const apollo = new ApolloServer<GraphQLContext>({
     typeDefs,
@@ -58,7 +59,18 @@ export async function startHttpServer(config: Config, services: Services, logger
       errors: [{ message: 'In open mode (no API key yet) only Host localhost, 127.0.0.1 or [::1] is served: set NEGLABEL_ADMIN_KEY to use other names.', extensions: { code: 'FORBIDDEN_HOST' } }],
     });
   });
-  app.get('/metrics', async (_req, res) => {
+  // operators' data: an admin or auditor key (Prometheus sends it as a bearer token), or open mode
+  app.get('/metrics', async (req, res) => {
+    try {
+      const caller = await services.access.authenticate(req.headers.authorization);
+      if (caller.role === 'scorer') {
+        res.status(403).json({ errors: [{ message: '/metrics needs an ADMIN or AUDITOR key.', extensions: { code: 'FORBIDDEN' } }] });
+        return;
+      }
+    } catch (error) {
+      res.status(401).json({ errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
+      return;
+    }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get('/healthz', (_req, res) => {

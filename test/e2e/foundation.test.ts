@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { base64, startTestApp, type TestApp } from '../helpers/app.ts';
+import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
 import { fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
 
 let app: TestApp;
@@ -53,7 +53,7 @@ test('bad input gets stable error codes and the process keeps serving', async ()
     assert.equal(errors?.[0].extensions.code, code, `${query} ${JSON.stringify(variables).slice(0, 80)}`);
     assert.ok(errors![0].message.length > 10);
   }
-  const long = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['word '.repeat(5000)] });
+  const long = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['word '.repeat(399)] });
   assert.equal(long.data.embedTexts[0].length, 32);
   const { data } = await app.graphql('{ health { status } }');
   assert.equal(data.health.status, 'ok');
@@ -98,10 +98,22 @@ test('without a model the server starts and says how to install one', async () =
 test('/metrics exposes operation counts, encoder batches and the database pool; responses carry a request id', async () => {
   await app.graphql('{ health { status } }');
   await app.graphql('mutation { embedTexts(texts: ["metrics probe"]) }');
-  const response = await fetch(`${app.url}/metrics`);
+  assert.equal((await fetch(`${app.url}/metrics`)).status, 401, 'operators only');
+  // label values from fixed sets: user errors keep their code; odd operations cannot mint labels
+  await app.graphql('query($id: ID!) { taxonomy(id: $id) { id } miningJob(id: $id) { id } }', { id: 'x' });
+  for (let i = 0; i < 5; i++) await app.graphql(`{ field${i}xyz: health { status } }`);
+  await app.graphql('{ noSuchField }');
+  const bad = await app.graphql('mutation { startMining(input: { taxonomyId: "00000000-0000-0000-0000-000000000000" }) { id } }');
+  assert.equal(bad.errors?.[0].extensions.code, 'NOT_FOUND');
+  const response = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
   assert.equal(response.status, 200);
   const text = await response.text();
-  assert.match(text, /neglabel_graphql_operations_total\{operation="health",outcome="ok"\} \d+/);
+  assert.match(text, /neglabel_graphql_operations_total\{operation="health",outcome="ok",code="none"\} \d+/);
+  assert.match(text, /neglabel_graphql_operations_total\{operation="startMining",outcome="error",code="NOT_FOUND"\} 1/);
+  assert.match(text, /operation="multiple"/);
+  assert.match(text, /operation="invalid"/);
+  assert.doesNotMatch(text, /field\dxyz|noSuchField|INTERNAL_SERVER_ERROR/);
+  assert.doesNotMatch(text, /neglabel_encoder_cache_hits\{modality="image"/);
   assert.match(text, /neglabel_graphql_operation_seconds_bucket\{le="0\.1",operation="embedTexts"\} \d+/);
   assert.match(text, /neglabel_encoder_runs\{modality="text"\} [1-9]\d*/);
   assert.match(text, /neglabel_db_pool_connections\{state="total"\} \d+/);

@@ -70,7 +70,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const jobs = new MiningJobRepository(prisma, pool);
   const sets = new NegativeSetRepository(prisma, pool);
   const records = new ScoringRecordRepository(pool, database.ddl, (message, fields) => logger.warn(fields, message));
-  const embeddings = new EmbeddingService(encoder, { maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest, maxTextChars: config.maxTextChars });
+  const embeddings = new EmbeddingService(encoder, {
+    maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest, maxTextChars: config.maxTextChars,
+    maxTextCharsPerRequest: config.maxTextCharsPerRequest, maxPixelsPerRequest: config.maxPixelsPerRequest,
+  });
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
   const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, logger, {
     pollMs: config.jobPollMs,

@@ -31,9 +31,15 @@ export interface Config {
   maxTextsPerRequest: number;
   maxTextChars: number;
   maxBodyBytes: number;
+  maxResponseBytes: number;
+  /** per-request budgets: decoded pixels over all images, characters over all texts */
+  maxPixelsPerRequest: number;
+  maxTextCharsPerRequest: number;
   logLevel: string;
   jobPollMs: number;
   rateLimitPerMinute: number;
+  /** encoder-heavy operations in flight per API key (or address); 0 = unbounded */
+  maxInFlightPerKey: number;
   maxQueryDepth: number;
   maxQueryAliases: number;
   maxQueryFields: number;
@@ -82,10 +88,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     maxTextsPerRequest: int(env, 'NEGLABEL_MAX_TEXTS_PER_REQUEST', 4096, 1),
     maxTextChars: int(env, 'NEGLABEL_MAX_TEXT_CHARS', 2000, 1, 10_000_000),
     maxBodyBytes: int(env, 'NEGLABEL_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024),
+    maxResponseBytes: int(env, 'NEGLABEL_MAX_RESPONSE_BYTES', 32 * 1024 * 1024, 1024),
+    maxPixelsPerRequest: int(env, 'NEGLABEL_MAX_PIXELS_PER_REQUEST', 200_000_000, 1),
+    maxTextCharsPerRequest: int(env, 'NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST', 400_000, 1),
     logLevel: env.LOG_LEVEL || 'info',
     jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),
     adminKey: env.NEGLABEL_ADMIN_KEY || undefined,
     rateLimitPerMinute: int(env, 'NEGLABEL_RATE_LIMIT_PER_MINUTE', 6000, 0),
+    maxInFlightPerKey: int(env, 'NEGLABEL_MAX_IN_FLIGHT_PER_KEY', 8, 0),
     maxQueryDepth: int(env, 'NEGLABEL_MAX_QUERY_DEPTH', 12, 2),
     maxQueryAliases: int(env, 'NEGLABEL_MAX_QUERY_ALIASES', 20, 0),
     maxQueryFields: int(env, 'NEGLABEL_MAX_QUERY_FIELDS', 400, 10),

@@ -31,6 +31,9 @@ const ALLOWED: Record<string, Role[]> = {
   'Mutation.evaluate': SCORERS,
 };
 
+/** Root fields that run the encoders: bounded per caller in flight, and one per operation. */
+export const HEAVY = new Set(['embedTexts', 'embedImages', 'scoreImages', 'calibrateThreshold', 'evaluate', 'similarScoringRecords']);
+
 /** Admin mutations recorded in the audit log (key management records itself, with the key id). */
 const AUDITED = new Set(['createTaxonomy', 'createTaxonomyVersion', 'startMining', 'cancelMiningJob', 'calibrateThreshold']);
 
@@ -53,7 +56,19 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
     if (!allowed.includes(context.auth.role)) {
       throw new DomainError('FORBIDDEN', `The ${context.auth.role} role may not call ${field}: it needs ${allowed.join(' or ')}.`);
     }
-    const result = await resolve(parent, args, context, info);
+    let release: (() => void) | null = null;
+    if (HEAVY.has(field)) {
+      release = context.inFlight.tryAcquire(context.auth.keyId ?? `anonymous:${context.requestId}`);
+      if (!release) {
+        throw new DomainError('TOO_MANY_IN_FLIGHT', `This key already has the most encoder requests in flight that one key may have: wait for them to finish, then retry.`);
+      }
+    }
+    let result: unknown;
+    try {
+      result = await resolve(parent, args, context, info);
+    } finally {
+      release?.();
+    }
     if (type === 'Mutation' && AUDITED.has(field) && (field !== 'calibrateThreshold' || args.input?.apply)) {
       const target = (result as { id?: string } | null)?.id ?? args.id ?? args.input?.taxonomyId ?? null;
       await context.services.access.audit(context.auth, field, target, summarize(args));

@@ -1,6 +1,7 @@
 /** Per-request GraphQL context: the services and who is calling. */
 import type { Caller } from '../services/access-service.ts';
 import type { Services } from '../services/index.ts';
+import type { InFlightLimiter } from '../http/rate-limit.ts';
 
 export interface GraphQLContext {
   services: Services;
@@ -9,6 +10,8 @@ export interface GraphQLContext {
   /** the authenticated caller, set by graphql/access.ts before any non-public resolver runs */
   auth?: Caller;
   requestId: string;
+  /** per-caller bound on encoder-heavy operations in flight */
+  inFlight: InFlightLimiter;
 }
 
 /** The caller's name, as recorded in the history. */

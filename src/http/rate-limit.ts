@@ -1,23 +1,25 @@
 /**
- * Per-caller rate limit (token bucket): callers are told apart by their API key (hashed) or, without
- * one, by their address. Over the limit, requests get HTTP 429 with a GraphQL error RATE_LIMITED.
+ * Per-caller rate limit (token bucket): callers are told apart by their authenticated API key id
+ * or, without a valid key, by their address; so `bearer K`, `BEARER K` and random tokens share
+ * one bucket. Over the limit, requests get HTTP 429 with a GraphQL error RATE_LIMITED. Buckets
+ * live in this process (several API processes each allow the limit); the least recently used
+ * bucket is evicted one at a time beyond `maxBuckets`.
  */
-import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
-export function rateLimit(perMinute: number) {
+export function rateLimit(perMinute: number, identify: (req: Request, res: Response) => Promise<string>, maxBuckets = 100_000) {
   const buckets = new Map<string, { tokens: number; updated: number }>();
   const refillPerMs = perMinute / 60_000;
-  return (req: Request, res: Response, next: NextFunction) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
     if (perMinute <= 0) return next();
-    const auth = req.headers.authorization;
-    const key = auth ? createHash('sha256').update(auth).digest('hex') : `ip:${req.socket.remoteAddress}`;
+    const key = await identify(req, res);
     const now = Date.now();
     const bucket = buckets.get(key) ?? { tokens: perMinute, updated: now };
     bucket.tokens = Math.min(perMinute, bucket.tokens + (now - bucket.updated) * refillPerMs);
     bucket.updated = now;
+    buckets.delete(key); // re-inserted last: the map's order is least recently used first
     buckets.set(key, bucket);
-    if (buckets.size > 100_000) buckets.clear(); // bounded memory under key-spraying
+    if (buckets.size > maxBuckets) buckets.delete(buckets.keys().next().value as string);
     if (bucket.tokens < 1) {
       res.setHeader('retry-after', String(Math.ceil((1 - bucket.tokens) / refillPerMs / 1000)));
       res.status(429).json({ errors: [{ message: `Rate limit of ${perMinute} requests per minute exceeded: retry after the Retry-After header's seconds.`, extensions: { code: 'RATE_LIMITED' } }] });
@@ -26,4 +28,29 @@ export function rateLimit(perMinute: number) {
     bucket.tokens -= 1;
     next();
   };
+}
+
+/**
+ * At most `limit` encoder-heavy operations in flight per caller, so one key cannot fill the
+ * shared batches and starve the others. Per process, like the rate limit.
+ */
+export class InFlightLimiter {
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly limit: number) {}
+
+  /** A release function, or null when the caller is at its limit. */
+  tryAcquire(caller: string): (() => void) | null {
+    const current = this.counts.get(caller) ?? 0;
+    if (this.limit > 0 && current >= this.limit) return null;
+    this.counts.set(caller, current + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.counts.get(caller) ?? 1) - 1;
+      if (left <= 0) this.counts.delete(caller);
+      else this.counts.set(caller, left);
+    };
+  }
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { Config } from '../config.ts';
@@ -14,7 +14,9 @@ import type { Services } from '../services/index.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { createErrorFormatter } from '../graphql/errors.ts';
 import { queryLimitsRule } from '../graphql/limits.ts';
-import { rateLimit } from './rate-limit.ts';
+import { HEAVY } from '../graphql/access.ts';
+import { InFlightLimiter, rateLimit } from './rate-limit.ts';
+import type { Caller } from '../services/access-service.ts';
 import { resolvers, typeDefs } from '../graphql/schema.ts';
 import type { createMetrics } from './metrics.ts';
 
@@ -26,6 +28,30 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/**
+ * Replaces a response over `maxBytes` of JSON with a coded error: per-field limits alone let a
+ * small request (aliases, large lists) produce hundreds of megabytes.
+ */
+function responseSizeCap(maxBytes: number): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          const bytes = Buffer.byteLength(JSON.stringify(response.body.singleResult));
+          if (bytes <= maxBytes) return;
+          response.body.singleResult = {
+            errors: [{
+              message: `The response would be ${bytes} bytes, over the limit of ${maxBytes}: ask for fewer items or fields per request.`,
+              extensions: { code: 'RESPONSE_TOO_LARGE', bytes, maxBytes },
+            }],
+          };
+        },
+      };
+    },
+  };
+}
+
 export async function startHttpServer(config: Config, services: Services, logger: Logger, metrics: Metrics): Promise<HttpServer> {
   const app = express();
   app.disable('x-powered-by');
@@ -34,12 +60,12 @@ export async function startHttpServer(config: Config, services: Services, logger
     typeDefs,
     resolvers,
     formatError: createErrorFormatter(logger),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), metrics.plugin(logger)],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), metrics.plugin(logger), responseSizeCap(config.maxResponseBytes)],
     introspection: true,
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown; Apollo's own signal handlers would race it and re-raise the signal
     stopOnTerminationSignals: false,
-    validationRules: [queryLimitsRule({ maxDepth: config.maxQueryDepth, maxAliases: config.maxQueryAliases, maxFields: config.maxQueryFields })],
+    validationRules: [queryLimitsRule({ maxDepth: config.maxQueryDepth, maxAliases: config.maxQueryAliases, maxFields: config.maxQueryFields, heavyFields: HEAVY })],
   });
   await apollo.start();
 
@@ -82,14 +108,26 @@ export async function startHttpServer(config: Config, services: Services, logger
     const ready = report.database.reachable && report.database.pendingMigrations.length === 0 && Boolean(defaultModel?.loaded);
     res.status(ready ? 200 : 503).json({ ready, database: report.database.reachable, defaultModel: defaultModel?.id ?? null, hint: report.hint });
   });
+  // who is calling, decided once per request: the rate limit keys on it and resolvers reuse it
+  const identify = async (req: express.Request, res: express.Response): Promise<string> => {
+    try {
+      const caller: Caller = await services.access.authenticate(req.headers.authorization);
+      res.locals.caller = caller;
+      if (caller.keyId) return `key:${caller.keyId}`;
+    } catch {
+      // unauthenticated: refused later by the resolvers; limited here by address
+    }
+    return `address:${req.socket.remoteAddress}`;
+  };
+  const inFlight = new InFlightLimiter(config.maxInFlightPerKey);
   app.use(
     '/graphql',
-    rateLimit(config.rateLimitPerMinute),
+    rateLimit(config.rateLimitPerMinute, identify),
     express.json({ limit: config.maxBodyBytes }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
+      context: async ({ req, res }) => {
         const requestId = req.headers['x-request-id'] as string;
-        return { services, authorization: req.headers.authorization, requestId };
+        return { services, authorization: req.headers.authorization, auth: res.locals.caller as Caller | undefined, requestId, inFlight };
       },
     }),
   );

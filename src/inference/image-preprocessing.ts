@@ -71,6 +71,19 @@ export function parsePreprocessorConfig(json: string): PreprocessorConfig {
   };
 }
 
+/**
+ * The pixel count an image's header declares (0 when the bytes are not a readable image: decoding
+ * will refuse them with a proper error). Reads the header only, off the event loop (libuv pool).
+ */
+export async function declaredPixels(bytes: Uint8Array): Promise<number> {
+  try {
+    const { width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
+    return (width ?? 0) * (height ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** Decodes bytes to 8-bit RGB, orientation applied; refuses what is not a raster image. */
 export async function decodeToRgb(bytes: Uint8Array, maxPixels: number, alpha: AlphaHandling = WHITE_BACKGROUND): Promise<Image8> {
   if (bytes.length === 0) throw new ImageDecodeError('The image is empty (0 bytes): send the file contents, base64-encoded.');

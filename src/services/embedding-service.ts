@@ -1,10 +1,21 @@
 /** Embedding use cases: validated texts and images → normalized vectors, via the shared encoder. */
 import { DomainError, InvalidInputError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
+import { declaredPixels } from '../inference/image-preprocessing.ts';
 import { decodeImageInputs, type DecodedImage, type ImageInput } from './images.ts';
 
+export interface EmbeddingLimits {
+  maxTexts: number;
+  maxImages: number;
+  /** per text */
+  maxTextChars: number;
+  /** per request: all texts' characters, all images' declared pixels */
+  maxTextCharsPerRequest: number;
+  maxPixelsPerRequest: number;
+}
+
 export class EmbeddingService {
-  constructor(private readonly encoder: Encoder, private readonly limits: { maxTexts: number; maxImages: number; maxTextChars: number }) {}
+  constructor(private readonly encoder: Encoder, private readonly limits: EmbeddingLimits) {}
 
   async embedTexts(modelId: string | null | undefined, texts: readonly string[]): Promise<Float32Array[]> {
     const model = this.encoder.resolveModel(modelId);
@@ -21,6 +32,14 @@ export class EmbeddingService {
         'TEXT_TOO_LONG',
       );
     }
+    const total = texts.reduce((sum, t) => sum + t.length, 0);
+    if (total > this.limits.maxTextCharsPerRequest) {
+      throw new InvalidInputError(
+        `texts have ${total} characters together, over the budget of ${this.limits.maxTextCharsPerRequest} per request: split the batch.`,
+        { field: 'texts', max: this.limits.maxTextCharsPerRequest },
+        'REQUEST_BUDGET_EXCEEDED',
+      );
+    }
     return this.encoder.embedTexts(model.id, [...texts]);
   }
 
@@ -28,6 +47,15 @@ export class EmbeddingService {
   async embedImageInputs(modelId: string | null | undefined, images: readonly ImageInput[], field = 'images'): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
     const decoded = decodeImageInputs(images, this.limits.maxImages, field);
+    // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding
+    const pixels = (await Promise.all(decoded.map((d) => declaredPixels(d.bytes)))).reduce((a, b) => a + b, 0);
+    if (pixels > this.limits.maxPixelsPerRequest) {
+      throw new InvalidInputError(
+        `${field} declare ${pixels} pixels together, over the budget of ${this.limits.maxPixelsPerRequest} per request: send fewer or smaller images per request.`,
+        { field, pixels, max: this.limits.maxPixelsPerRequest },
+        'REQUEST_BUDGET_EXCEEDED',
+      );
+    }
     const results = await this.encoder.embedImages(model.id, decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha })));
     results.forEach((result, index) => {
       if (result instanceof DomainError) {

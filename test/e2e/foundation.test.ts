@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { getIntrospectionQuery } from 'graphql';
 import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
 import { fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
 
@@ -119,4 +120,10 @@ test('/metrics exposes operation counts, encoder batches and the database pool; 
   assert.match(text, /neglabel_db_pool_connections\{state="total"\} \d+/);
   const traced = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'trace-me-42' }, body: JSON.stringify({ query: '{ health { status } }' }) });
   assert.equal(traced.headers.get('x-request-id'), 'trace-me-42');
+});
+
+test('the standard introspection query (GraphiQL, code generators) is answered within the query limits', async () => {
+  const result = await app.graphql(getIntrospectionQuery());
+  assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+  assert.ok(result.data.__schema.types.some((t: { name: string }) => t.name === 'ImageScore'));
 });

@@ -16,7 +16,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO neglabel_runtime;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO neglabel_runtime;
 
 -- append-only: the history, the audit log, and the caches that are only ever added to
-GRANT INSERT ON scoring_records, audit_log, label_embeddings, corpus_embeddings, negative_labels
+GRANT INSERT ON scoring_records, scoring_requests, audit_log, label_embeddings, corpus_embeddings, negative_labels
   TO neglabel_runtime;
 
 -- mutable state: taxonomies (default threshold), versions (active negative set), mining jobs

@@ -34,8 +34,19 @@ const ALLOWED: Record<string, Role[]> = {
 /** Root fields that run the encoders: bounded per caller in flight, and one per operation. */
 export const HEAVY = new Set(['embedTexts', 'embedImages', 'scoreImages', 'calibrateThreshold', 'evaluate', 'similarScoringRecords']);
 
-/** Admin mutations recorded in the audit log (key management records itself, with the key id). */
-const AUDITED = new Set(['createTaxonomy', 'createTaxonomyVersion', 'startMining', 'cancelMiningJob', 'calibrateThreshold']);
+/**
+ * Mutations recorded in the audit log (key management records itself, with the key id). evaluate
+ * and calibrateThreshold score images without writing scoring records, so the log is their trace.
+ */
+const AUDITED = new Set(['createTaxonomy', 'createTaxonomyVersion', 'startMining', 'cancelMiningJob', 'calibrateThreshold', 'evaluate']);
+
+/** The numbers of a result worth keeping in the log (never score lists or image data). */
+function resultSummary(field: string, result: unknown): Record<string, unknown> {
+  const r = result as Record<string, unknown>;
+  if (field === 'evaluate') return { auroc: r.auroc, fpr95: r.fpr95, threshold95: r.threshold95, fpr95AtThreshold: r.fpr95AtThreshold };
+  if (field === 'calibrateThreshold') return { threshold: r.threshold, space: r.space, achievedTpr: r.achievedTpr, applied: r.applied };
+  return {};
+}
 
 type Resolver = (parent: unknown, args: Record<string, any>, context: GraphQLContext, info: unknown) => unknown;
 
@@ -69,9 +80,9 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
     } finally {
       release?.();
     }
-    if (type === 'Mutation' && AUDITED.has(field) && (field !== 'calibrateThreshold' || args.input?.apply)) {
-      const target = (result as { id?: string } | null)?.id ?? args.id ?? args.input?.taxonomyId ?? null;
-      await context.services.access.audit(context.auth, field, target, summarize(args));
+    if (type === 'Mutation' && AUDITED.has(field)) {
+      const target = field === 'evaluate' || field === 'calibrateThreshold' ? args.input?.taxonomyId : (result as { id?: string } | null)?.id ?? args.id ?? args.input?.taxonomyId ?? null;
+      await context.services.access.audit(context.auth, field, target ?? null, { ...summarize(args), ...resultSummary(field, result) });
     }
     return result;
   };

@@ -94,8 +94,18 @@ export class ScoringRecordRepository {
     private readonly warn: (message: string, fields: object) => void = () => {},
   ) {}
 
-  async insertMany(records: NewScoringRecord[]): Promise<string[]> {
+  /**
+   * Writes a request's records in one transaction; with an idempotency key, also its (caller, key)
+   * row. Returns the new ids, or `{ replayOf }` with the first request's ids when the key was used
+   * already (then nothing is written).
+   */
+  async insertMany(records: NewScoringRecord[], idempotency?: { caller: string; key: string }): Promise<string[] | { replayOf: string[] }> {
+    if (idempotency) {
+      const previous = await this.idempotentIds(idempotency.caller, idempotency.key);
+      if (previous) return { replayOf: previous };
+    }
     const client = await this.pool.connect();
+    let lost: unknown;
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ id: string }>(
@@ -116,14 +126,41 @@ export class ScoringRecordRepository {
           records.map((r) => JSON.stringify(r.topNegatives)), records.map((r) => r.latencyMs), records.map((r) => r.thresholdSpace),
         ],
       );
+      if (idempotency) {
+        await client.query('INSERT INTO scoring_requests (caller, idempotency_key, record_ids) VALUES ($1, $2, $3::bigint[])', [
+          idempotency.caller, idempotency.key, rows.map((r) => r.id),
+        ]);
+      }
       await client.query('COMMIT');
       return rows.map((r) => r.id);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
-      throw error;
+      lost = error;
     } finally {
-      client.release();
+      client.release(); // before any other query: the embedded pool has one connection
     }
+    // a concurrent request with the same key committed first: answer with its records
+    const previous = idempotency && (lost as { code?: string }).code === '23505' ? await this.idempotentIds(idempotency.caller, idempotency.key) : null;
+    if (previous) return { replayOf: previous };
+    throw lost;
+  }
+
+  async idempotentIds(caller: string, key: string): Promise<string[] | null> {
+    const { rows } = await this.pool.query<{ ids: string[] }>(
+      'SELECT record_ids::text[] AS ids FROM scoring_requests WHERE caller = $1 AND idempotency_key = $2',
+      [caller, key],
+    );
+    return rows[0]?.ids ?? null;
+  }
+
+  /** Records by id, in the order given. */
+  async findMany(ids: string[]): Promise<ScoringRecordRow[]> {
+    const { rows } = await this.pool.query(
+      `SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id
+       WHERE r.id = ANY($1::bigint[]) ORDER BY array_position($1::bigint[], r.id)`,
+      [ids],
+    );
+    return rows.map(toRow);
   }
 
   async find(id: string): Promise<ScoringRecordRow | null> {

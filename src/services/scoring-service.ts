@@ -33,6 +33,15 @@ export interface ScoreImagesInput {
   threshold?: number | null;
   thresholdSpace?: ThresholdSpace | null;
   topK?: number | null;
+  /** a retried request with the same key (per caller) returns the first request's results */
+  idempotencyKey?: string | null;
+}
+
+function validateIdempotencyKey(key: string): string {
+  if (key.length < 1 || key.length > 200 || /[\u0000-\u001f\u007f]/.test(key)) {
+    throw new InvalidInputError('idempotencyKey must be 1 to 200 printable characters (for example a UUID).', { field: 'idempotencyKey' }, 'INVALID_PARAMETER');
+  }
+  return key;
 }
 
 export class ScoringService {
@@ -91,6 +100,11 @@ export class ScoringService {
     const threshold = input.threshold ?? taxonomy.defaultThreshold;
     const thresholdSpace = input.thresholdSpace ?? (taxonomy.thresholdSpace as ThresholdSpace);
     if (!Number.isFinite(threshold)) throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
+    const idempotency = input.idempotencyKey == null ? undefined : { caller, key: validateIdempotencyKey(input.idempotencyKey) };
+    if (idempotency) {
+      const previous = await this.records.idempotentIds(idempotency.caller, idempotency.key);
+      if (previous) return this.replay(previous);
+    }
     const { version, loaded, embedded, results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, topK);
     const latencyMs = (performance.now() - started) / results.length;
     const scored = results.map((r, index) =>
@@ -103,8 +117,21 @@ export class ScoringService {
         threshold, thresholdSpace, imageHash: s.imageHash, filename: s.filename, imageEmbedding: embedded.embeddings[i], score: s.score,
         logitScore: s.logitScore, isOod: s.isOOD, predictedLabel: s.predictedLabel, topLabels: s.topLabels, topNegatives: s.topNegatives, latencyMs,
       })),
+      idempotency,
     );
+    if ('replayOf' in ids) return this.replay(ids.replayOf);
     return scored.map((s, i) => ({ ...s, recordId: ids[i] }));
+  }
+
+  /** The results of an earlier request, rebuilt from its records. */
+  private async replay(recordIds: string[]) {
+    const rows = await this.records.findMany(recordIds);
+    const version = rows.length ? await this.taxonomies.versionById(rows[0].taxonomyVersionId) : null;
+    return rows.map((row, index) => ({
+      index, filename: row.filename, score: row.score, logitScore: row.logitScore, isOOD: row.isOod, threshold: row.threshold,
+      thresholdSpace: row.thresholdSpace, logitScale: version!.logitScale, predictedLabel: row.predictedLabel, topLabels: row.topLabels,
+      topNegatives: row.topNegatives, imageHash: row.imageHash, recordId: row.id,
+    }));
   }
 
   private describe(

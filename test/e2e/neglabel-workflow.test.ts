@@ -156,6 +156,17 @@ test('calibration and evaluation over GraphQL agree with the scores', async () =
   let wins = 0;
   for (const a of e.idScores) for (const b of e.oodScores) wins += a > b ? 1 : a === b ? 0.5 : 0;
   assert.ok(Math.abs(e.auroc - wins / 9) < 1e-12);
+
+  // neither writes scoring records, so the audit log is their trace: who, what, the result
+  const log = (await app.graphql('{ auditLog(first: 5) { edges { node { actor action target details } } } }')).data.auditLog.edges.map((e: any) => e.node);
+  const evaluation = log.find((entry: any) => entry.action === 'evaluate');
+  assert.equal(evaluation.target, taxonomyId);
+  assert.deepEqual(
+    { ...JSON.parse(evaluation.details), auroc: undefined, fpr95: undefined, threshold95: undefined, fpr95AtThreshold: undefined },
+    { taxonomyId, idImages: { count: 3 }, oodImages: { count: 3 }, auroc: undefined, fpr95: undefined, threshold95: undefined, fpr95AtThreshold: undefined },
+  );
+  assert.equal(JSON.parse(evaluation.details).auroc, e.auroc);
+  assert.equal(JSON.parse(log.find((entry: any) => entry.action === 'calibrateThreshold').details).threshold, cal.data.calibrateThreshold.threshold);
 });
 
 test('bad input is refused with stable codes and changes nothing', async () => {

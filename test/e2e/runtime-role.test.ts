@@ -6,7 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
 import { applyMigrations } from '../../src/database/migrate.ts';
-import { base64, startTestApp, waitForJob } from '../helpers/app.ts';
+import { base64, createMinedTaxonomy, startTestApp } from '../helpers/app.ts';
 import { fixtureImage } from '../helpers/fixtures.ts';
 
 const GRANTS = readFileSync('docs/database-roles.sql', 'utf8');
@@ -29,16 +29,9 @@ test('the service runs as a runtime role with the documented grants, and that ro
     };
     assert.equal((await app.database.pool.query('SELECT current_user AS u')).rows[0].u, 'neglabel_runtime');
     // everything the service does, as the runtime role
-    const { createTaxonomy } = await ok('mutation { createTaxonomy(input: { name: "pets", labels: ["cat", "dog", "hamster"] }) { id } }');
-    const corpus = ['car', 'house', 'tree', 'river', 'cloud', 'stone', 'chair', 'lamp', 'boat', 'bridge', 'road', 'hill']
-      .map((text) => ({ text, partOfSpeech: 'NOUN' }))
-      .concat(['red', 'quiet', 'tall', 'wet', 'slow', 'bright', 'empty', 'round'].map((text) => ({ text, partOfSpeech: 'ADJECTIVE' })));
-    const { startMining } = await ok('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', {
-      i: { taxonomyId: createTaxonomy.id, corpus, selectionRatio: 0.5, groups: 2 },
-    });
-    assert.equal((await waitForJob(app, startMining.id)).status, 'SUCCEEDED');
-    await ok('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', { i: { taxonomyId: createTaxonomy.id, images: [image('images/rgb224.png'), image('images/tiny8.png')] } });
-    await ok('mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold } }', { i: { taxonomyId: createTaxonomy.id, images: [image('images/rgb224.png')], apply: true } });
+    const taxonomyId = await createMinedTaxonomy(app, 'pets');
+    await ok('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', { i: { taxonomyId, images: [image('images/rgb224.png'), image('images/tiny8.png')], idempotencyKey: 'k1' } });
+    await ok('mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold } }', { i: { taxonomyId, images: [image('images/rgb224.png')], apply: true } });
     const { createApiKey } = await ok('mutation { createApiKey(input: { name: "svc", role: SCORER }) { apiKey { id } } }');
     await ok('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id: createApiKey.apiKey.id });
     const stats = await ok('query { scoringStats { total } scoringRecords { edges { node { id } } } auditLog { edges { node { action } } } }');
@@ -56,6 +49,7 @@ test('the service runs as a runtime role with the documented grants, and that ro
     await refused("INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at) VALUES ('x', 'x', 'x', now())", /permission denied/);
     await refused('CREATE INDEX evil ON scoring_records (score)', /must be owner/);
     await refused('DROP TABLE audit_log', /must be owner/);
+    await refused('DELETE FROM scoring_requests', /permission denied/);
   } finally {
     await app.close();
     await db.stop();

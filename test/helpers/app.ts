@@ -61,3 +61,18 @@ export async function waitForJob(app: TestApp, id: string, timeoutMs = 600_000):
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** A small taxonomy mined over a 20-word custom corpus (seconds, not the full WordNet pass). */
+export async function createMinedTaxonomy(app: TestApp, name: string, labels = ['cat', 'dog', 'hamster']): Promise<string> {
+  const created = await app.graphql('mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }', { i: { name, labels } });
+  if (created.errors) throw new Error(JSON.stringify(created.errors));
+  const corpus = ['car', 'house', 'tree', 'river', 'cloud', 'stone', 'chair', 'lamp', 'boat', 'bridge', 'road', 'hill']
+    .map((text) => ({ text, partOfSpeech: 'NOUN' }))
+    .concat(['red', 'quiet', 'tall', 'wet', 'slow', 'bright', 'empty', 'round'].map((text) => ({ text, partOfSpeech: 'ADJECTIVE' })));
+  const taxonomyId = created.data.createTaxonomy.id;
+  const started = await app.graphql('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', { i: { taxonomyId, corpus, selectionRatio: 0.5, groups: 2 } });
+  if (started.errors) throw new Error(JSON.stringify(started.errors));
+  const job = await waitForJob(app, started.data.startMining.id);
+  if (job.status !== 'SUCCEEDED') throw new Error(`mining ${job.status}: ${job.error}`);
+  return taxonomyId;
+}

@@ -72,7 +72,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const records = new ScoringRecordRepository(pool, database.ddl, (message, fields) => logger.warn(fields, message));
   const embeddings = new EmbeddingService(encoder, {
     maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest, maxTextChars: config.maxTextChars,
-    maxTextCharsPerRequest: config.maxTextCharsPerRequest, maxPixelsPerRequest: config.maxPixelsPerRequest,
+    maxTextCharsPerRequest: config.maxTextCharsPerRequest, maxPixelsPerRequest: config.maxPixelsPerRequest, maxImagePixels: config.maxImagePixels,
   });
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
   const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, logger, {

@@ -84,7 +84,8 @@ export class OnnxEncoder implements Encoder {
     };
     this.entries.set(folder.id, { status });
     if (folder.missing.length > 0) {
-      status.error = `${folder.dir} lacks ${folder.missing.join(', ')}: ${INSTALL_HINT}`;
+      // `models` is public: name the folder, never its absolute path (the log has that)
+      status.error = `model folder ${folder.id} lacks ${folder.missing.join(', ')}: ${INSTALL_HINT}`;
       this.options.onLog?.('warn', 'model folder incomplete', { model: folder.id, missing: folder.missing });
       return;
     }
@@ -97,7 +98,7 @@ export class OnnxEncoder implements Encoder {
       this.entries.set(folder.id, { status, ...this.createLoaders(folder.id) });
       this.options.onLog?.('info', 'model loaded', { model: folder.id, ms: Date.now() - started, ...info });
     } catch (error) {
-      status.error = `loading ${folder.dir} failed: ${(error as Error).message}`;
+      status.error = `loading model folder ${folder.id} failed: ${(error as Error).message.split(folder.dir).join(folder.id)}`;
       this.options.onLog?.('error', 'model failed to load', { model: folder.id, err: (error as Error).message });
     }
   }

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { AccessRepository } from '../repositories/access-repository.ts';
 import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
-import { isUuid } from './taxonomy-service.ts';
+import { isUuid, validateName } from './validation.ts';
 
 export const ROLES = ['admin', 'scorer', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -70,8 +70,7 @@ export class AccessService {
   }
 
   async createKey(input: { name: string; role: string }, actor: Caller) {
-    const name = input.name.trim();
-    if (!name || name.length > 100) throw new InvalidInputError('name must be 1 to 100 characters.', { field: 'name' });
+    const name = validateName(input.name, 'name', 100);
     const role = input.role.toLowerCase();
     if (!(ROLES as readonly string[]).includes(role)) throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}.`, { field: 'role' });
     if (this.openMode && role !== 'admin') {

@@ -12,6 +12,8 @@ export interface EmbeddingLimits {
   /** per request: all texts' characters, all images' declared pixels */
   maxTextCharsPerRequest: number;
   maxPixelsPerRequest: number;
+  /** per image: one over it is refused alone (IMAGE_TOO_LARGE), so it counts as this much here */
+  maxImagePixels: number;
 }
 
 export class EmbeddingService {
@@ -48,7 +50,8 @@ export class EmbeddingService {
     const model = this.encoder.resolveModel(modelId);
     const decoded = decodeImageInputs(images, this.limits.maxImages, field);
     // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding
-    const pixels = (await Promise.all(decoded.map((d) => declaredPixels(d.bytes)))).reduce((a, b) => a + b, 0);
+    const declared = await Promise.all(decoded.map((d) => declaredPixels(d.bytes)));
+    const pixels = declared.reduce((sum, p) => sum + Math.min(p, this.limits.maxImagePixels), 0);
     if (pixels > this.limits.maxPixelsPerRequest) {
       throw new InvalidInputError(
         `${field} declare ${pixels} pixels together, over the budget of ${this.limits.maxPixelsPerRequest} per request: send fewer or smaller images per request.`,

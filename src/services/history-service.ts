@@ -1,4 +1,5 @@
 /** The audit history: pages of scoring records and aggregates over them. */
+import { isUuid } from './validation.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { ScoringFilter, ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
 import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
@@ -7,7 +8,7 @@ const INTERVALS = { HOUR: 'hour', DAY: 'day', WEEK: 'week' } as const;
 
 function validate(filter: ScoringFilter | null | undefined): ScoringFilter {
   const f = filter ?? {};
-  if (f.taxonomyId && !/^[0-9a-f-]{36}$/i.test(f.taxonomyId)) throw new InvalidInputError('filter.taxonomyId is not a taxonomy id.', { field: 'filter.taxonomyId' });
+  if (f.taxonomyId && !isUuid(f.taxonomyId)) throw new InvalidInputError('filter.taxonomyId is not a taxonomy id.', { field: 'filter.taxonomyId' });
   if (f.version != null && f.taxonomyId == null) throw new InvalidInputError('filter.version needs filter.taxonomyId.', { field: 'filter.version' });
   return f;
 }

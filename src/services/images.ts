@@ -34,6 +34,21 @@ function alphaOf(image: ImageInput, field: string, index: number): AlphaHandling
 }
 
 const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
+const MAX_FILENAME = 255;
+
+/**
+ * A filename as the history keeps it: control characters (NUL included, which Postgres text
+ * refuses) and bidirectional overrides (which make `gpj.exe` display as `exe.jpg`) removed, at
+ * most 255 characters.
+ */
+export function cleanFilename(name: string | null | undefined): string | null {
+  if (name == null) return null;
+  // eslint-disable-next-line no-control-regex
+  const cleaned = Array.from(name.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').trim())
+    .slice(0, MAX_FILENAME)
+    .join('');
+  return cleaned.length > 0 ? cleaned : null;
+}
 
 export function decodeImageInputs(images: readonly ImageInput[], maxImages: number, field = 'images'): DecodedImage[] {
   if (images.length === 0) throw new InvalidInputError(`${field} is empty: send at least one image.`, { field });
@@ -48,6 +63,6 @@ export function decodeImageInputs(images: readonly ImageInput[], maxImages: numb
     }
     const bytes = new Uint8Array(Buffer.from(data, data.includes('-') || data.includes('_') ? 'base64url' : 'base64'));
     const alpha = alphaOf(image, field, index);
-    return { bytes, filename: image.filename ?? null, sha256: createHash('sha256').update(bytes).digest('hex'), alpha };
+    return { bytes, filename: cleanFilename(image.filename), sha256: createHash('sha256').update(bytes).digest('hex'), alpha };
   });
 }

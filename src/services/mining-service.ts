@@ -7,7 +7,8 @@ import type { MiningJobRepository } from '../repositories/mining-job-repository.
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
 import { customCorpus, WORDNET_CORPUS } from './corpus-source.ts';
 import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
-import { isUuid, validatePromptTemplate, type TaxonomyService } from './taxonomy-service.ts';
+import { validatePromptTemplate, type TaxonomyService } from './taxonomy-service.ts';
+import { isUuid } from './validation.ts';
 
 export interface MiningParameters {
   percentile: number;

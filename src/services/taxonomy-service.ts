@@ -5,6 +5,7 @@ import { applyPrompt, DEFAULT_ID_PROMPT, ensembleEmbedding, promptTemplateProble
 import { REFERENCE_LOGIT_SCALE } from '../neglabel/scoring.ts';
 import type { TaxonomyRepository, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
 import { connection, decodeCursor, validateFirst } from './pagination.ts';
+import { isUuid, validateName } from './validation.ts';
 
 export const MAX_LABELS = 100_000;
 const MAX_LABEL_LENGTH = 300;
@@ -64,8 +65,7 @@ export class TaxonomyService {
     input: { name: string; labels: string[]; promptTemplate?: string | null; promptTemplates?: string[] | null; model?: string | null; logitScale?: number | null },
     caller: string,
   ) {
-    const name = input.name.trim();
-    if (name.length === 0 || name.length > 200) throw new InvalidInputError('name must be 1 to 200 characters.', { field: 'name' });
+    const name = validateName(input.name, 'name', 200);
     const labels = validateLabels(input.labels);
     const promptTemplates = validatePromptTemplates(input.promptTemplates, 'promptTemplates');
     const promptTemplate = validatePromptTemplate(input.promptTemplate ?? input.promptTemplates?.[0], 'promptTemplate', DEFAULT_ID_PROMPT);
@@ -149,8 +149,4 @@ export class TaxonomyService {
     await this.repository.saveLabelEmbeddings(version.id, version.modelId, described, embeddings);
     return embeddings;
   }
-}
-
-export function isUuid(id: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 }

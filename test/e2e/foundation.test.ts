@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
@@ -126,4 +126,21 @@ test('the standard introspection query (GraphiQL, code generators) is answered w
   const result = await app.graphql(getIntrospectionQuery());
   assert.equal(result.errors, undefined, JSON.stringify(result.errors));
   assert.ok(result.data.__schema.types.some((t: { name: string }) => t.name === 'ImageScore'));
+});
+
+test('the public models field names a broken folder without disclosing its absolute path', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-models-'));
+  mkdirSync(path.join(dir, 'models', 'half'), { recursive: true });
+  writeFileSync(path.join(dir, 'models', 'half', 'text_model.onnx'), 'not a model');
+  const withBroken = await startTestApp({ NEGLABEL_MODELS_DIR: path.join(dir, 'models'), NEGLABEL_ENCODER_WORKERS: '1' });
+  try {
+    const { data } = await withBroken.graphql('{ models { id loaded error } }', {}, { authorization: '' });
+    const half = data.models.find((m: { id: string }) => m.id === 'half');
+    assert.equal(half.loaded, false);
+    assert.match(half.error, /model folder half lacks/);
+    assert.ok(!half.error.includes(dir), half.error);
+  } finally {
+    await withBroken.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
+import { ADMIN_KEY, base64, createMinedTaxonomy, startTestApp, type TestApp } from '../helpers/app.ts';
 import { fixtureImage } from '../helpers/fixtures.ts';
 
 let app: TestApp;
@@ -131,7 +131,10 @@ test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fail
 
   // a server that lets 2 MB texts reach the tokenizer: before, the attacker's word overflowed the
   // stack and failed the whole shared batch, other callers' texts included
-  const lenient = await startTestApp({ NEGLABEL_MAX_TEXT_CHARS: '3000000', NEGLABEL_BATCH_WINDOW_MS: '50', NEGLABEL_ENCODER_WORKERS: '1' });
+  const lenient = await startTestApp({
+    NEGLABEL_MAX_TEXT_CHARS: '3000000', NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST: '3000000', NEGLABEL_BATCH_WINDOW_MS: '50',
+    NEGLABEL_ENCODER_WORKERS: '1', NEGLABEL_MAX_IN_FLIGHT_PER_KEY: '0',
+  });
   try {
     const others = Array.from({ length: 20 }, (_, i) => lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: [`an ordinary caption ${i}`] }));
     const attack = lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['z'.repeat(2_000_000)] });
@@ -150,4 +153,23 @@ test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fail
   assert.equal(response.status, 413);
   assert.equal((await response.json()).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
   assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
+});
+
+test('hostile names, filenames and ids: NUL refused with a code, filenames cleaned and capped, malformed ids refused', async () => {
+  const nul = await app.graphql('mutation($n: String!) { createTaxonomy(input: { name: $n, labels: ["a"] }) { id } }', { n: 'bad\u0000name' });
+  assert.equal(nul.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+  const key = await app.graphql('mutation($n: String!) { createApiKey(input: { name: $n, role: SCORER }) { key } }', { n: 'k\u0000' });
+  assert.equal(key.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+  const dashes = await app.graphql('query($f: ScoringRecordFilter) { scoringRecords(filter: $f) { edges { cursor } } }', { f: { taxonomyId: '-'.repeat(36) } });
+  assert.equal(dashes.errors?.[0].extensions.code, 'BAD_USER_INPUT');
+  assert.match(dashes.errors![0].message, /not a taxonomy id/);
+
+  const taxonomyId = await createMinedTaxonomy(app, 'filenames');
+  // a right-to-left override makes "photo\u202Egpj.exe" display as "photoexe.jpg"
+  const names = ['photo\u202Egpj.exe', `${'x'.repeat(400)}.png`, 'nul\u0000byte.png', '\u0007\u0008'];
+  const scored = await app.graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { filename } }', {
+    i: { taxonomyId, images: names.map((filename) => ({ data: base64(fixtureImage('images/tiny8.png')), filename })) },
+  });
+  assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
+  assert.deepEqual(scored.data.scoreImages.map((r: { filename: string | null }) => r.filename), ['photogpj.exe', 'x'.repeat(255), 'nulbyte.png', null]);
 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { writeReadmeSection } from '../readme-section.ts';
 import { miningBenchmark, scoringBenchmark, type Row } from './math.ts';
 import { historyBenchmark } from './history.ts';
+import { metricsBenchmark } from './metrics.ts';
 import { corpusPassBenchmark, encoderPathBenchmark, reminingBenchmark } from './service.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
@@ -33,6 +34,7 @@ const started = Date.now();
 const n = Math.round(140_000 * scale);
 table(`1. Mining math: ${n} candidates x 1000 ID labels x 512 dims (random unit vectors, seed 1/2)`, await miningBenchmark(n, 1000, 512));
 table('2. Scoring math: 1000 ID + 10,499 negatives (100 groups) x 512 dims, grouped score', await scoringBenchmark([1, 16, 256]));
+table('2b. OOD metrics (AUROC, FPR95 both ways, AUPR-In/Out, threshold95) at scale', metricsBenchmark(scale < 1 ? [10_000, 100_000] : [100_000, 1_000_000]));
 const models = ['models/emoji-clip-small', 'models/clip-vit-b16'].filter((m) => existsSync(path.join(m, 'vision_model.onnx')));
 const images = ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'gray256.png'].map((f) => readFileSync(path.join('test/fixtures/clip-tiny-random/images', f)));
 for (const model of models) {

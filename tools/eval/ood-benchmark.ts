@@ -281,6 +281,18 @@ export function goals(result: BenchmarkResult): Goal[] {
   return out;
 }
 
+/** How thresholdable the scores are at each scale: the 95 % threshold and the median ID score of the first split. */
+function saturation(result: BenchmarkResult): string {
+  const split = result.splits[0];
+  if (!split) return '';
+  const describe = (method: Method) => {
+    const m = split.renderings[0].methods[method];
+    const sorted = [...m.idScores].sort((a, b) => a - b);
+    return `threshold95 ${m.threshold95.toPrecision(12)}, median ID score ${sorted[Math.floor(sorted.length / 2)].toPrecision(12)}`;
+  };
+  return `Score saturation on "${split.split}": at the trained scale ${result.logitScale}: ${describe('NegLabel')}; at scale 100: ${describe('NegLabel, logit scale 100')}.`;
+}
+
 export function report(result: BenchmarkResult): string {
   const first = result.splits[0]?.renderings[0]?.rendering ?? '';
   const negatives = result.splits.map((s) => `${s.split}: ${s.negatives}`).join('; ');
@@ -289,6 +301,8 @@ export function report(result: BenchmarkResult): string {
     `Model \`${result.model}\` scored at its trained logit scale ${result.logitScale} (rows "logit scale 100": NegLabel's reference temperature 0.01); held-out style Fluent Emoji Flat; negatives mined over WordNet 3.1 (${negatives}).`,
     '',
     `Zero-shot top-1 over all ${result.zeroShotTop1[0]?.images ?? 0} concept names: ${top1}.`,
+    '',
+    saturation(result),
     '',
     `**Per split, ${first}** (percent; 95 % bootstrap intervals from 1,000 seeded resamples of the ID and OOD images; FPR95 as the papers' evaluator computes it; "FPR at calibrated threshold" is what a deployment calibrated to keep 95 % of these ID images sees):`,
     '',

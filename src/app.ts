@@ -90,35 +90,43 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     history: new HistoryService(records),
     access: new AccessService(new AccessRepository(prisma)),
   };
-  await services.access.start(config.adminKey);
-  if (services.access.isOpen && !isLoopback(config.host)) {
+  // whatever fails from here on (a revoked bootstrap key, a refused bind) must not leave the
+  // database, the workers or a listener behind
+  let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  let runnerStarted = false;
+  try {
+    await services.access.start(config.adminKey);
+    if (services.access.isOpen && !isLoopback(config.host)) {
+      throw new Error(`HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then create keys with createApiKey), or bind to 127.0.0.1`);
+    }
+    if (services.access.isOpen) logger.warn('no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys');
+    await runner.start();
+    runnerStarted = true;
+    const metrics = createMetrics({ encoder, pool, rootFields, miningProgress: () => runner.current });
+    http = await startHttpServer(config, services, logger, metrics);
+    const bound = (http.server.address() as { address: string }).address;
+    if (services.access.isOpen && !isLoopbackAddress(bound)) {
+      // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
+      throw new Error(`HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`);
+    }
+  } catch (error) {
+    await http?.close();
+    if (runnerStarted) await runner.stop();
     await encoder.close();
     await database.close();
-    throw new Error(`HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then create keys with createApiKey), or bind to 127.0.0.1`);
+    throw error;
   }
-  if (services.access.isOpen) logger.warn('no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys');
-  await runner.start();
-  const metrics = createMetrics({ encoder, pool, rootFields, miningProgress: () => runner.current });
-  const http = await startHttpServer(config, services, logger, metrics);
-  const bound = (http.server.address() as { address: string }).address;
-  if (services.access.isOpen && !isLoopbackAddress(bound)) {
-    // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
-    await http.close();
-    await runner.stop();
-    await encoder.close();
-    await database.close();
-    throw new Error(`HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`);
-  }
-  logger.info({ url: `${http.url}/graphql`, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) }, 'neglabel listening');
+  const server = http;
+  logger.info({ url: `${server.url}/graphql`, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) }, 'neglabel listening');
   return {
-    url: http.url,
+    url: server.url,
     services,
     database,
     async close() {
       // order matters: stop taking requests (in-flight ones finish), let the job checkpoint,
       // then release the workers and the database
       const steps: Array<[string, () => Promise<void>]> = [
-        ['http', () => http.close()],
+        ['http', () => server.close()],
         ['mining runner', () => runner.stop()],
         ['encoders', () => encoder.close()],
         ['database', () => database.close()],

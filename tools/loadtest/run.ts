@@ -2,7 +2,8 @@
  * `npm run loadtest`: starts the service (embedded database, default model) on loopback, then
  * CLIENTS concurrent clients mix scoring, history queries and stats while a mining job runs.
  * Bounded in requests and time; prints latency percentiles per operation, throughput, failures,
- * and peak RSS of the process.
+ * and peak RSS of the process. Each client is a service with its own API key, as in production
+ * (the per-key in-flight bound applies to each).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -24,8 +25,8 @@ const app = await startApp(config, createLogger('warn'));
 let peakRss = process.memoryUsage().rss;
 const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 
-async function gql(query: string, variables: object = {}): Promise<any> {
-  const response = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ query, variables }) });
+async function gql(query: string, variables: object = {}, key = ADMIN): Promise<any> {
+  const response = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
   const body = await response.json();
   if (response.status !== 200 || body.errors) throw new Error(`${response.status} ${JSON.stringify(body.errors)}`);
   return body.data;
@@ -47,13 +48,15 @@ try {
   await gql('mutation($t: ID!) { startMining(input: { taxonomyId: $t, groups: 50, seed: 1 }) { id } }', { t: taxonomyId });
 
   const images = ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'gray256.png', 'rgba240.png', 'tiny8.png'].map((f) => readFileSync(path.join('test/fixtures/clip-tiny-random/images', f)));
-  const operations: Record<string, () => Promise<unknown>> = {
-    scoreImages: () => gql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score isOOD recordId } }', {
+  const keys: string[] = [];
+  for (let c = 0; c < CLIENTS; c++) keys.push((await gql('mutation($n: String!) { createApiKey(input: { name: $n, role: ADMIN }) { key } }', { n: `client-${c}` })).createApiKey.key);
+  const operations: Record<string, (key: string) => Promise<unknown>> = {
+    scoreImages: (key) => gql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score isOOD recordId } }', {
       i: { taxonomyId, images: [{ data: Buffer.concat([images[Math.floor(Math.random() * images.length)], Buffer.from(String(Math.random()))]).toString('base64') }] },
-    }),
-    scoringRecords: () => gql('query($t: ID!) { scoringRecords(filter: { taxonomyId: $t, decision: OOD }, first: 20) { edges { node { id score } } } }', { t: taxonomyId }),
-    scoringStats: () => gql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }, interval: HOUR) { total oodRate } }', { t: taxonomyId }),
-    health: () => gql('{ health { status } }'),
+    }, key),
+    scoringRecords: (key) => gql('query($t: ID!) { scoringRecords(filter: { taxonomyId: $t, decision: OOD }, first: 20) { edges { node { id score } } } }', { t: taxonomyId }, key),
+    scoringStats: (key) => gql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }, interval: HOUR) { total oodRate } }', { t: taxonomyId }, key),
+    health: (key) => gql('{ health { status } }', {}, key),
   };
   const mix = ['scoreImages', 'scoreImages', 'scoreImages', 'scoreImages', 'scoringRecords', 'scoringRecords', 'scoringStats', 'health'];
   const latencies: Record<string, number[]> = Object.fromEntries(Object.keys(operations).map((k) => [k, []]));
@@ -61,12 +64,12 @@ try {
   let issued = 0;
   const started = performance.now();
   const deadline = started + MAX_SECONDS * 1000;
-  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+  await Promise.all(keys.map(async (key) => {
     while (issued < REQUESTS && performance.now() < deadline) {
       const name = mix[issued++ % mix.length];
       const t0 = performance.now();
       try {
-        await operations[name]();
+        await operations[name](key);
         latencies[name].push(performance.now() - t0);
       } catch (error) {
         failures.push(`${name}: ${(error as Error).message.slice(0, 200)}`);

@@ -21,8 +21,16 @@ export class AccessRepository {
     return this.prisma.apiKey.findUnique({ where: { keyHash } });
   }
 
-  countActiveAdmins(): Promise<number> {
-    return this.prisma.apiKey.count({ where: { revokedAt: null, role: 'admin' } });
+  /**
+   * Revokes a key unless it is the last active admin key, atomically: the active admin rows are
+   * locked first, so two admins revoking each other at once cannot both succeed.
+   */
+  revokeUnlessLastAdmin(id: string) {
+    return this.prisma.$transaction(async (tx) => {
+      const admins = await tx.$queryRaw<Array<{ id: string }>>`SELECT id::text AS id FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL ORDER BY id FOR UPDATE`;
+      if (admins.length <= 1 && admins.some((a) => a.id === id)) return 'last-admin' as const;
+      return tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+    });
   }
 
   listKeys() {
@@ -31,10 +39,6 @@ export class AccessRepository {
 
   findKey(id: string) {
     return this.prisma.apiKey.findUnique({ where: { id } });
-  }
-
-  revokeKey(id: string) {
-    return this.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
   }
 
   async appendAudit(entry: { actor: string; action: string; target: string | null; details: object }): Promise<void> {

@@ -90,10 +90,10 @@ export class AccessService {
   async revokeKey(id: string, actor: Caller) {
     const key = isUuid(id) ? await this.repository.findKey(id) : null;
     if (!key) throw new NotFoundError('API key', id, 'query `apiKeys` for the ids');
-    if (!key.revokedAt && key.role === 'admin' && (await this.repository.countActiveAdmins()) <= 1) {
+    const revoked = key.revokedAt ? key : await this.repository.revokeUnlessLastAdmin(id);
+    if (revoked === 'last-admin') {
       throw new ConflictError('LAST_ADMIN_KEY', 'This is the last active admin key: create another ADMIN key first, then revoke this one.', { id });
     }
-    const revoked = key.revokedAt ? key : await this.repository.revokeKey(id);
     await this.audit(actor, 'revokeApiKey', id, { name: key.name });
     await this.refreshMode();
     return revoked;

@@ -4,7 +4,7 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
 export class AccessRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  createKey(data: { name: string; role: string; keyHash: string; keyPrefix: string; createdBy: string | null }) {
+  createKey(data: { name: string; role: string; keyHash: string; keyPrefix: string; createdBy: string | null; taxonomyIds: string[] }) {
     return this.prisma.apiKey.create({ data });
   }
 

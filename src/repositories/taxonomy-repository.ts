@@ -57,14 +57,15 @@ export class TaxonomyRepository {
     return this.prisma.taxonomy.findUnique({ where: { id } });
   }
 
-  async page(first: number, afterId: string | null): Promise<{ rows: TaxonomyRow[]; hasNextPage: boolean; totalCount: number }> {
+  async page(first: number, afterId: string | null, only: string[] | null): Promise<{ rows: TaxonomyRow[]; hasNextPage: boolean; totalCount: number }> {
     const after = afterId ? await this.prisma.taxonomy.findUnique({ where: { id: afterId } }) : null;
+    const scope = only ? { id: { in: only } } : {};
     const rows = await this.prisma.taxonomy.findMany({
-      where: after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : undefined,
+      where: { ...scope, ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}) },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: first + 1,
     });
-    return { rows: rows.slice(0, first), hasNextPage: rows.length > first, totalCount: await this.prisma.taxonomy.count() };
+    return { rows: rows.slice(0, first), hasNextPage: rows.length > first, totalCount: await this.prisma.taxonomy.count({ where: scope }) };
   }
 
   versions(taxonomyId: string): Promise<TaxonomyVersionRow[]> {

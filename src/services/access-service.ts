@@ -22,6 +22,13 @@ export interface Caller {
   name: string;
   role: Role;
   keyId: string | null;
+  /** the taxonomies the key is limited to, or null for all */
+  taxonomyIds: string[] | null;
+}
+
+/** May this caller see and use this taxonomy? */
+export function inScope(caller: Caller | undefined, taxonomyId: string | null | undefined): boolean {
+  return !caller?.taxonomyIds || (taxonomyId != null && caller.taxonomyIds.includes(taxonomyId));
 }
 
 const hash = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -42,7 +49,9 @@ export class AccessService {
         );
       }
       if (!existing) {
-        await this.repository.createKey({ name: 'bootstrap-admin', role: 'admin', keyHash: hash(bootstrapAdminKey), keyPrefix: bootstrapAdminKey.slice(0, 6), createdBy: 'NEGLABEL_ADMIN_KEY' });
+        await this.repository.createKey({
+          name: 'bootstrap-admin', role: 'admin', keyHash: hash(bootstrapAdminKey), keyPrefix: bootstrapAdminKey.slice(0, 6), createdBy: 'NEGLABEL_ADMIN_KEY', taxonomyIds: [],
+        });
       }
     }
     await this.refreshMode();
@@ -59,17 +68,17 @@ export class AccessService {
   /** The caller of a request from its Authorization header. */
   async authenticate(authorization: string | undefined): Promise<Caller> {
     if (!authorization) {
-      if (this.openMode) return { name: 'anonymous', role: 'admin', keyId: null };
+      if (this.openMode) return { name: 'anonymous', role: 'admin', keyId: null, taxonomyIds: null };
       throw new DomainError('UNAUTHENTICATED', 'This service requires an API key: send `Authorization: Bearer <key>` (an admin creates keys with createApiKey).');
     }
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (!match) throw new DomainError('UNAUTHENTICATED', 'The Authorization header must be `Bearer <key>`.');
     const key = await this.repository.findActiveByHash(hash(match[1]));
     if (!key) throw new DomainError('UNAUTHENTICATED', 'The API key is unknown or revoked: ask an admin for a valid key.');
-    return { name: key.name, role: key.role as Role, keyId: key.id };
+    return { name: key.name, role: key.role as Role, keyId: key.id, taxonomyIds: key.taxonomyIds.length > 0 ? key.taxonomyIds : null };
   }
 
-  async createKey(input: { name: string; role: string }, actor: Caller) {
+  async createKey(input: { name: string; role: string; taxonomyIds?: string[] | null }, actor: Caller, taxonomyExists: (id: string) => Promise<boolean>) {
     const name = validateName(input.name, 'name', 100);
     const role = input.role.toLowerCase();
     if (!(ROLES as readonly string[]).includes(role)) throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}.`, { field: 'role' });
@@ -80,9 +89,16 @@ export class AccessService {
         'FIRST_KEY_MUST_BE_ADMIN',
       );
     }
+    const taxonomyIds = [...new Set(input.taxonomyIds ?? [])];
+    if (taxonomyIds.length > 0 && role === 'admin') {
+      throw new InvalidInputError('An ADMIN key manages every taxonomy: limit SCORER or AUDITOR keys instead.', { field: 'taxonomyIds' }, 'INVALID_PARAMETER');
+    }
+    for (const id of taxonomyIds) {
+      if (!isUuid(id) || !(await taxonomyExists(id))) throw new NotFoundError('Taxonomy', id, 'query `taxonomies` for the ids that exist');
+    }
     const key = `nl_${randomBytes(24).toString('base64url')}`;
-    const record = await this.repository.createKey({ name, role, keyHash: hash(key), keyPrefix: key.slice(0, 6), createdBy: actor.name });
-    await this.audit(actor, 'createApiKey', record.id, { name, role });
+    const record = await this.repository.createKey({ name, role, keyHash: hash(key), keyPrefix: key.slice(0, 6), createdBy: actor.name, taxonomyIds });
+    await this.audit(actor, 'createApiKey', record.id, { name, role, taxonomyIds });
     await this.refreshMode();
     return { key, apiKey: record };
   }

@@ -117,10 +117,11 @@ export class TaxonomyService {
     return row;
   }
 
-  async page(first: number, after: string | null) {
+  /** A page of taxonomies, newest first; `only` limits it to those ids (a scoped key's). */
+  async page(first: number, after: string | null, only: string[] | null = null) {
     validateFirst(first, 500);
     const afterId = decodeCursor(after);
-    const page = await this.repository.page(first, afterId && isUuid(afterId) ? afterId : null);
+    const page = await this.repository.page(first, afterId && isUuid(afterId) ? afterId : null, only);
     return { ...connection(page.rows, page.hasNextPage, (node) => node.id), totalCount: page.totalCount };
   }
 

@@ -10,7 +10,8 @@ export const accessResolvers = {
     auditLog: (_: unknown, { first, after }: Args, { services }: GraphQLContext) => services.access.auditPage(first, after ?? null),
   },
   Mutation: {
-    createApiKey: (_: unknown, { input }: Args, ctx: GraphQLContext) => ctx.services.access.createKey(input, ctx.auth!),
+    createApiKey: (_: unknown, { input }: Args, ctx: GraphQLContext) =>
+      ctx.services.access.createKey(input, ctx.auth!, async (id) => (await ctx.services.taxonomies.get(id)) !== null),
     revokeApiKey: (_: unknown, { id }: Args, ctx: GraphQLContext) => ctx.services.access.revokeKey(id, ctx.auth!),
   },
   AuditLogEntry: {

@@ -1,5 +1,7 @@
 /** Resolvers for taxonomies, mining, scoring and the history. Thin: they call services. */
+import { inScope } from '../../services/access-service.ts';
 import { callerName, type GraphQLContext } from '../context.ts';
+import { ifVersionInScope, requireTaxonomyInScope, scopedFilter } from '../scope.ts';
 
 type Ctx = GraphQLContext;
 type Args = Record<string, any>;
@@ -7,24 +9,41 @@ const toEnum = (value: string) => (value === 'noun' ? 'NOUN' : 'ADJECTIVE');
 
 export const neglabelResolvers = {
   Query: {
-    taxonomies: (_: unknown, { first, after }: Args, { services }: Ctx) => services.taxonomies.page(first, after ?? null),
-    taxonomy: (_: unknown, { id }: Args, { services }: Ctx) => services.taxonomies.get(id),
-    negativeLabelSet: (_: unknown, { id }: Args, { services }: Ctx) => services.mining.negativeSet(id),
-    miningJob: (_: unknown, { id }: Args, { services }: Ctx) => services.mining.job(id),
-    scoringRecords: (_: unknown, { filter, first, after }: Args, { services }: Ctx) => services.history.page(filter, first, after ?? null),
-    scoringRecord: (_: unknown, { id }: Args, { services }: Ctx) => services.history.record(id),
-    scoringStats: (_: unknown, { filter, interval, histogramBins }: Args, { services }: Ctx) => services.history.stats(filter, interval, histogramBins),
-    similarScoringRecords: (_: unknown, args: Args, { services }: Ctx) =>
-      services.scoring.similar({ image: args.image, text: args.text, model: args.model, taxonomyId: args.taxonomyId, first: args.first }),
+    taxonomies: (_: unknown, { first, after }: Args, ctx: Ctx) => ctx.services.taxonomies.page(first, after ?? null, ctx.auth?.taxonomyIds ?? null),
+    taxonomy: async (_: unknown, { id }: Args, ctx: Ctx) => {
+      const taxonomy = await ctx.services.taxonomies.get(id);
+      return taxonomy && inScope(ctx.auth, taxonomy.id) ? taxonomy : null;
+    },
+    negativeLabelSet: async (_: unknown, { id }: Args, ctx: Ctx) => ifVersionInScope(ctx, await ctx.services.mining.negativeSet(id)),
+    miningJob: async (_: unknown, { id }: Args, ctx: Ctx) => ifVersionInScope(ctx, await ctx.services.mining.job(id)),
+    scoringRecords: (_: unknown, { filter, first, after }: Args, ctx: Ctx) => ctx.services.history.page(scopedFilter(ctx, filter), first, after ?? null),
+    scoringRecord: async (_: unknown, { id }: Args, ctx: Ctx) => {
+      const record = await ctx.services.history.record(id);
+      return record && inScope(ctx.auth, record.taxonomyId) ? record : null;
+    },
+    scoringStats: (_: unknown, { filter, interval, histogramBins }: Args, ctx: Ctx) => ctx.services.history.stats(scopedFilter(ctx, filter), interval, histogramBins),
+    similarScoringRecords: (_: unknown, args: Args, ctx: Ctx) =>
+      ctx.services.scoring.similar({
+        image: args.image, text: args.text, model: args.model, taxonomyId: scopedFilter(ctx, { taxonomyId: args.taxonomyId })?.taxonomyId, first: args.first,
+      }),
   },
   Mutation: {
     createTaxonomy: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.taxonomies.create(input, callerName(ctx)),
     createTaxonomyVersion: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.taxonomies.createVersion(input, callerName(ctx)),
     startMining: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.mining.start(input, callerName(ctx)),
     cancelMiningJob: (_: unknown, { id }: Args, { services }: Ctx) => services.mining.cancel(id),
-    scoreImages: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.scoring.score(input, callerName(ctx)),
-    calibrateThreshold: (_: unknown, { input }: Args, { services }: Ctx) => services.scoring.calibrate(input),
-    evaluate: (_: unknown, { input }: Args, { services }: Ctx) => services.scoring.evaluate(input),
+    scoreImages: (_: unknown, { input }: Args, ctx: Ctx) => {
+      requireTaxonomyInScope(ctx, input.taxonomyId);
+      return ctx.services.scoring.score(input, callerName(ctx));
+    },
+    calibrateThreshold: (_: unknown, { input }: Args, ctx: Ctx) => {
+      requireTaxonomyInScope(ctx, input.taxonomyId);
+      return ctx.services.scoring.calibrate(input);
+    },
+    evaluate: (_: unknown, { input }: Args, ctx: Ctx) => {
+      requireTaxonomyInScope(ctx, input.taxonomyId);
+      return ctx.services.scoring.evaluate(input);
+    },
   },
   Taxonomy: {
     latestVersion: (t: { id: string }, _: Args, { services }: Ctx) => services.taxonomies.latestVersion(t.id),

@@ -15,6 +15,8 @@ export interface NewScoringRecord {
   threshold: number;
   /** which number the threshold was compared with */
   thresholdSpace: 'SCORE' | 'LOGIT_SCORE';
+  /** the caller's own threshold and decision, when it gave one; threshold and isOod are the taxonomy's */
+  requested: { threshold: number; thresholdSpace: 'SCORE' | 'LOGIT_SCORE'; isOod: boolean } | null;
   imageHash: string;
   filename: string | null;
   imageEmbedding: Float32Array;
@@ -46,7 +48,7 @@ export interface ScoringFilter {
 }
 
 const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxonomy_version_id, v.version AS taxonomy_version,
-  r.negative_set_id, r.model_id, r.threshold, r.threshold_space, r.image_hash, r.filename, r.score, r.logit_score, r.is_ood,
+  r.negative_set_id, r.model_id, r.threshold, r.threshold_space, r.requested_threshold, r.requested_threshold_space, r.requested_is_ood, r.image_hash, r.filename, r.score, r.logit_score, r.is_ood,
   r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms`;
 
 function toRow(r: any): ScoringRecordRow {
@@ -54,6 +56,7 @@ function toRow(r: any): ScoringRecordRow {
     id: r.id, createdAt: r.created_at, caller: r.caller, taxonomyId: r.taxonomy_id, taxonomyVersionId: r.taxonomy_version_id,
     taxonomyVersion: r.taxonomy_version, negativeSetId: r.negative_set_id, modelId: r.model_id, threshold: r.threshold,
     thresholdSpace: r.threshold_space,
+    requested: r.requested_threshold === null ? null : { threshold: r.requested_threshold, thresholdSpace: r.requested_threshold_space, isOod: r.requested_is_ood },
     imageHash: r.image_hash, filename: r.filename, score: r.score, logitScore: r.logit_score, isOod: r.is_ood,
     predictedLabel: r.predicted_label, topLabels: r.top_labels, topNegatives: r.top_negatives, latencyMs: r.latency_ms,
   };
@@ -110,11 +113,13 @@ export class ScoringRecordRepository {
       await client.query('BEGIN');
       const { rows } = await client.query<{ id: string }>(
         `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold, image_hash, filename,
-           image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms, threshold_space)
-         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp
+           image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms, threshold_space,
+           requested_threshold, requested_threshold_space, requested_is_ood)
+         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp, rt, rs, ro
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[],
-                     $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::text[])
-              WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, n)
+                     $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::text[],
+                     $18::float8[], $19::text[], $20::bool[])
+              WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, n)
          ORDER BY n
          RETURNING id::text`,
         [
@@ -124,6 +129,8 @@ export class ScoringRecordRepository {
           records.map((r) => r.score), records.map((r) => r.logitScore), records.map((r) => r.isOod),
           records.map((r) => r.predictedLabel), records.map((r) => JSON.stringify(r.topLabels)),
           records.map((r) => JSON.stringify(r.topNegatives)), records.map((r) => r.latencyMs), records.map((r) => r.thresholdSpace),
+          records.map((r) => r.requested?.threshold ?? null), records.map((r) => r.requested?.thresholdSpace ?? null),
+          records.map((r) => r.requested?.isOod ?? null),
         ],
       );
       if (idempotency) {

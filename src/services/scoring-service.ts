@@ -37,6 +37,16 @@ export interface ScoreImagesInput {
   idempotencyKey?: string | null;
 }
 
+interface Threshold {
+  value: number;
+  space: ThresholdSpace;
+}
+
+/** OOD when the number the threshold belongs to is below it. */
+function isOod(scores: { score: number; logitScore: number }, threshold: Threshold): boolean {
+  return (threshold.space === 'SCORE' ? scores.score : scores.logitScore) < threshold.value;
+}
+
 function validateIdempotencyKey(key: string): string {
   if (key.length < 1 || key.length > 200 || /[\u0000-\u001f\u007f]/.test(key)) {
     throw new InvalidInputError('idempotencyKey must be 1 to 200 printable characters (for example a UUID).', { field: 'idempotencyKey' }, 'INVALID_PARAMETER');
@@ -97,9 +107,12 @@ export class ScoringService {
     const topK = input.topK ?? 5;
     if (!Number.isInteger(topK) || topK < 1 || topK > 50) throw new InvalidInputError('topK must be an integer from 1 to 50.', { field: 'topK' }, 'INVALID_PARAMETER');
     const taxonomy = await this.taxonomies.require(input.taxonomyId);
-    const threshold = input.threshold ?? taxonomy.defaultThreshold;
-    const thresholdSpace = input.thresholdSpace ?? (taxonomy.thresholdSpace as ThresholdSpace);
-    if (!Number.isFinite(threshold)) throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
+    // the record's decision is always the taxonomy's (dashboards count it); a caller's own
+    // threshold decides its answer and is recorded beside it
+    const shared: Threshold = { value: taxonomy.defaultThreshold, space: taxonomy.thresholdSpace as ThresholdSpace };
+    const requested: Threshold | null =
+      input.threshold == null && input.thresholdSpace == null ? null : { value: input.threshold ?? shared.value, space: input.thresholdSpace ?? shared.space };
+    if (requested && !Number.isFinite(requested.value)) throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
     const idempotency = input.idempotencyKey == null ? undefined : { caller, key: validateIdempotencyKey(input.idempotencyKey) };
     if (idempotency) {
       const previous = await this.records.idempotentIds(idempotency.caller, idempotency.key);
@@ -108,14 +121,16 @@ export class ScoringService {
     const { version, loaded, embedded, results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, topK);
     const latencyMs = (performance.now() - started) / results.length;
     const scored = results.map((r, index) =>
-      this.describe(r, loaded, index, embedded.images[index].filename, { value: threshold, space: thresholdSpace }, embedded.images[index].sha256),
+      this.describe(r, loaded, index, embedded.images[index].filename, requested ?? shared, embedded.images[index].sha256),
     );
     await this.records.ensureVectorIndex(version.modelId, loaded.dim);
     const ids = await this.records.insertMany(
       scored.map((s, i) => ({
         caller, taxonomyId: taxonomy.id, taxonomyVersionId: version.id, negativeSetId: loaded.setId, modelId: version.modelId,
-        threshold, thresholdSpace, imageHash: s.imageHash, filename: s.filename, imageEmbedding: embedded.embeddings[i], score: s.score,
-        logitScore: s.logitScore, isOod: s.isOOD, predictedLabel: s.predictedLabel, topLabels: s.topLabels, topNegatives: s.topNegatives, latencyMs,
+        threshold: shared.value, thresholdSpace: shared.space, isOod: isOod(s, shared),
+        requested: requested && { threshold: requested.value, thresholdSpace: requested.space, isOod: s.isOOD },
+        imageHash: s.imageHash, filename: s.filename, imageEmbedding: embedded.embeddings[i], score: s.score,
+        logitScore: s.logitScore, predictedLabel: s.predictedLabel, topLabels: s.topLabels, topNegatives: s.topNegatives, latencyMs,
       })),
       idempotency,
     );
@@ -128,8 +143,8 @@ export class ScoringService {
     const rows = await this.records.findMany(recordIds);
     const version = rows.length ? await this.taxonomies.versionById(rows[0].taxonomyVersionId) : null;
     return rows.map((row, index) => ({
-      index, filename: row.filename, score: row.score, logitScore: row.logitScore, isOOD: row.isOod, threshold: row.threshold,
-      thresholdSpace: row.thresholdSpace, logitScale: version!.logitScale, predictedLabel: row.predictedLabel, topLabels: row.topLabels,
+      index, filename: row.filename, score: row.score, logitScore: row.logitScore, isOOD: row.requested?.isOod ?? row.isOod,
+      threshold: row.requested?.threshold ?? row.threshold, thresholdSpace: row.requested?.thresholdSpace ?? row.thresholdSpace, logitScale: version!.logitScale, predictedLabel: row.predictedLabel, topLabels: row.topLabels,
       topNegatives: row.topNegatives, imageHash: row.imageHash, recordId: row.id,
     }));
   }
@@ -139,7 +154,7 @@ export class ScoringService {
     loaded: LoadedBank,
     index: number,
     filename: string | null,
-    threshold: { value: number; space: ThresholdSpace },
+    threshold: Threshold,
     imageHash: string,
   ) {
     return {
@@ -147,7 +162,7 @@ export class ScoringService {
       filename,
       score: r.score,
       logitScore: r.logitScore,
-      isOOD: (threshold.space === 'SCORE' ? r.score : r.logitScore) < threshold.value,
+      isOOD: isOod(r, threshold),
       threshold: threshold.value,
       thresholdSpace: threshold.space,
       logitScale: loaded.logitScale,

@@ -76,6 +76,9 @@ export const neglabelResolvers = {
   ScoringRecord: {
     model: (r: { modelId: string }) => r.modelId,
     isOOD: (r: { isOod: boolean }) => r.isOod,
+    requestedThreshold: (r: { requested: { threshold: number } | null }) => r.requested?.threshold ?? null,
+    requestedThresholdSpace: (r: { requested: { thresholdSpace: string } | null }) => r.requested?.thresholdSpace ?? null,
+    requestedIsOOD: (r: { requested: { isOod: boolean } | null }) => r.requested?.isOod ?? null,
   },
 };
 

@@ -8,15 +8,25 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
-/** The stable code of an error raised while executing an operation (what the client will see). */
+/** The GraphQL errors of an error's cause chain, outermost first. */
+function* causes(error: unknown): Generator<GraphQLError> {
+  for (let cause = error; cause instanceof GraphQLError; cause = cause.originalError) yield cause;
+}
+
+/** Our query-limit error, which Apollo re-labels GRAPHQL_VALIDATION_FAILED on the outside. */
+function limitError(error: unknown): GraphQLError | undefined {
+  for (const cause of causes(error)) if (cause.extensions?.code === 'QUERY_TOO_COMPLEX') return cause;
+  return undefined;
+}
+
+/** The stable code the client sees for an error (the formatter below decides it the same way). */
 export function errorCode(error: unknown): string {
   const original = unwrapResolverError(error);
   if (original instanceof DomainError) return original.code;
-  let cause: unknown = error;
-  while (cause instanceof GraphQLError) {
+  if (limitError(error)) return 'QUERY_TOO_COMPLEX';
+  for (const cause of causes(error)) {
     const code = cause.extensions?.code;
     if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') return code;
-    cause = cause.originalError;
   }
   return 'INTERNAL_SERVER_ERROR';
 }
@@ -27,12 +37,8 @@ export function createErrorFormatter(logger: Logger) {
     if (original instanceof DomainError) {
       return { ...formatted, message: original.message, extensions: { code: original.code, ...(original.details ?? {}) } };
     }
-    // Apollo re-labels every validation error GRAPHQL_VALIDATION_FAILED; keep our own limit codes.
-    let cause: unknown = error;
-    while (cause instanceof GraphQLError) {
-      if (cause.extensions?.code === 'QUERY_TOO_COMPLEX') return { message: cause.message, locations: formatted.locations, extensions: { code: 'QUERY_TOO_COMPLEX' } };
-      cause = cause.originalError;
-    }
+    const limit = limitError(error);
+    if (limit) return { message: limit.message, locations: formatted.locations, extensions: { code: 'QUERY_TOO_COMPLEX' } };
     const code = formatted.extensions?.code;
     if (code && code !== 'INTERNAL_SERVER_ERROR') return { ...formatted, extensions: { ...formatted.extensions, stacktrace: undefined } };
     logger.error({ err: original }, 'unexpected error in a GraphQL operation');

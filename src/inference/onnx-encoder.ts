@@ -28,7 +28,11 @@ export interface OnnxEncoderOptions {
   onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
-const textCacheKey = (text: string) => createHash('sha256').update(text).digest('base64');
+/** A text and its hash, computed once: the cache is keyed by the hash, so an entry costs the same whatever the text's length. */
+interface TextKey {
+  hash: string;
+  text: string;
+}
 
 interface ImageKey {
   /** content hash, plus the transparency handling when it is not the model's default */
@@ -39,7 +43,7 @@ interface ImageKey {
 
 interface ModelEntry {
   status: ModelStatus;
-  texts?: DataLoader<string, Float32Array>;
+  texts?: DataLoader<TextKey, Float32Array, string>;
   images?: DataLoader<ImageKey, Float32Array, string>;
   textCache?: LruCache<string, Promise<Float32Array>>;
   imageCache?: LruCache<string, Promise<Float32Array>>;
@@ -108,10 +112,9 @@ export class OnnxEncoder implements Encoder {
     const batchScheduleFn = (callback: () => void) => setTimeout(callback, batchWindowMs);
     const textCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
     const imageCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
-    const texts = new DataLoader<string, Float32Array, string>(
-      async (keys) => this.encodeTexts(modelId, [...keys]),
-      // keyed by hash: a cache entry costs the same whatever the text's length
-      { maxBatchSize, batchScheduleFn, cacheKeyFn: textCacheKey, cacheMap: textCache },
+    const texts = new DataLoader<TextKey, Float32Array, string>(
+      async (keys) => this.encodeTexts(modelId, keys.map((k) => k.text)),
+      { maxBatchSize, batchScheduleFn, cacheKeyFn: (key) => key.hash, cacheMap: textCache },
     );
     const images = new DataLoader<ImageKey, Float32Array, string>(
       async (keys) => {
@@ -175,8 +178,9 @@ export class OnnxEncoder implements Encoder {
 
   async embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]> {
     const { texts: loader, textCache } = this.loadedEntry(modelId);
-    this.counters.textCacheHits += texts.filter((t) => textCache.get(textCacheKey(t)) !== undefined).length;
-    const results = await loader.loadMany(texts);
+    const keys = texts.map((text) => ({ hash: createHash('sha256').update(text).digest('base64'), text }));
+    this.counters.textCacheHits += keys.filter((k) => textCache.get(k.hash) !== undefined).length;
+    const results = await loader.loadMany(keys);
     return results.map((r) => {
       if (r instanceof Error) throw r;
       return r;

@@ -157,17 +157,26 @@ export interface OodMetrics {
   fpr95AtThreshold: number;
 }
 
+/**
+ * The calibrated point on the curve: the first (highest) value at which at least `tpr` of the ID
+ * scores are accepted. Recall only rises at values holding ID scores, so it is an ID score: the
+ * threshold `calibrateThreshold` returns, read off the same sorted pass.
+ */
+function calibratedIndexOf(c: ThresholdCurve, tpr: number): number {
+  let k = 0;
+  while (c.idAtOrAbove[k] / c.idCount < tpr) k++;
+  return k;
+}
+
 export function oodMetrics(idScores: readonly number[], oodScores: readonly number[]): OodMetrics {
   const curve = thresholdCurve(idScores, oodScores);
-  const { threshold } = calibrateThreshold(idScores, 0.95);
-  let k = 0;
-  while (k + 1 < curve.values.length && curve.values[k + 1] >= threshold) k++;
+  const calibrated = calibratedIndexOf(curve, 0.95);
   return {
     auroc: aurocOf(curve),
     fpr95: papersFprOf(curve, 0.95),
     auprIn: auprInOf(curve),
     auprOut: auprOutOf(curve),
-    threshold95: threshold,
-    fpr95AtThreshold: curve.oodAtOrAbove[k] / curve.oodCount,
+    threshold95: curve.values[calibrated],
+    fpr95AtThreshold: curve.oodAtOrAbove[calibrated] / curve.oodCount,
   };
 }

@@ -52,7 +52,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     {
       databaseUrl: config.databaseUrl, migrationDatabaseUrl: config.migrationDatabaseUrl, role: config.databaseRole, dataDir: config.dataDir,
       poolSize: config.dbPoolSize, migrationsDir: config.migrationsDir, statementTimeoutMs: config.dbStatementTimeoutMs,
-      idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+      idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs, minFreeDiskBytes: config.minFreeDiskBytes,
     },
     (msg, fields) => logger.info(fields ?? {}, msg),
   );
@@ -75,14 +75,15 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     maxTextCharsPerRequest: config.maxTextCharsPerRequest, maxPixelsPerRequest: config.maxPixelsPerRequest, maxImagePixels: config.maxImagePixels,
   });
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
-  const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, logger, {
+  const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, database.storage, logger, {
     pollMs: config.jobPollMs,
     // The embedded database belongs to this process alone: whatever was running died with the last one.
     staleAfterMs: database.embedded ? 0 : 60_000,
   });
   const services: Services = {
     encoder,
-    health: new HealthService(pool, database.embedded, config.migrationsDir, encoder, VERSION),
+    storage: database.storage,
+    health: new HealthService(pool, database.embedded, database.storage, config.migrationsDir, encoder, VERSION),
     embeddings,
     taxonomies,
     mining: new MiningService(taxonomies, jobs, sets, () => runner.poke()),

@@ -17,6 +17,8 @@ export interface Config {
   /** external Postgres only: statement_timeout and idle_in_transaction_session_timeout, ms */
   dbStatementTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
+  /** free space kept on the embedded database's disk: writes stop below it (NEGLABEL_MIN_FREE_DISK_MB) */
+  minFreeDiskBytes: number;
   /** how long a SIGTERM may take before the process exits anyway */
   shutdownTimeoutMs: number;
   migrationsDir: string;
@@ -75,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     dbPoolSize: int(env, 'NEGLABEL_DB_POOL_SIZE', 8, 1, 100),
     dbStatementTimeoutMs: int(env, 'NEGLABEL_DB_STATEMENT_TIMEOUT_MS', 60_000, 0),
     dbIdleInTransactionTimeoutMs: int(env, 'NEGLABEL_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 0),
+    minFreeDiskBytes: int(env, 'NEGLABEL_MIN_FREE_DISK_MB', 256, 0, 1_000_000_000) * 1_048_576,
     shutdownTimeoutMs: int(env, 'NEGLABEL_SHUTDOWN_TIMEOUT_MS', 30_000, 1000),
     migrationsDir: path.resolve(root, 'migrations'),
     modelsDir: path.resolve(root, env.NEGLABEL_MODELS_DIR || 'models'),

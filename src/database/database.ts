@@ -7,6 +7,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
 import { applyMigrations } from './migrate.ts';
+import { StorageGuard } from './storage-guard.ts';
 
 export interface DatabaseOptions {
   databaseUrl?: string;
@@ -19,6 +20,8 @@ export interface DatabaseOptions {
   migrationsDir: string;
   statementTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
+  /** free space kept on the embedded database's disk */
+  minFreeDiskBytes: number;
 }
 
 export interface Database {
@@ -30,11 +33,15 @@ export interface Database {
   ddl(sql: string): Promise<void>;
   prisma: PrismaClient;
   embedded: boolean;
+  /** refuses writes before the disk fills */
+  storage: StorageGuard;
   close(): Promise<void>;
 }
 
 export async function openDatabase(options: DatabaseOptions, log: (msg: string, fields?: object) => void): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
+  // the embedded database's disk is ours to watch; an external one reports a full disk itself
+  const storage = new StorageGuard(options.databaseUrl ? null : options.dataDir, options.minFreeDiskBytes);
   let url = options.databaseUrl;
   let poolSize = options.poolSize;
   // PGlite ignores session parameters and cannot interrupt a statement (one WASM thread): its
@@ -46,7 +53,7 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
     // "unnamed prepared statement does not exist"). One pooled connection serializes queries,
     // which PGlite does anyway; the socket still admits a few more for tools.
     poolSize = 1;
-    embedded = await startEmbeddedPostgres(options.dataDir, 4);
+    embedded = await startEmbeddedPostgres(options.dataDir, 4, storage);
     url = embedded.url;
     timeouts = { statement_timeout: 0, idle_in_transaction_session_timeout: 0 };
     log('embedded postgres started on a private Unix socket', { dataDir: options.dataDir });
@@ -75,6 +82,7 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
     pool,
     prisma,
     embedded: embedded !== undefined,
+    storage,
     async ddl(sql) {
       await (embedded ? pool : owner).query(sql);
     },

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { StorageGuard } from './storage-guard.ts';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -83,8 +84,10 @@ function restrictTree(dir: string): void {
   }
 }
 
-export async function startEmbeddedPostgres(dataDir: string, maxConnections: number): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(dataDir: string, maxConnections: number, storage: StorageGuard): Promise<EmbeddedPostgres> {
   ensurePrivateFolder(dataDir);
+  // PGlite never comes back from a full disk (storage-guard.ts): do not even open it on one
+  storage.assertWritable();
   const socketPath = path.join(dataDir, SOCKET_NAME);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
     throw new Error(`the database socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes (a Unix socket limit): set NEGLABEL_DATA_DIR to a shorter path`);

@@ -31,6 +31,9 @@ const ALLOWED: Record<string, Role[]> = {
   'Mutation.evaluate': SCORERS,
 };
 
+/** Mutations that write nothing (all others are refused with STORAGE_FULL when the disk is full). */
+const READ_ONLY_MUTATIONS = new Set(['embedTexts', 'embedImages']);
+
 /** Root fields that run the encoders: bounded per caller in flight, and one per operation. */
 export const HEAVY = new Set(['embedTexts', 'embedImages', 'scoreImages', 'calibrateThreshold', 'evaluate', 'similarScoringRecords']);
 
@@ -67,6 +70,8 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
     if (!allowed.includes(context.auth.role)) {
       throw new DomainError('FORBIDDEN', `The ${context.auth.role} role may not call ${field}: it needs ${allowed.join(' or ')}.`);
     }
+    // checked before any work, so a full disk costs the caller nothing and changes nothing
+    if (type === 'Mutation' && !READ_ONLY_MUTATIONS.has(field)) context.services.storage.assertWritable();
     let release: (() => void) | null = null;
     if (HEAVY.has(field)) {
       release = context.inFlight.tryAcquire(context.auth.keyId ?? `anonymous:${context.requestId}`);

@@ -6,6 +6,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { DomainError } from '../errors.ts';
+import { isDiskFullError, StorageFullError } from '../database/storage-guard.ts';
 import type { Logger } from '../logger.ts';
 
 /** The GraphQL errors of an error's cause chain, outermost first. */
@@ -19,9 +20,18 @@ function limitError(error: unknown): GraphQLError | undefined {
   return undefined;
 }
 
+/** The error a resolver threw; a database's disk-full error becomes STORAGE_FULL, which clients can act on. */
+function originalError(error: unknown): unknown {
+  const original = unwrapResolverError(error);
+  if (isDiskFullError(original)) {
+    return new StorageFullError('The database is out of disk space, so this write did not happen: free space on the database server, then retry.');
+  }
+  return original;
+}
+
 /** The stable code the client sees for an error (the formatter below decides it the same way). */
 export function errorCode(error: unknown): string {
-  const original = unwrapResolverError(error);
+  const original = originalError(error);
   if (original instanceof DomainError) return original.code;
   if (limitError(error)) return 'QUERY_TOO_COMPLEX';
   for (const cause of causes(error)) {
@@ -31,9 +41,11 @@ export function errorCode(error: unknown): string {
   return 'INTERNAL_SERVER_ERROR';
 }
 
-export function createErrorFormatter(logger: Logger) {
+/** @param onDiskFull told when the database reported a full disk (so /readyz can say so) */
+export function createErrorFormatter(logger: Logger, onDiskFull: () => void) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const original = originalError(error);
+    if (original instanceof StorageFullError && !(unwrapResolverError(error) instanceof StorageFullError)) onDiskFull();
     if (original instanceof DomainError) {
       return { ...formatted, message: original.message, extensions: { code: original.code, ...(original.details ?? {}) } };
     }

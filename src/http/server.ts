@@ -59,7 +59,7 @@ export async function startHttpServer(config: Config, services: Services, logger
   const apollo = new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
-    formatError: createErrorFormatter(logger),
+    formatError: createErrorFormatter(logger, () => services.storage.noteDiskFull()),
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), metrics.plugin(logger), responseSizeCap(config.maxResponseBytes)],
     introspection: true,
     includeStacktraceInErrorResponses: false,
@@ -105,8 +105,9 @@ export async function startHttpServer(config: Config, services: Services, logger
   app.get('/readyz', async (_req, res) => {
     const report = await services.health.report();
     const defaultModel = report.models.find((m) => m.isDefault);
-    const ready = report.database.reachable && report.database.pendingMigrations.length === 0 && Boolean(defaultModel?.loaded);
-    res.status(ready ? 200 : 503).json({ ready, database: report.database.reachable, defaultModel: defaultModel?.id ?? null, hint: report.hint });
+    const { reachable, pendingMigrations, storageOk } = report.database;
+    const ready = reachable && pendingMigrations.length === 0 && storageOk && Boolean(defaultModel?.loaded);
+    res.status(ready ? 200 : 503).json({ ready, database: reachable, storage: storageOk, defaultModel: defaultModel?.id ?? null, hint: report.hint });
   });
   // who is calling, decided once per request: the rate limit keys on it and resolvers reuse it
   const identify = async (req: express.Request, res: express.Response): Promise<string> => {

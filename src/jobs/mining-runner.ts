@@ -5,6 +5,7 @@
  * whose process died is requeued at the next start and resumes from the corpus cache; its set
  * becomes visible only in the final transaction.
  */
+import type { StorageGuard } from '../database/storage-guard.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import type { Logger } from '../logger.ts';
 import type { CorpusWord } from '../neglabel/corpus.ts';
@@ -23,7 +24,7 @@ import { candidateStatisticsInWorker } from './mining-math.ts';
 const CORPUS_CHUNK = 4096;
 
 class Interrupted extends Error {
-  constructor(readonly reason: 'cancelled' | 'stopping') {
+  constructor(readonly reason: 'cancelled' | 'stopping' | 'storage-full') {
     super(reason);
   }
 }
@@ -41,6 +42,7 @@ export class MiningRunner {
     private readonly corpusEmbeddings: CorpusEmbeddingRepository,
     private readonly taxonomies: TaxonomyService,
     private readonly encoder: Encoder,
+    private readonly storage: StorageGuard,
     private readonly logger: Logger,
     private readonly options: { pollMs: number; staleAfterMs: number },
   ) {}
@@ -61,7 +63,8 @@ export class MiningRunner {
   }
 
   private async drain(): Promise<void> {
-    while (!this.stopping) {
+    // on a full disk no job starts: the poll timer looks again once space is back
+    while (!this.stopping && !this.storage.status().full) {
       const job = await this.jobs.claimNext().catch((error) => {
         this.logger.error({ err: error }, 'could not claim a mining job');
         return null;
@@ -77,6 +80,7 @@ export class MiningRunner {
     const started = Date.now();
     const checkpoint = async (phase: string, done: number, total: number) => {
       this.current = { jobId, phase, done, total };
+      if (this.storage.status().full) throw new Interrupted('storage-full');
       const cancelled = await this.jobs.progress(jobId, phase, done, total);
       if (cancelled) throw new Interrupted('cancelled');
       if (this.stopping) throw new Interrupted('stopping');
@@ -139,6 +143,12 @@ export class MiningRunner {
       if (error instanceof Interrupted && error.reason === 'stopping') {
         await this.jobs.requeue(jobId).catch(() => {});
         log.info('mining interrupted by shutdown; it resumes at the next start');
+        return;
+      }
+      if (error instanceof Interrupted && error.reason === 'storage-full') {
+        // the reserve leaves room for this one small write; the encoded chunks stay cached
+        await this.jobs.requeue(jobId).catch(() => {});
+        log.warn({ hint: this.storage.status().hint }, 'mining paused: the disk is full; it resumes from the corpus cache once space is freed');
         return;
       }
       const cancelled = error instanceof Interrupted;

@@ -1,12 +1,16 @@
-/** Health: is the database reachable and migrated, which models are loaded. */
+/** Health: is the database reachable, migrated and not out of disk, which models are loaded. */
 import type pg from 'pg';
 import { migrationStatus, readMigrations, type MigrationFile } from '../database/migrate.ts';
 import type { Encoder, ModelStatus } from '../inference/encoder.ts';
+import type { StorageGuard } from '../database/storage-guard.ts';
 
 export interface HealthReport {
   status: 'ok' | 'degraded';
   version: string;
-  database: { reachable: boolean; embedded: boolean; appliedMigrations: string[]; pendingMigrations: string[]; error: string | null };
+  database: {
+    reachable: boolean; embedded: boolean; appliedMigrations: string[]; pendingMigrations: string[]; error: string | null;
+    storageOk: boolean; freeDiskBytes: number | null;
+  };
   models: ModelStatus[];
   defaultModel: string | null;
   hint: string | null;
@@ -19,6 +23,7 @@ export class HealthService {
   constructor(
     private readonly pool: pg.Pool,
     private readonly embedded: boolean,
+    private readonly storage: StorageGuard,
     migrationsDir: string,
     private readonly encoder: Encoder,
     private readonly version: string,
@@ -31,7 +36,11 @@ export class HealthService {
    * within `timeoutMs` instead of hanging the caller (load balancers probe /readyz).
    */
   async report(timeoutMs = 2000): Promise<HealthReport> {
-    const database: HealthReport['database'] = { reachable: false, embedded: this.embedded, appliedMigrations: [], pendingMigrations: [], error: null };
+    const storage = this.storage.status();
+    const database: HealthReport['database'] = {
+      reachable: false, embedded: this.embedded, appliedMigrations: [], pendingMigrations: [], error: null,
+      storageOk: !storage.full, freeDiskBytes: storage.freeBytes,
+    };
     try {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -46,6 +55,7 @@ export class HealthService {
     const defaultModel = models.find((m) => m.isDefault) ?? null;
     const hints: string[] = [];
     if (!database.reachable) hints.push(`the database is unreachable (${database.error}): check DATABASE_URL or the embedded data folder`);
+    if (storage.hint) hints.push(storage.hint);
     if (database.pendingMigrations.length > 0) hints.push('migrations are pending: restart the service to apply them');
     if (!defaultModel) hints.push('no model is installed: put a CLIP ONNX export in a folder under models/ or set NEGLABEL_MODEL_DIR, then restart');
     else if (!defaultModel.loaded) hints.push(`the default model did not load: ${defaultModel.error}`);

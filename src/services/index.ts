@@ -1,5 +1,6 @@
 /** The service layer, assembled once per process. Resolvers reach everything through it. */
 import type { Encoder } from '../inference/encoder.ts';
+import type { StorageGuard } from '../database/storage-guard.ts';
 import type { AccessService } from './access-service.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import type { HealthService } from './health-service.ts';
@@ -10,6 +11,8 @@ import type { TaxonomyService } from './taxonomy-service.ts';
 
 export interface Services {
   encoder: Encoder;
+  /** refuses writes before the database's disk fills */
+  storage: StorageGuard;
   health: HealthService;
   embeddings: EmbeddingService;
   taxonomies: TaxonomyService;

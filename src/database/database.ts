@@ -9,6 +9,9 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgre
 import { applyMigrations } from './migrate.ts';
 import { StorageGuard } from './storage-guard.ts';
 
+/** Advisory lock key of run-time DDL (distinct from the migrations' key). */
+const RUNTIME_DDL_LOCK = 72_707_369_001;
+
 export interface DatabaseOptions {
   databaseUrl?: string;
   /** the owner role's URL for migrations and runtime DDL; default databaseUrl */
@@ -43,17 +46,15 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
   // the embedded database's disk is ours to watch; an external one reports a full disk itself
   const storage = new StorageGuard(options.databaseUrl ? null : options.dataDir, options.minFreeDiskBytes);
   let url = options.databaseUrl;
-  let poolSize = options.poolSize;
+  const poolSize = options.poolSize;
   // PGlite ignores session parameters and cannot interrupt a statement (one WASM thread): its
   // protection is that only this user's processes can reach it at all (embedded-postgres.ts).
   let timeouts = { statement_timeout: options.statementTimeoutMs, idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs };
   if (!url) {
-    // PGlite is one backend session, and its socket server interleaves the extended-protocol
-    // messages of concurrent connections (one connection's unnamed statement replaces another's:
-    // "unnamed prepared statement does not exist"). One pooled connection serializes queries,
-    // which PGlite does anyway; the socket still admits a few more for tools.
-    poolSize = 1;
-    embedded = await startEmbeddedPostgres(options.dataDir, 4, storage);
+    // PGlite is one backend: the embedded server hands it to one connection at a time, for a
+    // whole transaction or extended-protocol exchange (pglite-server.ts), so a pool is safe
+    embedded = await startEmbeddedPostgres(options.dataDir, { maxConnections: poolSize + 2, idleInTransactionMs: options.idleInTransactionTimeoutMs }, storage,
+      (message, error) => log(message, { err: error instanceof Error ? error.message : error }));
     url = embedded.url;
     timeouts = { statement_timeout: 0, idle_in_transaction_session_timeout: 0 };
     log('embedded postgres started on a private Unix socket', { dataDir: options.dataDir });
@@ -84,7 +85,19 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
     embedded: embedded !== undefined,
     storage,
     async ddl(sql) {
-      await (embedded ? pool : owner).query(sql);
+      // several processes may start at once: one builds the index, the others find it built
+      const client = await (embedded ? pool : owner).connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [RUNTIME_DDL_LOCK]);
+        await client.query(sql);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
     },
     async close() {
       await prisma.$disconnect();

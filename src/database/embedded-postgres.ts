@@ -13,7 +13,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { startTsWorker } from '../lib/ts-worker.ts';
+import { PgliteServer } from './pglite-server.ts';
 import type { StorageGuard } from './storage-guard.ts';
 
 export interface EmbeddedPostgres {
@@ -84,7 +85,17 @@ function restrictTree(dir: string): void {
   }
 }
 
-export async function startEmbeddedPostgres(dataDir: string, maxConnections: number, storage: StorageGuard): Promise<EmbeddedPostgres> {
+export interface ServeOptions {
+  maxConnections: number;
+  /** a connection holding the database idle in a transaction this long is disconnected */
+  idleInTransactionMs: number;
+}
+
+/**
+ * Checks what must hold before the database opens: a private folder, disk space, a socket path
+ * Unix accepts. Runs on the main thread, which also sets the umask (worker threads cannot).
+ */
+function prepare(dataDir: string, storage: StorageGuard): void {
   ensurePrivateFolder(dataDir);
   // PGlite never comes back from a full disk (storage-guard.ts): do not even open it on one
   storage.assertWritable();
@@ -94,16 +105,28 @@ export async function startEmbeddedPostgres(dataDir: string, maxConnections: num
   }
   // Every file the database (and this process) creates from here on is private to this user.
   process.umask(0o077);
+}
+
+/** libpq convention: host names the socket folder; no password (only this user reaches it). */
+export function socketUrl(dataDir: string): string {
+  return `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(dataDir)}`;
+}
+
+/**
+ * Opens the database of `dataDir` and serves it on its socket from the calling thread: PGlite runs
+ * its queries on the thread that created it. Call `prepare` first (on the main thread).
+ */
+export async function serveInThisThread(dataDir: string, options: ServeOptions, onError: (message: string, error: unknown) => void): Promise<EmbeddedPostgres> {
+  const socketPath = path.join(dataDir, SOCKET_NAME);
   const lockFile = acquireLock(dataDir);
   const db = await PGlite.create(path.join(dataDir, 'pgdata'), { extensions: { vector } });
   restrictTree(dataDir);
   rmSync(socketPath, { force: true }); // left by a process that died: the lock says none is alive
-  const server = new PGLiteSocketServer({ db, path: socketPath, maxConnections });
+  const server = new PgliteServer(db, { path: socketPath, maxConnections: options.maxConnections, idleInTransactionMs: options.idleInTransactionMs, onError });
   await server.start();
   chmodSync(socketPath, 0o600);
   return {
-    // libpq convention: host names the socket folder; no password (only this user reaches it)
-    url: `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(dataDir)}`,
+    url: socketUrl(dataDir),
     async stop() {
       await server.stop();
       await db.close();
@@ -112,3 +135,53 @@ export async function startEmbeddedPostgres(dataDir: string, maxConnections: num
     },
   };
 }
+
+/** The `db` role: this process serves the embedded database to other local processes, on its main thread. */
+export async function serveEmbeddedPostgres(dataDir: string, options: ServeOptions, storage: StorageGuard, onError: (message: string, error: unknown) => void): Promise<EmbeddedPostgres> {
+  prepare(dataDir, storage);
+  return serveInThisThread(dataDir, options, onError);
+}
+
+/**
+ * The all-in-one mode: the embedded database runs in a thread of its own, so its queries never
+ * hold up the event loop that serves HTTP, and this process reaches it through its socket.
+ */
+export async function startEmbeddedPostgres(dataDir: string, options: ServeOptions, storage: StorageGuard, onError: (message: string, error: unknown) => void = () => {}): Promise<EmbeddedPostgres> {
+  prepare(dataDir, storage);
+  const thread = startTsWorker(new URL('./embedded-postgres-thread.ts', import.meta.url));
+  const reply = (expected: string) =>
+    new Promise<DatabaseThreadReply>((resolve, reject) => {
+      const onMessage = (message: DatabaseThreadReply) => {
+        if (message.type === 'log') return onError(message.message, message.error);
+        thread.off('message', onMessage);
+        thread.off('exit', onExit);
+        if (message.type === 'failed') reject(new Error(message.error));
+        else if (message.type !== expected) reject(new Error(`the database thread said ${message.type}, expected ${expected}`));
+        else resolve(message);
+      };
+      const onExit = (code: number) => reject(new Error(`the database thread exited with code ${code}`));
+      thread.on('message', onMessage);
+      thread.once('exit', onExit);
+    });
+  thread.postMessage({ type: 'start', dataDir, options } satisfies DatabaseThreadRequest);
+  try {
+    await reply('started');
+  } catch (error) {
+    await thread.terminate();
+    throw error;
+  }
+  return {
+    url: socketUrl(dataDir),
+    async stop() {
+      thread.postMessage({ type: 'stop' } satisfies DatabaseThreadRequest);
+      await reply('stopped').finally(() => thread.terminate());
+    },
+  };
+}
+
+export type DatabaseThreadRequest = { type: 'start'; dataDir: string; options: ServeOptions } | { type: 'stop' };
+export type DatabaseThreadReply =
+  | { type: 'started' }
+  | { type: 'stopped' }
+  | { type: 'failed'; error: string }
+  | { type: 'log'; message: string; error: string | null };

@@ -4,10 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
-import { StorageGuard } from '../../src/database/storage-guard.ts';
-
-const noReserve = (dir: string) => new StorageGuard(dir, 0);
+import { startEmbeddedDatabase } from '../helpers/database.ts';
 import { applyMigrations } from '../../src/database/migrate.ts';
 import { base64, createMinedTaxonomy, startTestApp } from '../helpers/app.ts';
 import { fixtureImage } from '../helpers/fixtures.ts';
@@ -17,7 +14,7 @@ const image = (file: string) => ({ data: base64(fixtureImage(file)), filename: f
 
 test('the service runs as a runtime role with the documented grants, and that role cannot rewrite history', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-role-'));
-  const db = await startEmbeddedPostgres(path.join(dir, 'data'), 4, noReserve(path.join(dir, 'data')));
+  const db = await startEmbeddedDatabase(path.join(dir, 'data'), 4);
   const owner = new pg.Pool({ connectionString: db.url, max: 1 });
   await applyMigrations(owner, path.resolve('migrations'), () => {});
   await owner.query('CREATE ROLE neglabel_runtime');

@@ -123,7 +123,7 @@ test('the embedded database does not even open on a disk below the reserve', asy
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-full-start-'));
   try {
     const guard = new StorageGuard(dir, freeBytes(dir) + 1024 * MB);
-    await assert.rejects(startEmbeddedPostgres(path.join(dir, 'data'), 2, guard), (error: Error & { code?: string }) => {
+    await assert.rejects(startEmbeddedPostgres(path.join(dir, 'data'), { maxConnections: 2, idleInTransactionMs: 60_000 }, guard), (error: Error & { code?: string }) => {
       assert.equal(error.code, 'STORAGE_FULL');
       assert.match(error.message, /free space or move NEGLABEL_DATA_DIR/);
       return true;

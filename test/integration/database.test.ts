@@ -5,17 +5,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
-import { StorageGuard } from '../../src/database/storage-guard.ts';
-
-const noReserve = (dir: string) => new StorageGuard(dir, 0);
+import { startEmbeddedDatabase } from '../helpers/database.ts';
 import { applyMigrations, migrationStatus, readMigrations } from '../../src/database/migrate.ts';
 
 const MIGRATIONS = path.resolve('migrations');
 
 test('migrations apply once, are recorded as prisma migrate deploy records them, and pgvector works', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-db-'));
-  const db = await startEmbeddedPostgres(dir, 8, noReserve(dir));
+  const db = await startEmbeddedDatabase(dir, 8);
   const pools = [new pg.Pool({ connectionString: db.url, max: 2 }), new pg.Pool({ connectionString: db.url, max: 2 })];
   try {
     // two starters at once: the advisory lock serializes them
@@ -49,7 +46,7 @@ test('a failing migration is rolled back whole and leaves no record', async () =
   const { mkdirSync } = await import('node:fs');
   mkdirSync(bad, { recursive: true });
   writeFileSync(path.join(bad, 'migration.sql'), 'CREATE TABLE t_ok (id int); SELECT no_such_function();');
-  const db = await startEmbeddedPostgres(path.join(dir, 'data'), 4, noReserve(path.join(dir, 'data')));
+  const db = await startEmbeddedDatabase(path.join(dir, 'data'), 4);
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   try {
     await assert.rejects(applyMigrations(pool, migrations, () => {}), /20990101000000_bad failed and was rolled back/);
@@ -67,7 +64,7 @@ test('a second process cannot open the same embedded data folder', async () => {
   // a live pid that is not ours: the parent of this test process
   writeFileSync(path.join(dir, 'neglabel.lock'), String(process.ppid));
   try {
-    await assert.rejects(startEmbeddedPostgres(dir, 2, noReserve(dir)), /in use by another neglabel process/);
+    await assert.rejects(startEmbeddedDatabase(dir, 2), /in use by another neglabel process/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

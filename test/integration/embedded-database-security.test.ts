@@ -4,10 +4,8 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { SOCKET_NAME, startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
-import { StorageGuard } from '../../src/database/storage-guard.ts';
-
-const noReserve = (dir: string) => new StorageGuard(dir, 0);
+import { SOCKET_NAME } from '../../src/database/embedded-postgres.ts';
+import { startEmbeddedDatabase } from '../helpers/database.ts';
 
 /** Inodes of the TCP sockets this process has in LISTEN state (from /proc: no tool needed). */
 function listeningTcpSocketsOfThisProcess(): Set<string> {
@@ -45,7 +43,7 @@ test('the embedded database opens no TCP port: a Unix socket in a private folder
   const parent = mkdtempSync(path.join(os.tmpdir(), 'neglabel-sec-'));
   const dataDir = path.join(parent, 'data');
   const before = listeningTcpSocketsOfThisProcess();
-  const db = await startEmbeddedPostgres(dataDir, 4, noReserve(dataDir));
+  const db = await startEmbeddedDatabase(dataDir, 4);
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
   try {
     assert.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1);
@@ -74,7 +72,7 @@ test('a data folder others can read or write is refused with the command that fi
     const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-sec-'));
     chmodSync(dir, mode);
     try {
-      await assert.rejects(startEmbeddedPostgres(dir, 2, noReserve(dir)), /chmod -R go-rwx/);
+      await assert.rejects(startEmbeddedDatabase(dir, 2), /chmod -R go-rwx/);
       assert.deepEqual(readdirSync(dir), [], 'nothing was created in the refused folder');
     } finally {
       rmSync(dir, { recursive: true, force: true });

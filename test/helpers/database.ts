@@ -1,0 +1,7 @@
+/** The embedded database on its own, as the service starts it (own thread, private socket), with no disk reserve. */
+import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
+import { StorageGuard } from '../../src/database/storage-guard.ts';
+
+export function startEmbeddedDatabase(dataDir: string, maxConnections = 4, idleInTransactionMs = 60_000) {
+  return startEmbeddedPostgres(dataDir, { maxConnections, idleInTransactionMs }, new StorageGuard(dataDir, 0));
+}

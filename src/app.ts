@@ -41,13 +41,29 @@ function isLoopback(host: string): boolean {
 }
 
 export interface App {
-  url: string;
+  /** the HTTP base URL; null for a worker, which serves no HTTP */
+  url: string | null;
   services: Services;
   database: Database;
   close(): Promise<void>;
 }
 
+/** The API's base URL of an app that serves one (roles all and api). */
+export function apiUrl(app: App): string {
+  if (!app.url) throw new Error('this process serves no HTTP (NEGLABEL_ROLE=worker)');
+  return app.url;
+}
+
+/** NOTIFY channel that tells workers a mining job was queued. */
+const JOBS_CHANNEL = 'neglabel_mining_jobs';
+
+/**
+ * Starts this process's role: `all` (API and mining), `api` (GraphQL and HTTP, never mining) or
+ * `worker` (mining jobs, no HTTP). The `db` role is database-role.ts.
+ */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
+  const servesApi = config.role === 'all' || config.role === 'api';
+  const runsJobs = config.role === 'all' || config.role === 'worker';
   const database = await openDatabase(
     {
       databaseUrl: config.databaseUrl, migrationDatabaseUrl: config.migrationDatabaseUrl, role: config.databaseRole, dataDir: config.dataDir,
@@ -77,8 +93,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
   const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, database.storage, logger, {
     pollMs: config.jobPollMs,
+    leaseSeconds: config.jobLeaseSeconds,
     // The embedded database belongs to this process alone: whatever was running died with the last one.
-    staleAfterMs: database.embedded ? 0 : 60_000,
+    soleWorker: database.embedded,
   });
   const services: Services = {
     encoder,
@@ -86,7 +103,11 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     health: new HealthService(pool, database.embedded, database.storage, config.migrationsDir, encoder, VERSION),
     embeddings,
     taxonomies,
-    mining: new MiningService(taxonomies, jobs, sets, () => runner.poke()),
+    mining: new MiningService(taxonomies, jobs, sets, () => {
+      if (runsJobs) runner.poke();
+      // workers in other processes wake at once (they also poll, for databases that cannot notify)
+      database.notify(JOBS_CHANNEL).catch((error) => logger.warn({ err: error }, 'could not notify workers of a queued job: they find it at their next poll'));
+    }),
     scoring: new ScoringService(taxonomies, embeddings, sets, records, encoder),
     history: new HistoryService(records),
     access: new AccessService(new AccessRepository(prisma)),
@@ -95,39 +116,57 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   // database, the workers or a listener behind
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   let runnerStarted = false;
+  let stopListening: (() => Promise<void>) | undefined;
   try {
-    await services.access.start(config.adminKey);
-    if (services.access.isOpen && !isLoopback(config.host)) {
-      throw new Error(`HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then create keys with createApiKey), or bind to 127.0.0.1`);
+    if (servesApi) {
+      await services.access.start(config.adminKey);
+      if (services.access.isOpen && !isLoopback(config.host)) {
+        throw new Error(`HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then create keys with createApiKey), or bind to 127.0.0.1`);
+      }
+      if (services.access.isOpen) logger.warn('no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys');
     }
-    if (services.access.isOpen) logger.warn('no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys');
-    await runner.start();
-    runnerStarted = true;
-    const metrics = createMetrics({ encoder, pool, rootFields, miningProgress: () => runner.current });
-    http = await startHttpServer(config, services, logger, metrics);
-    const bound = (http.server.address() as { address: string }).address;
-    if (services.access.isOpen && !isLoopbackAddress(bound)) {
-      // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
-      throw new Error(`HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`);
+    if (runsJobs) {
+      await runner.start();
+      runnerStarted = true;
+      if (!database.embedded) {
+        stopListening = await database.listen(JOBS_CHANNEL, () => runner.poke()).catch((error) => {
+          logger.warn({ err: error }, 'cannot LISTEN for queued jobs: polling only');
+          return undefined;
+        });
+      }
+    }
+    if (servesApi) {
+      const metrics = createMetrics({ encoder, pool, rootFields, miningProgress: () => runner.current });
+      http = await startHttpServer(config, services, logger, metrics);
+      const bound = (http.server.address() as { address: string }).address;
+      if (services.access.isOpen && !isLoopbackAddress(bound)) {
+        // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
+        throw new Error(`HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`);
+      }
     }
   } catch (error) {
     await http?.close();
+    await stopListening?.();
     if (runnerStarted) await runner.stop();
     await encoder.close();
     await database.close();
     throw error;
   }
   const server = http;
-  logger.info({ url: `${server.url}/graphql`, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) }, 'neglabel listening');
+  logger.info(
+    { role: config.role, url: server ? `${server.url}/graphql` : null, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) },
+    server ? 'neglabel listening' : 'neglabel worker taking mining jobs',
+  );
   return {
-    url: server.url,
+    url: server?.url ?? null,
     services,
     database,
     async close() {
       // order matters: stop taking requests (in-flight ones finish), let the job checkpoint,
       // then release the workers and the database
       const steps: Array<[string, () => Promise<void>]> = [
-        ['http', () => server.close()],
+        ['http', async () => server?.close()],
+        ['job notifications', async () => stopListening?.()],
         ['mining runner', () => runner.stop()],
         ['encoders', () => encoder.close()],
         ['database', () => database.close()],

@@ -4,7 +4,12 @@
 import os from 'node:os';
 import path from 'node:path';
 
+/** What this process does (NEGLABEL_ROLE): everything, the API only, mining jobs only, or serve the embedded database. */
+export type ProcessRole = 'all' | 'api' | 'worker' | 'db';
+const ROLES: readonly ProcessRole[] = ['all', 'api', 'worker', 'db'];
+
 export interface Config {
+  role: ProcessRole;
   host: string;
   port: number;
   dataDir: string;
@@ -14,11 +19,16 @@ export interface Config {
   /** a role to SET on every runtime connection (NEGLABEL_DATABASE_ROLE) */
   databaseRole?: string;
   dbPoolSize: number;
+  /** connections the `db` role's embedded database accepts from all processes together */
+  dbMaxConnections: number;
   /** external Postgres only: statement_timeout and idle_in_transaction_session_timeout, ms */
   dbStatementTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
   /** free space kept on the embedded database's disk: writes stop below it (NEGLABEL_MIN_FREE_DISK_MB) */
   minFreeDiskBytes: number;
+  /** HTTP keep-alive idle timeout and headers timeout (keep them above the load balancer's idle timeout) */
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
   /** how long a SIGTERM may take before the process exits anyway */
   shutdownTimeoutMs: number;
   migrationsDir: string;
@@ -39,6 +49,8 @@ export interface Config {
   maxTextCharsPerRequest: number;
   logLevel: string;
   jobPollMs: number;
+  /** how long a worker holds a mining job without renewing it (NEGLABEL_JOB_LEASE_SECONDS) */
+  jobLeaseSeconds: number;
   rateLimitPerMinute: number;
   /** encoder-heavy operations in flight per API key (or address); 0 = unbounded */
   maxInFlightPerKey: number;
@@ -60,24 +72,41 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
 }
 
 /** A Postgres role name, quoted as an identifier is only when plain: refuse anything else. */
-function role(raw: string | undefined): string | undefined {
+function databaseRole(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new Error(`NEGLABEL_DATABASE_ROLE=${raw} is invalid: use a plain lower-case role name`);
   return raw;
 }
 
+function processRole(raw: string | undefined): ProcessRole {
+  if (!raw) return 'all';
+  if (!(ROLES as readonly string[]).includes(raw)) throw new Error(`NEGLABEL_ROLE=${raw} is invalid: use ${ROLES.join(', ')}`);
+  return raw as ProcessRole;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.cwd()): Readonly<Config> {
+  const role = processRole(env.NEGLABEL_ROLE);
+  if ((role === 'api' || role === 'worker') && !env.DATABASE_URL) {
+    throw new Error(
+      `NEGLABEL_ROLE=${role} shares a database with other processes: set DATABASE_URL to a Postgres with pgvector, or to the socket of a NEGLABEL_ROLE=db process (postgresql://postgres@localhost/postgres?host=<its absolute NEGLABEL_DATA_DIR>)`,
+    );
+  }
+  if (role === 'db' && env.DATABASE_URL) throw new Error('NEGLABEL_ROLE=db serves the embedded database of NEGLABEL_DATA_DIR: unset DATABASE_URL');
   return Object.freeze({
+    role,
     host: env.HOST || '127.0.0.1',
     port: int(env, 'PORT', 4000, 0, 65535),
     dataDir: path.resolve(root, env.NEGLABEL_DATA_DIR || 'data'),
     databaseUrl: env.DATABASE_URL || undefined,
     migrationDatabaseUrl: env.NEGLABEL_MIGRATION_DATABASE_URL || undefined,
-    databaseRole: role(env.NEGLABEL_DATABASE_ROLE),
+    databaseRole: databaseRole(env.NEGLABEL_DATABASE_ROLE),
     dbPoolSize: int(env, 'NEGLABEL_DB_POOL_SIZE', 8, 1, 100),
+    dbMaxConnections: int(env, 'NEGLABEL_DB_MAX_CONNECTIONS', 64, 2, 1000),
     dbStatementTimeoutMs: int(env, 'NEGLABEL_DB_STATEMENT_TIMEOUT_MS', 60_000, 0),
     dbIdleInTransactionTimeoutMs: int(env, 'NEGLABEL_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 0),
     minFreeDiskBytes: int(env, 'NEGLABEL_MIN_FREE_DISK_MB', 256, 0, 1_000_000_000) * 1_048_576,
+    keepAliveTimeoutMs: int(env, 'NEGLABEL_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000),
+    headersTimeoutMs: int(env, 'NEGLABEL_HEADERS_TIMEOUT_MS', 66_000, 1000),
     shutdownTimeoutMs: int(env, 'NEGLABEL_SHUTDOWN_TIMEOUT_MS', 30_000, 1000),
     migrationsDir: path.resolve(root, 'migrations'),
     modelsDir: path.resolve(root, env.NEGLABEL_MODELS_DIR || 'models'),
@@ -96,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     maxTextCharsPerRequest: int(env, 'NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST', 400_000, 1),
     logLevel: env.LOG_LEVEL || 'info',
     jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),
+    jobLeaseSeconds: int(env, 'NEGLABEL_JOB_LEASE_SECONDS', 60, 3, 86_400),
     adminKey: env.NEGLABEL_ADMIN_KEY || undefined,
     rateLimitPerMinute: int(env, 'NEGLABEL_RATE_LIMIT_PER_MINUTE', 6000, 0),
     maxInFlightPerKey: int(env, 'NEGLABEL_MAX_IN_FLIGHT_PER_KEY', 8, 0),

@@ -1,5 +1,6 @@
-/** Entry point of `npm start`: start the app, stop it cleanly on SIGINT/SIGTERM. */
+/** Entry point of `npm start` (and `npm run worker`): start this process's role, stop it cleanly on SIGINT/SIGTERM. */
 import { startApp } from './app.ts';
+import { startDatabaseRole } from './database/database-role.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 
@@ -7,7 +8,7 @@ const config = loadConfig();
 const logger = createLogger(config.logLevel);
 
 try {
-  const app = await startApp(config, logger);
+  const app = config.role === 'db' ? await startDatabaseRole(config, logger) : await startApp(config, logger);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -36,6 +36,13 @@ export interface Database {
   ddl(sql: string): Promise<void>;
   prisma: PrismaClient;
   embedded: boolean;
+  /** NOTIFY on a channel (other processes' `listen` hears it; best effort) */
+  notify(channel: string): Promise<void>;
+  /**
+   * Calls `onNotify` for each NOTIFY on `channel`, on a connection of its own. The embedded
+   * database is one session, so its notifications reach no other connection: callers poll too.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   /** refuses writes before the disk fills */
   storage: StorageGuard;
   close(): Promise<void>;
@@ -84,6 +91,17 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
     prisma,
     embedded: embedded !== undefined,
     storage,
+    async notify(channel) {
+      await pool.query(`NOTIFY ${channel}`);
+    },
+    async listen(channel, onNotify) {
+      const client = new pg.Client({ connectionString: url });
+      client.on('error', (error) => log('notification connection lost: polling only', { err: error.message }));
+      client.on('notification', (message) => message.channel === channel && onNotify());
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+      return () => client.end();
+    },
     async ddl(sql) {
       // several processes may start at once: one builds the index, the others find it built
       const client = await (embedded ? pool : owner).connect();

@@ -56,6 +56,10 @@ export async function startHttpServer(config: Config, services: Services, logger
   const app = express();
   app.disable('x-powered-by');
   const server = http.createServer(app);
+  // longer than a load balancer's idle timeout (60 s on common ones): the balancer, not this
+  // server, closes an idle keep-alive connection, so a reused connection is never reset under it
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.headersTimeoutMs;
   const apollo = new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,

@@ -1,10 +1,13 @@
 /**
  * The background mining runner: takes queued jobs one at a time and runs
  * encode labels → encode corpus (cached per model, checkpointed per chunk) → mine → save.
- * Progress and a heartbeat are written at every chunk; cancellation is honoured there too. A job
- * whose process died is requeued at the next start and resumes from the corpus cache; its set
- * becomes visible only in the final transaction.
+ * A job is leased to this runner; progress is written and the lease renewed at every chunk, where
+ * cancellation is honoured too. A job whose worker died is taken over by any worker once its lease
+ * expires and resumes from the corpus cache; its set becomes visible only in the final
+ * transaction, which commits only while the lease is still this runner's.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { StorageGuard } from '../database/storage-guard.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import type { Logger } from '../logger.ts';
@@ -14,7 +17,7 @@ import { selectNegatives } from '../neglabel/mining.ts';
 import { applyPrompt } from '../neglabel/prompts.ts';
 import type { CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
-import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
+import { LeaseLostError, type NegativeSetRepository } from '../repositories/negative-set-repository.ts';
 import { stack } from '../inference/vectors.ts';
 import { loadWordNetCorpus } from '../services/corpus-source.ts';
 import type { MiningParameters } from '../services/mining-service.ts';
@@ -24,12 +27,14 @@ import { candidateStatisticsInWorker } from './mining-math.ts';
 const CORPUS_CHUNK = 4096;
 
 class Interrupted extends Error {
-  constructor(readonly reason: 'cancelled' | 'stopping' | 'storage-full') {
+  constructor(readonly reason: 'cancelled' | 'stopping' | 'storage-full' | 'lease-lost') {
     super(reason);
   }
 }
 
 export class MiningRunner {
+  /** who holds a lease: host, process and a random part (two runners never share an id) */
+  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
   private stopping = false;
@@ -44,12 +49,19 @@ export class MiningRunner {
     private readonly encoder: Encoder,
     private readonly storage: StorageGuard,
     private readonly logger: Logger,
-    private readonly options: { pollMs: number; staleAfterMs: number },
+    private readonly options: {
+      pollMs: number;
+      leaseSeconds: number;
+      /** the database is this process's alone (all-in-one embedded): leases left at start are dead */
+      soleWorker: boolean;
+    },
   ) {}
 
   async start(): Promise<void> {
-    const requeued = await this.jobs.requeueStale(this.options.staleAfterMs);
-    if (requeued > 0) this.logger.warn({ requeued }, 'mining jobs interrupted by a previous stop were requeued');
+    if (this.options.soleWorker) {
+      const resumed = await this.jobs.expireAllLeases();
+      if (resumed > 0) this.logger.warn({ resumed }, 'mining jobs interrupted by a previous stop resume now');
+    }
     this.timer = setInterval(() => this.poke(), this.options.pollMs);
     this.poke();
   }
@@ -65,7 +77,7 @@ export class MiningRunner {
   private async drain(): Promise<void> {
     // on a full disk no job starts: the poll timer looks again once space is back
     while (!this.stopping && !this.storage.status().full) {
-      const job = await this.jobs.claimNext().catch((error) => {
+      const job = await this.jobs.claimNext(this.workerId, this.options.leaseSeconds).catch((error) => {
         this.logger.error({ err: error }, 'could not claim a mining job');
         return null;
       });
@@ -78,11 +90,18 @@ export class MiningRunner {
   private async run(jobId: string, versionId: string, parametersKey: string, parameters: MiningParameters): Promise<void> {
     const log = this.logger.child({ job: jobId });
     const started = Date.now();
+    // a long chunk or the mining math may outlast a lease: renew it in the background too
+    let leaseLost = false;
+    const renewal = setInterval(() => {
+      this.jobs.renew(jobId, this.workerId, this.options.leaseSeconds).then((held) => (leaseLost ||= !held), (error) => log.warn({ err: error }, 'could not renew the mining lease'));
+    }, (this.options.leaseSeconds * 1000) / 3);
     const checkpoint = async (phase: string, done: number, total: number) => {
       this.current = { jobId, phase, done, total };
+      if (leaseLost) throw new Interrupted('lease-lost');
       if (this.storage.status().full) throw new Interrupted('storage-full');
-      const cancelled = await this.jobs.progress(jobId, phase, done, total);
-      if (cancelled) throw new Interrupted('cancelled');
+      const lease = await this.jobs.progress(jobId, this.workerId, this.options.leaseSeconds, phase, done, total);
+      if (!lease) throw new Interrupted('lease-lost');
+      if (lease.cancelRequested) throw new Interrupted('cancelled');
       if (this.stopping) throw new Interrupted('stopping');
     };
     try {
@@ -137,28 +156,35 @@ export class MiningRunner {
           })),
         },
         jobId,
+        this.workerId,
       );
       log.info({ negativeSet: setId, negatives: kept, excluded: selection.excluded, ms: Date.now() - started }, 'mining finished; set activated');
     } catch (error) {
       if (error instanceof Interrupted && error.reason === 'stopping') {
-        await this.jobs.requeue(jobId).catch(() => {});
+        await this.jobs.requeue(jobId, this.workerId).catch(() => {});
         log.info('mining interrupted by shutdown; it resumes at the next start');
         return;
       }
       if (error instanceof Interrupted && error.reason === 'storage-full') {
         // the reserve leaves room for this one small write; the encoded chunks stay cached
-        await this.jobs.requeue(jobId).catch(() => {});
+        await this.jobs.requeue(jobId, this.workerId).catch(() => {});
         log.warn({ hint: this.storage.status().hint }, 'mining paused: the disk is full; it resumes from the corpus cache once space is freed');
         return;
       }
+      if ((error instanceof Interrupted && error.reason === 'lease-lost') || error instanceof LeaseLostError) {
+        log.warn('mining stopped: this worker lost the lease (it expired) and another worker owns the job now');
+        return;
+      }
       const cancelled = error instanceof Interrupted;
-      await this.jobs.finish(jobId, cancelled ? 'CANCELLED' : 'FAILED', cancelled ? null : (error as Error).message).catch(() => {});
+      await this.jobs.finish(jobId, this.workerId, cancelled ? 'CANCELLED' : 'FAILED', cancelled ? null : (error as Error).message).catch(() => {});
       if (cancelled) log.info('mining cancelled');
       else log.error({ err: error }, 'mining failed');
+    } finally {
+      clearInterval(renewal);
     }
   }
 
-  /** Stops taking jobs; a running job stops at its next checkpoint and stays queued for the next start. */
+  /** Stops taking jobs; a running job stops at its next checkpoint and goes back to the queue. */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);

@@ -35,6 +35,13 @@ export interface StoredBank {
 
 const INSERT_CHUNK = 2000;
 
+/** A worker's lease on a job ended (it expired and another worker took the job over). */
+export class LeaseLostError extends Error {
+  constructor(jobId: string) {
+    super(`mining job ${jobId} is no longer leased to this worker`);
+  }
+}
+
 export class NegativeSetRepository {
   constructor(private readonly prisma: PrismaClient, private readonly pool: pg.Pool) {}
 
@@ -51,11 +58,16 @@ export class NegativeSetRepository {
     await this.prisma.taxonomyVersion.update({ where: { id: taxonomyVersionId }, data: { activeNegativeSetId: setId } });
   }
 
-  /** Writes the set and its labels, activates it and completes the job, atomically. */
-  async saveActivateAndComplete(set: NewNegativeSet, jobId: string): Promise<string> {
+  /**
+   * Writes the set and its labels, activates it and completes the job, atomically — and only if
+   * `worker` still holds the job's lease (else nothing is written: the job is someone else's now).
+   */
+  async saveActivateAndComplete(set: NewNegativeSet, jobId: string, worker: string): Promise<string> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
+      const held = await client.query(`SELECT 1 FROM mining_jobs WHERE id = $1 AND leased_by = $2 AND status = 'RUNNING' FOR UPDATE`, [jobId, worker]);
+      if (held.rowCount === 0) throw new LeaseLostError(jobId);
       const { rows: [{ id }] } = await client.query<{ id: string }>(
         `INSERT INTO negative_label_sets (id, taxonomy_version_id, model_id, parameters, parameters_key, label_count, group_count, candidate_count, excluded_count)
          VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
@@ -82,7 +94,7 @@ export class NegativeSetRepository {
       }
       await client.query('UPDATE taxonomy_versions SET active_negative_set_id = $1 WHERE id = $2', [id, set.taxonomyVersionId]);
       await client.query(
-        `UPDATE mining_jobs SET status = 'SUCCEEDED', phase = 'done', negative_set_id = $1, finished_at = now(), done = total WHERE id = $2`,
+        `UPDATE mining_jobs SET status = 'SUCCEEDED', phase = 'done', negative_set_id = $1, finished_at = now(), done = total, lease_expires_at = NULL WHERE id = $2`,
         [id, jobId],
       );
       await client.query('COMMIT');

@@ -2,12 +2,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startApp, type App } from '../../src/app.ts';
+import { apiUrl, startApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { FIXTURE_MODEL_DIR } from './fixtures.ts';
 
-export interface TestApp extends App {
+export interface TestApp extends Omit<App, 'url'> {
+  url: string;
   graphql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: Array<{ message: string; extensions: { code: string } & Record<string, unknown> }> }>;
   dataDir: string;
 }
@@ -28,11 +29,13 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...env,
   });
   const app = await startApp(config, createLogger(config.logLevel));
+  const url = apiUrl(app);
   return {
     ...app,
+    url,
     dataDir,
     async graphql(query, variables, headers = {}) {
-      const response = await fetch(`${app.url}/graphql`, {
+      const response = await fetch(`${url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}`, ...headers },
         body: JSON.stringify({ query, variables }),

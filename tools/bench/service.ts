@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { startApp } from '../../src/app.ts';
+import { apiUrl, startApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { ClipTokenizer } from '../../src/inference/tokenizer.ts';
@@ -54,7 +54,7 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
   const side = preprocessor.cropHeight;
   const rows: Row[] = [];
   await withApp(modelDir, async (app) => {
-    const one = async (i: number) => post(app.url, 'mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: Buffer.concat([images[i % images.length], Buffer.from(String(i))]).toString('base64') }] });
+    const one = async (i: number) => post(apiUrl(app), 'mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: Buffer.concat([images[i % images.length], Buffer.from(String(i))]).toString('base64') }] });
     await one(1e9); // warm-up
     for (const width of [1, 8, 32]) {
       // raw: preprocessing included, as the service does it per image
@@ -127,12 +127,12 @@ export async function corpusPassBenchmark(modelDir: string, limit?: number): Pro
 export async function reminingBenchmark(modelDir: string, labels: string[]): Promise<Row[]> {
   return withApp(modelDir, async (app) => {
     const mine = async (name: string) => {
-      const { createTaxonomy } = await post(app.url, 'mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', { l: labels, n: name });
+      const { createTaxonomy } = await post(apiUrl(app), 'mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', { l: labels, n: name });
       const textsBefore = app.services.encoder.stats().textItems;
       const started = performance.now();
-      const { startMining } = await post(app.url, 'mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', { t: createTaxonomy.id });
+      const { startMining } = await post(apiUrl(app), 'mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', { t: createTaxonomy.id });
       for (;;) {
-        const { miningJob } = await post(app.url, 'query($id: ID!) { miningJob(id: $id) { status error } }', { id: startMining.id });
+        const { miningJob } = await post(apiUrl(app), 'query($id: ID!) { miningJob(id: $id) { status error } }', { id: startMining.id });
         if (miningJob.status === 'SUCCEEDED') break;
         if (miningJob.status !== 'QUEUED' && miningJob.status !== 'RUNNING') throw new Error(miningJob.error);
         await new Promise((r) => setTimeout(r, 50));

@@ -76,6 +76,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     modelsDir: config.modelsDir,
     defaultModelDir: config.defaultModelDir,
     workers: config.encoderWorkers,
+    executionProviders: config.executionProviders,
     maxBatchSize: config.batchMaxSize,
     batchWindowMs: config.batchWindowMs,
     maxImagePixels: config.maxImagePixels,

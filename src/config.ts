@@ -3,6 +3,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import type { ExecutionProvider } from './inference/protocol.ts';
 
 /** What this process does (NEGLABEL_ROLE): everything, the API only, mining jobs only, or serve the embedded database. */
 export type ProcessRole = 'all' | 'api' | 'worker' | 'db';
@@ -35,6 +36,8 @@ export interface Config {
   modelsDir: string;
   defaultModelDir?: string;
   encoderWorkers: number;
+  /** onnxruntime execution providers in order of preference (NEGLABEL_EXECUTION_PROVIDERS) */
+  executionProviders: ExecutionProvider[];
   batchMaxSize: number;
   batchWindowMs: number;
   embeddingCacheEntries: number;
@@ -78,6 +81,17 @@ function databaseRole(raw: string | undefined): string | undefined {
   return raw;
 }
 
+const PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'cuda', 'tensorrt'];
+
+function executionProviders(raw: string | undefined): ExecutionProvider[] {
+  const listed = (raw || 'cpu').split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const unknown = listed.filter((p) => !(PROVIDERS as readonly string[]).includes(p));
+  if (listed.length === 0 || unknown.length > 0 || new Set(listed).size !== listed.length) {
+    throw new Error(`NEGLABEL_EXECUTION_PROVIDERS=${raw} is invalid: list some of ${PROVIDERS.join(', ')} once each, in order of preference (for example tensorrt,cuda,cpu)`);
+  }
+  return listed as ExecutionProvider[];
+}
+
 function processRole(raw: string | undefined): ProcessRole {
   if (!raw) return 'all';
   if (!(ROLES as readonly string[]).includes(raw)) throw new Error(`NEGLABEL_ROLE=${raw} is invalid: use ${ROLES.join(', ')}`);
@@ -111,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     migrationsDir: path.resolve(root, 'migrations'),
     modelsDir: path.resolve(root, env.NEGLABEL_MODELS_DIR || 'models'),
     defaultModelDir: env.NEGLABEL_MODEL_DIR ? path.resolve(root, env.NEGLABEL_MODEL_DIR) : undefined,
+    executionProviders: executionProviders(env.NEGLABEL_EXECUTION_PROVIDERS),
     encoderWorkers: int(env, 'NEGLABEL_ENCODER_WORKERS', Math.max(1, os.availableParallelism()), 1, 64),
     batchMaxSize: int(env, 'NEGLABEL_BATCH_MAX_SIZE', 32, 1, 1024),
     batchWindowMs: int(env, 'NEGLABEL_BATCH_WINDOW_MS', 5, 0, 1000),

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { DomainError } from '../errors.ts';
 import { ClipTokenizer } from './tokenizer.ts';
 import { decodeToRgb, parsePreprocessorConfig, toPixelValues, type AlphaHandling, type PreprocessorConfig } from './image-preprocessing.ts';
-import type { ItemError, LoadedModelInfo, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
+import type { ExecutionProvider, ItemError, LoadedModelInfo, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
 import { SimilarityKernel } from './similarity-kernel.ts';
 import { scoreFromSimilarities, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
@@ -28,12 +28,37 @@ const TEXT_RUN_SIZE = 64;
 
 const models = new Map<string, Promise<LoadedModel>>();
 
-async function loadModel(dir: string): Promise<LoadedModel> {
-  const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
-  const [text, vision] = await Promise.all([
-    ort.InferenceSession.create(path.join(dir, 'text_model.onnx'), options),
-    ort.InferenceSession.create(path.join(dir, 'vision_model.onnx'), options),
-  ]);
+/** What to run on a machine whose onnxruntime-node has no GPU provider libraries. */
+export const GPU_INSTALL_HINT =
+  "install onnxruntime-node's GPU binaries on a machine with CUDA 12 and cuDNN 9 (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`; TensorRT also needs its own libraries), or add cpu to NEGLABEL_EXECUTION_PROVIDERS to allow running on the CPU";
+
+/**
+ * The sessions on the first provider of `preferred` that loads. A GPU provider is paired with the
+ * CPU one, which runs the operators the GPU provider lacks; the CPU alone is used only when
+ * `preferred` lists it (the operator's permission to fall back).
+ */
+async function createSessions(dir: string, preferred: ExecutionProvider[]) {
+  const failures: string[] = [];
+  for (const provider of preferred) {
+    const options: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
+    };
+    try {
+      const [text, vision] = await Promise.all([
+        ort.InferenceSession.create(path.join(dir, 'text_model.onnx'), options),
+        ort.InferenceSession.create(path.join(dir, 'vision_model.onnx'), options),
+      ]);
+      return { text, vision, executionProvider: provider, providerFallback: failures.length ? failures.join('; ') : null };
+    } catch (error) {
+      if (provider === 'cpu') throw error; // the graph itself is broken: say that, not a provider story
+      failures.push(`${provider}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`no execution provider of NEGLABEL_EXECUTION_PROVIDERS=${preferred.join(',')} could load (${failures.join('; ')}): ${GPU_INSTALL_HINT}`);
+}
+
+async function loadModel(dir: string, preferred: ExecutionProvider[]): Promise<LoadedModel> {
+  const { text, vision, executionProvider, providerFallback } = await createSessions(dir, preferred);
   for (const [session, input, output] of [[text, 'input_ids', 'text_embeds'], [vision, 'pixel_values', 'image_embeds']] as const) {
     if (!session.inputNames.includes(input) || !session.outputNames.includes(output)) {
       throw new Error(`${input === 'input_ids' ? 'text' : 'vision'}_model.onnx must take ${input} and return ${output}; it has inputs [${session.inputNames}] and outputs [${session.outputNames}]`);
@@ -43,7 +68,7 @@ async function loadModel(dir: string): Promise<LoadedModel> {
   const contextLength = config?.text_config?.max_position_embeddings ?? 77;
   const tokenizer = ClipTokenizer.fromTokenizerJson(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'), contextLength);
   const preprocessor = parsePreprocessorConfig(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));
-  const model: LoadedModel = { text, vision, tokenizer, preprocessor, info: { embeddingDim: 0, imageSize: preprocessor.cropHeight, contextLength } };
+  const model: LoadedModel = { text, vision, tokenizer, preprocessor, info: { embeddingDim: 0, imageSize: preprocessor.cropHeight, contextLength, executionProvider, providerFallback } };
   // One tiny run proves the graph works and tells the embedding width.
   model.info.embeddingDim = (await runText(model, [tokenizer.encode('a')])).dim;
   return model;
@@ -146,7 +171,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     case 'load': {
       let model = models.get(request.modelId);
       if (!model) {
-        model = loadModel(request.dir);
+        model = loadModel(request.dir, request.executionProviders);
         models.set(request.modelId, model);
         model.catch(() => models.delete(request.modelId));
       }

@@ -28,6 +28,10 @@ export interface ModelStatus {
   contextLength: number | null;
   /** the trained logit scale the folder states (config.json `logit_scale`), or null */
   logitScale: number | null;
+  /** the onnxruntime execution provider the model runs on, once loaded */
+  executionProvider: string | null;
+  /** why the preferred providers before it did not load (the model runs, but not where asked) */
+  providerFallback: string | null;
 }
 
 export interface EncoderStats {

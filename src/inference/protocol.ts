@@ -2,10 +2,17 @@
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import type { AlphaHandling } from './image-preprocessing.ts';
 
+/** onnxruntime-node execution providers this service can ask for (NEGLABEL_EXECUTION_PROVIDERS). */
+export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
+
 export interface LoadedModelInfo {
   embeddingDim: number;
   imageSize: number;
   contextLength: number;
+  /** the provider the sessions run on: the first of the preferred list that loaded */
+  executionProvider: ExecutionProvider;
+  /** why the providers preferred before it did not load, or null */
+  providerFallback: string | null;
 }
 
 export interface ItemError {
@@ -15,7 +22,7 @@ export interface ItemError {
 }
 
 export type WorkerRequest =
-  | { id: number; kind: 'load'; modelId: string; dir: string }
+  | { id: number; kind: 'load'; modelId: string; dir: string; executionProviders: ExecutionProvider[] }
   | { id: number; kind: 'texts'; modelId: string; texts: string[] }
   /** `alpha[i]` null: the model's own handling of transparent images */
   | { id: number; kind: 'images'; modelId: string; images: Uint8Array[]; alpha: (AlphaHandling | null)[]; maxPixels: number }

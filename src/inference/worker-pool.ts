@@ -6,7 +6,7 @@
 import type { Worker } from 'node:worker_threads';
 import { DomainError } from '../errors.ts';
 import { startTsWorker } from '../lib/ts-worker.ts';
-import type { WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
+import type { ExecutionProvider, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
 import type { LabelBank } from '../neglabel/scoring.ts';
 
 type Pending = { resolve: (r: WorkerResult) => void; reject: (e: Error) => void };
@@ -24,7 +24,11 @@ export class EncoderWorkerPool {
   readonly timing = { requests: 0, seconds: 0 };
   private closed = false;
 
-  constructor(readonly size: number, private readonly onWorkerError: (error: Error) => void = () => {}) {
+  constructor(
+    readonly size: number,
+    private readonly executionProviders: ExecutionProvider[],
+    private readonly onWorkerError: (error: Error) => void = () => {},
+  ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
@@ -48,7 +52,7 @@ export class EncoderWorkerPool {
       const index = this.slots.indexOf(slot);
       if (index >= 0) {
         this.slots[index] = this.spawn();
-        for (const [modelId, dir] of this.loads) void this.send(this.slots[index], { kind: 'load', modelId, dir }).catch(() => {});
+        for (const [modelId, dir] of this.loads) void this.send(this.slots[index], { kind: 'load', modelId, dir, executionProviders: this.executionProviders }).catch(() => {});
         for (const [key, bank] of this.banks) void this.send(this.slots[index], { kind: 'bank', key, bank }).catch(() => {});
       }
     });
@@ -72,7 +76,7 @@ export class EncoderWorkerPool {
   async load(modelId: string, dir: string): Promise<Extract<WorkerResult, { kind: 'load' }>> {
     this.loads.set(modelId, dir);
     try {
-      const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'load', modelId, dir })));
+      const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'load', modelId, dir, executionProviders: this.executionProviders })));
       return results[0] as Extract<WorkerResult, { kind: 'load' }>;
     } catch (error) {
       this.loads.delete(modelId);

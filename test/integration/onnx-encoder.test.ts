@@ -9,7 +9,7 @@ const MODEL = 'clip-tiny-random';
 
 before(async () => {
   encoder = await OnnxEncoder.start({
-    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 2,
+    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 2, executionProviders: ['cpu'],
     maxBatchSize: 32, batchWindowMs: 10, maxImagePixels: 1e8, cacheEntries: 1000,
   });
 });

@@ -1,8 +1,11 @@
 /** Health: is the database reachable, migrated and not out of disk, which models are loaded. */
 import type pg from 'pg';
-import { migrationStatus, readMigrations, type MigrationFile } from '../database/migrate.ts';
+import { migrationStatus, readMigrations, type MigrationFile, type MigrationStatus } from '../database/migrate.ts';
 import type { Encoder, ModelStatus } from '../inference/encoder.ts';
 import type { StorageGuard } from '../database/storage-guard.ts';
+
+/** How old a database probe may be and still answer a health check. */
+const PROBE_MAX_AGE_MS = 1000;
 
 export interface HealthReport {
   status: 'ok' | 'degraded';
@@ -20,6 +23,8 @@ export class HealthService {
   /** the migrations this build ships, read once */
   private readonly migrations: MigrationFile[];
 
+  private lastProbe: { startedAt: number; result: Promise<{ status?: MigrationStatus; error?: string }> } | null = null;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly embedded: boolean,
@@ -33,24 +38,18 @@ export class HealthService {
 
   /**
    * The database round trip is bounded: a wedged database makes the report say unreachable
-   * within `timeoutMs` instead of hanging the caller (load balancers probe /readyz).
+   * within `timeoutMs` instead of hanging the caller (load balancers probe /readyz). Probes are
+   * shared: callers within PROBE_MAX_AGE_MS of a probe's start (or while it runs) get its answer,
+   * so frequent health checks neither queue behind the database's work nor add to it.
    */
   async report(timeoutMs = 2000): Promise<HealthReport> {
     const storage = this.storage.status();
+    const probe = await this.probeDatabase(timeoutMs);
     const database: HealthReport['database'] = {
-      reachable: false, embedded: this.embedded, appliedMigrations: [], pendingMigrations: [], error: null,
+      reachable: probe.status !== undefined, embedded: this.embedded,
+      appliedMigrations: probe.status?.applied ?? [], pendingMigrations: probe.status?.pending ?? [], error: probe.error ?? null,
       storageOk: !storage.full, freeDiskBytes: storage.freeBytes,
     };
-    try {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      });
-      const status = await Promise.race([migrationStatus(this.pool, this.migrations), timeout]).finally(() => clearTimeout(timer));
-      Object.assign(database, { reachable: true, appliedMigrations: status.applied, pendingMigrations: status.pending });
-    } catch (error) {
-      database.error = (error as Error).message;
-    }
     const models = this.encoder.models();
     const defaultModel = models.find((m) => m.isDefault) ?? null;
     const hints: string[] = [];
@@ -68,5 +67,25 @@ export class HealthService {
       defaultModel: defaultModel?.id ?? null,
       hint: hints.length ? hints.join('; ') : null,
     };
+  }
+
+  private probeDatabase(timeoutMs: number): Promise<{ status?: MigrationStatus; error?: string }> {
+    const now = Date.now();
+    if (this.lastProbe && now - this.lastProbe.startedAt < PROBE_MAX_AGE_MS) return this.lastProbe.result;
+    const result = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        return { status: await Promise.race([migrationStatus(this.pool, this.migrations), timeout]) };
+      } catch (error) {
+        return { error: (error as Error).message };
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    this.lastProbe = { startedAt: now, result };
+    return result;
   }
 }

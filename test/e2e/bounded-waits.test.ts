@@ -10,7 +10,7 @@ import { randomPort, startServer, stopServer, waitReady } from '../helpers/serve
 test('/readyz answers 503 within its bound while the database is wedged, and 200 again after', async () => {
   const app = await startTestApp();
   try {
-    // the embedded pool has one connection: a transaction held open starves every other query
+    // a transaction held open owns the embedded database's one backend: every other connection waits
     const client = await app.database.pool.connect();
     await client.query('BEGIN');
     const started = Date.now();

@@ -76,7 +76,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     modelsDir: config.modelsDir,
     defaultModelDir: config.defaultModelDir,
     workers: config.encoderWorkers,
-    executionProviders: config.executionProviders,
+    settings: { executionProviders: config.executionProviders, preprocessing: config.preprocessing },
     maxBatchSize: config.batchMaxSize,
     batchWindowMs: config.batchWindowMs,
     maxImagePixels: config.maxImagePixels,

@@ -3,7 +3,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { ExecutionProvider } from './inference/protocol.ts';
+import type { ExecutionProvider, PreprocessingMode } from './inference/protocol.ts';
 
 /** What this process does (NEGLABEL_ROLE): everything, the API only, mining jobs only, or serve the embedded database. */
 export type ProcessRole = 'all' | 'api' | 'worker' | 'db';
@@ -38,6 +38,8 @@ export interface Config {
   encoderWorkers: number;
   /** onnxruntime execution providers in order of preference (NEGLABEL_EXECUTION_PROVIDERS) */
   executionProviders: ExecutionProvider[];
+  /** image preprocessing (NEGLABEL_PREPROCESSING): exact (Pillow parity) or fast (libvips) */
+  preprocessing: PreprocessingMode;
   batchMaxSize: number;
   batchWindowMs: number;
   embeddingCacheEntries: number;
@@ -92,6 +94,12 @@ function executionProviders(raw: string | undefined): ExecutionProvider[] {
   return listed as ExecutionProvider[];
 }
 
+function preprocessingMode(raw: string | undefined): PreprocessingMode {
+  if (!raw || raw === 'exact') return 'exact';
+  if (raw === 'fast') return 'fast';
+  throw new Error(`NEGLABEL_PREPROCESSING=${raw} is invalid: use exact (Pillow-exact resizing, reference parity) or fast (libvips resizing)`);
+}
+
 function processRole(raw: string | undefined): ProcessRole {
   if (!raw) return 'all';
   if (!(ROLES as readonly string[]).includes(raw)) throw new Error(`NEGLABEL_ROLE=${raw} is invalid: use ${ROLES.join(', ')}`);
@@ -126,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     modelsDir: path.resolve(root, env.NEGLABEL_MODELS_DIR || 'models'),
     defaultModelDir: env.NEGLABEL_MODEL_DIR ? path.resolve(root, env.NEGLABEL_MODEL_DIR) : undefined,
     executionProviders: executionProviders(env.NEGLABEL_EXECUTION_PROVIDERS),
+    preprocessing: preprocessingMode(env.NEGLABEL_PREPROCESSING),
     encoderWorkers: int(env, 'NEGLABEL_ENCODER_WORKERS', Math.max(1, os.availableParallelism()), 1, 64),
     batchMaxSize: int(env, 'NEGLABEL_BATCH_MAX_SIZE', 32, 1, 1024),
     batchWindowMs: int(env, 'NEGLABEL_BATCH_WINDOW_MS', 5, 0, 1000),

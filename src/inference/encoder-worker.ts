@@ -9,8 +9,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DomainError } from '../errors.ts';
 import { ClipTokenizer } from './tokenizer.ts';
-import { decodeToRgb, parsePreprocessorConfig, toPixelValues, type AlphaHandling, type PreprocessorConfig } from './image-preprocessing.ts';
-import type { ExecutionProvider, ItemError, LoadedModelInfo, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
+import { decodeToRgb, fastPixelValues, parsePreprocessorConfig, toPixelValues, type AlphaHandling, type PreprocessorConfig } from './image-preprocessing.ts';
+import type { EncoderSettings, ExecutionProvider, ItemError, LoadedModelInfo, PreprocessingMode, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
 import { SimilarityKernel } from './similarity-kernel.ts';
 import { scoreFromSimilarities, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
@@ -20,6 +20,7 @@ interface LoadedModel {
   vision: ort.InferenceSession;
   tokenizer: ClipTokenizer;
   preprocessor: PreprocessorConfig;
+  preprocessing: PreprocessingMode;
   info: LoadedModelInfo;
 }
 
@@ -57,8 +58,8 @@ async function createSessions(dir: string, preferred: ExecutionProvider[]) {
   throw new Error(`no execution provider of NEGLABEL_EXECUTION_PROVIDERS=${preferred.join(',')} could load (${failures.join('; ')}): ${GPU_INSTALL_HINT}`);
 }
 
-async function loadModel(dir: string, preferred: ExecutionProvider[]): Promise<LoadedModel> {
-  const { text, vision, executionProvider, providerFallback } = await createSessions(dir, preferred);
+async function loadModel(dir: string, settings: EncoderSettings): Promise<LoadedModel> {
+  const { text, vision, executionProvider, providerFallback } = await createSessions(dir, settings.executionProviders);
   for (const [session, input, output] of [[text, 'input_ids', 'text_embeds'], [vision, 'pixel_values', 'image_embeds']] as const) {
     if (!session.inputNames.includes(input) || !session.outputNames.includes(output)) {
       throw new Error(`${input === 'input_ids' ? 'text' : 'vision'}_model.onnx must take ${input} and return ${output}; it has inputs [${session.inputNames}] and outputs [${session.outputNames}]`);
@@ -68,7 +69,7 @@ async function loadModel(dir: string, preferred: ExecutionProvider[]): Promise<L
   const contextLength = config?.text_config?.max_position_embeddings ?? 77;
   const tokenizer = ClipTokenizer.fromTokenizerJson(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'), contextLength);
   const preprocessor = parsePreprocessorConfig(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));
-  const model: LoadedModel = { text, vision, tokenizer, preprocessor, info: { embeddingDim: 0, imageSize: preprocessor.cropHeight, contextLength, executionProvider, providerFallback } };
+  const model: LoadedModel = { text, vision, tokenizer, preprocessor, preprocessing: settings.preprocessing, info: { embeddingDim: 0, imageSize: preprocessor.cropHeight, contextLength, executionProvider, providerFallback } };
   // One tiny run proves the graph works and tells the embedding width.
   model.info.embeddingDim = (await runText(model, [tokenizer.encode('a')])).dim;
   return model;
@@ -140,7 +141,12 @@ async function embedImages(model: LoadedModel, images: Uint8Array[], alpha: (Alp
   const pixels: Float32Array[] = [];
   for (const [i, bytes] of images.entries()) {
     try {
-      pixels.push(toPixelValues(await decodeToRgb(bytes, maxPixels, alpha[i] ?? model.preprocessor.alpha), model.preprocessor));
+      const handling = alpha[i] ?? model.preprocessor.alpha;
+      pixels.push(
+        model.preprocessing === 'fast'
+          ? await fastPixelValues(bytes, maxPixels, handling, model.preprocessor)
+          : toPixelValues(await decodeToRgb(bytes, maxPixels, handling), model.preprocessor),
+      );
       errors.push(null);
     } catch (error) {
       errors.push(toItemError(error));
@@ -171,7 +177,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     case 'load': {
       let model = models.get(request.modelId);
       if (!model) {
-        model = loadModel(request.dir, request.executionProviders);
+        model = loadModel(request.dir, request.settings);
         models.set(request.modelId, model);
         model.catch(() => models.delete(request.modelId));
       }

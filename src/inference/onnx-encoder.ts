@@ -11,7 +11,7 @@ import type { Encoder, EncoderStats, ImageToEncode, ModelStatus } from './encode
 import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
 import { LruCache } from './lru-cache.ts';
 import { describeModelFolder, findModelFolders, readLogitScale, readModelName, type ModelFolder } from './model-folder.ts';
-import type { ExecutionProvider, WorkerResult } from './protocol.ts';
+import type { EncoderSettings, WorkerResult } from './protocol.ts';
 import { rows, stack } from './vectors.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import { EncoderWorkerPool } from './worker-pool.ts';
@@ -21,8 +21,7 @@ export interface OnnxEncoderOptions {
   /** folder of the default model; when absent, the first model found in modelsDir */
   defaultModelDir?: string;
   workers: number;
-  /** in order of preference; cpu in the list allows running on the CPU when no GPU provider loads */
-  executionProviders: ExecutionProvider[];
+  settings: EncoderSettings;
   maxBatchSize: number;
   batchWindowMs: number;
   maxImagePixels: number;
@@ -66,7 +65,7 @@ export class OnnxEncoder implements Encoder {
   private defaultId: string | null = null;
 
   private constructor(private readonly options: OnnxEncoderOptions) {
-    this.pool = new EncoderWorkerPool(options.workers, options.executionProviders, (error) => options.onLog?.('error', 'encoder worker failed', { err: error.message }));
+    this.pool = new EncoderWorkerPool(options.workers, options.settings, (error) => options.onLog?.('error', 'encoder worker failed', { err: error.message }));
   }
 
   /** Finds the models and loads each into the workers; failures are recorded, not thrown. */

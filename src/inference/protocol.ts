@@ -5,6 +5,16 @@ import type { AlphaHandling } from './image-preprocessing.ts';
 /** onnxruntime-node execution providers this service can ask for (NEGLABEL_EXECUTION_PROVIDERS). */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'tensorrt';
 
+/** Image preprocessing: Pillow-exact resampling (reference parity) or libvips' own (faster). */
+export type PreprocessingMode = 'exact' | 'fast';
+
+/** How the workers of a process load and run every model. */
+export interface EncoderSettings {
+  /** in order of preference; cpu in the list allows running on the CPU */
+  executionProviders: ExecutionProvider[];
+  preprocessing: PreprocessingMode;
+}
+
 export interface LoadedModelInfo {
   embeddingDim: number;
   imageSize: number;
@@ -22,7 +32,7 @@ export interface ItemError {
 }
 
 export type WorkerRequest =
-  | { id: number; kind: 'load'; modelId: string; dir: string; executionProviders: ExecutionProvider[] }
+  | { id: number; kind: 'load'; modelId: string; dir: string; settings: EncoderSettings }
   | { id: number; kind: 'texts'; modelId: string; texts: string[] }
   /** `alpha[i]` null: the model's own handling of transparent images */
   | { id: number; kind: 'images'; modelId: string; images: Uint8Array[]; alpha: (AlphaHandling | null)[]; maxPixels: number }

@@ -6,7 +6,7 @@
 import type { Worker } from 'node:worker_threads';
 import { DomainError } from '../errors.ts';
 import { startTsWorker } from '../lib/ts-worker.ts';
-import type { ExecutionProvider, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
+import type { EncoderSettings, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
 import type { LabelBank } from '../neglabel/scoring.ts';
 
 type Pending = { resolve: (r: WorkerResult) => void; reject: (e: Error) => void };
@@ -26,7 +26,7 @@ export class EncoderWorkerPool {
 
   constructor(
     readonly size: number,
-    private readonly executionProviders: ExecutionProvider[],
+    private readonly settings: EncoderSettings,
     private readonly onWorkerError: (error: Error) => void = () => {},
   ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
@@ -52,7 +52,7 @@ export class EncoderWorkerPool {
       const index = this.slots.indexOf(slot);
       if (index >= 0) {
         this.slots[index] = this.spawn();
-        for (const [modelId, dir] of this.loads) void this.send(this.slots[index], { kind: 'load', modelId, dir, executionProviders: this.executionProviders }).catch(() => {});
+        for (const [modelId, dir] of this.loads) void this.send(this.slots[index], { kind: 'load', modelId, dir, settings: this.settings }).catch(() => {});
         for (const [key, bank] of this.banks) void this.send(this.slots[index], { kind: 'bank', key, bank }).catch(() => {});
       }
     });
@@ -76,7 +76,7 @@ export class EncoderWorkerPool {
   async load(modelId: string, dir: string): Promise<Extract<WorkerResult, { kind: 'load' }>> {
     this.loads.set(modelId, dir);
     try {
-      const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'load', modelId, dir, executionProviders: this.executionProviders })));
+      const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'load', modelId, dir, settings: this.settings })));
       return results[0] as Extract<WorkerResult, { kind: 'load' }>;
     } catch (error) {
       this.loads.delete(modelId);

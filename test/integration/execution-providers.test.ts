@@ -11,7 +11,7 @@ import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
 
 const start = (executionProviders: Array<'cpu' | 'cuda' | 'tensorrt'>) =>
   OnnxEncoder.start({
-    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 1, executionProviders,
+    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 1, settings: { executionProviders, preprocessing: 'exact' },
     maxBatchSize: 8, batchWindowMs: 1, maxImagePixels: 1e7, cacheEntries: 0,
   });
 

@@ -9,7 +9,7 @@ const MODEL = 'clip-tiny-random';
 
 before(async () => {
   encoder = await OnnxEncoder.start({
-    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 2, executionProviders: ['cpu'],
+    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 2, settings: { executionProviders: ['cpu'], preprocessing: 'exact' },
     maxBatchSize: 32, batchWindowMs: 10, maxImagePixels: 1e8, cacheEntries: 1000,
   });
 });
@@ -106,4 +106,23 @@ test('padding a text batch to its longest row gives the same embeddings as encod
   const together = await encoder.embedTextsBulk(MODEL, texts);
   const alone = await Promise.all(texts.map((t) => encoder.embedTextsBulk(MODEL, [t])));
   texts.forEach((_, i) => assert.ok(maxAbsDiff(together[i], alone[i][0]) < 1e-5));
+});
+
+test('NEGLABEL_PREPROCESSING=fast encodes through the workers, close to the exact path (which stays the default)', async () => {
+  const fast = await OnnxEncoder.start({
+    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 1, settings: { executionProviders: ['cpu'], preprocessing: 'fast' },
+    maxBatchSize: 8, batchWindowMs: 1, maxImagePixels: 1e8, cacheEntries: 0,
+  });
+  try {
+    const files = ['images/rgb640x480.jpg', 'images/rgba240.png'];
+    const images = files.map((file) => ({ bytes: fixtureImage(file) }));
+    const [exactEmbeddings, fastEmbeddings] = [await encoder.embedImages(MODEL, images), await fast.embedImages(MODEL, images)];
+    for (let i = 0; i < images.length; i++) {
+      const [a, b] = [exactEmbeddings[i] as Float32Array, fastEmbeddings[i] as Float32Array];
+      const cosine = a.reduce((s, v, j) => s + v * b[j], 0);
+      assert.ok(cosine > 0.99 && cosine < 1 - 1e-7, `${files[i]}: cosine ${cosine} (close, and not the same path)`);
+    }
+  } finally {
+    await fast.close();
+  }
 });

@@ -10,6 +10,7 @@ import { miningBenchmark, scoringBenchmark, type Row } from './math.ts';
 import { historyBenchmark } from './history.ts';
 import { metricsBenchmark } from './metrics.ts';
 import { corpusPassBenchmark, encoderPathBenchmark, reminingBenchmark } from './service.ts';
+import { preprocessingBenchmark } from './preprocessing.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const report: string[] = [];
@@ -41,6 +42,9 @@ for (const model of models) {
   table(`3. Encoder path, ${path.basename(model)}: raw ONNX session vs GraphQL over HTTP`, await encoderPathBenchmark(path.resolve(model), images, Math.max(32, Math.round(256 * scale))));
   table(`4. Corpus pass, ${path.basename(model)}: WordNet prompts`, await corpusPassBenchmark(path.resolve(model), scale < 1 ? Math.round(70_000 * scale) : undefined));
 }
+// the fixture model stands for any 224-px CLIP (its weights are random: its cosines say little)
+const photos = ['rgb640x480.jpg', 'rgb640x480.png', 'rgb300x200.png', 'wide1000x100.jpg'].map((f): [string, Buffer] => [f, readFileSync(path.join('test/fixtures/clip-tiny-random/images', f))]);
+table('3b. Image preprocessing per core: exact (Pillow-exact resampling) vs fast (NEGLABEL_PREPROCESSING=fast, libvips)', await preprocessingBenchmark([...models, 'test/fixtures/clip-tiny-random'].map((m) => path.resolve(m)), photos, 2 * Math.max(scale, 0.25)));
 const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8').split('\n').filter(Boolean);
 const unique = [...new Set(labels.map((l) => l.toLowerCase()))];
 table(`5. Re-mining, ${path.basename(models[0] ?? 'none')}: ${unique.length} ImageNet labels over WordNet`, models.length ? await reminingBenchmark(path.resolve(models[0]), unique) : [{ skipped: 'no model in models/' }]);

@@ -118,7 +118,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   const log = options.onProgress ?? (() => {});
   const renderings = options.renderings ?? RENDERINGS;
   const encoder = await OnnxEncoder.start({
-    modelsDir: '/nonexistent', defaultModelDir: options.modelDir, workers: 2, executionProviders: ['cpu'], maxBatchSize: 64, batchWindowMs: 2, maxImagePixels: 1e7, cacheEntries: 0,
+    modelsDir: '/nonexistent', defaultModelDir: options.modelDir, workers: 2, settings: { executionProviders: ['cpu'], preprocessing: 'exact' }, maxBatchSize: 64, batchWindowMs: 2, maxImagePixels: 1e7, cacheEntries: 0,
   });
   try {
     const model = encoder.resolveModel(null);

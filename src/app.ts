@@ -66,9 +66,15 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const runsJobs = config.role === 'all' || config.role === 'worker';
   const database = await openDatabase(
     {
-      databaseUrl: config.databaseUrl, migrationDatabaseUrl: config.migrationDatabaseUrl, role: config.databaseRole, dataDir: config.dataDir,
-      poolSize: config.dbPoolSize, migrationsDir: config.migrationsDir, statementTimeoutMs: config.dbStatementTimeoutMs,
-      idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs, minFreeDiskBytes: config.minFreeDiskBytes,
+      databaseUrl: config.databaseUrl,
+      migrationDatabaseUrl: config.migrationDatabaseUrl,
+      role: config.databaseRole,
+      dataDir: config.dataDir,
+      poolSize: config.dbPoolSize,
+      migrationsDir: config.migrationsDir,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+      minFreeDiskBytes: config.minFreeDiskBytes,
     },
     (msg, fields) => logger.info(fields ?? {}, msg),
   );
@@ -88,16 +94,29 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const sets = new NegativeSetRepository(prisma, pool);
   const records = new ScoringRecordRepository(pool, database.ddl, (message, fields) => logger.warn(fields, message));
   const embeddings = new EmbeddingService(encoder, {
-    maxTexts: config.maxTextsPerRequest, maxImages: config.maxImagesPerRequest, maxTextChars: config.maxTextChars,
-    maxTextCharsPerRequest: config.maxTextCharsPerRequest, maxPixelsPerRequest: config.maxPixelsPerRequest, maxImagePixels: config.maxImagePixels,
+    maxTexts: config.maxTextsPerRequest,
+    maxImages: config.maxImagesPerRequest,
+    maxTextChars: config.maxTextChars,
+    maxTextCharsPerRequest: config.maxTextCharsPerRequest,
+    maxPixelsPerRequest: config.maxPixelsPerRequest,
+    maxImagePixels: config.maxImagePixels,
   });
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
-  const runner = new MiningRunner(jobs, sets, new CorpusEmbeddingRepository(pool), taxonomies, encoder, database.storage, logger, {
-    pollMs: config.jobPollMs,
-    leaseSeconds: config.jobLeaseSeconds,
-    // The embedded database belongs to this process alone: whatever was running died with the last one.
-    soleWorker: database.embedded,
-  });
+  const runner = new MiningRunner(
+    jobs,
+    sets,
+    new CorpusEmbeddingRepository(pool),
+    taxonomies,
+    encoder,
+    database.storage,
+    logger,
+    {
+      pollMs: config.jobPollMs,
+      leaseSeconds: config.jobLeaseSeconds,
+      // The embedded database belongs to this process alone: whatever was running died with the last one.
+      soleWorker: database.embedded,
+    },
+  );
   const services: Services = {
     encoder,
     storage: database.storage,
@@ -107,7 +126,11 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     mining: new MiningService(taxonomies, jobs, sets, () => {
       if (runsJobs) runner.poke();
       // workers in other processes wake at once (they also poll, for databases that cannot notify)
-      database.notify(JOBS_CHANNEL).catch((error) => logger.warn({ err: error }, 'could not notify workers of a queued job: they find it at their next poll'));
+      database
+        .notify(JOBS_CHANNEL)
+        .catch((error) =>
+          logger.warn({ err: error }, 'could not notify workers of a queued job: they find it at their next poll'),
+        );
     }),
     scoring: new ScoringService(taxonomies, embeddings, sets, records, encoder),
     history: new HistoryService(records),
@@ -122,18 +145,25 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     if (servesApi) {
       await services.access.start(config.adminKey);
       if (services.access.isOpen && !isLoopback(config.host)) {
-        throw new Error(`HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then create keys with createApiKey), or bind to 127.0.0.1`);
+        throw new Error(
+          `HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then create keys with createApiKey), or bind to 127.0.0.1`,
+        );
       }
-      if (services.access.isOpen) logger.warn('no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys');
+      if (services.access.isOpen)
+        logger.warn(
+          'no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys',
+        );
     }
     if (runsJobs) {
       await runner.start();
       runnerStarted = true;
       if (!database.embedded) {
-        stopListening = await database.listen(JOBS_CHANNEL, () => runner.poke()).catch((error) => {
-          logger.warn({ err: error }, 'cannot LISTEN for queued jobs: polling only');
-          return undefined;
-        });
+        stopListening = await database
+          .listen(JOBS_CHANNEL, () => runner.poke())
+          .catch((error) => {
+            logger.warn({ err: error }, 'cannot LISTEN for queued jobs: polling only');
+            return undefined;
+          });
       }
     }
     if (servesApi) {
@@ -142,7 +172,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       const bound = (http.server.address() as { address: string }).address;
       if (services.access.isOpen && !isLoopbackAddress(bound)) {
         // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
-        throw new Error(`HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`);
+        throw new Error(
+          `HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`,
+        );
       }
     }
   } catch (error) {
@@ -155,7 +187,12 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   }
   const server = http;
   logger.info(
-    { role: config.role, url: server ? `${server.url}/graphql` : null, embeddedDatabase: database.embedded, models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })) },
+    {
+      role: config.role,
+      url: server ? `${server.url}/graphql` : null,
+      embeddedDatabase: database.embedded,
+      models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })),
+    },
     server ? 'neglabel listening' : 'neglabel worker taking mining jobs',
   );
   return {

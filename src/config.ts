@@ -66,7 +66,13 @@ export interface Config {
   adminKey?: string;
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function int(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -79,17 +85,23 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
 /** A Postgres role name, quoted as an identifier is only when plain: refuse anything else. */
 function databaseRole(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new Error(`NEGLABEL_DATABASE_ROLE=${raw} is invalid: use a plain lower-case role name`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw))
+    throw new Error(`NEGLABEL_DATABASE_ROLE=${raw} is invalid: use a plain lower-case role name`);
   return raw;
 }
 
 const PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'cuda', 'tensorrt'];
 
 function executionProviders(raw: string | undefined): ExecutionProvider[] {
-  const listed = (raw || 'cpu').split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const listed = (raw || 'cpu')
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
   const unknown = listed.filter((p) => !(PROVIDERS as readonly string[]).includes(p));
   if (listed.length === 0 || unknown.length > 0 || new Set(listed).size !== listed.length) {
-    throw new Error(`NEGLABEL_EXECUTION_PROVIDERS=${raw} is invalid: list some of ${PROVIDERS.join(', ')} once each, in order of preference (for example tensorrt,cuda,cpu)`);
+    throw new Error(
+      `NEGLABEL_EXECUTION_PROVIDERS=${raw} is invalid: list some of ${PROVIDERS.join(', ')} once each, in order of preference (for example tensorrt,cuda,cpu)`,
+    );
   }
   return listed as ExecutionProvider[];
 }
@@ -97,12 +109,15 @@ function executionProviders(raw: string | undefined): ExecutionProvider[] {
 function preprocessingMode(raw: string | undefined): PreprocessingMode {
   if (!raw || raw === 'exact') return 'exact';
   if (raw === 'fast') return 'fast';
-  throw new Error(`NEGLABEL_PREPROCESSING=${raw} is invalid: use exact (Pillow-exact resizing, reference parity) or fast (libvips resizing)`);
+  throw new Error(
+    `NEGLABEL_PREPROCESSING=${raw} is invalid: use exact (Pillow-exact resizing, reference parity) or fast (libvips resizing)`,
+  );
 }
 
 function processRole(raw: string | undefined): ProcessRole {
   if (!raw) return 'all';
-  if (!(ROLES as readonly string[]).includes(raw)) throw new Error(`NEGLABEL_ROLE=${raw} is invalid: use ${ROLES.join(', ')}`);
+  if (!(ROLES as readonly string[]).includes(raw))
+    throw new Error(`NEGLABEL_ROLE=${raw} is invalid: use ${ROLES.join(', ')}`);
   return raw as ProcessRole;
 }
 
@@ -113,7 +128,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
       `NEGLABEL_ROLE=${role} shares a database with other processes: set DATABASE_URL to a Postgres with pgvector, or to the socket of a NEGLABEL_ROLE=db process (postgresql://postgres@localhost/postgres?host=<its absolute NEGLABEL_DATA_DIR>)`,
     );
   }
-  if (role === 'db' && env.DATABASE_URL) throw new Error('NEGLABEL_ROLE=db serves the embedded database of NEGLABEL_DATA_DIR: unset DATABASE_URL');
+  if (role === 'db' && env.DATABASE_URL)
+    throw new Error('NEGLABEL_ROLE=db serves the embedded database of NEGLABEL_DATA_DIR: unset DATABASE_URL');
   return Object.freeze({
     role,
     host: env.HOST || '127.0.0.1',

@@ -3,7 +3,11 @@
  * (src/graphql/errors.ts) turns them into GraphQL errors. Messages say what to do next.
  */
 export class DomainError extends Error {
-  constructor(readonly code: string, message: string, readonly details?: Record<string, unknown>) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
     super(message);
     this.name = new.target.name;
   }
@@ -37,7 +41,11 @@ export class ImageTooLargeError extends DomainError {
 
 /** A model is unknown, absent or failed to load. */
 export class ModelUnavailableError extends DomainError {
-  constructor(code: 'MODEL_NOT_FOUND' | 'MODEL_NOT_LOADED' | 'NO_MODEL', message: string, details?: Record<string, unknown>) {
+  constructor(
+    code: 'MODEL_NOT_FOUND' | 'MODEL_NOT_LOADED' | 'NO_MODEL',
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
     super(code, message, details);
   }
 }

@@ -16,7 +16,10 @@ try {
     logger.info({ signal, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: finishing in-flight requests');
     // a wedged dependency must not keep the process alive forever: exit at the deadline
     setTimeout(() => {
-      logger.error({ deadlineMs: config.shutdownTimeoutMs }, 'shutdown did not finish in time: exiting anyway (raise NEGLABEL_SHUTDOWN_TIMEOUT_MS if requests need longer)');
+      logger.error(
+        { deadlineMs: config.shutdownTimeoutMs },
+        'shutdown did not finish in time: exiting anyway (raise NEGLABEL_SHUTDOWN_TIMEOUT_MS if requests need longer)',
+      );
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
     try {

@@ -6,5 +6,8 @@ export function writeReadmeSection(name: string, content: string, file = 'README
   const start = `<!-- ${name}:start -->`;
   const end = `<!-- ${name}:end -->`;
   if (!readme.includes(start) || !readme.includes(end)) throw new Error(`${file} has no ${start} … ${end} section`);
-  writeFileSync(file, readme.replace(new RegExp(`${start}[\\s\\S]*${end}`), () => `${start}\n${content.trim()}\n${end}`));
+  writeFileSync(
+    file,
+    readme.replace(new RegExp(`${start}[\\s\\S]*${end}`), () => `${start}\n${content.trim()}\n${end}`),
+  );
 }

@@ -11,7 +11,10 @@ import { serveEmbeddedPostgres } from './embedded-postgres.ts';
 import { applyMigrations } from './migrate.ts';
 import { StorageGuard } from './storage-guard.ts';
 
-export async function startDatabaseRole(config: Config, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
+export async function startDatabaseRole(
+  config: Config,
+  logger: Logger,
+): Promise<{ url: string; close(): Promise<void> }> {
   const database = await serveEmbeddedPostgres(
     config.dataDir,
     { maxConnections: config.dbMaxConnections, idleInTransactionMs: config.dbIdleInTransactionTimeoutMs },
@@ -27,6 +30,9 @@ export async function startDatabaseRole(config: Config, logger: Logger): Promise
     throw error;
   }
   await owner.end();
-  logger.info({ databaseUrl: database.url, maxConnections: config.dbMaxConnections }, 'embedded database serving other processes: give them this DATABASE_URL');
+  logger.info(
+    { databaseUrl: database.url, maxConnections: config.dbMaxConnections },
+    'embedded database serving other processes: give them this DATABASE_URL',
+  );
   return { url: database.url, close: () => database.stop() };
 }

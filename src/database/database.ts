@@ -48,7 +48,10 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(options: DatabaseOptions, log: (msg: string, fields?: object) => void): Promise<Database> {
+export async function openDatabase(
+  options: DatabaseOptions,
+  log: (msg: string, fields?: object) => void,
+): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   // the embedded database's disk is ours to watch; an external one reports a full disk itself
   const storage = new StorageGuard(options.databaseUrl ? null : options.dataDir, options.minFreeDiskBytes);
@@ -56,12 +59,19 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
   const poolSize = options.poolSize;
   // PGlite ignores session parameters and cannot interrupt a statement (one WASM thread): its
   // protection is that only this user's processes can reach it at all (embedded-postgres.ts).
-  let timeouts = { statement_timeout: options.statementTimeoutMs, idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs };
+  let timeouts = {
+    statement_timeout: options.statementTimeoutMs,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
+  };
   if (!url) {
     // PGlite is one backend: the embedded server hands it to one connection at a time, for a
     // whole transaction or extended-protocol exchange (pglite-server.ts), so a pool is safe
-    embedded = await startEmbeddedPostgres(options.dataDir, { maxConnections: poolSize + 2, idleInTransactionMs: options.idleInTransactionTimeoutMs }, storage,
-      (message, error) => log(message, { err: error instanceof Error ? error.message : error }));
+    embedded = await startEmbeddedPostgres(
+      options.dataDir,
+      { maxConnections: poolSize + 2, idleInTransactionMs: options.idleInTransactionTimeoutMs },
+      storage,
+      (message, error) => log(message, { err: error instanceof Error ? error.message : error }),
+    );
     url = embedded.url;
     timeouts = { statement_timeout: 0, idle_in_transaction_session_timeout: 0 };
     log('embedded postgres started on a private Unix socket', { dataDir: options.dataDir });
@@ -83,7 +93,11 @@ export async function openDatabase(options: DatabaseOptions, log: (msg: string, 
   if (options.role) {
     // every runtime connection acts as the unprivileged role (see docs/database-roles.sql)
     const role = options.role;
-    pool.on('connect', (client) => void client.query(`SET ROLE "${role}"`).catch((error) => log('SET ROLE failed', { role, err: error.message })));
+    pool.on(
+      'connect',
+      (client) =>
+        void client.query(`SET ROLE "${role}"`).catch((error) => log('SET ROLE failed', { role, err: error.message })),
+    );
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {

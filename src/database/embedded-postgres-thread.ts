@@ -1,6 +1,11 @@
 /** The embedded database's own thread (all-in-one mode): opens PGlite here and serves its socket. */
 import { parentPort } from 'node:worker_threads';
-import { serveInThisThread, type DatabaseThreadReply, type DatabaseThreadRequest, type EmbeddedPostgres } from './embedded-postgres.ts';
+import {
+  serveInThisThread,
+  type DatabaseThreadReply,
+  type DatabaseThreadRequest,
+  type EmbeddedPostgres,
+} from './embedded-postgres.ts';
 
 const port = parentPort!;
 const send = (reply: DatabaseThreadReply) => port.postMessage(reply);
@@ -10,7 +15,8 @@ port.on('message', async (request: DatabaseThreadRequest) => {
   try {
     if (request.type === 'start') {
       database = await serveInThisThread(request.dataDir, request.options, (message, error) =>
-        send({ type: 'log', message, error: error ? String((error as Error).message ?? error) : null }));
+        send({ type: 'log', message, error: error ? String((error as Error).message ?? error) : null }),
+      );
       send({ type: 'started' });
     } else {
       await database?.stop();

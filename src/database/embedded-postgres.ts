@@ -45,7 +45,9 @@ function acquireLock(dataDir: string): string {
   if (existsSync(lockFile)) {
     const pid = Number(readFileSync(lockFile, 'utf8'));
     if (pid && pid !== process.pid && processAlive(pid)) {
-      throw new Error(`${dataDir} is in use by another neglabel process (pid ${pid}): stop it, or set NEGLABEL_DATA_DIR to another folder, or use DATABASE_URL for a shared Postgres`);
+      throw new Error(
+        `${dataDir} is in use by another neglabel process (pid ${pid}): stop it, or set NEGLABEL_DATA_DIR to another folder, or use DATABASE_URL for a shared Postgres`,
+      );
     }
   }
   writeFileSync(lockFile, String(process.pid), { mode: 0o600 });
@@ -59,7 +61,9 @@ export function ensurePrivateFolder(dataDir: string): void {
   if (!stat.isDirectory()) throw new Error(`NEGLABEL_DATA_DIR=${dataDir} is not a folder`);
   const uid = process.getuid?.();
   if (uid !== undefined && stat.uid !== uid) {
-    throw new Error(`${dataDir} belongs to user ${stat.uid}, not to the user running neglabel (${uid}): the embedded database must live in a folder of its own user`);
+    throw new Error(
+      `${dataDir} belongs to user ${stat.uid}, not to the user running neglabel (${uid}): the embedded database must live in a folder of its own user`,
+    );
   }
   if ((stat.mode & 0o077) !== 0) {
     const mode = (stat.mode & 0o777).toString(8);
@@ -101,7 +105,9 @@ function prepare(dataDir: string, storage: StorageGuard): void {
   storage.assertWritable();
   const socketPath = path.join(dataDir, SOCKET_NAME);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-    throw new Error(`the database socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes (a Unix socket limit): set NEGLABEL_DATA_DIR to a shorter path`);
+    throw new Error(
+      `the database socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes (a Unix socket limit): set NEGLABEL_DATA_DIR to a shorter path`,
+    );
   }
   // Every file the database (and this process) creates from here on is private to this user.
   process.umask(0o077);
@@ -116,13 +122,22 @@ export function socketUrl(dataDir: string): string {
  * Opens the database of `dataDir` and serves it on its socket from the calling thread: PGlite runs
  * its queries on the thread that created it. Call `prepare` first (on the main thread).
  */
-export async function serveInThisThread(dataDir: string, options: ServeOptions, onError: (message: string, error: unknown) => void): Promise<EmbeddedPostgres> {
+export async function serveInThisThread(
+  dataDir: string,
+  options: ServeOptions,
+  onError: (message: string, error: unknown) => void,
+): Promise<EmbeddedPostgres> {
   const socketPath = path.join(dataDir, SOCKET_NAME);
   const lockFile = acquireLock(dataDir);
   const db = await PGlite.create(path.join(dataDir, 'pgdata'), { extensions: { vector } });
   restrictTree(dataDir);
   rmSync(socketPath, { force: true }); // left by a process that died: the lock says none is alive
-  const server = new PgliteServer(db, { path: socketPath, maxConnections: options.maxConnections, idleInTransactionMs: options.idleInTransactionMs, onError });
+  const server = new PgliteServer(db, {
+    path: socketPath,
+    maxConnections: options.maxConnections,
+    idleInTransactionMs: options.idleInTransactionMs,
+    onError,
+  });
   await server.start();
   chmodSync(socketPath, 0o600);
   return {
@@ -137,7 +152,12 @@ export async function serveInThisThread(dataDir: string, options: ServeOptions, 
 }
 
 /** The `db` role: this process serves the embedded database to other local processes, on its main thread. */
-export async function serveEmbeddedPostgres(dataDir: string, options: ServeOptions, storage: StorageGuard, onError: (message: string, error: unknown) => void): Promise<EmbeddedPostgres> {
+export async function serveEmbeddedPostgres(
+  dataDir: string,
+  options: ServeOptions,
+  storage: StorageGuard,
+  onError: (message: string, error: unknown) => void,
+): Promise<EmbeddedPostgres> {
   prepare(dataDir, storage);
   return serveInThisThread(dataDir, options, onError);
 }
@@ -146,7 +166,12 @@ export async function serveEmbeddedPostgres(dataDir: string, options: ServeOptio
  * The all-in-one mode: the embedded database runs in a thread of its own, so its queries never
  * hold up the event loop that serves HTTP, and this process reaches it through its socket.
  */
-export async function startEmbeddedPostgres(dataDir: string, options: ServeOptions, storage: StorageGuard, onError: (message: string, error: unknown) => void = () => {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  options: ServeOptions,
+  storage: StorageGuard,
+  onError: (message: string, error: unknown) => void = () => {},
+): Promise<EmbeddedPostgres> {
   prepare(dataDir, storage);
   const thread = startTsWorker(new URL('./embedded-postgres-thread.ts', import.meta.url));
   const reply = (expected: string) =>
@@ -156,7 +181,8 @@ export async function startEmbeddedPostgres(dataDir: string, options: ServeOptio
         thread.off('message', onMessage);
         thread.off('exit', onExit);
         if (message.type === 'failed') reject(new Error(message.error));
-        else if (message.type !== expected) reject(new Error(`the database thread said ${message.type}, expected ${expected}`));
+        else if (message.type !== expected)
+          reject(new Error(`the database thread said ${message.type}, expected ${expected}`));
         else resolve(message);
       };
       const onExit = (code: number) => reject(new Error(`the database thread exited with code ${code}`));

@@ -33,7 +33,11 @@ export function readMigrations(dir: string): MigrationFile[] {
     .filter((entry) => entry.isDirectory() && existsSync(path.join(dir, entry.name, 'migration.sql')))
     .map((entry) => {
       const bytes = readFileSync(path.join(dir, entry.name, 'migration.sql'));
-      return { name: entry.name, sql: bytes.toString('utf8'), checksum: createHash('sha256').update(bytes).digest('hex') };
+      return {
+        name: entry.name,
+        sql: bytes.toString('utf8'),
+        checksum: createHash('sha256').update(bytes).digest('hex'),
+      };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -47,10 +51,15 @@ export async function migrationStatus(pool: pg.Pool, files: readonly MigrationFi
   const exists = await pool.query(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS present`);
   const done = new Set<string>();
   if (exists.rows[0].present) {
-    const rows = await pool.query(`SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`);
+    const rows = await pool.query(
+      `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    );
     for (const row of rows.rows) done.add(row.migration_name);
   }
-  return { applied: files.filter((f) => done.has(f.name)).map((f) => f.name), pending: files.filter((f) => !done.has(f.name)).map((f) => f.name) };
+  return {
+    applied: files.filter((f) => done.has(f.name)).map((f) => f.name),
+    pending: files.filter((f) => !done.has(f.name)).map((f) => f.name),
+  };
 }
 
 // The advisory lock serializes processes; PGlite serves every connection from one backend session,
@@ -58,20 +67,30 @@ export async function migrationStatus(pool: pg.Pool, files: readonly MigrationFi
 let inProcess: Promise<unknown> = Promise.resolve();
 
 /** Applies pending migrations, each in its own transaction; returns the names applied now. */
-export function applyMigrations(pool: pg.Pool, dir: string, log: (msg: string, fields?: object) => void): Promise<string[]> {
+export function applyMigrations(
+  pool: pg.Pool,
+  dir: string,
+  log: (msg: string, fields?: object) => void,
+): Promise<string[]> {
   const run = inProcess.then(() => applyMigrationsLocked(pool, dir, log));
   inProcess = run.catch(() => {});
   return run;
 }
 
-async function applyMigrationsLocked(pool: pg.Pool, dir: string, log: (msg: string, fields?: object) => void): Promise<string[]> {
+async function applyMigrationsLocked(
+  pool: pg.Pool,
+  dir: string,
+  log: (msg: string, fields?: object) => void,
+): Promise<string[]> {
   const files = readMigrations(dir);
   const client = await pool.connect();
   const appliedNow: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK]);
     await client.query(CREATE_TABLE);
-    const { rows } = await client.query(`SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"`);
+    const { rows } = await client.query(
+      `SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"`,
+    );
     for (const file of files) {
       const records = rows.filter((r) => r.migration_name === file.name && r.rolled_back_at === null);
       const finished = records.find((r) => r.finished_at !== null);
@@ -82,7 +101,9 @@ async function applyMigrationsLocked(pool: pg.Pool, dir: string, log: (msg: stri
         continue;
       }
       if (records.length > 0) {
-        throw new Error(`migration ${file.name} failed earlier and is recorded as unfinished: fix the database by hand, then mark it rolled back (prisma migrate resolve --rolled-back ${file.name})`);
+        throw new Error(
+          `migration ${file.name} failed earlier and is recorded as unfinished: fix the database by hand, then mark it rolled back (prisma migrate resolve --rolled-back ${file.name})`,
+        );
       }
       const started = Date.now();
       await client.query('BEGIN');

@@ -137,7 +137,12 @@ export class PgliteServer {
 
   private accept(socket: Socket): void {
     if (this.connections.size >= this.options.maxConnections) {
-      socket.end(errorMessage('53300', `the embedded database accepts at most ${this.options.maxConnections} connections: lower the pool sizes of the processes sharing it`));
+      socket.end(
+        errorMessage(
+          '53300',
+          `the embedded database accepts at most ${this.options.maxConnections} connections: lower the pool sizes of the processes sharing it`,
+        ),
+      );
       return;
     }
     const connection = new Connection(socket);
@@ -195,7 +200,10 @@ export class PgliteServer {
       if (this.owner === connection && this.options.idleInTransactionMs > 0) {
         // holding the backend without sending anything: everyone else waits, so not for long
         connection.idleTimer = setTimeout(() => {
-          this.options.onError?.('a connection held the embedded database idle in a transaction too long: disconnected it', null);
+          this.options.onError?.(
+            'a connection held the embedded database idle in a transaction too long: disconnected it',
+            null,
+          );
           connection.socket.destroy();
         }, this.options.idleInTransactionMs);
       }

@@ -73,7 +73,11 @@ export class StorageGuard {
       };
     }
     if (this.reportedFullAt && now - this.reportedFullAt < REPORTED_FULL_FOR_MS) {
-      return { full: true, freeBytes: this.freeBytes, hint: 'the database reported a full disk (SQLSTATE 53100): free space on the database server; writes resume by themselves' };
+      return {
+        full: true,
+        freeBytes: this.freeBytes,
+        hint: 'the database reported a full disk (SQLSTATE 53100): free space on the database server; writes resume by themselves',
+      };
     }
     return { full: false, freeBytes: this.freeBytes, hint: null };
   }

@@ -35,19 +35,35 @@ const ALLOWED: Record<string, Role[]> = {
 const READ_ONLY_MUTATIONS = new Set(['embedTexts', 'embedImages']);
 
 /** Root fields that run the encoders: bounded per caller in flight, and one per operation. */
-export const HEAVY = new Set(['embedTexts', 'embedImages', 'scoreImages', 'calibrateThreshold', 'evaluate', 'similarScoringRecords']);
+export const HEAVY = new Set([
+  'embedTexts',
+  'embedImages',
+  'scoreImages',
+  'calibrateThreshold',
+  'evaluate',
+  'similarScoringRecords',
+]);
 
 /**
  * Mutations recorded in the audit log (key management records itself, with the key id). evaluate
  * and calibrateThreshold score images without writing scoring records, so the log is their trace.
  */
-const AUDITED = new Set(['createTaxonomy', 'createTaxonomyVersion', 'startMining', 'cancelMiningJob', 'calibrateThreshold', 'evaluate']);
+const AUDITED = new Set([
+  'createTaxonomy',
+  'createTaxonomyVersion',
+  'startMining',
+  'cancelMiningJob',
+  'calibrateThreshold',
+  'evaluate',
+]);
 
 /** The numbers of a result worth keeping in the log (never score lists or image data). */
 function resultSummary(field: string, result: unknown): Record<string, unknown> {
   const r = result as Record<string, unknown>;
-  if (field === 'evaluate') return { auroc: r.auroc, fpr95: r.fpr95, threshold95: r.threshold95, fpr95AtThreshold: r.fpr95AtThreshold };
-  if (field === 'calibrateThreshold') return { threshold: r.threshold, space: r.space, achievedTpr: r.achievedTpr, applied: r.applied };
+  if (field === 'evaluate')
+    return { auroc: r.auroc, fpr95: r.fpr95, threshold95: r.threshold95, fpr95AtThreshold: r.fpr95AtThreshold };
+  if (field === 'calibrateThreshold')
+    return { threshold: r.threshold, space: r.space, achievedTpr: r.achievedTpr, applied: r.applied };
   return {};
 }
 
@@ -57,7 +73,10 @@ type Resolver = (parent: unknown, args: Record<string, any>, context: GraphQLCon
 function summarize(args: Record<string, any>): Record<string, unknown> {
   const input = args.input ?? args;
   return Object.fromEntries(
-    Object.entries(input).map(([k, v]) => [k, Array.isArray(v) ? { count: v.length } : typeof v === 'object' && v !== null ? '[object]' : v]),
+    Object.entries(input).map(([k, v]) => [
+      k,
+      Array.isArray(v) ? { count: v.length } : typeof v === 'object' && v !== null ? '[object]' : v,
+    ]),
   );
 }
 
@@ -68,7 +87,10 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
   return async (parent, args, context, info) => {
     context.auth ??= await context.services.access.authenticate(context.authorization);
     if (!allowed.includes(context.auth.role)) {
-      throw new DomainError('FORBIDDEN', `The ${context.auth.role} role may not call ${field}: it needs ${allowed.join(' or ')}.`);
+      throw new DomainError(
+        'FORBIDDEN',
+        `The ${context.auth.role} role may not call ${field}: it needs ${allowed.join(' or ')}.`,
+      );
     }
     // checked before any work, so a full disk costs the caller nothing and changes nothing
     if (type === 'Mutation' && !READ_ONLY_MUTATIONS.has(field)) context.services.storage.assertWritable();
@@ -76,7 +98,10 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
     if (HEAVY.has(field)) {
       release = context.inFlight.tryAcquire(context.auth.keyId ?? `anonymous:${context.requestId}`);
       if (!release) {
-        throw new DomainError('TOO_MANY_IN_FLIGHT', `This key already has the most encoder requests in flight that one key may have: wait for them to finish, then retry.`);
+        throw new DomainError(
+          'TOO_MANY_IN_FLIGHT',
+          `This key already has the most encoder requests in flight that one key may have: wait for them to finish, then retry.`,
+        );
       }
     }
     let result: unknown;
@@ -86,8 +111,14 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
       release?.();
     }
     if (type === 'Mutation' && AUDITED.has(field)) {
-      const target = field === 'evaluate' || field === 'calibrateThreshold' ? args.input?.taxonomyId : (result as { id?: string } | null)?.id ?? args.id ?? args.input?.taxonomyId ?? null;
-      await context.services.access.audit(context.auth, field, target ?? null, { ...summarize(args), ...resultSummary(field, result) });
+      const target =
+        field === 'evaluate' || field === 'calibrateThreshold'
+          ? args.input?.taxonomyId
+          : ((result as { id?: string } | null)?.id ?? args.id ?? args.input?.taxonomyId ?? null);
+      await context.services.access.audit(context.auth, field, target ?? null, {
+        ...summarize(args),
+        ...resultSummary(field, result),
+      });
     }
     return result;
   };

@@ -24,7 +24,9 @@ function limitError(error: unknown): GraphQLError | undefined {
 function originalError(error: unknown): unknown {
   const original = unwrapResolverError(error);
   if (isDiskFullError(original)) {
-    return new StorageFullError('The database is out of disk space, so this write did not happen: free space on the database server, then retry.');
+    return new StorageFullError(
+      'The database is out of disk space, so this write did not happen: free space on the database server, then retry.',
+    );
   }
   return original;
 }
@@ -47,12 +49,18 @@ export function createErrorFormatter(logger: Logger, onDiskFull: () => void) {
     const original = originalError(error);
     if (original instanceof StorageFullError && !(unwrapResolverError(error) instanceof StorageFullError)) onDiskFull();
     if (original instanceof DomainError) {
-      return { ...formatted, message: original.message, extensions: { code: original.code, ...(original.details ?? {}) } };
+      return {
+        ...formatted,
+        message: original.message,
+        extensions: { code: original.code, ...(original.details ?? {}) },
+      };
     }
     const limit = limitError(error);
-    if (limit) return { message: limit.message, locations: formatted.locations, extensions: { code: 'QUERY_TOO_COMPLEX' } };
+    if (limit)
+      return { message: limit.message, locations: formatted.locations, extensions: { code: 'QUERY_TOO_COMPLEX' } };
     const code = formatted.extensions?.code;
-    if (code && code !== 'INTERNAL_SERVER_ERROR') return { ...formatted, extensions: { ...formatted.extensions, stacktrace: undefined } };
+    if (code && code !== 'INTERNAL_SERVER_ERROR')
+      return { ...formatted, extensions: { ...formatted.extensions, stacktrace: undefined } };
     logger.error({ err: original }, 'unexpected error in a GraphQL operation');
     return {
       message: 'Internal server error: the service logged the details; retry, and report it if it persists.',

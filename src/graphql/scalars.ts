@@ -4,7 +4,9 @@ import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 function parseDate(value: unknown): Date {
   const date = typeof value === 'string' ? new Date(value) : undefined;
   if (!date || Number.isNaN(date.getTime())) {
-    throw new GraphQLError('DateTime must be an ISO 8601 string such as 2026-11-27T10:00:00Z', { extensions: { code: 'BAD_USER_INPUT' } });
+    throw new GraphQLError('DateTime must be an ISO 8601 string such as 2026-11-27T10:00:00Z', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   }
   return date;
 }

@@ -16,12 +16,20 @@ function merge(...maps: ResolverMap[]): ResolverMap {
   return out;
 }
 
-const merged = merge({ DateTime } as unknown as ResolverMap, systemResolvers, neglabelResolvers as unknown as ResolverMap, accessResolvers as unknown as ResolverMap);
+const merged = merge(
+  { DateTime } as unknown as ResolverMap,
+  systemResolvers,
+  neglabelResolvers as unknown as ResolverMap,
+  accessResolvers as unknown as ResolverMap,
+);
 for (const type of ['Query', 'Mutation'] as const) {
-  for (const [field, resolve] of Object.entries(merged[type])) merged[type][field] = withAccessControl(type, field, resolve as never);
+  for (const [field, resolve] of Object.entries(merged[type]))
+    merged[type][field] = withAccessControl(type, field, resolve as never);
 }
 
 export const resolvers = merged;
 
 /** Every root field of the contract (the fixed set of operation names metrics may carry). */
-export const rootFields: ReadonlySet<string> = new Set(['Query', 'Mutation'].flatMap((type) => Object.keys(merged[type])));
+export const rootFields: ReadonlySet<string> = new Set(
+  ['Query', 'Mutation'].flatMap((type) => Object.keys(merged[type])),
+);

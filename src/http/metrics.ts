@@ -16,7 +16,10 @@ import { errorCode } from '../graphql/errors.ts';
  * one root field when that is a field of the schema, else `multiple` or `invalid`; an error code
  * that is not a plain upper-case code is `OTHER`.
  */
-function operationLabel(selections: readonly { kind: string; name?: { value: string } }[] | undefined, rootFields: ReadonlySet<string>): string {
+function operationLabel(
+  selections: readonly { kind: string; name?: { value: string } }[] | undefined,
+  rootFields: ReadonlySet<string>,
+): string {
   if (!selections || selections.length === 0) return 'invalid';
   const names = new Set(selections.map((s) => (s.kind === 'Field' ? s.name!.value : '')));
   if (names.size > 1) return 'multiple';
@@ -38,17 +41,30 @@ export function createMetrics(sources: MetricsSources) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'neglabel_' });
   const operations = new client.Counter({
-    name: 'neglabel_graphql_operations_total', help: 'GraphQL operations by root field, outcome and error code (ok: none)',
-    labelNames: ['operation', 'outcome', 'code'], registers: [registry],
+    name: 'neglabel_graphql_operations_total',
+    help: 'GraphQL operations by root field, outcome and error code (ok: none)',
+    labelNames: ['operation', 'outcome', 'code'],
+    registers: [registry],
   });
   const latency = new client.Histogram({
-    name: 'neglabel_graphql_operation_seconds', help: 'GraphQL operation latency by root field', labelNames: ['operation'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
+    name: 'neglabel_graphql_operation_seconds',
+    help: 'GraphQL operation latency by root field',
+    labelNames: ['operation'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
   });
   /** A gauge whose labelled values are read from a snapshot at scrape time. */
-  const snapshotGauge = (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) =>
+  const snapshotGauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: () => Array<[Record<string, string>, number]>,
+  ) =>
     new client.Gauge({
-      name, help, labelNames, registers: [registry],
+      name,
+      help,
+      labelNames,
+      registers: [registry],
       collect() {
         this.reset();
         for (const [labels, value] of read()) this.set(labels, value);
@@ -57,22 +73,47 @@ export function createMetrics(sources: MetricsSources) {
   const encoder = () => sources.encoder.stats();
   snapshotGauge('neglabel_encoder_runs', 'ONNX session runs since start, by modality', ['modality'], () => {
     const s = encoder();
-    return [[{ modality: 'text' }, s.textRuns], [{ modality: 'image' }, s.imageRuns]];
-  });
-  snapshotGauge('neglabel_encoder_batch_size_runs', 'ONNX session runs since start by batch size', ['modality', 'batch_size'], () => {
-    const s = encoder();
     return [
-      ...[...s.imageBatchSizes].map(([size, runs]): [Record<string, string>, number] => [{ modality: 'image', batch_size: String(size) }, runs]),
-      ...[...s.textBatchSizes].map(([size, runs]): [Record<string, string>, number] => [{ modality: 'text', batch_size: String(size) }, runs]),
+      [{ modality: 'text' }, s.textRuns],
+      [{ modality: 'image' }, s.imageRuns],
     ];
   });
+  snapshotGauge(
+    'neglabel_encoder_batch_size_runs',
+    'ONNX session runs since start by batch size',
+    ['modality', 'batch_size'],
+    () => {
+      const s = encoder();
+      return [
+        ...[...s.imageBatchSizes].map(([size, runs]): [Record<string, string>, number] => [
+          { modality: 'image', batch_size: String(size) },
+          runs,
+        ]),
+        ...[...s.textBatchSizes].map(([size, runs]): [Record<string, string>, number] => [
+          { modality: 'text', batch_size: String(size) },
+          runs,
+        ]),
+      ];
+    },
+  );
   // text cache hits only: an image cache-hit counter would tell one tenant whether another had
   // sent the same picture
-  snapshotGauge('neglabel_encoder_cache_hits', 'text embedding cache hits since start', ['modality'], () => [[{ modality: 'text' }, encoder().textCacheHits]]);
-  snapshotGauge('neglabel_encoder_request_seconds_sum', 'total time of worker-pool requests (queue wait included) and their count', ['stat'], () => {
-    const s = encoder();
-    return [[{ stat: 'seconds' }, s.workerSeconds], [{ stat: 'count' }, s.workerRequests], [{ stat: 'in_flight' }, s.workerInFlight]];
-  });
+  snapshotGauge('neglabel_encoder_cache_hits', 'text embedding cache hits since start', ['modality'], () => [
+    [{ modality: 'text' }, encoder().textCacheHits],
+  ]);
+  snapshotGauge(
+    'neglabel_encoder_request_seconds_sum',
+    'total time of worker-pool requests (queue wait included) and their count',
+    ['stat'],
+    () => {
+      const s = encoder();
+      return [
+        [{ stat: 'seconds' }, s.workerSeconds],
+        [{ stat: 'count' }, s.workerRequests],
+        [{ stat: 'in_flight' }, s.workerInFlight],
+      ];
+    },
+  );
   snapshotGauge('neglabel_mining_job_progress', 'progress (0..1) of the running mining job', ['job', 'phase'], () => {
     const p = sources.miningProgress();
     return p ? [[{ job: p.jobId, phase: p.phase }, p.total > 0 ? p.done / p.total : 0]] : [];
@@ -93,9 +134,21 @@ export function createMetrics(sources: MetricsSources) {
             const label = operationLabel(operation?.selectionSet.selections as never, sources.rootFields);
             const seconds = (performance.now() - started) / 1000;
             const codes = (errors ?? []).map(errorCode);
-            operations.inc({ operation: label, outcome: codes.length ? 'error' : 'ok', code: codes.length ? codeLabel(codes[0]) : 'none' });
+            operations.inc({
+              operation: label,
+              outcome: codes.length ? 'error' : 'ok',
+              code: codes.length ? codeLabel(codes[0]) : 'none',
+            });
             latency.observe({ operation: label }, seconds);
-            logger.info({ operation: label, ms: Math.round(seconds * 1000), caller: contextValue.auth?.name, errors: codes.length ? codes : undefined }, 'graphql operation');
+            logger.info(
+              {
+                operation: label,
+                ms: Math.round(seconds * 1000),
+                caller: contextValue.auth?.name,
+                errors: codes.length ? codes : undefined,
+              },
+              'graphql operation',
+            );
           },
         };
       },

@@ -7,7 +7,11 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 
-export function rateLimit(perMinute: number, identify: (req: Request, res: Response) => Promise<string>, maxBuckets = 100_000) {
+export function rateLimit(
+  perMinute: number,
+  identify: (req: Request, res: Response) => Promise<string>,
+  maxBuckets = 100_000,
+) {
   const buckets = new Map<string, { tokens: number; updated: number }>();
   const refillPerMs = perMinute / 60_000;
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -22,7 +26,14 @@ export function rateLimit(perMinute: number, identify: (req: Request, res: Respo
     if (buckets.size > maxBuckets) buckets.delete(buckets.keys().next().value as string);
     if (bucket.tokens < 1) {
       res.setHeader('retry-after', String(Math.ceil((1 - bucket.tokens) / refillPerMs / 1000)));
-      res.status(429).json({ errors: [{ message: `Rate limit of ${perMinute} requests per minute exceeded: retry after the Retry-After header's seconds.`, extensions: { code: 'RATE_LIMITED' } }] });
+      res.status(429).json({
+        errors: [
+          {
+            message: `Rate limit of ${perMinute} requests per minute exceeded: retry after the Retry-After header's seconds.`,
+            extensions: { code: 'RATE_LIMITED' },
+          },
+        ],
+      });
       return;
     }
     bucket.tokens -= 1;

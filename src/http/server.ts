@@ -41,10 +41,12 @@ function responseSizeCap(maxBytes: number): ApolloServerPlugin<GraphQLContext> {
           const bytes = Buffer.byteLength(JSON.stringify(response.body.singleResult));
           if (bytes <= maxBytes) return;
           response.body.singleResult = {
-            errors: [{
-              message: `The response would be ${bytes} bytes, over the limit of ${maxBytes}: ask for fewer items or fields per request.`,
-              extensions: { code: 'RESPONSE_TOO_LARGE', bytes, maxBytes },
-            }],
+            errors: [
+              {
+                message: `The response would be ${bytes} bytes, over the limit of ${maxBytes}: ask for fewer items or fields per request.`,
+                extensions: { code: 'RESPONSE_TOO_LARGE', bytes, maxBytes },
+              },
+            ],
           };
         },
       };
@@ -52,7 +54,12 @@ function responseSizeCap(maxBytes: number): ApolloServerPlugin<GraphQLContext> {
   };
 }
 
-export async function startHttpServer(config: Config, services: Services, logger: Logger, metrics: Metrics): Promise<HttpServer> {
+export async function startHttpServer(
+  config: Config,
+  services: Services,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<HttpServer> {
   const app = express();
   app.disable('x-powered-by');
   const server = http.createServer(app);
@@ -64,12 +71,23 @@ export async function startHttpServer(config: Config, services: Services, logger
     typeDefs,
     resolvers,
     formatError: createErrorFormatter(logger, () => services.storage.noteDiskFull()),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), metrics.plugin(logger), responseSizeCap(config.maxResponseBytes)],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      metrics.plugin(logger),
+      responseSizeCap(config.maxResponseBytes),
+    ],
     introspection: true,
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown; Apollo's own signal handlers would race it and re-raise the signal
     stopOnTerminationSignals: false,
-    validationRules: [queryLimitsRule({ maxDepth: config.maxQueryDepth, maxAliases: config.maxQueryAliases, maxFields: config.maxQueryFields, heavyFields: HEAVY })],
+    validationRules: [
+      queryLimitsRule({
+        maxDepth: config.maxQueryDepth,
+        maxAliases: config.maxQueryAliases,
+        maxFields: config.maxQueryFields,
+        heavyFields: HEAVY,
+      }),
+    ],
   });
   await apollo.start();
 
@@ -86,7 +104,13 @@ export async function startHttpServer(config: Config, services: Services, logger
     const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
     if (host === 'localhost' || host === '127.0.0.1' || host === '[::1]') return next();
     res.status(403).json({
-      errors: [{ message: 'In open mode (no API key yet) only Host localhost, 127.0.0.1 or [::1] is served: set NEGLABEL_ADMIN_KEY to use other names.', extensions: { code: 'FORBIDDEN_HOST' } }],
+      errors: [
+        {
+          message:
+            'In open mode (no API key yet) only Host localhost, 127.0.0.1 or [::1] is served: set NEGLABEL_ADMIN_KEY to use other names.',
+          extensions: { code: 'FORBIDDEN_HOST' },
+        },
+      ],
     });
   });
   // operators' data: an admin or auditor key (Prometheus sends it as a bearer token), or open mode
@@ -94,11 +118,15 @@ export async function startHttpServer(config: Config, services: Services, logger
     try {
       const caller = await services.access.authenticate(req.headers.authorization);
       if (caller.role === 'scorer') {
-        res.status(403).json({ errors: [{ message: '/metrics needs an ADMIN or AUDITOR key.', extensions: { code: 'FORBIDDEN' } }] });
+        res.status(403).json({
+          errors: [{ message: '/metrics needs an ADMIN or AUDITOR key.', extensions: { code: 'FORBIDDEN' } }],
+        });
         return;
       }
     } catch (error) {
-      res.status(401).json({ errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
+      res
+        .status(401)
+        .json({ errors: [{ message: (error as Error).message, extensions: { code: 'UNAUTHENTICATED' } }] });
       return;
     }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -111,7 +139,13 @@ export async function startHttpServer(config: Config, services: Services, logger
     const defaultModel = report.models.find((m) => m.isDefault);
     const { reachable, pendingMigrations, storageOk } = report.database;
     const ready = reachable && pendingMigrations.length === 0 && storageOk && Boolean(defaultModel?.loaded);
-    res.status(ready ? 200 : 503).json({ ready, database: reachable, storage: storageOk, defaultModel: defaultModel?.id ?? null, hint: report.hint });
+    res.status(ready ? 200 : 503).json({
+      ready,
+      database: reachable,
+      storage: storageOk,
+      defaultModel: defaultModel?.id ?? null,
+      hint: report.hint,
+    });
   });
   // who is calling, decided once per request: the rate limit keys on it and resolvers reuse it
   const identify = async (req: express.Request, res: express.Response): Promise<string> => {
@@ -132,19 +166,40 @@ export async function startHttpServer(config: Config, services: Services, logger
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const requestId = req.headers['x-request-id'] as string;
-        return { services, authorization: req.headers.authorization, auth: res.locals.caller as Caller | undefined, requestId, inFlight };
+        return {
+          services,
+          authorization: req.headers.authorization,
+          auth: res.locals.caller as Caller | undefined,
+          requestId,
+          inFlight,
+        };
       },
     }),
   );
-  app.use((error: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const status = error.status ?? 500;
-    const code = error.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
-    const message = code === 'PAYLOAD_TOO_LARGE'
-      ? `The request body is over ${config.maxBodyBytes} bytes: send fewer or smaller images per request.`
-      : status < 500 ? `The request could not be read: ${error.message}` : 'Internal server error';
-    if (status >= 500) logger.error({ err: error }, 'http error');
-    res.status(status).json({ errors: [{ message, extensions: { code } }] });
-  });
+  app.use(
+    (
+      error: Error & { status?: number; type?: string },
+      _req: express.Request,
+      res: express.Response,
+      _next: express.NextFunction,
+    ) => {
+      const status = error.status ?? 500;
+      const code =
+        error.type === 'entity.too.large'
+          ? 'PAYLOAD_TOO_LARGE'
+          : status < 500
+            ? 'BAD_REQUEST'
+            : 'INTERNAL_SERVER_ERROR';
+      const message =
+        code === 'PAYLOAD_TOO_LARGE'
+          ? `The request body is over ${config.maxBodyBytes} bytes: send fewer or smaller images per request.`
+          : status < 500
+            ? `The request could not be read: ${error.message}`
+            : 'Internal server error';
+      if (status >= 500) logger.error({ err: error }, 'http error');
+      res.status(status).json({ errors: [{ message, extensions: { code } }] });
+    },
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -9,8 +9,24 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DomainError } from '../errors.ts';
 import { ClipTokenizer } from './tokenizer.ts';
-import { decodeToRgb, fastPixelValues, parsePreprocessorConfig, toPixelValues, type AlphaHandling, type PreprocessorConfig } from './image-preprocessing.ts';
-import type { EncoderSettings, ExecutionProvider, ItemError, LoadedModelInfo, PreprocessingMode, WorkerRequest, WorkerResponse, WorkerResult } from './protocol.ts';
+import {
+  decodeToRgb,
+  fastPixelValues,
+  parsePreprocessorConfig,
+  toPixelValues,
+  type AlphaHandling,
+  type PreprocessorConfig,
+} from './image-preprocessing.ts';
+import type {
+  EncoderSettings,
+  ExecutionProvider,
+  ItemError,
+  LoadedModelInfo,
+  PreprocessingMode,
+  WorkerRequest,
+  WorkerResponse,
+  WorkerResult,
+} from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
 import { SimilarityKernel } from './similarity-kernel.ts';
 import { scoreFromSimilarities, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
@@ -42,34 +58,59 @@ async function createSessions(dir: string, preferred: ExecutionProvider[]) {
   const failures: string[] = [];
   for (const provider of preferred) {
     const options: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     };
     try {
       const [text, vision] = await Promise.all([
         ort.InferenceSession.create(path.join(dir, 'text_model.onnx'), options),
         ort.InferenceSession.create(path.join(dir, 'vision_model.onnx'), options),
       ]);
-      return { text, vision, executionProvider: provider, providerFallback: failures.length ? failures.join('; ') : null };
+      return {
+        text,
+        vision,
+        executionProvider: provider,
+        providerFallback: failures.length ? failures.join('; ') : null,
+      };
     } catch (error) {
       if (provider === 'cpu') throw error; // the graph itself is broken: say that, not a provider story
       failures.push(`${provider}: ${(error as Error).message.split('\n')[0]}`);
     }
   }
-  throw new Error(`no execution provider of NEGLABEL_EXECUTION_PROVIDERS=${preferred.join(',')} could load (${failures.join('; ')}): ${GPU_INSTALL_HINT}`);
+  throw new Error(
+    `no execution provider of NEGLABEL_EXECUTION_PROVIDERS=${preferred.join(',')} could load (${failures.join('; ')}): ${GPU_INSTALL_HINT}`,
+  );
 }
 
 async function loadModel(dir: string, settings: EncoderSettings): Promise<LoadedModel> {
   const { text, vision, executionProvider, providerFallback } = await createSessions(dir, settings.executionProviders);
-  for (const [session, input, output] of [[text, 'input_ids', 'text_embeds'], [vision, 'pixel_values', 'image_embeds']] as const) {
+  for (const [session, input, output] of [
+    [text, 'input_ids', 'text_embeds'],
+    [vision, 'pixel_values', 'image_embeds'],
+  ] as const) {
     if (!session.inputNames.includes(input) || !session.outputNames.includes(output)) {
-      throw new Error(`${input === 'input_ids' ? 'text' : 'vision'}_model.onnx must take ${input} and return ${output}; it has inputs [${session.inputNames}] and outputs [${session.outputNames}]`);
+      throw new Error(
+        `${input === 'input_ids' ? 'text' : 'vision'}_model.onnx must take ${input} and return ${output}; it has inputs [${session.inputNames}] and outputs [${session.outputNames}]`,
+      );
     }
   }
   const config = readJsonIfPresent(path.join(dir, 'config.json'));
   const contextLength = config?.text_config?.max_position_embeddings ?? 77;
-  const tokenizer = ClipTokenizer.fromTokenizerJson(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'), contextLength);
+  const tokenizer = ClipTokenizer.fromTokenizerJson(
+    readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'),
+    contextLength,
+  );
   const preprocessor = parsePreprocessorConfig(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));
-  const model: LoadedModel = { text, vision, tokenizer, preprocessor, preprocessing: settings.preprocessing, info: { embeddingDim: 0, imageSize: preprocessor.cropHeight, contextLength, executionProvider, providerFallback } };
+  const model: LoadedModel = {
+    text,
+    vision,
+    tokenizer,
+    preprocessor,
+    preprocessing: settings.preprocessing,
+    info: { embeddingDim: 0, imageSize: preprocessor.cropHeight, contextLength, executionProvider, providerFallback },
+  };
   // One tiny run proves the graph works and tells the embedding width.
   model.info.embeddingDim = (await runText(model, [tokenizer.encode('a')])).dim;
   return model;
@@ -101,7 +142,8 @@ async function runText(model: LoadedModel, rows: number[][]): Promise<{ data: Fl
     }
   });
   const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [rows.length, length]) };
-  if (model.text.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', mask, [rows.length, length]);
+  if (model.text.inputNames.includes('attention_mask'))
+    feeds.attention_mask = new ort.Tensor('int64', mask, [rows.length, length]);
   const output = (await model.text.run(feeds, ['text_embeds'])).text_embeds;
   const dim = output.dims[1] as number;
   return { data: l2NormalizeRows(output.data as Float32Array, dim), dim };
@@ -126,16 +168,26 @@ async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerRe
   const batchSizes: number[] = [];
   for (let start = 0; start < order.length; start += TEXT_RUN_SIZE) {
     const chunk = order.slice(start, start + TEXT_RUN_SIZE);
-    const result = await runText(model, chunk.map((i) => rows[i]));
+    const result = await runText(
+      model,
+      chunk.map((i) => rows[i]),
+    );
     dim = result.dim;
     out ??= new Float32Array(texts.length * dim);
-    chunk.forEach((original, j) => out!.set(result.data.subarray(j * dim, (j + 1) * dim), original * dim));
+    chunk.forEach((original, j) => {
+      out!.set(result.data.subarray(j * dim, (j + 1) * dim), original * dim);
+    });
     batchSizes.push(chunk.length);
   }
   return { kind: 'texts', embeddings: out ?? new Float32Array(0), dim, errors, runs: batchSizes.length, batchSizes };
 }
 
-async function embedImages(model: LoadedModel, images: Uint8Array[], alpha: (AlphaHandling | null)[], maxPixels: number): Promise<WorkerResult> {
+async function embedImages(
+  model: LoadedModel,
+  images: Uint8Array[],
+  alpha: (AlphaHandling | null)[],
+  maxPixels: number,
+): Promise<WorkerResult> {
   const size = model.preprocessor.cropWidth * model.preprocessor.cropHeight * 3;
   const errors: (ItemError | null)[] = [];
   const pixels: Float32Array[] = [];
@@ -156,8 +208,15 @@ async function embedImages(model: LoadedModel, images: Uint8Array[], alpha: (Alp
   const embeddings = new Float32Array(images.length * dim);
   if (pixels.length === 0) return { kind: 'images', embeddings, dim, errors, runs: 0, batchSizes: [] };
   const batch = new Float32Array(pixels.length * size);
-  pixels.forEach((p, i) => batch.set(p, i * size));
-  const tensor = new ort.Tensor('float32', batch, [pixels.length, 3, model.preprocessor.cropHeight, model.preprocessor.cropWidth]);
+  pixels.forEach((p, i) => {
+    batch.set(p, i * size);
+  });
+  const tensor = new ort.Tensor('float32', batch, [
+    pixels.length,
+    3,
+    model.preprocessor.cropHeight,
+    model.preprocessor.cropWidth,
+  ]);
   const output = (await model.vision.run({ pixel_values: tensor }, ['image_embeds'])).image_embeds;
   const normalized = l2NormalizeRows(output.data as Float32Array, dim);
   let row = 0;
@@ -214,7 +273,14 @@ async function scoreImages(key: string, images: Float32Array, topK: number): Pro
   const width = labels.length / bank.dim;
   const results: ImageScoreResult[] = [];
   for (let i = 0; i < images.length / bank.dim; i++) {
-    results.push(scoreFromSimilarities(bank, sims.subarray(i * width, i * width + idCount), sims.subarray(i * width + idCount, (i + 1) * width), topK));
+    results.push(
+      scoreFromSimilarities(
+        bank,
+        sims.subarray(i * width, i * width + idCount),
+        sims.subarray(i * width + idCount, (i + 1) * width),
+        topK,
+      ),
+    );
   }
   return { kind: 'score', results };
 }
@@ -225,6 +291,7 @@ parentPort!.on('message', (request: WorkerRequest) => {
       const transfer = 'embeddings' in result ? [result.embeddings.buffer as ArrayBuffer] : [];
       parentPort!.postMessage({ id: request.id, ok: true, result } satisfies WorkerResponse, transfer);
     },
-    (error) => parentPort!.postMessage({ id: request.id, ok: false, error: toItemError(error) } satisfies WorkerResponse),
+    (error) =>
+      parentPort!.postMessage({ id: request.id, ok: false, error: toItemError(error) } satisfies WorkerResponse),
   );
 });

@@ -49,15 +49,27 @@ const PIL_FILTERS: Record<number, ResampleFilter> = { 2: 'bilinear', 3: 'bicubic
 export function parsePreprocessorConfig(json: string): PreprocessorConfig {
   const raw = JSON.parse(json) as Record<string, any>;
   const size = raw.size ?? {};
-  const shortestEdge = typeof size === 'number' ? size : size.shortest_edge ?? size.height;
+  const shortestEdge = typeof size === 'number' ? size : (size.shortest_edge ?? size.height);
   const crop = raw.crop_size ?? {};
-  const cropHeight = typeof crop === 'number' ? crop : crop.height ?? shortestEdge;
-  const cropWidth = typeof crop === 'number' ? crop : crop.width ?? shortestEdge;
+  const cropHeight = typeof crop === 'number' ? crop : (crop.height ?? shortestEdge);
+  const cropWidth = typeof crop === 'number' ? crop : (crop.width ?? shortestEdge);
   const filter = PIL_FILTERS[raw.resample ?? 3];
-  if (!Number.isInteger(shortestEdge) || shortestEdge <= 0) throw new Error('preprocessor_config.json: size.shortest_edge must be a positive integer');
-  if (!filter) throw new Error(`preprocessor_config.json: resample ${raw.resample} is not supported (use 2 bilinear or 3 bicubic)`);
-  const alpha = raw.drop_alpha === true ? 'drop' : raw.background_color === undefined ? WHITE_BACKGROUND : parseBackgroundColour(String(raw.background_color));
-  if (!alpha) throw new Error(`preprocessor_config.json: background_color ${JSON.stringify(raw.background_color)} must be "#rrggbb"`);
+  if (!Number.isInteger(shortestEdge) || shortestEdge <= 0)
+    throw new Error('preprocessor_config.json: size.shortest_edge must be a positive integer');
+  if (!filter)
+    throw new Error(
+      `preprocessor_config.json: resample ${raw.resample} is not supported (use 2 bilinear or 3 bicubic)`,
+    );
+  const alpha =
+    raw.drop_alpha === true
+      ? 'drop'
+      : raw.background_color === undefined
+        ? WHITE_BACKGROUND
+        : parseBackgroundColour(String(raw.background_color));
+  if (!alpha)
+    throw new Error(
+      `preprocessor_config.json: background_color ${JSON.stringify(raw.background_color)} must be "#rrggbb"`,
+    );
   return {
     shortestEdge,
     cropWidth,
@@ -88,15 +100,20 @@ type Metadata = Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
 
 /** Reads the header and refuses what is not a raster image or is over the pixel limit. */
 async function inspect(bytes: Uint8Array, maxPixels: number): Promise<Metadata> {
-  if (bytes.length === 0) throw new ImageDecodeError('The image is empty (0 bytes): send the file contents, base64-encoded.');
+  if (bytes.length === 0)
+    throw new ImageDecodeError('The image is empty (0 bytes): send the file contents, base64-encoded.');
   let metadata: Metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
-    throw new ImageDecodeError('The bytes are not a readable image: send a JPEG, PNG, WebP or GIF file.', { reason: (error as Error).message });
+    throw new ImageDecodeError('The bytes are not a readable image: send a JPEG, PNG, WebP or GIF file.', {
+      reason: (error as Error).message,
+    });
   }
   if (metadata.format === 'svg' || metadata.format === 'pdf') {
-    throw new ImageDecodeError(`${metadata.format.toUpperCase()} is not accepted: rasterize it to PNG first.`, { format: metadata.format });
+    throw new ImageDecodeError(`${metadata.format.toUpperCase()} is not accepted: rasterize it to PNG first.`, {
+      format: metadata.format,
+    });
   }
   const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
   if (pixels > maxPixels) {
@@ -112,20 +129,34 @@ async function inspect(bytes: Uint8Array, maxPixels: number): Promise<Metadata> 
 async function rawPixels(pipeline: Sharp): Promise<Image8> {
   try {
     const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return { width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    return {
+      width: info.width,
+      height: info.height,
+      channels: info.channels,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
   } catch (error) {
-    throw new ImageDecodeError('The image is truncated or corrupt and could not be decoded: re-export the file and try again.', { reason: (error as Error).message });
+    throw new ImageDecodeError(
+      'The image is truncated or corrupt and could not be decoded: re-export the file and try again.',
+      { reason: (error as Error).message },
+    );
   }
 }
 
 /** Decodes bytes to 8-bit RGB, orientation applied; refuses what is not a raster image. */
-export async function decodeToRgb(bytes: Uint8Array, maxPixels: number, alpha: AlphaHandling = WHITE_BACKGROUND): Promise<Image8> {
+export async function decodeToRgb(
+  bytes: Uint8Array,
+  maxPixels: number,
+  alpha: AlphaHandling = WHITE_BACKGROUND,
+): Promise<Image8> {
   await inspect(bytes, maxPixels);
   return decodeInspected(bytes, maxPixels, alpha);
 }
 
 function decodeInspected(bytes: Uint8Array, maxPixels: number, alpha: AlphaHandling): Promise<Image8> {
-  return rawPixels(sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate()).then((image) => toRgb(image, alpha));
+  return rawPixels(sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate()).then((image) =>
+    toRgb(image, alpha),
+  );
 }
 
 /**
@@ -204,12 +235,18 @@ export function toPixelValues(image: Image8, config: PreprocessorConfig): Float3
  * image smaller than the model's input is cheap the exact way. Dropping alpha is for reproducing
  * the reference pipeline, so it takes the exact path too (libvips resizes premultiplied).
  */
-export async function fastPixelValues(bytes: Uint8Array, maxPixels: number, alpha: AlphaHandling, config: PreprocessorConfig): Promise<Float32Array> {
+export async function fastPixelValues(
+  bytes: Uint8Array,
+  maxPixels: number,
+  alpha: AlphaHandling,
+  config: PreprocessorConfig,
+): Promise<Float32Array> {
   const metadata = await inspect(bytes, maxPixels);
   // EXIF orientations 5-8 swap the sides once rotated
   const swap = (metadata.orientation ?? 1) >= 5;
   const [width, height] = swap ? [metadata.height!, metadata.width!] : [metadata.width!, metadata.height!];
-  if (alpha === 'drop' || Math.min(width, height) <= config.shortestEdge) return toPixelValues(await decodeInspected(bytes, maxPixels, alpha), config);
+  if (alpha === 'drop' || Math.min(width, height) <= config.shortestEdge)
+    return toPixelValues(await decodeInspected(bytes, maxPixels, alpha), config);
   const { outWidth, outHeight, crop } = resizePlan(width, height, config);
   const [r, g, b] = alpha.background;
   const pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })

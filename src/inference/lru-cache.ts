@@ -1,7 +1,10 @@
 /** A size-bounded Map (least recently used entry evicted), usable as DataLoader's cacheMap. */
 export class LruCache<K, V> {
   private readonly map = new Map<K, V>();
-  constructor(private readonly capacity: number, private readonly onEvict?: (key: K) => void) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly onEvict?: (key: K) => void,
+  ) {}
 
   get(key: K): V | undefined {
     const value = this.map.get(key);

@@ -5,7 +5,12 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-export const MODEL_FILES = ['text_model.onnx', 'vision_model.onnx', 'tokenizer.json', 'preprocessor_config.json'] as const;
+export const MODEL_FILES = [
+  'text_model.onnx',
+  'vision_model.onnx',
+  'tokenizer.json',
+  'preprocessor_config.json',
+] as const;
 
 export interface ModelFolder {
   /** The folder name; the id clients pass as `model`. */
@@ -45,7 +50,9 @@ export function readLogitScale(folder: ModelFolder): number | null {
   const value = (JSON.parse(readFileSync(config, 'utf8')) as { logit_scale?: unknown }).logit_scale;
   if (value === undefined) return null;
   if (typeof value !== 'number' || !(value > 0 && value <= 1000)) {
-    throw new Error(`config.json: logit_scale must be a number in (0, 1000], the exp of the trained logit_scale weight (got ${JSON.stringify(value)})`);
+    throw new Error(
+      `config.json: logit_scale must be a number in (0, 1000], the exp of the trained logit_scale weight (got ${JSON.stringify(value)})`,
+    );
   }
   return value;
 }

@@ -10,7 +10,13 @@ import { DomainError, ModelUnavailableError } from '../errors.ts';
 import type { Encoder, EncoderStats, ImageToEncode, ModelStatus } from './encoder.ts';
 import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
 import { LruCache } from './lru-cache.ts';
-import { describeModelFolder, findModelFolders, readLogitScale, readModelName, type ModelFolder } from './model-folder.ts';
+import {
+  describeModelFolder,
+  findModelFolders,
+  readLogitScale,
+  readModelName,
+  type ModelFolder,
+} from './model-folder.ts';
 import type { EncoderSettings, WorkerResult } from './protocol.ts';
 import { rows, stack } from './vectors.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
@@ -58,14 +64,24 @@ export class OnnxEncoder implements Encoder {
   private readonly pool: EncoderWorkerPool;
   private readonly entries = new Map<string, ModelEntry>();
   private readonly counters: EncoderStats = {
-    textRuns: 0, textItems: 0, imageRuns: 0, imageItems: 0,
-    imageBatchSizes: new Map(), textBatchSizes: new Map(), textCacheHits: 0, imageCacheHits: 0,
-    workerRequests: 0, workerSeconds: 0, workerInFlight: 0,
+    textRuns: 0,
+    textItems: 0,
+    imageRuns: 0,
+    imageItems: 0,
+    imageBatchSizes: new Map(),
+    textBatchSizes: new Map(),
+    textCacheHits: 0,
+    imageCacheHits: 0,
+    workerRequests: 0,
+    workerSeconds: 0,
+    workerInFlight: 0,
   };
   private defaultId: string | null = null;
 
   private constructor(private readonly options: OnnxEncoderOptions) {
-    this.pool = new EncoderWorkerPool(options.workers, options.settings, (error) => options.onLog?.('error', 'encoder worker failed', { err: error.message }));
+    this.pool = new EncoderWorkerPool(options.workers, options.settings, (error) =>
+      options.onLog?.('error', 'encoder worker failed', { err: error.message }),
+    );
   }
 
   /** Finds the models and loads each into the workers; failures are recorded, not thrown. */
@@ -84,8 +100,18 @@ export class OnnxEncoder implements Encoder {
 
   private async loadFolder(folder: ModelFolder, isDefault: boolean): Promise<void> {
     const status: ModelStatus = {
-      id: folder.id, name: folder.id, dir: folder.dir, isDefault, loaded: false, error: null,
-      embeddingDim: null, imageSize: null, contextLength: null, logitScale: null, executionProvider: null, providerFallback: null,
+      id: folder.id,
+      name: folder.id,
+      dir: folder.dir,
+      isDefault,
+      loaded: false,
+      error: null,
+      embeddingDim: null,
+      imageSize: null,
+      contextLength: null,
+      logitScale: null,
+      executionProvider: null,
+      providerFallback: null,
     };
     this.entries.set(folder.id, { status });
     if (folder.missing.length > 0) {
@@ -114,7 +140,11 @@ export class OnnxEncoder implements Encoder {
     const textCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
     const imageCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
     const texts = new DataLoader<TextKey, Float32Array, string>(
-      async (keys) => this.encodeTexts(modelId, keys.map((k) => k.text)),
+      async (keys) =>
+        this.encodeTexts(
+          modelId,
+          keys.map((k) => k.text),
+        ),
       { maxBatchSize, batchScheduleFn, cacheKeyFn: (key) => key.hash, cacheMap: textCache },
     );
     const images = new DataLoader<ImageKey, Float32Array, string>(
@@ -122,7 +152,13 @@ export class OnnxEncoder implements Encoder {
         // Copies, because the buffers are transferred to the worker (and a Buffer may share its pool).
         const copies = keys.map((k) => new Uint8Array(k.bytes));
         const result = (await this.pool.run(
-          { kind: 'images', modelId, images: copies, alpha: keys.map((k) => k.alpha ?? null), maxPixels: maxImagePixels },
+          {
+            kind: 'images',
+            modelId,
+            images: copies,
+            alpha: keys.map((k) => k.alpha ?? null),
+            maxPixels: maxImagePixels,
+          },
           copies.map((c) => c.buffer as ArrayBuffer),
         )) as Extract<WorkerResult, { kind: 'images' }>;
         this.count('image', result.batchSizes);
@@ -142,7 +178,9 @@ export class OnnxEncoder implements Encoder {
     const result = (await this.pool.run({ kind: 'texts', modelId, texts })) as Extract<WorkerResult, { kind: 'texts' }>;
     this.count('text', result.batchSizes);
     const embeddings = rows(result.embeddings, result.dim);
-    return result.errors.map((error, i) => (error ? new DomainError(error.code, error.message, error.details) : embeddings[i]));
+    return result.errors.map((error, i) =>
+      error ? new DomainError(error.code, error.message, error.details) : embeddings[i],
+    );
   }
 
   private count(modality: 'text' | 'image', batchSizes: number[]): void {
@@ -169,10 +207,18 @@ export class OnnxEncoder implements Encoder {
     if (!wanted) throw new ModelUnavailableError('NO_MODEL', `No model is installed: ${INSTALL_HINT}.`);
     const entry = this.entries.get(wanted);
     if (!entry) {
-      throw new ModelUnavailableError('MODEL_NOT_FOUND', `Model ${JSON.stringify(wanted)} does not exist. Installed models: ${[...this.entries.keys()].join(', ') || 'none'} (query \`models\`).`, { model: wanted });
+      throw new ModelUnavailableError(
+        'MODEL_NOT_FOUND',
+        `Model ${JSON.stringify(wanted)} does not exist. Installed models: ${[...this.entries.keys()].join(', ') || 'none'} (query \`models\`).`,
+        { model: wanted },
+      );
     }
     if (!entry.status.loaded || !entry.texts || !entry.images) {
-      throw new ModelUnavailableError('MODEL_NOT_LOADED', `Model ${JSON.stringify(wanted)} is not loaded: ${entry.status.error}`, { model: wanted });
+      throw new ModelUnavailableError(
+        'MODEL_NOT_LOADED',
+        `Model ${JSON.stringify(wanted)} is not loaded: ${entry.status.error}`,
+        { model: wanted },
+      );
     }
     return entry as Required<ModelEntry>;
   }
@@ -194,13 +240,21 @@ export class OnnxEncoder implements Encoder {
     // length; the worker sorts each chunk by token length too), then put results back in place.
     const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
     const chunks: Promise<Array<Float32Array | DomainError>>[] = [];
-    for (let i = 0; i < order.length; i += BULK_CHUNK) chunks.push(this.encodeTexts(modelId, order.slice(i, i + BULK_CHUNK).map((j) => texts[j])));
+    for (let i = 0; i < order.length; i += BULK_CHUNK)
+      chunks.push(
+        this.encodeTexts(
+          modelId,
+          order.slice(i, i + BULK_CHUNK).map((j) => texts[j]),
+        ),
+      );
     const encoded = (await Promise.all(chunks)).flat().map((e) => {
       if (e instanceof DomainError) throw e;
       return e;
     });
     const out = new Array<Float32Array>(texts.length);
-    order.forEach((original, position) => (out[original] = encoded[position]));
+    order.forEach((original, position) => {
+      out[original] = encoded[position];
+    });
     return out;
   }
 
@@ -213,7 +267,9 @@ export class OnnxEncoder implements Encoder {
     });
     this.counters.imageCacheHits += keys.filter((k) => imageCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);
-    return results.map((r) => (r instanceof DomainError || !(r instanceof Error) ? r : new DomainError('INTERNAL_SERVER_ERROR', r.message)));
+    return results.map((r) =>
+      r instanceof DomainError || !(r instanceof Error) ? r : new DomainError('INTERNAL_SERVER_ERROR', r.message),
+    );
   }
 
   loadBank(key: string, bank: LabelBank): Promise<void> {
@@ -226,7 +282,12 @@ export class OnnxEncoder implements Encoder {
 
   async scoreAgainstBank(key: string, images: Float32Array[], topK: number): Promise<ImageScoreResult[]> {
     if (images.length === 0) return [];
-    const result = (await this.pool.run({ kind: 'score', key, images: stack(images, images[0].length), topK })) as Extract<WorkerResult, { kind: 'score' }>;
+    const result = (await this.pool.run({
+      kind: 'score',
+      key,
+      images: stack(images, images[0].length),
+      topK,
+    })) as Extract<WorkerResult, { kind: 'score' }>;
     return result.results;
   }
 

@@ -35,7 +35,14 @@ export type WorkerRequest =
   | { id: number; kind: 'load'; modelId: string; dir: string; settings: EncoderSettings }
   | { id: number; kind: 'texts'; modelId: string; texts: string[] }
   /** `alpha[i]` null: the model's own handling of transparent images */
-  | { id: number; kind: 'images'; modelId: string; images: Uint8Array[]; alpha: (AlphaHandling | null)[]; maxPixels: number }
+  | {
+      id: number;
+      kind: 'images';
+      modelId: string;
+      images: Uint8Array[];
+      alpha: (AlphaHandling | null)[];
+      maxPixels: number;
+    }
   /** keeps a label bank in the worker under `key` for later 'score' requests */
   | { id: number; kind: 'bank'; key: string; bank: LabelBank }
   /** NegLabel scores of row-major [n, dim] image embeddings against a registered bank */
@@ -44,11 +51,25 @@ export type WorkerRequest =
 export type WorkerResult =
   | { kind: 'load'; info: LoadedModelInfo }
   /** row-major [n, dim], L2-normalized; `runs` = ONNX session runs, `batchSizes` their sizes */
-  | { kind: 'texts'; embeddings: Float32Array; dim: number; errors: (ItemError | null)[]; runs: number; batchSizes: number[] }
+  | {
+      kind: 'texts';
+      embeddings: Float32Array;
+      dim: number;
+      errors: (ItemError | null)[];
+      runs: number;
+      batchSizes: number[];
+    }
   | { kind: 'bank' }
   | { kind: 'score'; results: ImageScoreResult[] }
   /** rows of failed images are zeros and have an entry in `errors` */
-  | { kind: 'images'; embeddings: Float32Array; dim: number; errors: (ItemError | null)[]; runs: number; batchSizes: number[] };
+  | {
+      kind: 'images';
+      embeddings: Float32Array;
+      dim: number;
+      errors: (ItemError | null)[];
+      runs: number;
+      batchSizes: number[];
+    };
 
 export type WorkerResponse =
   | { id: number; ok: true; result: WorkerResult }

@@ -61,9 +61,10 @@ function coefficients(inSize: number, outSize: number, filter: ResampleFilter): 
     }
     for (let x = 0; x < max; x++) {
       const normalized = sum !== 0 ? k[x] / sum : k[x];
-      weights[out * taps + x] = normalized < 0
-        ? Math.trunc(normalized * (1 << PRECISION_BITS) - 0.5)
-        : Math.trunc(normalized * (1 << PRECISION_BITS) + 0.5);
+      weights[out * taps + x] =
+        normalized < 0
+          ? Math.trunc(normalized * (1 << PRECISION_BITS) - 0.5)
+          : Math.trunc(normalized * (1 << PRECISION_BITS) + 0.5);
     }
     start[out] = min;
     count[out] = max;
@@ -73,7 +74,7 @@ function coefficients(inSize: number, outSize: number, filter: ResampleFilter): 
 
 function clip8(value: number): number {
   const shifted = value >> PRECISION_BITS;
-  return shifted < 0 ? 0 : shifted > 255 ? 255 : shifted;
+  return shifted < 0 ? 0 : Math.min(shifted, 255);
 }
 
 export interface Image8 {

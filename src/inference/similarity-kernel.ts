@@ -13,14 +13,19 @@ export class SimilarityKernel {
   private constructor(private readonly session: ort.InferenceSession) {}
 
   static async create(threads: number): Promise<SimilarityKernel> {
-    return new SimilarityKernel(await ort.InferenceSession.create(GRAPH, { intraOpNumThreads: threads, interOpNumThreads: 1 }));
+    return new SimilarityKernel(
+      await ort.InferenceSession.create(GRAPH, { intraOpNumThreads: threads, interOpNumThreads: 1 }),
+    );
   }
 
   /** Row-major [n, k] = a [n, d] · bT [d, k] (bT from `transpose`). */
   async multiply(a: Float32Array, bT: Float32Array, dim: number): Promise<Float32Array> {
     const n = a.length / dim;
     const k = bT.length / dim;
-    const result = await this.session.run({ a: new ort.Tensor('float32', a, [n, dim]), b: new ort.Tensor('float32', bT, [dim, k]) });
+    const result = await this.session.run({
+      a: new ort.Tensor('float32', a, [n, dim]),
+      b: new ort.Tensor('float32', bT, [dim, k]),
+    });
     return result.c.data as Float32Array;
   }
 

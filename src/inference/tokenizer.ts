@@ -71,8 +71,7 @@ export interface ClipTokenizerFiles {
 }
 
 // The pattern CLIP splits words with (the contractions first, then letters, single digits, symbols).
-const WORD_PATTERN =
-  /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
+const WORD_PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
 
 /** GPT-2's reversible map from bytes to printable unicode characters. */
 function bytesToUnicode(): string[] {
@@ -97,7 +96,10 @@ export class ClipTokenizer {
   private readonly encoder = new TextEncoder();
   private readonly wordCache = new Map<string, number[]>();
 
-  constructor(files: ClipTokenizerFiles, readonly contextLength = 77) {
+  constructor(
+    files: ClipTokenizerFiles,
+    readonly contextLength = 77,
+  ) {
     this.vocab = new Map(Object.entries(files.vocab));
     this.mergeRanks = new Map();
     files.merges.forEach((merge, rank) => {
@@ -110,9 +112,11 @@ export class ClipTokenizer {
 
   /** Builds a tokenizer from the JSON text of a Hugging Face `tokenizer.json`. */
   static fromTokenizerJson(json: string, contextLength = 77): ClipTokenizer {
-    const parsed = JSON.parse(json) as { model?: { type?: string; vocab?: Record<string, number>; merges?: ClipTokenizerFiles['merges'] } };
+    const parsed = JSON.parse(json) as {
+      model?: { type?: string; vocab?: Record<string, number>; merges?: ClipTokenizerFiles['merges'] };
+    };
     const model = parsed.model;
-    if (!model || model.type !== 'BPE' || !model.vocab || !model.merges) {
+    if (model?.type !== 'BPE' || !model.vocab || !model.merges) {
       throw new Error('tokenizer.json is not a BPE tokenizer with a vocabulary and merges');
     }
     return new ClipTokenizer({ vocab: model.vocab, merges: model.merges }, contextLength);

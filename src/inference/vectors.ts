@@ -21,6 +21,8 @@ export function rows(data: Float32Array, dim: number): Float32Array[] {
 /** Concatenates equal-width vectors into one row-major matrix. */
 export function stack(vectors: readonly Float32Array[], dim: number): Float32Array {
   const out = new Float32Array(vectors.length * dim);
-  vectors.forEach((v, i) => out.set(v, i * dim));
+  vectors.forEach((v, i) => {
+    out.set(v, i * dim);
+  });
   return out;
 }

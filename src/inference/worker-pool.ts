@@ -45,22 +45,29 @@ export class EncoderWorkerPool {
     worker.on('error', (error) => this.onWorkerError(error));
     worker.on('exit', () => {
       for (const pending of slot.pending.values()) {
-        pending.reject(new DomainError('ENCODER_UNAVAILABLE', 'The encoder worker stopped while handling this request: retry it.'));
+        pending.reject(
+          new DomainError('ENCODER_UNAVAILABLE', 'The encoder worker stopped while handling this request: retry it.'),
+        );
       }
       slot.pending.clear();
       if (this.closed) return;
       const index = this.slots.indexOf(slot);
       if (index >= 0) {
         this.slots[index] = this.spawn();
-        for (const [modelId, dir] of this.loads) void this.send(this.slots[index], { kind: 'load', modelId, dir, settings: this.settings }).catch(() => {});
-        for (const [key, bank] of this.banks) void this.send(this.slots[index], { kind: 'bank', key, bank }).catch(() => {});
+        for (const [modelId, dir] of this.loads)
+          void this.send(this.slots[index], { kind: 'load', modelId, dir, settings: this.settings }).catch(() => {});
+        for (const [key, bank] of this.banks)
+          void this.send(this.slots[index], { kind: 'bank', key, bank }).catch(() => {});
       }
     });
     return slot;
   }
 
   private send(slot: Slot, body: RequestBody, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
-    if (this.closed) return Promise.reject(new DomainError('SHUTTING_DOWN', 'The service is shutting down: retry on another instance.'));
+    if (this.closed)
+      return Promise.reject(
+        new DomainError('SHUTTING_DOWN', 'The service is shutting down: retry on another instance.'),
+      );
     const id = this.nextId++;
     const started = performance.now();
     return new Promise<WorkerResult>((resolve, reject) => {
@@ -76,7 +83,9 @@ export class EncoderWorkerPool {
   async load(modelId: string, dir: string): Promise<Extract<WorkerResult, { kind: 'load' }>> {
     this.loads.set(modelId, dir);
     try {
-      const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'load', modelId, dir, settings: this.settings })));
+      const results = await Promise.all(
+        this.slots.map((slot) => this.send(slot, { kind: 'load', modelId, dir, settings: this.settings })),
+      );
       return results[0] as Extract<WorkerResult, { kind: 'load' }>;
     } catch (error) {
       this.loads.delete(modelId);

@@ -9,18 +9,27 @@ import { statisticsOfRows, type CandidateStatistics } from '../neglabel/mining.t
 /** Candidates per block: bounds the similarity block to BLOCK × K floats. */
 const BLOCK = 4096;
 
-parentPort!.once('message', async (request: { candidates: Float32Array; ids: Float32Array; dim: number; percentile: number; threads: number }) => {
-  const { candidates, ids, dim, percentile } = request;
-  const n = candidates.length / dim;
-  const k = ids.length / dim;
-  const kernel = await SimilarityKernel.create(request.threads);
-  const idsT = SimilarityKernel.transpose(ids, dim);
-  const stats: CandidateStatistics = { quantile: new Float64Array(n), max: new Float64Array(n) };
-  for (let start = 0; start < n; start += BLOCK) {
-    const rows = Math.min(BLOCK, n - start);
-    const sims = await kernel.multiply(candidates.subarray(start * dim, (start + rows) * dim), idsT, dim);
-    statisticsOfRows(sims, rows, k, percentile, stats, start);
-  }
-  await kernel.release();
-  parentPort!.postMessage(stats, [stats.quantile.buffer as ArrayBuffer, stats.max.buffer as ArrayBuffer]);
-});
+parentPort!.once(
+  'message',
+  async (request: {
+    candidates: Float32Array;
+    ids: Float32Array;
+    dim: number;
+    percentile: number;
+    threads: number;
+  }) => {
+    const { candidates, ids, dim, percentile } = request;
+    const n = candidates.length / dim;
+    const k = ids.length / dim;
+    const kernel = await SimilarityKernel.create(request.threads);
+    const idsT = SimilarityKernel.transpose(ids, dim);
+    const stats: CandidateStatistics = { quantile: new Float64Array(n), max: new Float64Array(n) };
+    for (let start = 0; start < n; start += BLOCK) {
+      const rows = Math.min(BLOCK, n - start);
+      const sims = await kernel.multiply(candidates.subarray(start * dim, (start + rows) * dim), idsT, dim);
+      statisticsOfRows(sims, rows, k, percentile, stats, start);
+    }
+    await kernel.release();
+    parentPort!.postMessage(stats, [stats.quantile.buffer as ArrayBuffer, stats.max.buffer as ArrayBuffer]);
+  },
+);

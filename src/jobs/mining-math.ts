@@ -2,12 +2,21 @@
 import type { CandidateStatistics } from '../neglabel/mining.ts';
 import { startTsWorker } from '../lib/ts-worker.ts';
 
-export function candidateStatisticsInWorker(candidates: Float32Array, ids: Float32Array, dim: number, percentile: number, threads = 2): Promise<CandidateStatistics> {
+export function candidateStatisticsInWorker(
+  candidates: Float32Array,
+  ids: Float32Array,
+  dim: number,
+  percentile: number,
+  threads = 2,
+): Promise<CandidateStatistics> {
   const worker = startTsWorker(new URL('./mining-math-worker.ts', import.meta.url));
   return new Promise<CandidateStatistics>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`mining worker exited with code ${code}`)));
-    worker.postMessage({ candidates, ids, dim, percentile, threads }, [candidates.buffer as ArrayBuffer, ids.buffer as ArrayBuffer]);
+    worker.postMessage({ candidates, ids, dim, percentile, threads }, [
+      candidates.buffer as ArrayBuffer,
+      ids.buffer as ArrayBuffer,
+    ]);
   }).finally(() => void worker.terminate());
 }

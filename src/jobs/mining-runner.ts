@@ -87,14 +87,25 @@ export class MiningRunner {
     }
   }
 
-  private async run(jobId: string, versionId: string, parametersKey: string, parameters: MiningParameters): Promise<void> {
+  private async run(
+    jobId: string,
+    versionId: string,
+    parametersKey: string,
+    parameters: MiningParameters,
+  ): Promise<void> {
     const log = this.logger.child({ job: jobId });
     const started = Date.now();
     // a long chunk or the mining math may outlast a lease: renew it in the background too
     let leaseLost = false;
-    const renewal = setInterval(() => {
-      this.jobs.renew(jobId, this.workerId, this.options.leaseSeconds).then((held) => (leaseLost ||= !held), (error) => log.warn({ err: error }, 'could not renew the mining lease'));
-    }, (this.options.leaseSeconds * 1000) / 3);
+    const renewal = setInterval(
+      () => {
+        this.jobs.renew(jobId, this.workerId, this.options.leaseSeconds).then(
+          (held) => (leaseLost ||= !held),
+          (error) => log.warn({ err: error }, 'could not renew the mining lease'),
+        );
+      },
+      (this.options.leaseSeconds * 1000) / 3,
+    );
     const checkpoint = async (phase: string, done: number, total: number) => {
       this.current = { jobId, phase, done, total };
       if (leaseLost) throw new Interrupted('lease-lost');
@@ -113,24 +124,44 @@ export class MiningRunner {
       const idEmbeddings = await this.taxonomies.labelEmbeddings(version);
 
       const corpus: CorpusWord[] = parameters.corpusWords ?? loadWordNetCorpus();
-      const prompts = corpus.map((w) => applyPrompt(w.pos === 'noun' ? parameters.nounPrompt : parameters.adjectivePrompt, w.text));
+      const prompts = corpus.map((w) =>
+        applyPrompt(w.pos === 'noun' ? parameters.nounPrompt : parameters.adjectivePrompt, w.text),
+      );
       const embeddings = await this.corpusEmbeddings.find(version.modelId, prompts);
       const missing = [...new Set(prompts.filter((p) => !embeddings.has(p)))];
-      log.info({ corpus: parameters.corpus, candidates: corpus.length, cached: prompts.length - missing.length }, 'mining: encoding corpus');
+      log.info(
+        { corpus: parameters.corpus, candidates: corpus.length, cached: prompts.length - missing.length },
+        'mining: encoding corpus',
+      );
       for (let start = 0; start < missing.length; start += CORPUS_CHUNK) {
         await checkpoint('encoding-corpus', start, missing.length);
         const chunk = missing.slice(start, start + CORPUS_CHUNK);
         const encoded = await this.encoder.embedTextsBulk(version.modelId, chunk);
         await this.corpusEmbeddings.save(version.modelId, chunk, encoded);
-        chunk.forEach((p, i) => embeddings.set(p, encoded[i]));
-        log.info({ phase: 'encoding-corpus', done: Math.min(start + CORPUS_CHUNK, missing.length), total: missing.length }, 'mining progress');
+        chunk.forEach((p, i) => {
+          embeddings.set(p, encoded[i]);
+        });
+        log.info(
+          { phase: 'encoding-corpus', done: Math.min(start + CORPUS_CHUNK, missing.length), total: missing.length },
+          'mining progress',
+        );
       }
 
       await checkpoint('mining', 0, corpus.length);
-      const stats = await candidateStatisticsInWorker(stack(prompts.map((p) => embeddings.get(p)!), dim), stack(idEmbeddings, dim), dim, parameters.percentile);
+      const stats = await candidateStatisticsInWorker(
+        stack(
+          prompts.map((p) => embeddings.get(p)!),
+          dim,
+        ),
+        stack(idEmbeddings, dim),
+        dim,
+        parameters.percentile,
+      );
       const selection = selectNegatives(corpus, stats, version.labels, parameters);
       if (selection.indices.length < parameters.groups) {
-        throw new Error(`only ${selection.indices.length} negatives were selected, fewer than groups (${parameters.groups}): lower groups, raise selectionRatio or count, or use a larger corpus`);
+        throw new Error(
+          `only ${selection.indices.length} negatives were selected, fewer than groups (${parameters.groups}): lower groups, raise selectionRatio or count, or use a larger corpus`,
+        );
       }
       const { kept, group } = assignGroups(selection.indices.length, parameters.groups, parameters.seed);
 
@@ -158,7 +189,10 @@ export class MiningRunner {
         jobId,
         this.workerId,
       );
-      log.info({ negativeSet: setId, negatives: kept, excluded: selection.excluded, ms: Date.now() - started }, 'mining finished; set activated');
+      log.info(
+        { negativeSet: setId, negatives: kept, excluded: selection.excluded, ms: Date.now() - started },
+        'mining finished; set activated',
+      );
     } catch (error) {
       if (error instanceof Interrupted && error.reason === 'stopping') {
         await this.jobs.requeue(jobId, this.workerId).catch(() => {});
@@ -168,7 +202,10 @@ export class MiningRunner {
       if (error instanceof Interrupted && error.reason === 'storage-full') {
         // the reserve leaves room for this one small write; the encoded chunks stay cached
         await this.jobs.requeue(jobId, this.workerId).catch(() => {});
-        log.warn({ hint: this.storage.status().hint }, 'mining paused: the disk is full; it resumes from the corpus cache once space is freed');
+        log.warn(
+          { hint: this.storage.status().hint },
+          'mining paused: the disk is full; it resumes from the corpus cache once space is freed',
+        );
         return;
       }
       if ((error instanceof Interrupted && error.reason === 'lease-lost') || error instanceof LeaseLostError) {
@@ -176,7 +213,9 @@ export class MiningRunner {
         return;
       }
       const cancelled = error instanceof Interrupted;
-      await this.jobs.finish(jobId, this.workerId, cancelled ? 'CANCELLED' : 'FAILED', cancelled ? null : (error as Error).message).catch(() => {});
+      await this.jobs
+        .finish(jobId, this.workerId, cancelled ? 'CANCELLED' : 'FAILED', cancelled ? null : (error as Error).message)
+        .catch(() => {});
       if (cancelled) log.info('mining cancelled');
       else log.error({ err: error }, 'mining failed');
     } finally {

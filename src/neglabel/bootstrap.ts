@@ -35,7 +35,10 @@ export function bootstrapIntervals(
   const resamples = options.resamples ?? 1000;
   const level = options.level ?? 0.95;
   const random = mulberry32(options.seed ?? 0);
-  const values: Record<keyof MetricIntervals, Float64Array> = { auroc: new Float64Array(resamples), fpr95: new Float64Array(resamples) };
+  const values: Record<keyof MetricIntervals, Float64Array> = {
+    auroc: new Float64Array(resamples),
+    fpr95: new Float64Array(resamples),
+  };
   for (let r = 0; r < resamples; r++) {
     const m: OodMetrics = oodMetrics(resample(idScores, random), resample(oodScores, random));
     values.auroc[r] = m.auroc;

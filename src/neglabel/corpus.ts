@@ -15,17 +15,39 @@ export interface CorpusWord {
 }
 
 /** WordNet's lexicographer file numbers (lexnames) that the default corpus uses. */
-export const CORPUS_LEXFILES: ReadonlyMap<number, { name: string; pos: PartOfSpeech }> = new Map<number, { name: string; pos: PartOfSpeech }>([
+export const CORPUS_LEXFILES: ReadonlyMap<number, { name: string; pos: PartOfSpeech }> = new Map<
+  number,
+  { name: string; pos: PartOfSpeech }
+>([
   [0, { name: 'adj.all', pos: 'adjective' }],
   [1, { name: 'adj.pert', pos: 'adjective' }],
   [44, { name: 'adj.ppl', pos: 'adjective' }],
   ...(
     [
-      [3, 'Tops'], [4, 'act'], [6, 'artifact'], [7, 'attribute'], [8, 'body'], [9, 'cognition'],
-      [10, 'communication'], [11, 'event'], [12, 'feeling'], [14, 'group'], [15, 'location'],
-      [16, 'motive'], [17, 'object'], [18, 'person'], [19, 'phenomenon'], [20, 'plant'],
-      [21, 'possession'], [22, 'process'], [23, 'quantity'], [24, 'relation'], [25, 'shape'],
-      [26, 'state'], [27, 'substance'], [28, 'time'],
+      [3, 'Tops'],
+      [4, 'act'],
+      [6, 'artifact'],
+      [7, 'attribute'],
+      [8, 'body'],
+      [9, 'cognition'],
+      [10, 'communication'],
+      [11, 'event'],
+      [12, 'feeling'],
+      [14, 'group'],
+      [15, 'location'],
+      [16, 'motive'],
+      [17, 'object'],
+      [18, 'person'],
+      [19, 'phenomenon'],
+      [20, 'plant'],
+      [21, 'possession'],
+      [22, 'process'],
+      [23, 'quantity'],
+      [24, 'relation'],
+      [25, 'shape'],
+      [26, 'state'],
+      [27, 'substance'],
+      [28, 'time'],
     ] as const
   ).map(([n, name]) => [n, { name: `noun.${name}`, pos: 'noun' as const }] as const),
 ]);

@@ -44,8 +44,8 @@ function thresholdCurve(idScores: readonly number[], oodScores: readonly number[
   let k = 0;
   while (i >= 0 || j >= 0) {
     const v = Math.max(i >= 0 ? id[i] : -Infinity, j >= 0 ? ood[j] : -Infinity);
-    while (i >= 0 && id[i] === v) (tp++, i--);
-    while (j >= 0 && ood[j] === v) (fp++, j--);
+    for (; i >= 0 && id[i] === v; i--) tp++;
+    for (; j >= 0 && ood[j] === v; j--) fp++;
     values[k] = v;
     idAtOrAbove[k] = tp;
     oodAtOrAbove[k] = fp;
@@ -129,7 +129,10 @@ function papersFprOf(c: ThresholdCurve, recallLevel: number): number {
  * The largest threshold t with (#ID scores ≥ t) / #ID ≥ `targetTpr`: accepting an image as ID when
  * score ≥ t keeps at least that share of these ID images.
  */
-export function calibrateThreshold(idScores: readonly number[], targetTpr: number): { threshold: number; achievedTpr: number } {
+export function calibrateThreshold(
+  idScores: readonly number[],
+  targetTpr: number,
+): { threshold: number; achievedTpr: number } {
   if (!(targetTpr > 0 && targetTpr <= 1)) throw new RangeError('targetTpr must be in (0, 1]');
   const sorted = sortedAscending(idScores, 'ID').reverse();
   const n = sorted.length;

@@ -58,7 +58,12 @@ export interface CandidateStatistics {
  * Cosine statistics of N candidates against K ID labels, both row-major and L2-normalized
  * ([N, dim] and [K, dim]). `onProgress` is called with the candidates done so far.
  */
-export function candidateStatistics(candidates: Float32Array, ids: Float32Array, dim: number, percentile: number): CandidateStatistics {
+export function candidateStatistics(
+  candidates: Float32Array,
+  ids: Float32Array,
+  dim: number,
+  percentile: number,
+): CandidateStatistics {
   const n = candidates.length / dim;
   const k = ids.length / dim;
   const stats: CandidateStatistics = { quantile: new Float64Array(n), max: new Float64Array(n) };
@@ -80,7 +85,14 @@ export function candidateStatistics(candidates: Float32Array, ids: Float32Array,
  * Fills `stats` rows [offset, offset + rows) from a precomputed row-major [rows, k] similarity
  * matrix (for example from a matrix-product kernel). Reorders `sims`.
  */
-export function statisticsOfRows(sims: Values, rows: number, k: number, percentile: number, stats: CandidateStatistics, offset: number): void {
+export function statisticsOfRows(
+  sims: Values,
+  rows: number,
+  k: number,
+  percentile: number,
+  stats: CandidateStatistics,
+  offset: number,
+): void {
   for (let r = 0; r < rows; r++) {
     const row = sims.subarray(r * k, (r + 1) * k);
     let best = -Infinity;
@@ -121,7 +133,10 @@ export function selectNegatives(
   const pools: Record<PartOfSpeech, number[]> = { noun: [], adjective: [] };
   let excluded = 0;
   corpus.forEach((word, index) => {
-    if (options.excludeNearDuplicates && (idNames.has(normalizedLabel(word.text)) || stats.max[index] > options.nearDuplicateThreshold)) {
+    if (
+      options.excludeNearDuplicates &&
+      (idNames.has(normalizedLabel(word.text)) || stats.max[index] > options.nearDuplicateThreshold)
+    ) {
       excluded++;
       return;
     }

@@ -79,7 +79,12 @@ function topK(values: ArrayLike<number>, k: number): Match[] {
 }
 
 export function scoreImage(bank: LabelBank, image: Float32Array, k = 5): ImageScoreResult {
-  return scoreFromSimilarities(bank, similarities(bank.idEmbeddings, image, bank.dim), similarities(bank.negativeEmbeddings, image, bank.dim), k);
+  return scoreFromSimilarities(
+    bank,
+    similarities(bank.idEmbeddings, image, bank.dim),
+    similarities(bank.negativeEmbeddings, image, bank.dim),
+    k,
+  );
 }
 
 /** The score from an image's precomputed cosine similarities to the ID labels and the negatives. */

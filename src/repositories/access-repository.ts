@@ -4,7 +4,14 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
 export class AccessRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  createKey(data: { name: string; role: string; keyHash: string; keyPrefix: string; createdBy: string | null; taxonomyIds: string[] }) {
+  createKey(data: {
+    name: string;
+    role: string;
+    keyHash: string;
+    keyPrefix: string;
+    createdBy: string | null;
+    taxonomyIds: string[];
+  }) {
     return this.prisma.apiKey.create({ data });
   }
 
@@ -27,7 +34,9 @@ export class AccessRepository {
    */
   revokeUnlessLastAdmin(id: string) {
     return this.prisma.$transaction(async (tx) => {
-      const admins = await tx.$queryRaw<Array<{ id: string }>>`SELECT id::text AS id FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL ORDER BY id FOR UPDATE`;
+      const admins = await tx.$queryRaw<
+        Array<{ id: string }>
+      >`SELECT id::text AS id FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL ORDER BY id FOR UPDATE`;
       if (admins.length <= 1 && admins.some((a) => a.id === id)) return 'last-admin' as const;
       return tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
     });

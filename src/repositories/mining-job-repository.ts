@@ -5,12 +5,28 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
 export type MiningJobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
 export class MiningJobRepository {
-  constructor(private readonly prisma: PrismaClient, private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
-  create(data: { taxonomyVersionId: string; modelId: string; parameters: object; parametersKey: string; createdBy: string; status?: MiningJobStatus; negativeSetId?: string }) {
+  create(data: {
+    taxonomyVersionId: string;
+    modelId: string;
+    parameters: object;
+    parametersKey: string;
+    createdBy: string;
+    status?: MiningJobStatus;
+    negativeSetId?: string;
+  }) {
     const finished = data.status === 'SUCCEEDED';
     return this.prisma.miningJob.create({
-      data: { ...data, status: data.status ?? 'QUEUED', phase: finished ? 'done' : 'queued', finishedAt: finished ? new Date() : null },
+      data: {
+        ...data,
+        status: data.status ?? 'QUEUED',
+        phase: finished ? 'done' : 'queued',
+        finishedAt: finished ? new Date() : null,
+      },
     });
   }
 
@@ -24,7 +40,9 @@ export class MiningJobRepository {
 
   /** A queued or running job with the same parameters, to join instead of duplicating work. */
   findActive(taxonomyVersionId: string, parametersKey: string) {
-    return this.prisma.miningJob.findFirst({ where: { taxonomyVersionId, parametersKey, status: { in: ['QUEUED', 'RUNNING'] } } });
+    return this.prisma.miningJob.findFirst({
+      where: { taxonomyVersionId, parametersKey, status: { in: ['QUEUED', 'RUNNING'] } },
+    });
   }
 
   /**
@@ -54,14 +72,24 @@ export class MiningJobRepository {
 
   /** Puts a job this worker holds back in the queue (shutdown, full disk). */
   async requeue(id: string, worker: string): Promise<void> {
-    await this.pool.query(`UPDATE mining_jobs SET status = 'QUEUED', phase = 'queued', leased_by = NULL, lease_expires_at = NULL WHERE id = $1 AND leased_by = $2`, [id, worker]);
+    await this.pool.query(
+      `UPDATE mining_jobs SET status = 'QUEUED', phase = 'queued', leased_by = NULL, lease_expires_at = NULL WHERE id = $1 AND leased_by = $2`,
+      [id, worker],
+    );
   }
 
   /**
    * Records progress and renews the lease. Returns null when the lease is no longer this worker's
    * (it expired and another worker took the job over), else whether cancellation was requested.
    */
-  async progress(id: string, worker: string, leaseSeconds: number, phase: string, done: number, total: number): Promise<{ cancelRequested: boolean } | null> {
+  async progress(
+    id: string,
+    worker: string,
+    leaseSeconds: number,
+    phase: string,
+    done: number,
+    total: number,
+  ): Promise<{ cancelRequested: boolean } | null> {
     const { rows } = await this.pool.query<{ cancel_requested: boolean }>(
       `UPDATE mining_jobs SET phase = $3, done = $4, total = $5, heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => $6)
        WHERE id = $1 AND leased_by = $2 AND status = 'RUNNING' RETURNING cancel_requested`,
@@ -80,7 +108,10 @@ export class MiningJobRepository {
   }
 
   async finish(id: string, worker: string, status: 'FAILED' | 'CANCELLED', error: string | null): Promise<void> {
-    await this.pool.query(`UPDATE mining_jobs SET status = $3, error = $4, finished_at = now(), lease_expires_at = NULL WHERE id = $1 AND leased_by = $2`, [id, worker, status, error]);
+    await this.pool.query(
+      `UPDATE mining_jobs SET status = $3, error = $4, finished_at = now(), lease_expires_at = NULL WHERE id = $1 AND leased_by = $2`,
+      [id, worker, status, error],
+    );
   }
 
   /** Queued jobs are cancelled at once; running ones at their next checkpoint. */

@@ -43,7 +43,10 @@ export class LeaseLostError extends Error {
 }
 
 export class NegativeSetRepository {
-  constructor(private readonly prisma: PrismaClient, private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
   find(id: string) {
     return this.prisma.negativeLabelSet.findUnique({ where: { id } });
@@ -51,11 +54,17 @@ export class NegativeSetRepository {
 
   /** The newest set mined with these exact parameters for the version, if any. */
   findReusable(taxonomyVersionId: string, parametersKey: string) {
-    return this.prisma.negativeLabelSet.findFirst({ where: { taxonomyVersionId, parametersKey }, orderBy: { createdAt: 'desc' } });
+    return this.prisma.negativeLabelSet.findFirst({
+      where: { taxonomyVersionId, parametersKey },
+      orderBy: { createdAt: 'desc' },
+    });
   }
 
   async activate(taxonomyVersionId: string, setId: string): Promise<void> {
-    await this.prisma.taxonomyVersion.update({ where: { id: taxonomyVersionId }, data: { activeNegativeSetId: setId } });
+    await this.prisma.taxonomyVersion.update({
+      where: { id: taxonomyVersionId },
+      data: { activeNegativeSetId: setId },
+    });
   }
 
   /**
@@ -66,12 +75,26 @@ export class NegativeSetRepository {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const held = await client.query(`SELECT 1 FROM mining_jobs WHERE id = $1 AND leased_by = $2 AND status = 'RUNNING' FOR UPDATE`, [jobId, worker]);
+      const held = await client.query(
+        `SELECT 1 FROM mining_jobs WHERE id = $1 AND leased_by = $2 AND status = 'RUNNING' FOR UPDATE`,
+        [jobId, worker],
+      );
       if (held.rowCount === 0) throw new LeaseLostError(jobId);
-      const { rows: [{ id }] } = await client.query<{ id: string }>(
+      const {
+        rows: [{ id }],
+      } = await client.query<{ id: string }>(
         `INSERT INTO negative_label_sets (id, taxonomy_version_id, model_id, parameters, parameters_key, label_count, group_count, candidate_count, excluded_count)
          VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-        [set.taxonomyVersionId, set.modelId, JSON.stringify(set.parameters), set.parametersKey, set.labels.length, set.groupCount, set.candidateCount, set.excludedCount],
+        [
+          set.taxonomyVersionId,
+          set.modelId,
+          JSON.stringify(set.parameters),
+          set.parametersKey,
+          set.labels.length,
+          set.groupCount,
+          set.candidateCount,
+          set.excludedCount,
+        ],
       );
       for (let start = 0; start < set.labels.length; start += INSERT_CHUNK) {
         const chunk = set.labels.slice(start, start + INSERT_CHUNK);
@@ -92,7 +115,10 @@ export class NegativeSetRepository {
           ],
         );
       }
-      await client.query('UPDATE taxonomy_versions SET active_negative_set_id = $1 WHERE id = $2', [id, set.taxonomyVersionId]);
+      await client.query('UPDATE taxonomy_versions SET active_negative_set_id = $1 WHERE id = $2', [
+        id,
+        set.taxonomyVersionId,
+      ]);
       await client.query(
         `UPDATE mining_jobs SET status = 'SUCCEEDED', phase = 'done', negative_set_id = $1, finished_at = now(), done = total, lease_expires_at = NULL WHERE id = $2`,
         [id, jobId],
@@ -112,9 +138,19 @@ export class NegativeSetRepository {
       where: { setId, rank: { gt: afterRank }, ...(group === null ? {} : { groupIndex: group }) },
       orderBy: { rank: 'asc' },
       take: first + 1,
-      select: { rank: true, word: true, prompt: true, partOfSpeech: true, quantileSimilarity: true, maxSimilarity: true, groupIndex: true },
+      select: {
+        rank: true,
+        word: true,
+        prompt: true,
+        partOfSpeech: true,
+        quantileSimilarity: true,
+        maxSimilarity: true,
+        groupIndex: true,
+      },
     });
-    const totalCount = await this.prisma.negativeLabel.count({ where: { setId, ...(group === null ? {} : { groupIndex: group }) } });
+    const totalCount = await this.prisma.negativeLabel.count({
+      where: { setId, ...(group === null ? {} : { groupIndex: group }) },
+    });
     return { rows: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
   }
 
@@ -124,6 +160,10 @@ export class NegativeSetRepository {
       'SELECT prompt, group_index, embedding::text AS embedding FROM negative_labels WHERE set_id = $1 ORDER BY rank',
       [setId],
     );
-    return { words: rows.map((r) => r.prompt), groups: Int32Array.from(rows, (r) => r.group_index), embeddings: rows.map((r) => parseVector(r.embedding)) };
+    return {
+      words: rows.map((r) => r.prompt),
+      groups: Int32Array.from(rows, (r) => r.group_index),
+      embeddings: rows.map((r) => parseVector(r.embedding)),
+    };
   }
 }

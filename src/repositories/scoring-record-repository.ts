@@ -4,7 +4,7 @@
  * per-model HNSW index on the embedding cast to the model's width.
  */
 import type pg from 'pg';
-import { parseVector, toVectorLiteral } from './vectors.ts';
+import { toVectorLiteral } from './vectors.ts';
 
 export interface NewScoringRecord {
   caller: string;
@@ -53,12 +53,29 @@ const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxo
 
 function toRow(r: any): ScoringRecordRow {
   return {
-    id: r.id, createdAt: r.created_at, caller: r.caller, taxonomyId: r.taxonomy_id, taxonomyVersionId: r.taxonomy_version_id,
-    taxonomyVersion: r.taxonomy_version, negativeSetId: r.negative_set_id, modelId: r.model_id, threshold: r.threshold,
+    id: r.id,
+    createdAt: r.created_at,
+    caller: r.caller,
+    taxonomyId: r.taxonomy_id,
+    taxonomyVersionId: r.taxonomy_version_id,
+    taxonomyVersion: r.taxonomy_version,
+    negativeSetId: r.negative_set_id,
+    modelId: r.model_id,
+    threshold: r.threshold,
     thresholdSpace: r.threshold_space,
-    requested: r.requested_threshold === null ? null : { threshold: r.requested_threshold, thresholdSpace: r.requested_threshold_space, isOod: r.requested_is_ood },
-    imageHash: r.image_hash, filename: r.filename, score: r.score, logitScore: r.logit_score, isOod: r.is_ood,
-    predictedLabel: r.predicted_label, topLabels: r.top_labels, topNegatives: r.top_negatives, latencyMs: r.latency_ms,
+    requested:
+      r.requested_threshold === null
+        ? null
+        : { threshold: r.requested_threshold, thresholdSpace: r.requested_threshold_space, isOod: r.requested_is_ood },
+    imageHash: r.image_hash,
+    filename: r.filename,
+    score: r.score,
+    logitScore: r.logit_score,
+    isOod: r.is_ood,
+    predictedLabel: r.predicted_label,
+    topLabels: r.top_labels,
+    topNegatives: r.top_negatives,
+    latencyMs: r.latency_ms,
   };
 }
 
@@ -102,7 +119,10 @@ export class ScoringRecordRepository {
    * row. Returns the new ids, or `{ replayOf }` with the first request's ids when the key was used
    * already (then nothing is written).
    */
-  async insertMany(records: NewScoringRecord[], idempotency?: { caller: string; key: string }): Promise<string[] | { replayOf: string[] }> {
+  async insertMany(
+    records: NewScoringRecord[],
+    idempotency?: { caller: string; key: string },
+  ): Promise<string[] | { replayOf: string[] }> {
     if (idempotency) {
       const previous = await this.idempotentIds(idempotency.caller, idempotency.key);
       if (previous) return { replayOf: previous };
@@ -123,20 +143,33 @@ export class ScoringRecordRepository {
          ORDER BY n
          RETURNING id::text`,
         [
-          records.map((r) => r.caller), records.map((r) => r.taxonomyId), records.map((r) => r.taxonomyVersionId),
-          records.map((r) => r.negativeSetId), records.map((r) => r.modelId), records.map((r) => r.threshold),
-          records.map((r) => r.imageHash), records.map((r) => r.filename), records.map((r) => toVectorLiteral(r.imageEmbedding)),
-          records.map((r) => r.score), records.map((r) => r.logitScore), records.map((r) => r.isOod),
-          records.map((r) => r.predictedLabel), records.map((r) => JSON.stringify(r.topLabels)),
-          records.map((r) => JSON.stringify(r.topNegatives)), records.map((r) => r.latencyMs), records.map((r) => r.thresholdSpace),
-          records.map((r) => r.requested?.threshold ?? null), records.map((r) => r.requested?.thresholdSpace ?? null),
+          records.map((r) => r.caller),
+          records.map((r) => r.taxonomyId),
+          records.map((r) => r.taxonomyVersionId),
+          records.map((r) => r.negativeSetId),
+          records.map((r) => r.modelId),
+          records.map((r) => r.threshold),
+          records.map((r) => r.imageHash),
+          records.map((r) => r.filename),
+          records.map((r) => toVectorLiteral(r.imageEmbedding)),
+          records.map((r) => r.score),
+          records.map((r) => r.logitScore),
+          records.map((r) => r.isOod),
+          records.map((r) => r.predictedLabel),
+          records.map((r) => JSON.stringify(r.topLabels)),
+          records.map((r) => JSON.stringify(r.topNegatives)),
+          records.map((r) => r.latencyMs),
+          records.map((r) => r.thresholdSpace),
+          records.map((r) => r.requested?.threshold ?? null),
+          records.map((r) => r.requested?.thresholdSpace ?? null),
           records.map((r) => r.requested?.isOod ?? null),
         ],
       );
       if (idempotency) {
-        await client.query('INSERT INTO scoring_requests (caller, idempotency_key, record_ids) VALUES ($1, $2, $3::bigint[])', [
-          idempotency.caller, idempotency.key, rows.map((r) => r.id),
-        ]);
+        await client.query(
+          'INSERT INTO scoring_requests (caller, idempotency_key, record_ids) VALUES ($1, $2, $3::bigint[])',
+          [idempotency.caller, idempotency.key, rows.map((r) => r.id)],
+        );
       }
       await client.query('COMMIT');
       return rows.map((r) => r.id);
@@ -147,7 +180,10 @@ export class ScoringRecordRepository {
       client.release(); // before any other query: the embedded pool has one connection
     }
     // a concurrent request with the same key committed first: answer with its records
-    const previous = idempotency && (lost as { code?: string }).code === '23505' ? await this.idempotentIds(idempotency.caller, idempotency.key) : null;
+    const previous =
+      idempotency && (lost as { code?: string }).code === '23505'
+        ? await this.idempotentIds(idempotency.caller, idempotency.key)
+        : null;
     if (previous) return { replayOf: previous };
     throw lost;
   }
@@ -172,12 +208,19 @@ export class ScoringRecordRepository {
 
   async find(id: string): Promise<ScoringRecordRow | null> {
     if (!/^\d{1,18}$/.test(id)) return null;
-    const { rows } = await this.pool.query(`SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE r.id = $1`, [id]);
+    const { rows } = await this.pool.query(
+      `SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE r.id = $1`,
+      [id],
+    );
     return rows[0] ? toRow(rows[0]) : null;
   }
 
   /** Newest first; the cursor is the last id seen, so pages never shift when records are added. */
-  async page(filter: ScoringFilter, first: number, beforeId: string | null): Promise<{ rows: ScoringRecordRow[]; hasNextPage: boolean }> {
+  async page(
+    filter: ScoringFilter,
+    first: number,
+    beforeId: string | null,
+  ): Promise<{ rows: ScoringRecordRow[]; hasNextPage: boolean }> {
     const w = where(filter);
     const params = [...w.params];
     let cursor = '';
@@ -199,8 +242,18 @@ export class ScoringRecordRepository {
    * count that divides the rollup's 20 bins.
    */
   private rollupAnswers(filter: ScoringFilter, interval: string, bins: number): boolean {
-    const midnight = (d?: Date | null) => !d || (d.getUTCHours() === 0 && d.getUTCMinutes() === 0 && d.getUTCSeconds() === 0 && d.getUTCMilliseconds() === 0);
-    return interval !== 'hour' && 20 % bins === 0 && filter.minScore == null && filter.maxScore == null && !filter.decision && midnight(filter.from) && midnight(filter.to);
+    const midnight = (d?: Date | null) =>
+      !d ||
+      (d.getUTCHours() === 0 && d.getUTCMinutes() === 0 && d.getUTCSeconds() === 0 && d.getUTCMilliseconds() === 0);
+    return (
+      interval !== 'hour' &&
+      20 % bins === 0 &&
+      filter.minScore == null &&
+      filter.maxScore == null &&
+      !filter.decision &&
+      midnight(filter.from) &&
+      midnight(filter.to)
+    );
   }
 
   private async statsFromRollup(filter: ScoringFilter, interval: 'day' | 'week', bins: number) {
@@ -224,16 +277,25 @@ export class ScoringRecordRepository {
       ood: rows.reduce((a, r) => a + r.ood, 0),
       mean: total ? scoreSum / total : null,
       histogram: counts.map((count, i) => ({ lower: i / bins, upper: (i + 1) / bins, count })),
-      buckets: rows.map((r) => ({ start: r.start as Date, total: r.total as number, ood: r.ood as number, mean: Number(r.score_sum) / r.total })),
+      buckets: rows.map((r) => ({
+        start: r.start as Date,
+        total: r.total as number,
+        ood: r.ood as number,
+        mean: Number(r.score_sum) / r.total,
+      })),
     };
   }
 
   async stats(filter: ScoringFilter, interval: 'hour' | 'day' | 'week', bins: number) {
-    if (this.rollupAnswers(filter, interval, bins)) return this.statsFromRollup(filter, interval as 'day' | 'week', bins);
+    if (this.rollupAnswers(filter, interval, bins))
+      return this.statsFromRollup(filter, interval as 'day' | 'week', bins);
     const w = where(filter);
     const from = `FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE ${w.sql}`;
     const [totals, histogram, buckets] = await Promise.all([
-      this.pool.query(`SELECT count(*)::int AS total, count(*) FILTER (WHERE r.is_ood)::int AS ood, avg(r.score) AS mean ${from}`, w.params),
+      this.pool.query(
+        `SELECT count(*)::int AS total, count(*) FILTER (WHERE r.is_ood)::int AS ood, avg(r.score) AS mean ${from}`,
+        w.params,
+      ),
       this.pool.query(
         `SELECT LEAST(width_bucket(r.score, 0, 1, ${bins}), ${bins}) AS bin, count(*)::int AS n ${from} GROUP BY 1 ORDER BY 1`,
         w.params,
@@ -251,7 +313,12 @@ export class ScoringRecordRepository {
       ood: totals.rows[0].ood as number,
       mean: totals.rows[0].mean === null ? null : Number(totals.rows[0].mean),
       histogram: counts.map((count, i) => ({ lower: i / bins, upper: (i + 1) / bins, count })),
-      buckets: buckets.rows.map((b) => ({ start: b.start as Date, total: b.total as number, ood: b.ood as number, mean: Number(b.mean) })),
+      buckets: buckets.rows.map((b) => ({
+        start: b.start as Date,
+        total: b.total as number,
+        ood: b.ood as number,
+        mean: Number(b.mean),
+      })),
     };
   }
 
@@ -268,9 +335,14 @@ export class ScoringRecordRepository {
     try {
       await this.ddl(sql);
     } catch (error) {
-      this.warn('could not create the similarity index for a model: set NEGLABEL_MIGRATION_DATABASE_URL to the owner role, or run the statement as the owner', {
-        model: modelId, sql, err: (error as Error).message,
-      });
+      this.warn(
+        'could not create the similarity index for a model: set NEGLABEL_MIGRATION_DATABASE_URL to the owner role, or run the statement as the owner',
+        {
+          model: modelId,
+          sql,
+          err: (error as Error).message,
+        },
+      );
     }
     this.indexedModels.add(modelId);
   }
@@ -293,4 +365,3 @@ export class ScoringRecordRepository {
     return rows.map((r) => ({ similarity: 1 - Number(r.distance), record: toRow(r) }));
   }
 }
-

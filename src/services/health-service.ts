@@ -11,8 +11,13 @@ export interface HealthReport {
   status: 'ok' | 'degraded';
   version: string;
   database: {
-    reachable: boolean; embedded: boolean; appliedMigrations: string[]; pendingMigrations: string[]; error: string | null;
-    storageOk: boolean; freeDiskBytes: number | null;
+    reachable: boolean;
+    embedded: boolean;
+    appliedMigrations: string[];
+    pendingMigrations: string[];
+    error: string | null;
+    storageOk: boolean;
+    freeDiskBytes: number | null;
   };
   models: ModelStatus[];
   defaultModel: string | null;
@@ -46,19 +51,30 @@ export class HealthService {
     const storage = this.storage.status();
     const probe = await this.probeDatabase(timeoutMs);
     const database: HealthReport['database'] = {
-      reachable: probe.status !== undefined, embedded: this.embedded,
-      appliedMigrations: probe.status?.applied ?? [], pendingMigrations: probe.status?.pending ?? [], error: probe.error ?? null,
-      storageOk: !storage.full, freeDiskBytes: storage.freeBytes,
+      reachable: probe.status !== undefined,
+      embedded: this.embedded,
+      appliedMigrations: probe.status?.applied ?? [],
+      pendingMigrations: probe.status?.pending ?? [],
+      error: probe.error ?? null,
+      storageOk: !storage.full,
+      freeDiskBytes: storage.freeBytes,
     };
     const models = this.encoder.models();
     const defaultModel = models.find((m) => m.isDefault) ?? null;
     const hints: string[] = [];
-    if (!database.reachable) hints.push(`the database is unreachable (${database.error}): check DATABASE_URL or the embedded data folder`);
+    if (!database.reachable)
+      hints.push(`the database is unreachable (${database.error}): check DATABASE_URL or the embedded data folder`);
     if (storage.hint) hints.push(storage.hint);
     if (database.pendingMigrations.length > 0) hints.push('migrations are pending: restart the service to apply them');
-    if (!defaultModel) hints.push('no model is installed: put a CLIP ONNX export in a folder under models/ or set NEGLABEL_MODEL_DIR, then restart');
+    if (!defaultModel)
+      hints.push(
+        'no model is installed: put a CLIP ONNX export in a folder under models/ or set NEGLABEL_MODEL_DIR, then restart',
+      );
     else if (!defaultModel.loaded) hints.push(`the default model did not load: ${defaultModel.error}`);
-    else if (defaultModel.providerFallback) hints.push(`the default model runs on ${defaultModel.executionProvider}, not a preferred provider (${defaultModel.providerFallback})`);
+    else if (defaultModel.providerFallback)
+      hints.push(
+        `the default model runs on ${defaultModel.executionProvider}, not a preferred provider (${defaultModel.providerFallback})`,
+      );
     return {
       status: hints.length === 0 ? 'ok' : 'degraded',
       version: this.version,

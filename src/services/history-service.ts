@@ -8,8 +8,10 @@ const INTERVALS = { HOUR: 'hour', DAY: 'day', WEEK: 'week' } as const;
 
 function validate(filter: ScoringFilter | null | undefined): ScoringFilter {
   const f = filter ?? {};
-  if (f.taxonomyId && !isUuid(f.taxonomyId)) throw new InvalidInputError('filter.taxonomyId is not a taxonomy id.', { field: 'filter.taxonomyId' });
-  if (f.version != null && f.taxonomyId == null) throw new InvalidInputError('filter.version needs filter.taxonomyId.', { field: 'filter.version' });
+  if (f.taxonomyId && !isUuid(f.taxonomyId))
+    throw new InvalidInputError('filter.taxonomyId is not a taxonomy id.', { field: 'filter.taxonomyId' });
+  if (f.version != null && f.taxonomyId == null)
+    throw new InvalidInputError('filter.version needs filter.taxonomyId.', { field: 'filter.version' });
   return f;
 }
 
@@ -18,7 +20,11 @@ export class HistoryService {
 
   async page(filter: ScoringFilter | null | undefined, first: number, after: string | null) {
     validateFirst(first, 500);
-    const { rows, hasNextPage } = await this.records.page(validate(filter), first, decodeIdCursor(after, 'scoringRecords'));
+    const { rows, hasNextPage } = await this.records.page(
+      validate(filter),
+      first,
+      decodeIdCursor(after, 'scoringRecords'),
+    );
     return connection(rows, hasNextPage, (node) => node.id);
   }
 
@@ -27,7 +33,8 @@ export class HistoryService {
   }
 
   async stats(filter: ScoringFilter | null | undefined, interval: keyof typeof INTERVALS, bins: number) {
-    if (!Number.isInteger(bins) || bins < 1 || bins > 100) throw new InvalidInputError('histogramBins must be from 1 to 100.', { field: 'histogramBins' });
+    if (!Number.isInteger(bins) || bins < 1 || bins > 100)
+      throw new InvalidInputError('histogramBins must be from 1 to 100.', { field: 'histogramBins' });
     const s = await this.records.stats(validate(filter), INTERVALS[interval], bins);
     return {
       total: s.total,
@@ -35,7 +42,13 @@ export class HistoryService {
       oodRate: s.total ? s.ood / s.total : 0,
       meanScore: s.mean,
       histogram: s.histogram,
-      buckets: s.buckets.map((b) => ({ start: b.start, total: b.total, oodCount: b.ood, oodRate: b.total ? b.ood / b.total : 0, meanScore: b.mean })),
+      buckets: s.buckets.map((b) => ({
+        start: b.start,
+        total: b.total,
+        oodCount: b.ood,
+        oodRate: b.total ? b.ood / b.total : 0,
+        meanScore: b.mean,
+      })),
     };
   }
 }

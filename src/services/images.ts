@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../errors.ts';
 import { parseBackgroundColour, type AlphaHandling } from '../inference/image-preprocessing.ts';
+import { stripInvisibleCharacters } from './validation.ts';
 
 export interface ImageInput {
   data: string;
@@ -22,13 +23,21 @@ export interface DecodedImage {
 
 function alphaOf(image: ImageInput, field: string, index: number): AlphaHandling | null {
   if (image.dropAlpha && image.background != null) {
-    throw new InvalidInputError(`${field}[${index}]: give background or dropAlpha, not both.`, { field, index }, 'INVALID_PARAMETER');
+    throw new InvalidInputError(
+      `${field}[${index}]: give background or dropAlpha, not both.`,
+      { field, index },
+      'INVALID_PARAMETER',
+    );
   }
   if (image.dropAlpha) return 'drop';
   if (image.background == null) return null;
   const alpha = parseBackgroundColour(image.background);
   if (!alpha) {
-    throw new InvalidInputError(`${field}[${index}].background must be a colour as "#rrggbb", for example "#ffffff".`, { field, index }, 'INVALID_PARAMETER');
+    throw new InvalidInputError(
+      `${field}[${index}].background must be a colour as "#rrggbb", for example "#ffffff".`,
+      { field, index },
+      'INVALID_PARAMETER',
+    );
   }
   return alpha;
 }
@@ -43,8 +52,7 @@ const MAX_FILENAME = 255;
  */
 export function cleanFilename(name: string | null | undefined): string | null {
   if (name == null) return null;
-  // eslint-disable-next-line no-control-regex
-  const cleaned = Array.from(name.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').trim())
+  const cleaned = Array.from(stripInvisibleCharacters(name.normalize('NFC')).trim())
     .slice(0, MAX_FILENAME)
     .join('');
   return cleaned.length > 0 ? cleaned : null;
@@ -53,16 +61,29 @@ export function cleanFilename(name: string | null | undefined): string | null {
 export function decodeImageInputs(images: readonly ImageInput[], maxImages: number, field = 'images'): DecodedImage[] {
   if (images.length === 0) throw new InvalidInputError(`${field} is empty: send at least one image.`, { field });
   if (images.length > maxImages) {
-    throw new InvalidInputError(`${field} has ${images.length} images, over the limit of ${maxImages} per request: split the batch.`, { field, max: maxImages }, 'BATCH_TOO_LARGE');
+    throw new InvalidInputError(
+      `${field} has ${images.length} images, over the limit of ${maxImages} per request: split the batch.`,
+      { field, max: maxImages },
+      'BATCH_TOO_LARGE',
+    );
   }
   return images.map((image, index) => {
     // Accept a data: URL too, since browsers produce those.
     const data = image.data.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '');
     if (!BASE64.test(data) || data.length % 4 === 1) {
-      throw new InvalidInputError(`${field}[${index}].data is not valid base64: encode the file's bytes as base64.`, { field, index }, 'INVALID_BASE64');
+      throw new InvalidInputError(
+        `${field}[${index}].data is not valid base64: encode the file's bytes as base64.`,
+        { field, index },
+        'INVALID_BASE64',
+      );
     }
     const bytes = new Uint8Array(Buffer.from(data, data.includes('-') || data.includes('_') ? 'base64url' : 'base64'));
     const alpha = alphaOf(image, field, index);
-    return { bytes, filename: cleanFilename(image.filename), sha256: createHash('sha256').update(bytes).digest('hex'), alpha };
+    return {
+      bytes,
+      filename: cleanFilename(image.filename),
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      alpha,
+    };
   });
 }

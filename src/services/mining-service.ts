@@ -59,17 +59,33 @@ export class MiningService {
     const version = await this.taxonomies.version(input.taxonomyId, input.version);
     const parameters = this.parameters(input, version.promptTemplate);
     const { corpusWords, ...identity } = parameters;
-    const parametersKey = createHash('sha256').update(JSON.stringify({ ...identity, model: version.modelId })).digest('hex');
+    const parametersKey = createHash('sha256')
+      .update(JSON.stringify({ ...identity, model: version.modelId }))
+      .digest('hex');
     if (!input.force) {
       const existing = await this.sets.findReusable(version.id, parametersKey);
       if (existing) {
         await this.sets.activate(version.id, existing.id);
-        return this.jobs.create({ taxonomyVersionId: version.id, modelId: version.modelId, parameters: identity, parametersKey, createdBy: caller, status: 'SUCCEEDED', negativeSetId: existing.id });
+        return this.jobs.create({
+          taxonomyVersionId: version.id,
+          modelId: version.modelId,
+          parameters: identity,
+          parametersKey,
+          createdBy: caller,
+          status: 'SUCCEEDED',
+          negativeSetId: existing.id,
+        });
       }
       const running = await this.jobs.findActive(version.id, parametersKey);
       if (running) return running;
     }
-    const job = await this.jobs.create({ taxonomyVersionId: version.id, modelId: version.modelId, parameters, parametersKey, createdBy: caller });
+    const job = await this.jobs.create({
+      taxonomyVersionId: version.id,
+      modelId: version.modelId,
+      parameters,
+      parametersKey,
+      createdBy: caller,
+    });
     this.onQueued();
     return job;
   }
@@ -87,16 +103,46 @@ export class MiningService {
       adjectivePrompt: validatePromptTemplate(input.adjectivePrompt, 'adjectivePrompt', DEFAULT_ADJECTIVE_PROMPT),
       corpus: WORDNET_CORPUS,
     };
-    check(Number.isFinite(p.percentile) && p.percentile >= 0 && p.percentile <= 1, 'percentile', 'must be within [0, 1] (0.95 is the reference).');
-    check(Number.isFinite(p.selectionRatio) && p.selectionRatio > 0 && p.selectionRatio <= 1, 'selectionRatio', 'must be within (0, 1] (0.15 is the reference).');
+    check(
+      Number.isFinite(p.percentile) && p.percentile >= 0 && p.percentile <= 1,
+      'percentile',
+      'must be within [0, 1] (0.95 is the reference).',
+    );
+    check(
+      Number.isFinite(p.selectionRatio) && p.selectionRatio > 0 && p.selectionRatio <= 1,
+      'selectionRatio',
+      'must be within (0, 1] (0.15 is the reference).',
+    );
     check(p.count === null || (Number.isInteger(p.count) && p.count >= 1), 'count', 'must be a positive integer.');
-    check(Number.isInteger(p.groups) && p.groups >= 1 && p.groups <= 10_000, 'groups', 'must be an integer from 1 to 10000 (100 is the reference).');
-    check(p.count === null || p.groups <= p.count, 'groups', `(${p.groups}) cannot exceed count (${p.count}): each group needs at least one negative.`);
-    check(Number.isInteger(p.seed) && p.seed >= 0 && p.seed <= 0xffffffff, 'seed', 'must be an integer from 0 to 4294967295.');
-    check(Number.isFinite(p.nearDuplicateThreshold) && p.nearDuplicateThreshold > -1 && p.nearDuplicateThreshold <= 1, 'nearDuplicateThreshold', 'must be within (-1, 1].');
+    check(
+      Number.isInteger(p.groups) && p.groups >= 1 && p.groups <= 10_000,
+      'groups',
+      'must be an integer from 1 to 10000 (100 is the reference).',
+    );
+    check(
+      p.count === null || p.groups <= p.count,
+      'groups',
+      `(${p.groups}) cannot exceed count (${p.count}): each group needs at least one negative.`,
+    );
+    check(
+      Number.isInteger(p.seed) && p.seed >= 0 && p.seed <= 0xffffffff,
+      'seed',
+      'must be an integer from 0 to 4294967295.',
+    );
+    check(
+      Number.isFinite(p.nearDuplicateThreshold) && p.nearDuplicateThreshold > -1 && p.nearDuplicateThreshold <= 1,
+      'nearDuplicateThreshold',
+      'must be within (-1, 1].',
+    );
     if (input.corpus) {
-      check(input.corpus.length > 0 && input.corpus.length <= MAX_CORPUS, 'corpus', `must have 1 to ${MAX_CORPUS} words, or be omitted for WordNet.`);
-      const custom = customCorpus(input.corpus.map((w) => ({ text: w.text, partOfSpeech: w.partOfSpeech === 'NOUN' ? 'noun' : 'adjective' })));
+      check(
+        input.corpus.length > 0 && input.corpus.length <= MAX_CORPUS,
+        'corpus',
+        `must have 1 to ${MAX_CORPUS} words, or be omitted for WordNet.`,
+      );
+      const custom = customCorpus(
+        input.corpus.map((w) => ({ text: w.text, partOfSpeech: w.partOfSpeech === 'NOUN' ? 'noun' : 'adjective' })),
+      );
       check(custom.words.length > 0, 'corpus', 'has no usable word after cleaning.');
       p.corpus = custom.name;
       p.corpusWords = custom.words;

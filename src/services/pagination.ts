@@ -15,12 +15,14 @@ export function decodeCursor(after: string | null | undefined): string | null {
 /** A cursor over numeric ids (bigint sequences); refuses anything else. */
 export function decodeIdCursor(after: string | null | undefined, connection: string): string | null {
   const cursor = decodeCursor(after);
-  if (cursor !== null && !/^\d{1,18}$/.test(cursor)) throw new InvalidInputError(`after is not a cursor from ${connection}.`, { field: 'after' }, 'INVALID_CURSOR');
+  if (cursor !== null && !/^\d{1,18}$/.test(cursor))
+    throw new InvalidInputError(`after is not a cursor from ${connection}.`, { field: 'after' }, 'INVALID_CURSOR');
   return cursor;
 }
 
 export function validateFirst(first: number, max: number): void {
-  if (!Number.isInteger(first) || first < 0 || first > max) throw new InvalidInputError(`first must be between 0 and ${max}.`, { field: 'first' });
+  if (!Number.isInteger(first) || first < 0 || first > max)
+    throw new InvalidInputError(`first must be between 0 and ${max}.`, { field: 'first' });
 }
 
 export function connection<T>(rows: T[], hasNextPage: boolean, key: (node: T) => string) {

@@ -15,6 +15,7 @@ import { stack } from '../inference/vectors.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import type { ImageInput } from './images.ts';
 import type { TaxonomyService, ThresholdSpace } from './taxonomy-service.ts';
+import { hasControlCharacters } from './validation.ts';
 
 interface LoadedBank {
   /** the bank's key in the encoder workers */
@@ -48,8 +49,12 @@ function isOod(scores: { score: number; logitScore: number }, threshold: Thresho
 }
 
 function validateIdempotencyKey(key: string): string {
-  if (key.length < 1 || key.length > 200 || /[\u0000-\u001f\u007f]/.test(key)) {
-    throw new InvalidInputError('idempotencyKey must be 1 to 200 printable characters (for example a UUID).', { field: 'idempotencyKey' }, 'INVALID_PARAMETER');
+  if (key.length < 1 || key.length > 200 || hasControlCharacters(key)) {
+    throw new InvalidInputError(
+      'idempotencyKey must be 1 to 200 printable characters (for example a UUID).',
+      { field: 'idempotencyKey' },
+      'INVALID_PARAMETER',
+    );
   }
   return key;
 }
@@ -71,21 +76,39 @@ export class ScoringService {
   private async bankFor(version: TaxonomyVersionRow): Promise<LoadedBank> {
     const setId = version.activeNegativeSetId;
     if (!setId) {
-      throw new ConflictError('NO_ACTIVE_NEGATIVE_SET', `Taxonomy version ${version.version} has no negative label set yet: run startMining for it and wait for the job to succeed.`, { taxonomyVersionId: version.id });
+      throw new ConflictError(
+        'NO_ACTIVE_NEGATIVE_SET',
+        `Taxonomy version ${version.version} has no negative label set yet: run startMining for it and wait for the job to succeed.`,
+        { taxonomyVersionId: version.id },
+      );
     }
     const key = `${version.id}:${setId}`;
     let bank = this.banks.get(key);
     if (!bank) {
       bank = (async () => {
-        const [ids, negatives] = await Promise.all([this.taxonomies.labelEmbeddings(version), this.sets.loadBank(setId)]);
+        const [ids, negatives] = await Promise.all([
+          this.taxonomies.labelEmbeddings(version),
+          this.sets.loadBank(setId),
+        ]);
         const dim = ids[0].length;
         const set = await this.sets.find(setId);
         const bank: LabelBank = {
-          dim, idEmbeddings: stack(ids, dim), negativeEmbeddings: stack(negatives.embeddings, dim),
-          negativeGroups: negatives.groups, groupCount: set!.groupCount, logitScale: version.logitScale,
+          dim,
+          idEmbeddings: stack(ids, dim),
+          negativeEmbeddings: stack(negatives.embeddings, dim),
+          negativeGroups: negatives.groups,
+          groupCount: set!.groupCount,
+          logitScale: version.logitScale,
         };
         await this.encoder.loadBank(key, bank);
-        return { key, dim, setId, idLabels: version.labels, negativeLabels: negatives.words, logitScale: version.logitScale };
+        return {
+          key,
+          dim,
+          setId,
+          idLabels: version.labels,
+          negativeLabels: negatives.words,
+          logitScale: version.logitScale,
+        };
       })();
       bank.catch(() => this.banks.delete(key));
       this.banks.set(key, bank);
@@ -94,7 +117,13 @@ export class ScoringService {
   }
 
   /** Embeds and scores images against the version's active set; nothing is recorded. */
-  private async scoreOnly(taxonomyId: string, versionNumber: number | null | undefined, images: ImageInput[], topK: number, field = 'images') {
+  private async scoreOnly(
+    taxonomyId: string,
+    versionNumber: number | null | undefined,
+    images: ImageInput[],
+    topK: number,
+    field = 'images',
+  ) {
     const version = await this.taxonomies.version(taxonomyId, versionNumber);
     const loaded = await this.bankFor(version);
     const embedded = await this.embeddings.embedImageInputs(version.modelId, images, field);
@@ -105,32 +134,62 @@ export class ScoringService {
   async score(input: ScoreImagesInput, caller: string) {
     const started = performance.now();
     const topK = input.topK ?? 5;
-    if (!Number.isInteger(topK) || topK < 1 || topK > 50) throw new InvalidInputError('topK must be an integer from 1 to 50.', { field: 'topK' }, 'INVALID_PARAMETER');
+    if (!Number.isInteger(topK) || topK < 1 || topK > 50)
+      throw new InvalidInputError('topK must be an integer from 1 to 50.', { field: 'topK' }, 'INVALID_PARAMETER');
     const taxonomy = await this.taxonomies.require(input.taxonomyId);
     // the record's decision is always the taxonomy's (dashboards count it); a caller's own
     // threshold decides its answer and is recorded beside it
     const shared: Threshold = { value: taxonomy.defaultThreshold, space: taxonomy.thresholdSpace as ThresholdSpace };
     const requested: Threshold | null =
-      input.threshold == null && input.thresholdSpace == null ? null : { value: input.threshold ?? shared.value, space: input.thresholdSpace ?? shared.space };
-    if (requested && !Number.isFinite(requested.value)) throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
-    const idempotency = input.idempotencyKey == null ? undefined : { caller, key: validateIdempotencyKey(input.idempotencyKey) };
+      input.threshold == null && input.thresholdSpace == null
+        ? null
+        : { value: input.threshold ?? shared.value, space: input.thresholdSpace ?? shared.space };
+    if (requested && !Number.isFinite(requested.value))
+      throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
+    const idempotency =
+      input.idempotencyKey == null ? undefined : { caller, key: validateIdempotencyKey(input.idempotencyKey) };
     if (idempotency) {
       const previous = await this.records.idempotentIds(idempotency.caller, idempotency.key);
       if (previous) return this.replay(previous);
     }
-    const { version, loaded, embedded, results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, topK);
+    const { version, loaded, embedded, results } = await this.scoreOnly(
+      input.taxonomyId,
+      input.version,
+      input.images,
+      topK,
+    );
     const latencyMs = (performance.now() - started) / results.length;
     const scored = results.map((r, index) =>
-      this.describe(r, loaded, index, embedded.images[index].filename, requested ?? shared, embedded.images[index].sha256),
+      this.describe(
+        r,
+        loaded,
+        index,
+        embedded.images[index].filename,
+        requested ?? shared,
+        embedded.images[index].sha256,
+      ),
     );
     await this.records.ensureVectorIndex(version.modelId, loaded.dim);
     const ids = await this.records.insertMany(
       scored.map((s, i) => ({
-        caller, taxonomyId: taxonomy.id, taxonomyVersionId: version.id, negativeSetId: loaded.setId, modelId: version.modelId,
-        threshold: shared.value, thresholdSpace: shared.space, isOod: isOod(s, shared),
+        caller,
+        taxonomyId: taxonomy.id,
+        taxonomyVersionId: version.id,
+        negativeSetId: loaded.setId,
+        modelId: version.modelId,
+        threshold: shared.value,
+        thresholdSpace: shared.space,
+        isOod: isOod(s, shared),
         requested: requested && { threshold: requested.value, thresholdSpace: requested.space, isOod: s.isOOD },
-        imageHash: s.imageHash, filename: s.filename, imageEmbedding: embedded.embeddings[i], score: s.score,
-        logitScore: s.logitScore, predictedLabel: s.predictedLabel, topLabels: s.topLabels, topNegatives: s.topNegatives, latencyMs,
+        imageHash: s.imageHash,
+        filename: s.filename,
+        imageEmbedding: embedded.embeddings[i],
+        score: s.score,
+        logitScore: s.logitScore,
+        predictedLabel: s.predictedLabel,
+        topLabels: s.topLabels,
+        topNegatives: s.topNegatives,
+        latencyMs,
       })),
       idempotency,
     );
@@ -143,9 +202,19 @@ export class ScoringService {
     const rows = await this.records.findMany(recordIds);
     const version = rows.length ? await this.taxonomies.versionById(rows[0].taxonomyVersionId) : null;
     return rows.map((row, index) => ({
-      index, filename: row.filename, score: row.score, logitScore: row.logitScore, isOOD: row.requested?.isOod ?? row.isOod,
-      threshold: row.requested?.threshold ?? row.threshold, thresholdSpace: row.requested?.thresholdSpace ?? row.thresholdSpace, logitScale: version!.logitScale, predictedLabel: row.predictedLabel, topLabels: row.topLabels,
-      topNegatives: row.topNegatives, imageHash: row.imageHash, recordId: row.id,
+      index,
+      filename: row.filename,
+      score: row.score,
+      logitScore: row.logitScore,
+      isOOD: row.requested?.isOod ?? row.isOod,
+      threshold: row.requested?.threshold ?? row.threshold,
+      thresholdSpace: row.requested?.thresholdSpace ?? row.thresholdSpace,
+      logitScale: version!.logitScale,
+      predictedLabel: row.predictedLabel,
+      topLabels: row.topLabels,
+      topNegatives: row.topNegatives,
+      imageHash: row.imageHash,
+      recordId: row.id,
     }));
   }
 
@@ -174,18 +243,32 @@ export class ScoringService {
   }
 
   async calibrate(input: {
-    taxonomyId: string; version?: number | null; images: ImageInput[]; targetTpr?: number | null; apply?: boolean | null; space?: ThresholdSpace | null;
+    taxonomyId: string;
+    version?: number | null;
+    images: ImageInput[];
+    targetTpr?: number | null;
+    apply?: boolean | null;
+    space?: ThresholdSpace | null;
   }) {
     const targetTpr = input.targetTpr ?? 0.95;
     const space = input.space ?? 'SCORE';
-    if (!(targetTpr > 0 && targetTpr <= 1)) throw new InvalidInputError('targetTpr must be within (0, 1].', { field: 'targetTpr' }, 'INVALID_PARAMETER');
+    if (!(targetTpr > 0 && targetTpr <= 1))
+      throw new InvalidInputError('targetTpr must be within (0, 1].', { field: 'targetTpr' }, 'INVALID_PARAMETER');
     const { results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, 1);
-    const { threshold, achievedTpr } = calibrateThreshold(results.map((r) => (space === 'SCORE' ? r.score : r.logitScore)), targetTpr);
+    const { threshold, achievedTpr } = calibrateThreshold(
+      results.map((r) => (space === 'SCORE' ? r.score : r.logitScore)),
+      targetTpr,
+    );
     if (input.apply) await this.taxonomies.setDefaultThreshold(input.taxonomyId, threshold, space);
     return { threshold, space, targetTpr, achievedTpr, imageCount: results.length, applied: Boolean(input.apply) };
   }
 
-  async evaluate(input: { taxonomyId: string; version?: number | null; idImages: ImageInput[]; oodImages: ImageInput[] }) {
+  async evaluate(input: {
+    taxonomyId: string;
+    version?: number | null;
+    idImages: ImageInput[];
+    oodImages: ImageInput[];
+  }) {
     const id = await this.scoreOnly(input.taxonomyId, input.version, input.idImages, 1, 'idImages');
     const ood = await this.scoreOnly(input.taxonomyId, input.version, input.oodImages, 1, 'oodImages');
     const idScores = id.results.map((r) => r.score);
@@ -194,11 +277,18 @@ export class ScoringService {
   }
 
   /** Nearest past scored images to an image or a text, by cosine in the model's space. */
-  async similar(input: { image?: ImageInput | null; text?: string | null; model?: string | null; taxonomyId?: string | null; first: number }) {
+  async similar(input: {
+    image?: ImageInput | null;
+    text?: string | null;
+    model?: string | null;
+    taxonomyId?: string | null;
+    first: number;
+  }) {
     if ((input.image ? 1 : 0) + (input.text != null ? 1 : 0) !== 1) {
       throw new InvalidInputError('give exactly one of image or text.', { field: 'image' }, 'INVALID_PARAMETER');
     }
-    if (!Number.isInteger(input.first) || input.first < 1 || input.first > 100) throw new InvalidInputError('first must be from 1 to 100.', { field: 'first' });
+    if (!Number.isInteger(input.first) || input.first < 1 || input.first > 100)
+      throw new InvalidInputError('first must be from 1 to 100.', { field: 'first' });
     const model = this.encoder.resolveModel(input.model);
     const query = input.image
       ? (await this.embeddings.embedImageInputs(model.id, [input.image], 'image')).embeddings[0]

@@ -5,26 +5,54 @@ import { applyPrompt, DEFAULT_ID_PROMPT, ensembleEmbedding, promptTemplateProble
 import { REFERENCE_LOGIT_SCALE } from '../neglabel/scoring.ts';
 import type { TaxonomyRepository, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
 import { connection, decodeCursor, validateFirst } from './pagination.ts';
-import { isUuid, validateName } from './validation.ts';
+import { hasControlCharacters, isUuid, validateName } from './validation.ts';
 
 export const MAX_LABELS = 100_000;
 const MAX_LABEL_LENGTH = 300;
 
 /** Trimmed, validated labels; refuses empty lists, blank, over-long, control-character and duplicate labels. */
 export function validateLabels(labels: readonly string[]): string[] {
-  if (labels.length === 0) throw new InvalidInputError('labels is empty: a taxonomy needs at least one class name.', { field: 'labels' }, 'EMPTY_LABELS');
-  if (labels.length > MAX_LABELS) throw new InvalidInputError(`labels has ${labels.length} entries, over the limit of ${MAX_LABELS}.`, { field: 'labels' }, 'TOO_MANY_LABELS');
+  if (labels.length === 0)
+    throw new InvalidInputError(
+      'labels is empty: a taxonomy needs at least one class name.',
+      { field: 'labels' },
+      'EMPTY_LABELS',
+    );
+  if (labels.length > MAX_LABELS)
+    throw new InvalidInputError(
+      `labels has ${labels.length} entries, over the limit of ${MAX_LABELS}.`,
+      { field: 'labels' },
+      'TOO_MANY_LABELS',
+    );
   const seen = new Map<string, number>();
   return labels.map((raw, index) => {
     const label = raw.normalize('NFC').trim().replace(/\s+/g, ' ');
-    if (label.length === 0) throw new InvalidInputError(`labels[${index}] is blank: remove it or give the class a name.`, { field: 'labels', index }, 'EMPTY_LABEL');
-    if (label.length > MAX_LABEL_LENGTH) throw new InvalidInputError(`labels[${index}] is over ${MAX_LABEL_LENGTH} characters: class names are short phrases.`, { field: 'labels', index }, 'INVALID_LABEL');
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(label)) throw new InvalidInputError(`labels[${index}] contains control characters: remove them.`, { field: 'labels', index }, 'INVALID_LABEL');
+    if (label.length === 0)
+      throw new InvalidInputError(
+        `labels[${index}] is blank: remove it or give the class a name.`,
+        { field: 'labels', index },
+        'EMPTY_LABEL',
+      );
+    if (label.length > MAX_LABEL_LENGTH)
+      throw new InvalidInputError(
+        `labels[${index}] is over ${MAX_LABEL_LENGTH} characters: class names are short phrases.`,
+        { field: 'labels', index },
+        'INVALID_LABEL',
+      );
+    if (hasControlCharacters(label))
+      throw new InvalidInputError(
+        `labels[${index}] contains control characters: remove them.`,
+        { field: 'labels', index },
+        'INVALID_LABEL',
+      );
     const key = label.toLowerCase();
     const first = seen.get(key);
     if (first !== undefined) {
-      throw new InvalidInputError(`labels[${index}] (${JSON.stringify(label)}) duplicates labels[${first}]: class names must be unique (case-insensitive).`, { field: 'labels', index, duplicateOf: first }, 'DUPLICATE_LABEL');
+      throw new InvalidInputError(
+        `labels[${index}] (${JSON.stringify(label)}) duplicates labels[${first}]: class names must be unique (case-insensitive).`,
+        { field: 'labels', index, duplicateOf: first },
+        'DUPLICATE_LABEL',
+      );
     }
     seen.set(key, index);
     return label;
@@ -34,9 +62,11 @@ export function validateLabels(labels: readonly string[]): string[] {
 /** An ensemble of 2 to 32 valid, distinct templates, or [] for none. */
 export function validatePromptTemplates(templates: readonly string[] | null | undefined, field: string): string[] {
   if (!templates || templates.length === 0) return [];
-  if (templates.length > 32) throw new InvalidInputError(`${field}: at most 32 templates.`, { field }, 'INVALID_PROMPT_TEMPLATE');
+  if (templates.length > 32)
+    throw new InvalidInputError(`${field}: at most 32 templates.`, { field }, 'INVALID_PROMPT_TEMPLATE');
   const valid = templates.map((t, i) => validatePromptTemplate(t, `${field}[${i}]`, t));
-  if (new Set(valid).size !== valid.length) throw new InvalidInputError(`${field}: templates must be distinct.`, { field }, 'INVALID_PROMPT_TEMPLATE');
+  if (new Set(valid).size !== valid.length)
+    throw new InvalidInputError(`${field}: templates must be distinct.`, { field }, 'INVALID_PROMPT_TEMPLATE');
   return valid.length === 1 ? [] : valid;
 }
 
@@ -51,7 +81,11 @@ export function validatePromptTemplate(template: string | null | undefined, fiel
 function validateLogitScale(value: number | null | undefined): number | null {
   if (value == null) return null;
   if (!(Number.isFinite(value) && value > 0 && value <= 1000)) {
-    throw new InvalidInputError('logitScale must be in (0, 1000]: 100 is the NegLabel reference (temperature 0.01).', { field: 'logitScale' }, 'INVALID_PARAMETER');
+    throw new InvalidInputError(
+      'logitScale must be in (0, 1000]: 100 is the NegLabel reference (temperature 0.01).',
+      { field: 'logitScale' },
+      'INVALID_PARAMETER',
+    );
   }
   return value;
 }
@@ -59,38 +93,79 @@ function validateLogitScale(value: number | null | undefined): number | null {
 export type ThresholdSpace = 'SCORE' | 'LOGIT_SCORE';
 
 export class TaxonomyService {
-  constructor(private readonly repository: TaxonomyRepository, private readonly encoder: Encoder) {}
+  constructor(
+    private readonly repository: TaxonomyRepository,
+    private readonly encoder: Encoder,
+  ) {}
 
   async create(
-    input: { name: string; labels: string[]; promptTemplate?: string | null; promptTemplates?: string[] | null; model?: string | null; logitScale?: number | null },
+    input: {
+      name: string;
+      labels: string[];
+      promptTemplate?: string | null;
+      promptTemplates?: string[] | null;
+      model?: string | null;
+      logitScale?: number | null;
+    },
     caller: string,
   ) {
     const name = validateName(input.name, 'name', 200);
     const labels = validateLabels(input.labels);
     const promptTemplates = validatePromptTemplates(input.promptTemplates, 'promptTemplates');
-    const promptTemplate = validatePromptTemplate(input.promptTemplate ?? input.promptTemplates?.[0], 'promptTemplate', DEFAULT_ID_PROMPT);
+    const promptTemplate = validatePromptTemplate(
+      input.promptTemplate ?? input.promptTemplates?.[0],
+      'promptTemplate',
+      DEFAULT_ID_PROMPT,
+    );
     const model = this.encoder.resolveModel(input.model);
     const logitScale = validateLogitScale(input.logitScale) ?? model.logitScale ?? REFERENCE_LOGIT_SCALE;
-    return this.repository.create({ name, labels, promptTemplate, promptTemplates, modelId: model.id, logitScale, createdBy: caller });
+    return this.repository.create({
+      name,
+      labels,
+      promptTemplate,
+      promptTemplates,
+      modelId: model.id,
+      logitScale,
+      createdBy: caller,
+    });
   }
 
   async createVersion(
     input: {
-      taxonomyId: string; labels?: string[] | null; promptTemplate?: string | null; promptTemplates?: string[] | null;
-      model?: string | null; logitScale?: number | null;
+      taxonomyId: string;
+      labels?: string[] | null;
+      promptTemplate?: string | null;
+      promptTemplates?: string[] | null;
+      model?: string | null;
+      logitScale?: number | null;
     },
     caller: string,
   ) {
     const latest = await this.latestVersion(input.taxonomyId);
     const labels = input.labels ? validateLabels(input.labels) : latest.labels;
     const changesPrompt = input.promptTemplate != null || input.promptTemplates != null;
-    const promptTemplates = changesPrompt ? validatePromptTemplates(input.promptTemplates, 'promptTemplates') : latest.promptTemplates;
-    const promptTemplate = validatePromptTemplate(input.promptTemplate ?? input.promptTemplates?.[0], 'promptTemplate', latest.promptTemplate);
+    const promptTemplates = changesPrompt
+      ? validatePromptTemplates(input.promptTemplates, 'promptTemplates')
+      : latest.promptTemplates;
+    const promptTemplate = validatePromptTemplate(
+      input.promptTemplate ?? input.promptTemplates?.[0],
+      'promptTemplate',
+      latest.promptTemplate,
+    );
     const model = input.model ? this.encoder.resolveModel(input.model) : null;
     const modelId = model?.id ?? latest.modelId;
     // a new model brings its own trained scale; otherwise the version keeps the latest's
-    const logitScale = validateLogitScale(input.logitScale) ?? (model && model.id !== latest.modelId ? model.logitScale ?? REFERENCE_LOGIT_SCALE : latest.logitScale);
-    return this.repository.createVersion(input.taxonomyId, { labels, promptTemplate, promptTemplates, modelId, logitScale, createdBy: caller });
+    const logitScale =
+      validateLogitScale(input.logitScale) ??
+      (model && model.id !== latest.modelId ? (model.logitScale ?? REFERENCE_LOGIT_SCALE) : latest.logitScale);
+    return this.repository.createVersion(input.taxonomyId, {
+      labels,
+      promptTemplate,
+      promptTemplates,
+      modelId,
+      logitScale,
+      createdBy: caller,
+    });
   }
 
   async get(id: string) {
@@ -113,7 +188,8 @@ export class TaxonomyService {
     if (version == null) return this.latestVersion(taxonomyId);
     await this.require(taxonomyId);
     const row = await this.repository.version(taxonomyId, version);
-    if (!row) throw new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
+    if (!row)
+      throw new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
     return row;
   }
 
@@ -145,8 +221,13 @@ export class TaxonomyService {
     const prompts = templates.flatMap((template) => version.labels.map((label) => applyPrompt(template, label)));
     const encoded = await this.encoder.embedTextsBulk(version.modelId, prompts);
     const count = version.labels.length;
-    const embeddings = version.labels.map((_, i) => (templates.length === 1 ? encoded[i] : ensembleEmbedding(templates.map((_, t) => encoded[t * count + i]))));
-    const described = version.labels.map((label) => applyPrompt(templates[0], label) + (templates.length > 1 ? ` (+${templates.length - 1} templates)` : ''));
+    const embeddings = version.labels.map((_, i) =>
+      templates.length === 1 ? encoded[i] : ensembleEmbedding(templates.map((_, t) => encoded[t * count + i])),
+    );
+    const described = version.labels.map(
+      (label) =>
+        applyPrompt(templates[0], label) + (templates.length > 1 ? ` (+${templates.length - 1} templates)` : ''),
+    );
     await this.repository.saveLabelEmbeddings(version.id, version.modelId, described, embeddings);
     return embeddings;
   }

@@ -16,7 +16,10 @@ const as = (role: string) => ({ authorization: `Bearer ${keys[role]}` });
 before(async () => {
   app = await startTestApp();
   for (const role of ['SCORER', 'AUDITOR']) {
-    const { data } = await app.graphql('mutation($r: Role!, $n: String!) { createApiKey(input: { name: $n, role: $r }) { key apiKey { role keyPrefix } } }', { r: role, n: `${role.toLowerCase()}-key` });
+    const { data } = await app.graphql(
+      'mutation($r: Role!, $n: String!) { createApiKey(input: { name: $n, role: $r }) { key apiKey { role keyPrefix } } }',
+      { r: role, n: `${role.toLowerCase()}-key` },
+    );
     keys[role] = data.createApiKey.key;
     assert.equal(data.createApiKey.apiKey.role, role);
   }
@@ -56,7 +59,11 @@ test('each role can do what it may and nothing else', async () => {
 
 test('admin actions are in the append-only audit log with the key that made them; revoked keys stop working', async () => {
   const created = await app.graphql('mutation { createTaxonomy(input: { name: "audited", labels: ["cat"] }) { id } }');
-  const log = await app.graphql('{ auditLog(first: 10) { edges { node { actor action target details } } } }', {}, as('AUDITOR'));
+  const log = await app.graphql(
+    '{ auditLog(first: 10) { edges { node { actor action target details } } } }',
+    {},
+    as('AUDITOR'),
+  );
   const entry = log.data.auditLog.edges.find((e: any) => e.node.action === 'createTaxonomy').node;
   assert.equal(entry.actor, 'bootstrap-admin');
   assert.equal(entry.target, created.data.createTaxonomy.id);
@@ -73,7 +80,14 @@ test('admin actions are in the append-only audit log with the key that made them
 
 test('with no key, the service refuses to bind beyond loopback', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-open-'));
-  const config = loadConfig({ HOST: '0.0.0.0', PORT: '0', NEGLABEL_DATA_DIR: dir, NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR, NEGLABEL_MODELS_DIR: path.join(dir, 'none'), NEGLABEL_ENCODER_WORKERS: '1' });
+  const config = loadConfig({
+    HOST: '0.0.0.0',
+    PORT: '0',
+    NEGLABEL_DATA_DIR: dir,
+    NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR,
+    NEGLABEL_MODELS_DIR: path.join(dir, 'none'),
+    NEGLABEL_ENCODER_WORKERS: '1',
+  });
   try {
     await assert.rejects(startApp(config, createLogger('silent')), /not a loopback address and no API key exists/);
   } finally {

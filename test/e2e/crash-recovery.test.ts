@@ -5,7 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
-import { randomPort, startServer as startProcess, stopServer, waitReady as waitForReady } from '../helpers/server-process.ts';
+import {
+  randomPort,
+  startServer as startProcess,
+  stopServer,
+  waitReady as waitForReady,
+} from '../helpers/server-process.ts';
 
 const PORT = randomPort();
 const startServer = (dataDir: string) => startProcess(PORT, dataDir);
@@ -28,7 +33,11 @@ async function withDataDir(fn: (start: () => ChildProcess) => Promise<void>): Pr
 }
 
 async function graphql(query: string, variables?: object): Promise<any> {
-  const response = await fetch(`http://127.0.0.1:${PORT}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(`http://127.0.0.1:${PORT}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   return (await response.json()).data;
 }
 
@@ -36,21 +45,41 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
   await withDataDir(async (start) => {
     let server = start();
     await waitReady();
-    const taxonomyId = (await graphql('mutation { createTaxonomy(input: { name: "pets", labels: ["cat", "dog", "hamster"] }) { id } }')).createTaxonomy.id;
-    const jobId = (await graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t, groups: 10 }) { id } }', { t: taxonomyId })).startMining.id;
-    let job;
+    const taxonomyId = (
+      await graphql('mutation { createTaxonomy(input: { name: "pets", labels: ["cat", "dog", "hamster"] }) { id } }')
+    ).createTaxonomy.id;
+    const jobId = (
+      await graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t, groups: 10 }) { id } }', {
+        t: taxonomyId,
+      })
+    ).startMining.id;
+    let progress: { status: string; phase: string; done: number };
     do {
       await new Promise((r) => setTimeout(r, 100));
-      job = (await graphql('query($id: ID!) { miningJob(id: $id) { status phase done } }', { id: jobId })).miningJob;
-    } while (!(job.phase === 'encoding-corpus' && job.done > 0) && job.status !== 'SUCCEEDED');
-    assert.equal(job.status, 'RUNNING', 'the job finished before it could be killed');
+      progress = (await graphql('query($id: ID!) { miningJob(id: $id) { status phase done } }', { id: jobId }))
+        .miningJob;
+    } while (!(progress.phase === 'encoding-corpus' && progress.done > 0) && progress.status !== 'SUCCEEDED');
+    assert.equal(progress.status, 'RUNNING', 'the job finished before it could be killed');
     await stopServer(server);
     server = start();
     await waitReady();
-    const afterCrash = (await graphql('query($t: ID!) { taxonomy(id: $t) { latestVersion { activeNegativeSet { id } } } }', { t: taxonomyId })).taxonomy;
+    const afterCrash = (
+      await graphql('query($t: ID!) { taxonomy(id: $t) { latestVersion { activeNegativeSet { id } } } }', {
+        t: taxonomyId,
+      })
+    ).taxonomy;
     const status = (await graphql('query($id: ID!) { miningJob(id: $id) { status } }', { id: jobId })).miningJob.status;
-    if (status !== 'SUCCEEDED') assert.equal(afterCrash.latestVersion.activeNegativeSet, null, 'no set is visible before the job completes');
-    for (let i = 0; i < 1200 && (job = (await graphql('query($id: ID!) { miningJob(id: $id) { status attempts error negativeSet { id active labelCount } } }', { id: jobId })).miningJob).status !== 'SUCCEEDED'; i++) {
+    if (status !== 'SUCCEEDED')
+      assert.equal(afterCrash.latestVersion.activeNegativeSet, null, 'no set is visible before the job completes');
+    const poll = async () =>
+      (
+        await graphql(
+          'query($id: ID!) { miningJob(id: $id) { status attempts error negativeSet { id active labelCount } } }',
+          { id: jobId },
+        )
+      ).miningJob;
+    let job = await poll();
+    for (let i = 0; i < 1200 && job.status !== 'SUCCEEDED'; i++, job = await poll()) {
       assert.notEqual(job.status, 'FAILED', job.error);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -66,30 +95,63 @@ test('SIGKILL during batch scoring and during a taxonomy import, three times: co
     let server = start();
     const { readFileSync } = await import('node:fs');
     const image = readFileSync(path.join(FIXTURE_MODEL_DIR, 'images/rgb224.png'));
-    const images = (n: number, salt: string) => Array.from({ length: n }, (_, i) => ({ data: Buffer.concat([image, Buffer.from(`${salt}-${i}`)]).toString('base64') }));
+    const images = (n: number, salt: string) =>
+      Array.from({ length: n }, (_, i) => ({
+        data: Buffer.concat([image, Buffer.from(`${salt}-${i}`)]).toString('base64'),
+      }));
     await waitReady();
-    const taxonomyId = (await graphql('mutation { createTaxonomy(input: { name: "crash", labels: ["cat", "dog"] }) { id } }')).createTaxonomy.id;
-    const words = Array.from({ length: 300 }, (_, i) => ({ text: `thing${i}`, partOfSpeech: i % 3 ? 'NOUN' : 'ADJECTIVE' }));
-    const jobId = (await graphql('mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 5 }) { id } }', { t: taxonomyId, c: words })).startMining.id;
-    while ((await graphql('query($id: ID!) { miningJob(id: $id) { status } }', { id: jobId })).miningJob.status !== 'SUCCEEDED') await new Promise((r) => setTimeout(r, 100));
+    const taxonomyId = (
+      await graphql('mutation { createTaxonomy(input: { name: "crash", labels: ["cat", "dog"] }) { id } }')
+    ).createTaxonomy.id;
+    const words = Array.from({ length: 300 }, (_, i) => ({
+      text: `thing${i}`,
+      partOfSpeech: i % 3 ? 'NOUN' : 'ADJECTIVE',
+    }));
+    const jobId = (
+      await graphql(
+        'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 5 }) { id } }',
+        { t: taxonomyId, c: words },
+      )
+    ).startMining.id;
+    while (
+      (await graphql('query($id: ID!) { miningJob(id: $id) { status } }', { id: jobId })).miningJob.status !==
+      'SUCCEEDED'
+    )
+      await new Promise((r) => setTimeout(r, 100));
 
     const acknowledged: string[] = [];
     for (let cycle = 0; cycle < 3; cycle++) {
-      const ok = await graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', { i: { taxonomyId, images: images(8, `ok${cycle}`) } });
+      const ok = await graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
+        i: { taxonomyId, images: images(8, `ok${cycle}`) },
+      });
       acknowledged.push(...ok.scoreImages.map((r: { recordId: string }) => r.recordId));
       // a large batch and a large import in flight, then the process dies
-      void graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', { i: { taxonomyId, images: images(64, `kill${cycle}`) } }).catch(() => {});
-      void graphql('mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', { n: `import-${cycle}`, l: Array.from({ length: 50_000 }, (_, i) => `label ${i}`) }).catch(() => {});
+      void graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
+        i: { taxonomyId, images: images(64, `kill${cycle}`) },
+      }).catch(() => {});
+      void graphql('mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', {
+        n: `import-${cycle}`,
+        l: Array.from({ length: 50_000 }, (_, i) => `label ${i}`),
+      }).catch(() => {});
       await new Promise((r) => setTimeout(r, 150 + 100 * cycle));
       await stopServer(server);
       server = start();
       await waitReady();
 
-      const stats = (await graphql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })).scoringStats.total;
+      const stats = (
+        await graphql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })
+      ).scoringStats.total;
       assert.equal((stats - acknowledged.length) % 64, 0, `cycle ${cycle}: ${stats} records: a partial batch was kept`);
-      for (const id of acknowledged) assert.ok((await graphql('query($id: ID!) { scoringRecord(id: $id) { id } }', { id })).scoringRecord, `record ${id} lost`);
-      const imported = (await graphql('{ taxonomies(first: 50) { edges { node { name latestVersion { labelCount } } } } }')).taxonomies.edges.find((e: any) => e.node.name === `import-${cycle}`);
-      if (imported) assert.equal(imported.node.latestVersion.labelCount, 50_000, 'a taxonomy import is whole or absent');
+      for (const id of acknowledged)
+        assert.ok(
+          (await graphql('query($id: ID!) { scoringRecord(id: $id) { id } }', { id })).scoringRecord,
+          `record ${id} lost`,
+        );
+      const imported = (
+        await graphql('{ taxonomies(first: 50) { edges { node { name latestVersion { labelCount } } } } }')
+      ).taxonomies.edges.find((e: any) => e.node.name === `import-${cycle}`);
+      if (imported)
+        assert.equal(imported.node.latestVersion.labelCount, 50_000, 'a taxonomy import is whole or absent');
     }
   });
 });

@@ -14,13 +14,21 @@ before(async () => {
 after(() => app.close());
 
 test('health reports the database, applied migrations and the loaded model', async () => {
-  const { data } = await app.graphql(`{ health { status version defaultModel hint database { reachable embedded appliedMigrations pendingMigrations } models { id loaded embeddingDim imageSize contextLength } } }`);
+  const { data } = await app.graphql(
+    `{ health { status version defaultModel hint database { reachable embedded appliedMigrations pendingMigrations } models { id loaded embeddingDim imageSize contextLength } } }`,
+  );
   assert.equal(data.health.status, 'ok');
   assert.equal(data.health.database.reachable, true);
   assert.equal(data.health.database.embedded, true);
   assert.deepEqual(data.health.database.pendingMigrations, []);
   assert.equal(data.health.defaultModel, 'clip-tiny-random');
-  assert.deepEqual(data.health.models[0], { id: 'clip-tiny-random', loaded: true, embeddingDim: 32, imageSize: 224, contextLength: 77 });
+  assert.deepEqual(data.health.models[0], {
+    id: 'clip-tiny-random',
+    loaded: true,
+    embeddingDim: 32,
+    imageSize: 224,
+    contextLength: 77,
+  });
 });
 
 test('/healthz and /readyz answer over HTTP', async () => {
@@ -32,19 +40,33 @@ test('/healthz and /readyz answer over HTTP', async () => {
 
 test('embedTexts and embedImages return normalized reference embeddings', async () => {
   const texts = reference.texts.slice(0, 5);
-  const { data } = await app.graphql(`mutation($t: [String!]!) { embedTexts(texts: $t) }`, { t: texts.map((t) => t.text) });
-  texts.forEach((t, i) => assert.ok(maxAbsDiff(data.embedTexts[i], l2normalize(t.text_embeds)) < 1e-4));
+  const { data } = await app.graphql(`mutation($t: [String!]!) { embedTexts(texts: $t) }`, {
+    t: texts.map((t) => t.text),
+  });
+  texts.forEach((t, i) => {
+    assert.ok(maxAbsDiff(data.embedTexts[i], l2normalize(t.text_embeds)) < 1e-4);
+  });
   const image = reference.images[0];
-  const res = await app.graphql(`mutation($i: [ImageInput!]!) { embedImages(model: "clip-tiny-random", images: $i) }`, { i: [{ data: base64(fixtureImage(image.file)), filename: 'a.png' }] });
+  const res = await app.graphql(`mutation($i: [ImageInput!]!) { embedImages(model: "clip-tiny-random", images: $i) }`, {
+    i: [{ data: base64(fixtureImage(image.file)), filename: 'a.png' }],
+  });
   assert.ok(maxAbsDiff(res.data.embedImages[0], l2normalize(image.image_embeds)) < 1e-4);
 });
 
 test('bad input gets stable error codes and the process keeps serving', async () => {
   const cases: Array<[string, Record<string, unknown>, string]> = [
-    ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: base64(Buffer.from('plain text')) }] }, 'INVALID_IMAGE'],
+    [
+      'mutation($i: [ImageInput!]!) { embedImages(images: $i) }',
+      { i: [{ data: base64(Buffer.from('plain text')) }] },
+      'INVALID_IMAGE',
+    ],
     ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: '***' }] }, 'INVALID_BASE64'],
     ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [] }, 'BAD_USER_INPUT'],
-    ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: base64(fixtureImage('images/rgb224.jpg').subarray(0, 300)) }] }, 'INVALID_IMAGE'],
+    [
+      'mutation($i: [ImageInput!]!) { embedImages(images: $i) }',
+      { i: [{ data: base64(fixtureImage('images/rgb224.jpg').subarray(0, 300)) }] },
+      'INVALID_IMAGE',
+    ],
     ['mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: [] }, 'BAD_USER_INPUT'],
     ['mutation($t: [String!]!) { embedTexts(model: "nope", texts: $t) }', { t: ['x'] }, 'MODEL_NOT_FOUND'],
     ['{ nope }', {}, 'GRAPHQL_VALIDATION_FAILED'],
@@ -61,7 +83,10 @@ test('bad input gets stable error codes and the process keeps serving', async ()
 });
 
 test('health answers promptly while a large batch is being encoded', async () => {
-  const texts = Array.from({ length: 4000 }, (_, i) => `a long sentence number ${i} about things that are not in any cache ${i * 7}`);
+  const texts = Array.from(
+    { length: 4000 },
+    (_, i) => `a long sentence number ${i} about things that are not in any cache ${i * 7}`,
+  );
   const big = app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
   await new Promise((r) => setTimeout(r, 50));
   const latencies: number[] = [];
@@ -104,7 +129,9 @@ test('/metrics exposes operation counts, encoder batches and the database pool; 
   await app.graphql('query($id: ID!) { taxonomy(id: $id) { id } miningJob(id: $id) { id } }', { id: 'x' });
   for (let i = 0; i < 5; i++) await app.graphql(`{ field${i}xyz: health { status } }`);
   await app.graphql('{ noSuchField }');
-  const bad = await app.graphql('mutation { startMining(input: { taxonomyId: "00000000-0000-0000-0000-000000000000" }) { id } }');
+  const bad = await app.graphql(
+    'mutation { startMining(input: { taxonomyId: "00000000-0000-0000-0000-000000000000" }) { id } }',
+  );
   assert.equal(bad.errors?.[0].extensions.code, 'NOT_FOUND');
   const response = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
   assert.equal(response.status, 200);
@@ -118,7 +145,11 @@ test('/metrics exposes operation counts, encoder batches and the database pool; 
   assert.match(text, /neglabel_graphql_operation_seconds_bucket\{le="0\.1",operation="embedTexts"\} \d+/);
   assert.match(text, /neglabel_encoder_runs\{modality="text"\} [1-9]\d*/);
   assert.match(text, /neglabel_db_pool_connections\{state="total"\} \d+/);
-  const traced = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'trace-me-42' }, body: JSON.stringify({ query: '{ health { status } }' }) });
+  const traced = await fetch(`${app.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': 'trace-me-42' },
+    body: JSON.stringify({ query: '{ health { status } }' }),
+  });
   assert.equal(traced.headers.get('x-request-id'), 'trace-me-42');
 });
 
@@ -132,7 +163,10 @@ test('the public models field names a broken folder without disclosing its absol
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-models-'));
   mkdirSync(path.join(dir, 'models', 'half'), { recursive: true });
   writeFileSync(path.join(dir, 'models', 'half', 'text_model.onnx'), 'not a model');
-  const withBroken = await startTestApp({ NEGLABEL_MODELS_DIR: path.join(dir, 'models'), NEGLABEL_ENCODER_WORKERS: '1' });
+  const withBroken = await startTestApp({
+    NEGLABEL_MODELS_DIR: path.join(dir, 'models'),
+    NEGLABEL_ENCODER_WORKERS: '1',
+  });
   try {
     const { data } = await withBroken.graphql('{ models { id loaded error } }', {}, { authorization: '' });
     const half = data.models.find((m: { id: string }) => m.id === 'half');

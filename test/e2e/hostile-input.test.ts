@@ -35,10 +35,16 @@ function pngDeclaring(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(10))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(10))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
-const embed = (images: Array<{ data: string }>) => app.graphql('mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: images });
+const embed = (images: Array<{ data: string }>) =>
+  app.graphql('mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: images });
 
 test('hostile images are refused with stable codes and the process keeps serving', async () => {
   const base = sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 9, g: 99, b: 199 } } });
@@ -74,7 +80,12 @@ test('hostile images are refused with stable codes and the process keeps serving
 });
 
 test('hostile requests: wrong content type, malformed JSON, deep nesting, alias floods, oversized batches', async () => {
-  const post = (body: string, type = 'application/json') => fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${ADMIN_KEY}` }, body });
+  const post = (body: string, type = 'application/json') =>
+    fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': type, authorization: `Bearer ${ADMIN_KEY}` },
+      body,
+    });
   const wrongType = await post('{ health { status } }', 'text/plain');
   assert.ok(wrongType.status >= 400 && wrongType.status < 500);
   const malformed = await post('{"query": ');
@@ -97,14 +108,25 @@ test('hostile labels: 100k labels work, more are refused, control characters ref
   const count = async () => (await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount;
   const before = await count();
   const huge = Array.from({ length: 100_000 }, (_, i) => `label ${i}`);
-  const big = await app.graphql('mutation($l: [String!]!) { createTaxonomy(input: { name: "huge", labels: $l }) { latestVersion { labelCount } } }', { l: huge });
+  const big = await app.graphql(
+    'mutation($l: [String!]!) { createTaxonomy(input: { name: "huge", labels: $l }) { latestVersion { labelCount } } }',
+    { l: huge },
+  );
   assert.equal(big.data?.createTaxonomy.latestVersion.labelCount, 100_000, JSON.stringify(big.errors));
-  const tooMany = await app.graphql('mutation($l: [String!]!) { createTaxonomy(input: { name: "too-many", labels: $l }) { id } }', { l: [...huge, 'one more'] });
+  const tooMany = await app.graphql(
+    'mutation($l: [String!]!) { createTaxonomy(input: { name: "too-many", labels: $l }) { id } }',
+    { l: [...huge, 'one more'] },
+  );
   assert.equal(tooMany.errors?.[0].extensions.code, 'TOO_MANY_LABELS');
-  const control = await app.graphql('mutation { createTaxonomy(input: { name: "ctl", labels: ["ok", "bad\\u0000label"] }) { id } }');
+  const control = await app.graphql(
+    'mutation { createTaxonomy(input: { name: "ctl", labels: ["ok", "bad\\u0000label"] }) { id } }',
+  );
   assert.equal(control.errors?.[0].extensions.code, 'INVALID_LABEL');
-  const odd = ["猫 cat", "Ελληνικά", "'; DROP TABLE taxonomies; --", 'Robert"); DELETE FROM scoring_records;--'];
-  const created = await app.graphql('mutation($l: [String!]!) { createTaxonomy(input: { name: "odd; DROP TABLE x", labels: $l }) { name latestVersion { labels } } }', { l: odd });
+  const odd = ['猫 cat', 'Ελληνικά', "'; DROP TABLE taxonomies; --", 'Robert"); DELETE FROM scoring_records;--'];
+  const created = await app.graphql(
+    'mutation($l: [String!]!) { createTaxonomy(input: { name: "odd; DROP TABLE x", labels: $l }) { name latestVersion { labels } } }',
+    { l: odd },
+  );
   assert.deepEqual(created.data.createTaxonomy, { name: 'odd; DROP TABLE x', latestVersion: { labels: odd } });
   assert.equal(await count(), before + 2);
 });
@@ -114,7 +136,11 @@ test('a caller over the rate limit gets 429 RATE_LIMITED', async () => {
   try {
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
-      const response = await fetch(`${limited.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health { status } }' }) });
+      const response = await fetch(`${limited.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ health { status } }' }),
+      });
       statuses.push(response.status);
       if (response.status === 429) assert.equal((await response.json()).errors[0].extensions.code, 'RATE_LIMITED');
     }
@@ -125,30 +151,50 @@ test('a caller over the rate limit gets 429 RATE_LIMITED', async () => {
 });
 
 test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fails nobody; a gzip bomb is refused', async () => {
-  const tooLong = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['fine', 'x'.repeat(2001)] });
+  const tooLong = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', {
+    t: ['fine', 'x'.repeat(2001)],
+  });
   assert.equal(tooLong.errors?.[0].extensions.code, 'TEXT_TOO_LONG');
   assert.equal(tooLong.errors?.[0].extensions.index, 1);
 
   // a server that lets 2 MB texts reach the tokenizer: before, the attacker's word overflowed the
   // stack and failed the whole shared batch, other callers' texts included
   const lenient = await startTestApp({
-    NEGLABEL_MAX_TEXT_CHARS: '3000000', NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST: '3000000', NEGLABEL_BATCH_WINDOW_MS: '50',
-    NEGLABEL_ENCODER_WORKERS: '1', NEGLABEL_MAX_IN_FLIGHT_PER_KEY: '0',
+    NEGLABEL_MAX_TEXT_CHARS: '3000000',
+    NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST: '3000000',
+    NEGLABEL_BATCH_WINDOW_MS: '50',
+    NEGLABEL_ENCODER_WORKERS: '1',
+    NEGLABEL_MAX_IN_FLIGHT_PER_KEY: '0',
   });
   try {
-    const others = Array.from({ length: 20 }, (_, i) => lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: [`an ordinary caption ${i}`] }));
-    const attack = lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['z'.repeat(2_000_000)] });
+    const others = Array.from({ length: 20 }, (_, i) =>
+      lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: [`an ordinary caption ${i}`] }),
+    );
+    const attack = lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', {
+      t: ['z'.repeat(2_000_000)],
+    });
     const results = await Promise.all([attack, ...others]);
-    assert.deepEqual(results.map((r) => r.errors?.[0].extensions.code ?? 'ok'), results.map(() => 'ok'));
+    assert.deepEqual(
+      results.map((r) => r.errors?.[0].extensions.code ?? 'ok'),
+      results.map(() => 'ok'),
+    );
   } finally {
     await lenient.close();
   }
 
   // 200 MB of JSON whitespace gzips to about 200 KB: the body limit counts decompressed bytes
   const { gzipSync } = await import('node:zlib');
-  const bomb = gzipSync(Buffer.concat([Buffer.from('{"query": "{ health { status } }"'), Buffer.alloc(200 * 1024 * 1024, 0x20), Buffer.from('}')]));
+  const bomb = gzipSync(
+    Buffer.concat([
+      Buffer.from('{"query": "{ health { status } }"'),
+      Buffer.alloc(200 * 1024 * 1024, 0x20),
+      Buffer.from('}'),
+    ]),
+  );
   const response = await fetch(`${app.url}/graphql`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${ADMIN_KEY}` }, body: bomb,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${ADMIN_KEY}` },
+    body: bomb,
   });
   assert.equal(response.status, 413);
   assert.equal((await response.json()).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
@@ -156,11 +202,18 @@ test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fail
 });
 
 test('hostile names, filenames and ids: NUL refused with a code, filenames cleaned and capped, malformed ids refused', async () => {
-  const nul = await app.graphql('mutation($n: String!) { createTaxonomy(input: { name: $n, labels: ["a"] }) { id } }', { n: 'bad\u0000name' });
+  const nul = await app.graphql('mutation($n: String!) { createTaxonomy(input: { name: $n, labels: ["a"] }) { id } }', {
+    n: 'bad\u0000name',
+  });
   assert.equal(nul.errors?.[0].extensions.code, 'INVALID_PARAMETER');
-  const key = await app.graphql('mutation($n: String!) { createApiKey(input: { name: $n, role: SCORER }) { key } }', { n: 'k\u0000' });
+  const key = await app.graphql('mutation($n: String!) { createApiKey(input: { name: $n, role: SCORER }) { key } }', {
+    n: 'k\u0000',
+  });
   assert.equal(key.errors?.[0].extensions.code, 'INVALID_PARAMETER');
-  const dashes = await app.graphql('query($f: ScoringRecordFilter) { scoringRecords(filter: $f) { edges { cursor } } }', { f: { taxonomyId: '-'.repeat(36) } });
+  const dashes = await app.graphql(
+    'query($f: ScoringRecordFilter) { scoringRecords(filter: $f) { edges { cursor } } }',
+    { f: { taxonomyId: '-'.repeat(36) } },
+  );
   assert.equal(dashes.errors?.[0].extensions.code, 'BAD_USER_INPUT');
   assert.match(dashes.errors![0].message, /not a taxonomy id/);
 
@@ -171,5 +224,8 @@ test('hostile names, filenames and ids: NUL refused with a code, filenames clean
     i: { taxonomyId, images: names.map((filename) => ({ data: base64(fixtureImage('images/tiny8.png')), filename })) },
   });
   assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
-  assert.deepEqual(scored.data.scoreImages.map((r: { filename: string | null }) => r.filename), ['photogpj.exe', 'x'.repeat(255), 'nulbyte.png', null]);
+  assert.deepEqual(
+    scored.data.scoreImages.map((r: { filename: string | null }) => r.filename),
+    ['photogpj.exe', 'x'.repeat(255), 'nulbyte.png', null],
+  );
 });

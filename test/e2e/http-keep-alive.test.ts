@@ -25,7 +25,7 @@ async function closedWhileIdle(url: string, idleMs: number): Promise<boolean> {
   }
 }
 
-test('idle keep-alive connections outlive Node\'s 5 s default by default, and follow NEGLABEL_KEEP_ALIVE_TIMEOUT_MS', async () => {
+test("idle keep-alive connections outlive Node's 5 s default by default, and follow NEGLABEL_KEEP_ALIVE_TIMEOUT_MS", async () => {
   const defaults = await startTestApp();
   try {
     assert.equal(await closedWhileIdle(defaults.url, 6_000), false, 'still open after 6 s (default 65 s)');

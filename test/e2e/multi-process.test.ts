@@ -36,7 +36,12 @@ async function graphql(port: number, query: string, variables?: Record<string, u
 }
 
 function startWorker(): ChildProcess {
-  const worker = startServer(0, dir, { NEGLABEL_ROLE: 'worker', DATABASE_URL: databaseUrl, NEGLABEL_JOB_LEASE_SECONDS: String(LEASE_SECONDS), NEGLABEL_ENCODER_WORKERS: '1' });
+  const worker = startServer(0, dir, {
+    NEGLABEL_ROLE: 'worker',
+    DATABASE_URL: databaseUrl,
+    NEGLABEL_JOB_LEASE_SECONDS: String(LEASE_SECONDS),
+    NEGLABEL_ENCODER_WORKERS: '1',
+  });
   processes.push(worker);
   workers.push(worker);
   return worker;
@@ -51,13 +56,22 @@ before(async () => {
   for (let migrated = false; !migrated; await new Promise((resolve) => setTimeout(resolve, 100))) {
     if (!existsSync(path.join(dataDir, SOCKET_NAME))) continue;
     sql ??= new pg.Pool({ connectionString: databaseUrl, max: 1 });
-    const rows = await sql.query('SELECT count(*)::int AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL').catch(() => ({ rows: [{ n: 0 }] }));
+    const rows = await sql
+      .query('SELECT count(*)::int AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL')
+      .catch(() => ({ rows: [{ n: 0 }] }));
     migrated = rows.rows[0].n === migrations;
   }
   // the first API creates the bootstrap admin key; the second finds it
   for (let i = 0; i < 2; i++) {
     const port = randomPort() + i;
-    processes.push(startServer(port, dir, { NEGLABEL_ROLE: 'api', DATABASE_URL: databaseUrl, NEGLABEL_ADMIN_KEY: ADMIN_KEY, NEGLABEL_ENCODER_WORKERS: '1' }));
+    processes.push(
+      startServer(port, dir, {
+        NEGLABEL_ROLE: 'api',
+        DATABASE_URL: databaseUrl,
+        NEGLABEL_ADMIN_KEY: ADMIN_KEY,
+        NEGLABEL_ENCODER_WORKERS: '1',
+      }),
+    );
     await waitReady(port);
     apis.push(port);
   }
@@ -71,20 +85,36 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const corpus = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ text: `${prefix} ${i}`, partOfSpeech: i % 4 ? 'NOUN' : 'ADJECTIVE' }));
+const corpus = (n: number, prefix: string) =>
+  Array.from({ length: n }, (_, i) => ({ text: `${prefix} ${i}`, partOfSpeech: i % 4 ? 'NOUN' : 'ADJECTIVE' }));
 
 async function createTaxonomy(port: number, name: string): Promise<string> {
-  return (await graphql(port, 'mutation($n: String!) { createTaxonomy(input: { name: $n, labels: ["cat", "dog", "hamster"] }) { id } }', { n: name })).createTaxonomy.id;
+  return (
+    await graphql(
+      port,
+      'mutation($n: String!) { createTaxonomy(input: { name: $n, labels: ["cat", "dog", "hamster"] }) { id } }',
+      { n: name },
+    )
+  ).createTaxonomy.id;
 }
 
 async function startMining(port: number, taxonomyId: string, words: number): Promise<string> {
-  return (await graphql(port, 'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { id } }', { t: taxonomyId, c: corpus(words, taxonomyId) })).startMining.id;
+  return (
+    await graphql(
+      port,
+      'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { id } }',
+      { t: taxonomyId, c: corpus(words, taxonomyId) },
+    )
+  ).startMining.id;
 }
 
 async function waitForJob(port: number, id: string) {
   for (;;) {
-    const { miningJob } = await graphql(port, 'query($id: ID!) { miningJob(id: $id) { status error attempts } }', { id });
-    if (!['QUEUED', 'RUNNING'].includes(miningJob.status)) return miningJob as { status: string; error: string | null; attempts: number };
+    const { miningJob } = await graphql(port, 'query($id: ID!) { miningJob(id: $id) { status error attempts } }', {
+      id,
+    });
+    if (!['QUEUED', 'RUNNING'].includes(miningJob.status))
+      return miningJob as { status: string; error: string | null; attempts: number };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -112,7 +142,10 @@ test('a worker killed mid-job: the other worker takes the job over when the leas
   const jobId = await startMining(apis[1], taxonomyId, 12_000);
   let holder: string | null = null;
   while (!holder) {
-    const { rows } = await sql.query(`SELECT leased_by FROM mining_jobs WHERE id = $1 AND status = 'RUNNING' AND phase = 'encoding-corpus'`, [jobId]);
+    const { rows } = await sql.query(
+      `SELECT leased_by FROM mining_jobs WHERE id = $1 AND status = 'RUNNING' AND phase = 'encoding-corpus'`,
+      [jobId],
+    );
     holder = rows[0]?.leased_by ?? null;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -135,12 +168,19 @@ test('concurrent scoring through both APIs loses nothing, and paging the history
   const requests = 12;
   await Promise.all(
     Array.from({ length: requests }, (_, i) =>
-      graphql(apis[i % 2], 'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', { i: { taxonomyId, images } })),
+      graphql(apis[i % 2], 'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
+        i: { taxonomyId, images },
+      }),
+    ),
   );
   const seen: string[] = [];
   let after: string | null = null;
   for (let page = 0; page < 100; page++) {
-    const data: any = await graphql(apis[page % 2], 'query($t: ID!, $a: String) { scoringRecords(filter: { taxonomyId: $t }, first: 5, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }', { t: taxonomyId, a: after });
+    const data: any = await graphql(
+      apis[page % 2],
+      'query($t: ID!, $a: String) { scoringRecords(filter: { taxonomyId: $t }, first: 5, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }',
+      { t: taxonomyId, a: after },
+    );
     seen.push(...data.scoringRecords.edges.map((e: { node: { id: string } }) => e.node.id));
     if (!data.scoringRecords.pageInfo.hasNextPage) break;
     after = data.scoringRecords.pageInfo.endCursor;

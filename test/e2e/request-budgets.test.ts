@@ -6,13 +6,18 @@ import { fixtureImage } from '../helpers/fixtures.ts';
 let app: TestApp;
 before(async () => {
   app = await startTestApp({
-    NEGLABEL_RATE_LIMIT_PER_MINUTE: '40', NEGLABEL_MAX_RESPONSE_BYTES: '20000', NEGLABEL_MAX_PIXELS_PER_REQUEST: '120000',
-    NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST: '1000', NEGLABEL_MAX_IN_FLIGHT_PER_KEY: '1', NEGLABEL_BATCH_WINDOW_MS: '30',
+    NEGLABEL_RATE_LIMIT_PER_MINUTE: '40',
+    NEGLABEL_MAX_RESPONSE_BYTES: '20000',
+    NEGLABEL_MAX_PIXELS_PER_REQUEST: '120000',
+    NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST: '1000',
+    NEGLABEL_MAX_IN_FLIGHT_PER_KEY: '1',
+    NEGLABEL_BATCH_WINDOW_MS: '30',
   });
 });
 after(() => app.close());
 
-const code = (result: { errors?: Array<{ extensions: { code: string } }> }) => result.errors?.[0].extensions.code ?? 'ok';
+const code = (result: { errors?: Array<{ extensions: { code: string } }> }) =>
+  result.errors?.[0].extensions.code ?? 'ok';
 const image = (file: string) => ({ data: base64(fixtureImage(file)) });
 
 test('one encoder operation per request: aliases of embedTexts can no longer multiply the work', async () => {
@@ -27,16 +32,25 @@ test('per-request budgets: a response over the cap, pixels over the budget, text
   assert.equal(code(big), 'RESPONSE_TOO_LARGE');
   assert.equal(big.data, undefined);
   // three 224 x 224 images declare 150,528 pixels, over the budget of 120,000
-  const pixels = await app.graphql('mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [image('images/rgb224.png'), image('images/rgb224b.png'), image('images/rgb224.jpg')] });
+  const pixels = await app.graphql('mutation($i: [ImageInput!]!) { embedImages(images: $i) }', {
+    i: [image('images/rgb224.png'), image('images/rgb224b.png'), image('images/rgb224.jpg')],
+  });
   assert.equal(code(pixels), 'REQUEST_BUDGET_EXCEEDED');
-  const chars = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: Array.from({ length: 3 }, () => 'y'.repeat(400)) });
+  const chars = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', {
+    t: Array.from({ length: 3 }, () => 'y'.repeat(400)),
+  });
   assert.equal(code(chars), 'REQUEST_BUDGET_EXCEEDED');
 });
 
 test('a key at its in-flight limit is told to wait; another key is not held up', async () => {
-  const other = (await app.graphql('mutation { createApiKey(input: { name: "other", role: SCORER }) { key } }')).data.createApiKey.key;
+  const other = (await app.graphql('mutation { createApiKey(input: { name: "other", role: SCORER }) { key } }')).data
+    .createApiKey.key;
   const batch = (headers?: Record<string, string>, salt = '') =>
-    app.graphql('mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [image('images/rgb224.png')].map((x) => ({ data: x.data + salt })) }, headers);
+    app.graphql(
+      'mutation($i: [ImageInput!]!) { embedImages(images: $i) }',
+      { i: [image('images/rgb224.png')].map((x) => ({ data: x.data + salt })) },
+      headers,
+    );
   const results = await Promise.all([batch(), batch(), batch(), batch({ authorization: `Bearer ${other}` })]);
   const codes = results.map(code);
   assert.ok(codes.slice(0, 3).includes('TOO_MANY_IN_FLIGHT'), codes.join());
@@ -48,8 +62,20 @@ test('the rate limit keys on the authenticated key, not the header spelling; bad
   const limited = await startTestApp({ NEGLABEL_RATE_LIMIT_PER_MINUTE: '4', NEGLABEL_ENCODER_WORKERS: '1' });
   try {
     const status = async (authorization: string) =>
-      (await fetch(`${limited.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: '{"query":"{ me { name } }"}' })).status;
-    const spellings = [`Bearer ${ADMIN_KEY}`, `bearer ${ADMIN_KEY}`, `BEARER ${ADMIN_KEY}`, `Bearer   ${ADMIN_KEY}`, `bearer ${ADMIN_KEY}`];
+      (
+        await fetch(`${limited.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization },
+          body: '{"query":"{ me { name } }"}',
+        })
+      ).status;
+    const spellings = [
+      `Bearer ${ADMIN_KEY}`,
+      `bearer ${ADMIN_KEY}`,
+      `BEARER ${ADMIN_KEY}`,
+      `Bearer   ${ADMIN_KEY}`,
+      `bearer ${ADMIN_KEY}`,
+    ];
     const seen = [];
     for (const spelling of spellings) seen.push(await status(spelling));
     assert.deepEqual(seen, [200, 200, 200, 200, 429]);

@@ -27,7 +27,11 @@ before(async () => {
   const parent = mkdtempSync(path.join(os.tmpdir(), 'neglabel-full-'));
   ballastFile = path.join(parent, 'ballast');
   const reserveMb = Math.floor(freeBytes(parent) / MB) - HEADROOM_MB;
-  app = await startTestApp({ NEGLABEL_DATA_DIR: path.join(parent, 'data'), NEGLABEL_MIN_FREE_DISK_MB: String(reserveMb), NEGLABEL_JOB_POLL_MS: '50' });
+  app = await startTestApp({
+    NEGLABEL_DATA_DIR: path.join(parent, 'data'),
+    NEGLABEL_MIN_FREE_DISK_MB: String(reserveMb),
+    NEGLABEL_JOB_POLL_MS: '50',
+  });
   taxonomyId = await createMinedTaxonomy(app, 'before-the-disk-filled');
 });
 after(async () => {
@@ -51,7 +55,10 @@ const images = [{ data: base64(fixtureImage('images/rgb224.png')) }];
 const total = async () => (await app.graphql('{ scoringStats { total } }')).data.scoringStats.total as number;
 const readyz = async () => {
   const response = await fetch(`${app.url}/readyz`);
-  return { status: response.status, body: (await response.json()) as { ready: boolean; storage: boolean; hint: string | null } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { ready: boolean; storage: boolean; hint: string | null },
+  };
 };
 
 test('a full disk refuses writes with STORAGE_FULL, changes nothing, keeps reads working and makes /readyz not ready; freeing space recovers', async (t) => {
@@ -66,9 +73,13 @@ test('a full disk refuses writes with STORAGE_FULL, changes nothing, keeps reads
   const scored = await app.graphql(SCORE, { i: { taxonomyId, images } });
   assert.equal(scored.errors?.[0].extensions.code, 'STORAGE_FULL', JSON.stringify(scored));
   assert.match(scored.errors![0].message, /nothing was written.*NEGLABEL_MIN_FREE_DISK_MB/);
-  const created = await app.graphql('mutation { createTaxonomy(input: { name: "while-full", labels: ["a", "b"] }) { id } }');
+  const created = await app.graphql(
+    'mutation { createTaxonomy(input: { name: "while-full", labels: ["a", "b"] }) { id } }',
+  );
   assert.equal(created.errors?.[0].extensions.code, 'STORAGE_FULL');
-  const mining = await app.graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', { t: taxonomyId });
+  const mining = await app.graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', {
+    t: taxonomyId,
+  });
   assert.equal(mining.errors?.[0].extensions.code, 'STORAGE_FULL');
 
   // nothing changed, and reading still works
@@ -97,11 +108,15 @@ test('a full disk refuses writes with STORAGE_FULL, changes nothing, keeps reads
 test('a mining job that meets a full disk pauses back in the queue and finishes once space is freed', async (t) => {
   // enough corpus for several checkpoints (one per 4,096-prompt chunk)
   const corpus = Array.from({ length: 12_000 }, (_, i) => ({ text: `ballast word ${i}`, partOfSpeech: 'NOUN' }));
-  const started = await app.graphql('mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { id } }', { t: taxonomyId, c: corpus });
+  const started = await app.graphql(
+    'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { id } }',
+    { t: taxonomyId, c: corpus },
+  );
   assert.equal(started.errors, undefined, JSON.stringify(started.errors));
   const id = started.data.startMining.id;
-  const job = async () => (await app.graphql('query($id: ID!) { miningJob(id: $id) { status phase done } }', { id })).data.miningJob;
-  let seen;
+  const job = async () =>
+    (await app.graphql('query($id: ID!) { miningJob(id: $id) { status phase done } }', { id })).data.miningJob;
+  let seen: { status: string; phase: string; done: number };
   do seen = await job();
   while (seen.status === 'QUEUED' || (seen.status === 'RUNNING' && seen.phase !== 'encoding-corpus'));
   assert.equal(seen.status, 'RUNNING', 'the job must still be encoding when the disk fills');
@@ -109,7 +124,9 @@ test('a mining job that meets a full disk pauses back in the queue and finishes 
   fillDisk();
   t.after(() => rmSync(ballastFile, { force: true }));
   const deadline = Date.now() + 120_000;
-  while ((seen = await job()).status === 'RUNNING' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (seen = await job(); seen.status === 'RUNNING' && Date.now() < deadline; seen = await job()) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   assert.equal(seen.status, 'QUEUED', 'paused, not failed');
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.equal((await job()).status, 'QUEUED', 'no job is taken while the disk is full');
@@ -123,11 +140,14 @@ test('the embedded database does not even open on a disk below the reserve', asy
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-full-start-'));
   try {
     const guard = new StorageGuard(dir, freeBytes(dir) + 1024 * MB);
-    await assert.rejects(startEmbeddedPostgres(path.join(dir, 'data'), { maxConnections: 2, idleInTransactionMs: 60_000 }, guard), (error: Error & { code?: string }) => {
-      assert.equal(error.code, 'STORAGE_FULL');
-      assert.match(error.message, /free space or move NEGLABEL_DATA_DIR/);
-      return true;
-    });
+    await assert.rejects(
+      startEmbeddedPostgres(path.join(dir, 'data'), { maxConnections: 2, idleInTransactionMs: 60_000 }, guard),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'STORAGE_FULL');
+        assert.match(error.message, /free space or move NEGLABEL_DATA_DIR/);
+        return true;
+      },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,11 @@ import { FIXTURE_MODEL_DIR } from './fixtures.ts';
 
 export interface TestApp extends Omit<App, 'url'> {
   url: string;
-  graphql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<{ data?: T; errors?: Array<{ message: string; extensions: { code: string } & Record<string, unknown> }> }>;
+  graphql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<{ data?: T; errors?: Array<{ message: string; extensions: { code: string } & Record<string, unknown> }> }>;
   dataDir: string;
 }
 
@@ -54,26 +58,47 @@ export function base64(bytes: Uint8Array): string {
 }
 
 /** Polls a mining job until it ends (SUCCEEDED, FAILED or CANCELLED) and returns it. */
-export async function waitForJob(app: TestApp, id: string, timeoutMs = 600_000): Promise<{ status: string; error: string | null; negativeSet: { id: string } | null }> {
+export async function waitForJob(
+  app: TestApp,
+  id: string,
+  timeoutMs = 600_000,
+): Promise<{ status: string; error: string | null; negativeSet: { id: string } | null }> {
   const started = Date.now();
   for (;;) {
-    const { data, errors } = await app.graphql('query($id: ID!) { miningJob(id: $id) { status error negativeSet { id } } }', { id });
+    const { data, errors } = await app.graphql(
+      'query($id: ID!) { miningJob(id: $id) { status error negativeSet { id } } }',
+      { id },
+    );
     if (errors) throw new Error(JSON.stringify(errors));
     if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(data.miningJob.status)) return data.miningJob;
-    if (Date.now() - started > timeoutMs) throw new Error(`job ${id} still ${data.miningJob.status} after ${timeoutMs} ms`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`job ${id} still ${data.miningJob.status} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
 /** A small taxonomy mined over a 20-word custom corpus (seconds, not the full WordNet pass). */
-export async function createMinedTaxonomy(app: TestApp, name: string, labels = ['cat', 'dog', 'hamster']): Promise<string> {
-  const created = await app.graphql('mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }', { i: { name, labels } });
+export async function createMinedTaxonomy(
+  app: TestApp,
+  name: string,
+  labels = ['cat', 'dog', 'hamster'],
+): Promise<string> {
+  const created = await app.graphql('mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }', {
+    i: { name, labels },
+  });
   if (created.errors) throw new Error(JSON.stringify(created.errors));
   const corpus = ['car', 'house', 'tree', 'river', 'cloud', 'stone', 'chair', 'lamp', 'boat', 'bridge', 'road', 'hill']
     .map((text) => ({ text, partOfSpeech: 'NOUN' }))
-    .concat(['red', 'quiet', 'tall', 'wet', 'slow', 'bright', 'empty', 'round'].map((text) => ({ text, partOfSpeech: 'ADJECTIVE' })));
+    .concat(
+      ['red', 'quiet', 'tall', 'wet', 'slow', 'bright', 'empty', 'round'].map((text) => ({
+        text,
+        partOfSpeech: 'ADJECTIVE',
+      })),
+    );
   const taxonomyId = created.data.createTaxonomy.id;
-  const started = await app.graphql('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', { i: { taxonomyId, corpus, selectionRatio: 0.5, groups: 2 } });
+  const started = await app.graphql('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', {
+    i: { taxonomyId, corpus, selectionRatio: 0.5, groups: 2 },
+  });
   if (started.errors) throw new Error(JSON.stringify(started.errors));
   const job = await waitForJob(app, started.data.startMining.id);
   if (job.status !== 'SUCCEEDED') throw new Error(`mining ${job.status}: ${job.error}`);

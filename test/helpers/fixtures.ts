@@ -5,7 +5,11 @@ import path from 'node:path';
 
 export const FIXTURE_MODEL_DIR = fileURLToPath(new URL('../fixtures/clip-tiny-random/', import.meta.url));
 
-export interface ReferenceText { text: string; ids: number[]; text_embeds: number[] }
+export interface ReferenceText {
+  text: string;
+  ids: number[];
+  text_embeds: number[];
+}
 export interface ReferenceImage {
   file: string;
   pixel_mean: number;
@@ -13,7 +17,10 @@ export interface ReferenceImage {
   pixel_values_sample: number[];
   image_embeds: number[];
 }
-export interface Reference { texts: ReferenceText[]; images: ReferenceImage[] }
+export interface Reference {
+  texts: ReferenceText[];
+  images: ReferenceImage[];
+}
 
 export const reference: Reference = JSON.parse(readFileSync(path.join(FIXTURE_MODEL_DIR, 'reference.json'), 'utf8'));
 

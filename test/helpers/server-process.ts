@@ -8,7 +8,15 @@ export function randomPort(): number {
 
 export function startServer(port: number, dataDir: string, env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: String(port), NEGLABEL_DATA_DIR: dataDir, NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR, NEGLABEL_JOB_POLL_MS: '100', LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      NEGLABEL_DATA_DIR: dataDir,
+      NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR,
+      NEGLABEL_JOB_POLL_MS: '100',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: 'ignore',
   });
 }

@@ -19,8 +19,15 @@ test('migrations apply once, are recorded as prisma migrate deploy records them,
     const folders = readMigrations(MIGRATIONS).map((m) => m.name);
     const applied = await Promise.all(pools.map((pool) => applyMigrations(pool, MIGRATIONS, () => {})));
     assert.deepEqual(applied.flat().sort(), folders, 'each migration applied exactly once');
-    const rows = (await pools[0].query('SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name')).rows;
-    assert.deepEqual(rows.map((r) => r.migration_name), folders);
+    const rows = (
+      await pools[0].query(
+        'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
+      )
+    ).rows;
+    assert.deepEqual(
+      rows.map((r) => r.migration_name),
+      folders,
+    );
     for (const row of rows) {
       const sql = readFileSync(path.join(MIGRATIONS, row.migration_name, 'migration.sql'));
       assert.equal(row.checksum, createHash('sha256').update(sql).digest('hex'));
@@ -29,7 +36,9 @@ test('migrations apply once, are recorded as prisma migrate deploy records them,
       assert.equal(row.rolled_back_at, null);
     }
     assert.deepEqual(await migrationStatus(pools[0], readMigrations(MIGRATIONS)), { applied: folders, pending: [] });
-    const { rows: [distance] } = await pools[0].query(`SELECT '[1,0]'::vector <=> '[0,1]'::vector AS d`);
+    const {
+      rows: [distance],
+    } = await pools[0].query(`SELECT '[1,0]'::vector <=> '[0,1]'::vector AS d`);
     assert.equal(distance.d, 1);
     assert.deepEqual(await applyMigrations(pools[0], MIGRATIONS, () => {}), []);
   } finally {
@@ -49,7 +58,10 @@ test('a failing migration is rolled back whole and leaves no record', async () =
   const db = await startEmbeddedDatabase(path.join(dir, 'data'), 4);
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   try {
-    await assert.rejects(applyMigrations(pool, migrations, () => {}), /20990101000000_bad failed and was rolled back/);
+    await assert.rejects(
+      applyMigrations(pool, migrations, () => {}),
+      /20990101000000_bad failed and was rolled back/,
+    );
     assert.equal((await pool.query(`SELECT to_regclass('t_ok') AS t`)).rows[0].t, null);
     assert.equal((await pool.query('SELECT count(*)::int AS n FROM _prisma_migrations')).rows[0].n, 0);
   } finally {

@@ -47,10 +47,15 @@ console.log(JSON.stringify({ failures }));
 
 function runClient(url: string, name: string): Promise<{ failures: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CLIENT, url, name], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CLIENT, url, name], {
+      cwd: process.cwd(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client ${name} exited with ${code}: ${out}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client ${name} exited with ${code}: ${out}`)),
+    );
   });
 }
 
@@ -61,9 +66,18 @@ test(`${PROCESSES} processes x ${CONNECTIONS} connections run concurrent transac
   try {
     await admin.query('CREATE TABLE ledger (id serial PRIMARY KEY, who text NOT NULL, n int NOT NULL)');
     const results = await Promise.all(Array.from({ length: PROCESSES }, (_, p) => runClient(db.url, `p${p}`)));
-    assert.deepEqual(results.flatMap((r) => r.failures), []);
-    const { rows } = await admin.query('SELECT count(*)::int AS rows, count(DISTINCT who)::int AS writers, sum(n)::int AS total FROM ledger');
-    assert.deepEqual(rows[0], { rows: PROCESSES * CONNECTIONS * TRANSACTIONS * 2, writers: PROCESSES * CONNECTIONS, total: 0 });
+    assert.deepEqual(
+      results.flatMap((r) => r.failures),
+      [],
+    );
+    const { rows } = await admin.query(
+      'SELECT count(*)::int AS rows, count(DISTINCT who)::int AS writers, sum(n)::int AS total FROM ledger',
+    );
+    assert.deepEqual(rows[0], {
+      rows: PROCESSES * CONNECTIONS * TRANSACTIONS * 2,
+      writers: PROCESSES * CONNECTIONS,
+      total: 0,
+    });
   } finally {
     await admin.end();
     await db.stop();
@@ -84,7 +98,11 @@ test('a connection that dies inside a transaction is rolled back, and one that s
     await dying.query('BEGIN');
     await dying.query('INSERT INTO t VALUES (1)');
     (dying as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-    assert.equal((await other.query('SELECT count(*)::int AS n FROM t')).rows[0].n, 0, 'the dead transaction was rolled back');
+    assert.equal(
+      (await other.query('SELECT count(*)::int AS n FROM t')).rows[0].n,
+      0,
+      'the dead transaction was rolled back',
+    );
 
     const idle = new pg.Client(db.url);
     idle.on('error', () => {});

@@ -50,7 +50,11 @@ test('the embedded database opens no TCP port: a Unix socket in a private folder
     // files written while running (new relations, WAL) are private too
     await pool.query('CREATE TABLE written_later AS SELECT g AS n FROM generate_series(1, 50000) g');
     await pool.query('CHECKPOINT');
-    assert.deepEqual([...listeningTcpSocketsOfThisProcess()].filter((inode) => !before.has(inode)), [], 'no new TCP listener');
+    assert.deepEqual(
+      [...listeningTcpSocketsOfThisProcess()].filter((inode) => !before.has(inode)),
+      [],
+      'no new TCP listener',
+    );
     assert.ok(!/:\d+\//.test(db.url), `no host:port in ${db.url}`);
     assert.equal(statSync(dataDir).mode & 0o777, 0o700);
     const socket = statSync(path.join(dataDir, SOCKET_NAME));

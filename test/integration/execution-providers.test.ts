@@ -11,8 +11,14 @@ import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
 
 const start = (executionProviders: Array<'cpu' | 'cuda' | 'tensorrt'>) =>
   OnnxEncoder.start({
-    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 1, settings: { executionProviders, preprocessing: 'exact' },
-    maxBatchSize: 8, batchWindowMs: 1, maxImagePixels: 1e7, cacheEntries: 0,
+    modelsDir: '/nonexistent',
+    defaultModelDir: FIXTURE_MODEL_DIR,
+    workers: 1,
+    settings: { executionProviders, preprocessing: 'exact' },
+    maxBatchSize: 8,
+    batchWindowMs: 1,
+    maxImagePixels: 1e7,
+    cacheEntries: 0,
   });
 
 test('cuda without the CPU allowed: the model does not load, and its status says how to install the GPU binaries', async () => {
@@ -21,7 +27,10 @@ test('cuda without the CPU allowed: the model does not load, and its status says
     const [model] = encoder.models();
     assert.equal(model.loaded, false);
     assert.match(model.error ?? '', /cuda: .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
-    assert.throws(() => encoder.resolveModel(null), (error: Error & { code?: string }) => error.code === 'MODEL_NOT_LOADED');
+    assert.throws(
+      () => encoder.resolveModel(null),
+      (error: Error & { code?: string }) => error.code === 'MODEL_NOT_LOADED',
+    );
   } finally {
     await encoder.close();
   }
@@ -43,6 +52,14 @@ test('tensorrt,cuda,cpu: the model runs on the CPU and reports both providers th
 
 test('NEGLABEL_EXECUTION_PROVIDERS accepts an ordered list of known providers and refuses anything else', () => {
   assert.deepEqual(loadConfig({}).executionProviders, ['cpu']);
-  assert.deepEqual(loadConfig({ NEGLABEL_EXECUTION_PROVIDERS: 'TensorRT, cuda,cpu' }).executionProviders, ['tensorrt', 'cuda', 'cpu']);
-  for (const bad of ['gpu', 'cuda,cuda', ' , ']) assert.throws(() => loadConfig({ NEGLABEL_EXECUTION_PROVIDERS: bad }), /NEGLABEL_EXECUTION_PROVIDERS=.* is invalid/);
+  assert.deepEqual(loadConfig({ NEGLABEL_EXECUTION_PROVIDERS: 'TensorRT, cuda,cpu' }).executionProviders, [
+    'tensorrt',
+    'cuda',
+    'cpu',
+  ]);
+  for (const bad of ['gpu', 'cuda,cuda', ' , '])
+    assert.throws(
+      () => loadConfig({ NEGLABEL_EXECUTION_PROVIDERS: bad }),
+      /NEGLABEL_EXECUTION_PROVIDERS=.* is invalid/,
+    );
 });

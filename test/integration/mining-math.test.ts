@@ -13,9 +13,17 @@ test('the ONNX Runtime mining path equals the JavaScript reference (1e-5) and se
   const reference = candidateStatistics(candidates, ids, dim, 0.95);
   const fast = await candidateStatisticsInWorker(candidates.slice(), ids.slice(), dim, 0.95);
   let worst = 0;
-  for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(fast.quantile[i] - reference.quantile[i]), Math.abs(fast.max[i] - reference.max[i]));
+  for (let i = 0; i < n; i++)
+    worst = Math.max(
+      worst,
+      Math.abs(fast.quantile[i] - reference.quantile[i]),
+      Math.abs(fast.max[i] - reference.max[i]),
+    );
   assert.ok(worst < 1e-5, `max difference ${worst}`);
-  const corpus: CorpusWord[] = Array.from({ length: n }, (_, i) => ({ text: `w${i}`, pos: i % 5 === 0 ? 'adjective' : 'noun' }));
+  const corpus: CorpusWord[] = Array.from({ length: n }, (_, i) => ({
+    text: `w${i}`,
+    pos: i % 5 === 0 ? 'adjective' : 'noun',
+  }));
   const options = { selectionRatio: 0.15, excludeNearDuplicates: true, nearDuplicateThreshold: 0.95 };
   const a = selectNegatives(corpus, fast, [], options).indices;
   const b = selectNegatives(corpus, reference, [], options).indices;
@@ -23,6 +31,10 @@ test('the ONNX Runtime mining path equals the JavaScript reference (1e-5) and se
   // float32 (ORT) and float64 (reference) sums may order candidates whose quantiles differ by
   // less than 1e-6 differently; anything else must agree exactly, position by position
   a.forEach((index, position) => {
-    if (index !== b[position]) assert.ok(Math.abs(reference.quantile[index] - reference.quantile[b[position]]) < 1e-6, `rank ${position}: ${index} vs ${b[position]}`);
+    if (index !== b[position])
+      assert.ok(
+        Math.abs(reference.quantile[index] - reference.quantile[b[position]]) < 1e-6,
+        `rank ${position}: ${index} vs ${b[position]}`,
+      );
   });
 });

@@ -9,26 +9,41 @@ const MODEL = 'clip-tiny-random';
 
 before(async () => {
   encoder = await OnnxEncoder.start({
-    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 2, settings: { executionProviders: ['cpu'], preprocessing: 'exact' },
-    maxBatchSize: 32, batchWindowMs: 10, maxImagePixels: 1e8, cacheEntries: 1000,
+    modelsDir: '/nonexistent',
+    defaultModelDir: FIXTURE_MODEL_DIR,
+    workers: 2,
+    settings: { executionProviders: ['cpu'], preprocessing: 'exact' },
+    maxBatchSize: 32,
+    batchWindowMs: 10,
+    maxImagePixels: 1e8,
+    cacheEntries: 1000,
   });
 });
 after(() => encoder.close());
 
 test('the fixture model loads with its dimensions', () => {
   const [model] = encoder.models();
-  assert.deepEqual({ id: model.id, loaded: model.loaded, dim: model.embeddingDim, size: model.imageSize, ctx: model.contextLength }, { id: MODEL, loaded: true, dim: 32, size: 224, ctx: 77 });
+  assert.deepEqual(
+    { id: model.id, loaded: model.loaded, dim: model.embeddingDim, size: model.imageSize, ctx: model.contextLength },
+    { id: MODEL, loaded: true, dim: 32, size: 224, ctx: 77 },
+  );
 });
 
 test('text embeddings equal the PyTorch reference within 1e-4 (after L2 normalization)', async () => {
-  const embeddings = await encoder.embedTexts(MODEL, reference.texts.map((t) => t.text));
+  const embeddings = await encoder.embedTexts(
+    MODEL,
+    reference.texts.map((t) => t.text),
+  );
   const worst = Math.max(...reference.texts.map((t, i) => maxAbsDiff(embeddings[i], l2normalize(t.text_embeds))));
   assert.ok(worst < 1e-4, `max difference ${worst}`);
 });
 
 test('image embeddings equal the reference within 1e-4, resized images included (Pillow alpha dropping)', async (t) => {
   // the reference pipeline is Pillow's convert('RGB'): rgba240.png needs dropAlpha to match it
-  const embeddings = await encoder.embedImages(MODEL, reference.images.map((i) => ({ bytes: fixtureImage(i.file), alpha: 'drop' as const })));
+  const embeddings = await encoder.embedImages(
+    MODEL,
+    reference.images.map((i) => ({ bytes: fixtureImage(i.file), alpha: 'drop' as const })),
+  );
   for (const [i, image] of reference.images.entries()) {
     const diff = maxAbsDiff(embeddings[i] as Float32Array, l2normalize(image.image_embeds));
     t.diagnostic(`${image.file}: max |diff| ${diff.toExponential(2)}`);
@@ -39,7 +54,9 @@ test('image embeddings equal the reference within 1e-4, resized images included 
 test('32 concurrent single-image requests reach the session as a few batched runs, identical to one by one', async () => {
   const files = reference.images.map((i) => i.file);
   // distinct bytes per request (a trailing byte after the image end), so the cache cannot answer
-  const images = Array.from({ length: 32 }, (_, i) => Buffer.concat([fixtureImage(files[i % files.length]), Buffer.from([i, 7])]));
+  const images = Array.from({ length: 32 }, (_, i) =>
+    Buffer.concat([fixtureImage(files[i % files.length]), Buffer.from([i, 7])]),
+  );
   const before = encoder.stats();
   const concurrent = await Promise.all(images.map((img) => encoder.embedImages(MODEL, [{ bytes: img }])));
   const afterStats = encoder.stats();
@@ -50,7 +67,10 @@ test('32 concurrent single-image requests reach the session as a few batched run
   for (const [i, img] of images.entries()) {
     // trailing bytes after the image end change the hash, not the pixels
     const [single] = await encoder.embedImages(MODEL, [{ bytes: Buffer.concat([img, Buffer.from('x')]) }]);
-    assert.ok(maxAbsDiff(single as Float32Array, concurrent[i][0] as Float32Array) < 1e-5, `image ${i} differs between batched and single runs`);
+    assert.ok(
+      maxAbsDiff(single as Float32Array, concurrent[i][0] as Float32Array) < 1e-5,
+      `image ${i} differs between batched and single runs`,
+    );
   }
 });
 
@@ -66,17 +86,31 @@ test('transparency: hidden colours under transparent pixels do not matter; dropA
         data.set(inside ? [220, 20, 30, 255] : [hidden, hidden, hidden, 0], (y * size + x) * 4);
       }
     }
-    return sharp(data, { raw: { width: size, height: size, channels: 4 } }).png().toBuffer();
+    return sharp(data, { raw: { width: size, height: size, channels: 4 } })
+      .png()
+      .toBuffer();
   };
   const [black, white] = await Promise.all([withHidden(0), withHidden(255)]);
   const [a, b] = await encoder.embedImages(MODEL, [{ bytes: black }, { bytes: white }]);
-  assert.ok(maxAbsDiff(a as Float32Array, b as Float32Array) < 1e-6, 'composited over white, the two files are one picture');
-  const [droppedBlack, droppedWhite] = await encoder.embedImages(MODEL, [{ bytes: black, alpha: 'drop' }, { bytes: white, alpha: 'drop' }]);
-  assert.ok(maxAbsDiff(droppedBlack as Float32Array, droppedWhite as Float32Array) > 1e-3, 'Pillow alpha dropping sees the hidden colour');
+  assert.ok(
+    maxAbsDiff(a as Float32Array, b as Float32Array) < 1e-6,
+    'composited over white, the two files are one picture',
+  );
+  const [droppedBlack, droppedWhite] = await encoder.embedImages(MODEL, [
+    { bytes: black, alpha: 'drop' },
+    { bytes: white, alpha: 'drop' },
+  ]);
+  assert.ok(
+    maxAbsDiff(droppedBlack as Float32Array, droppedWhite as Float32Array) > 1e-3,
+    'Pillow alpha dropping sees the hidden colour',
+  );
   // compositing over black equals dropping alpha when the hidden colour is black
   const [overBlack] = await encoder.embedImages(MODEL, [{ bytes: white, alpha: { background: [0, 0, 0] } }]);
   assert.ok(maxAbsDiff(overBlack as Float32Array, droppedBlack as Float32Array) < 1e-6);
-  assert.ok(maxAbsDiff(overBlack as Float32Array, a as Float32Array) > 1e-3, 'a different background is a different picture, not a cache hit');
+  assert.ok(
+    maxAbsDiff(overBlack as Float32Array, a as Float32Array) > 1e-3,
+    'a different background is a different picture, not a cache hit',
+  );
 });
 
 test('identical texts and images are served from the cache', async () => {
@@ -105,18 +139,29 @@ test('padding a text batch to its longest row gives the same embeddings as encod
   const texts = ['a', 'a much longer sentence about a dog running on the beach at sunset with friends'];
   const together = await encoder.embedTextsBulk(MODEL, texts);
   const alone = await Promise.all(texts.map((t) => encoder.embedTextsBulk(MODEL, [t])));
-  texts.forEach((_, i) => assert.ok(maxAbsDiff(together[i], alone[i][0]) < 1e-5));
+  texts.forEach((_, i) => {
+    assert.ok(maxAbsDiff(together[i], alone[i][0]) < 1e-5);
+  });
 });
 
 test('NEGLABEL_PREPROCESSING=fast encodes through the workers, close to the exact path (which stays the default)', async () => {
   const fast = await OnnxEncoder.start({
-    modelsDir: '/nonexistent', defaultModelDir: FIXTURE_MODEL_DIR, workers: 1, settings: { executionProviders: ['cpu'], preprocessing: 'fast' },
-    maxBatchSize: 8, batchWindowMs: 1, maxImagePixels: 1e8, cacheEntries: 0,
+    modelsDir: '/nonexistent',
+    defaultModelDir: FIXTURE_MODEL_DIR,
+    workers: 1,
+    settings: { executionProviders: ['cpu'], preprocessing: 'fast' },
+    maxBatchSize: 8,
+    batchWindowMs: 1,
+    maxImagePixels: 1e8,
+    cacheEntries: 0,
   });
   try {
     const files = ['images/rgb640x480.jpg', 'images/rgba240.png'];
     const images = files.map((file) => ({ bytes: fixtureImage(file) }));
-    const [exactEmbeddings, fastEmbeddings] = [await encoder.embedImages(MODEL, images), await fast.embedImages(MODEL, images)];
+    const [exactEmbeddings, fastEmbeddings] = [
+      await encoder.embedImages(MODEL, images),
+      await fast.embedImages(MODEL, images),
+    ];
     for (let i = 0; i < images.length; i++) {
       const [a, b] = [exactEmbeddings[i] as Float32Array, fastEmbeddings[i] as Float32Array];
       const cosine = a.reduce((s, v, j) => s + v * b[j], 0);

@@ -25,8 +25,8 @@ test("the image's command is npm start's, run as a non-root user with production
 /** `KEY: value` lines in each service's `environment:` block. */
 function environment(service: string): string[] {
   const block = new RegExp(`^  ${service}:\\n([\\s\\S]*?)(?=^  \\S|^\\S)`, 'm').exec(compose)![1];
-  const env = /^    environment:\n((?:      .*\n)+)/m.exec(block)![1];
-  return [...env.matchAll(/^      ([A-Z_]+):/gm)].map((m) => m[1]);
+  const env = /^ {4}environment:\n((?: {6}.*\n)+)/m.exec(block)![1];
+  return [...env.matchAll(/^ {6}([A-Z_]+):/gm)].map((m) => m[1]);
 }
 
 test('every variable compose sets for neglabel is one the service reads and the README documents', () => {
@@ -34,7 +34,11 @@ test('every variable compose sets for neglabel is one the service reads and the 
     const names = environment(service);
     assert.ok(names.includes('NEGLABEL_ROLE') && names.includes('DATABASE_URL'), service);
     for (const name of names) {
-      assert.match(config, new RegExp(`env(\\.${name}\\b|, '${name}')`), `${service}: ${name} is read by src/config.ts`);
+      assert.match(
+        config,
+        new RegExp(`env(\\.${name}\\b|, '${name}')`),
+        `${service}: ${name} is read by src/config.ts`,
+      );
       assert.ok(readme.includes(`\`${name}\``), `${service}: ${name} is in the README's environment table`);
     }
   }

@@ -16,9 +16,21 @@ import type { Row } from './math.ts';
 const ADMIN = 'bench-admin-key-0123456789';
 const CHUNK = 50_000;
 
-export async function historyBenchmark(modelDir: string, records: number, log: (m: string) => void = () => {}): Promise<{ rows: Row[]; plans: string[]; seedSeconds: number }> {
+export async function historyBenchmark(
+  modelDir: string,
+  records: number,
+  log: (m: string) => void = () => {},
+): Promise<{ rows: Row[]; plans: string[]; seedSeconds: number }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-history-'));
-  const config = loadConfig({ PORT: '0', NEGLABEL_DATA_DIR: dataDir, NEGLABEL_MODELS_DIR: path.join(dataDir, 'none'), NEGLABEL_MODEL_DIR: modelDir, NEGLABEL_ADMIN_KEY: ADMIN, LOG_LEVEL: 'warn', NEGLABEL_RATE_LIMIT_PER_MINUTE: '0' });
+  const config = loadConfig({
+    PORT: '0',
+    NEGLABEL_DATA_DIR: dataDir,
+    NEGLABEL_MODELS_DIR: path.join(dataDir, 'none'),
+    NEGLABEL_MODEL_DIR: modelDir,
+    NEGLABEL_ADMIN_KEY: ADMIN,
+    LOG_LEVEL: 'warn',
+    NEGLABEL_RATE_LIMIT_PER_MINUTE: '0',
+  });
   const app = await startApp(config, createLogger('warn'));
   try {
     const { pool } = app.database;
@@ -27,14 +39,18 @@ export async function historyBenchmark(modelDir: string, records: number, log: (
     const taxonomies = Array.from({ length: 5 }, () => ({ id: randomUUID(), version: randomUUID() }));
     for (const [i, t] of taxonomies.entries()) {
       await pool.query(`INSERT INTO taxonomies (id, name) VALUES ($1, $2)`, [t.id, `bench-${i}`]);
-      await pool.query(`INSERT INTO taxonomy_versions (id, taxonomy_id, version, labels, prompt_template, model_id) VALUES ($1, $2, 1, '{a}', 'the nice {}', $3)`, [t.version, t.id, model.id]);
+      await pool.query(
+        `INSERT INTO taxonomy_versions (id, taxonomy_id, version, labels, prompt_template, model_id) VALUES ($1, $2, 1, '{a}', 'the nice {}', $3)`,
+        [t.version, t.id, model.id],
+      );
     }
     // 1,000 distinct embeddings reused across records: what matters for the index is the row count
     const vectors = randomUnitVectors(1000, dim, 77);
     await pool.query('CREATE TEMP TABLE bench_vectors (n int PRIMARY KEY, v vector)');
-    await pool.query(`INSERT INTO bench_vectors SELECT i - 1, v::vector FROM unnest($1::text[]) WITH ORDINALITY AS x(v, i)`, [
-      Array.from({ length: 1000 }, (_, i) => `[${Array.from(vectors.subarray(i * dim, (i + 1) * dim)).join(',')}]`),
-    ]);
+    await pool.query(
+      `INSERT INTO bench_vectors SELECT i - 1, v::vector FROM unnest($1::text[]) WITH ORDINALITY AS x(v, i)`,
+      [Array.from({ length: 1000 }, (_, i) => `[${Array.from(vectors.subarray(i * dim, (i + 1) * dim)).join(',')}]`)],
+    );
     await new ScoringRecordRepository(pool).ensureVectorIndex(model.id, dim);
     const started = performance.now();
     for (let done = 0; done < records; done += CHUNK) {
@@ -54,7 +70,11 @@ export async function historyBenchmark(modelDir: string, records: number, log: (
     const seedSeconds = (performance.now() - started) / 1000;
 
     const gql = async (query: string, variables: object) => {
-      const response = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ query, variables }) });
+      const response = await fetch(`${app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+        body: JSON.stringify({ query, variables }),
+      });
       const body = await response.json();
       if (body.errors) throw new Error(JSON.stringify(body.errors));
       return body.data;
@@ -64,13 +84,39 @@ export async function historyBenchmark(modelDir: string, records: number, log: (
     const from = new Date(to.getTime() - 7 * 86400_000);
     const dayFrom = new Date(Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate()) - 30 * 86400_000);
     const operations: Array<[string, () => Promise<unknown>]> = [
-      ['scoringRecords: taxonomy + OOD + last 7 days, first 50', () => gql('query($f: ScoringRecordFilter) { scoringRecords(filter: $f, first: 50) { edges { node { id score } } } }', { f: { taxonomyId: t, decision: 'OOD', from, to } })],
-      ['scoringRecords: next page (cursor)', async () => {
-        const first = await gql('query($f: ScoringRecordFilter) { scoringRecords(filter: $f, first: 50) { pageInfo { endCursor } } }', { f: { taxonomyId: t } }) as any;
-        return gql('query($f: ScoringRecordFilter, $a: String) { scoringRecords(filter: $f, first: 50, after: $a) { edges { node { id } } } }', { f: { taxonomyId: t }, a: first.scoringRecords.pageInfo.endCursor });
-      }],
-      ['scoringStats: by day over 30 days', () => gql('query($f: ScoringRecordFilter) { scoringStats(filter: $f, interval: DAY) { total oodRate buckets { start total } } }', { f: { taxonomyId: t, from: dayFrom } })],
-      ['similarScoringRecords: top 10 for a text', () => gql('{ similarScoringRecords(text: "a photo of a dog", first: 10) { similarity } }', {})],
+      [
+        'scoringRecords: taxonomy + OOD + last 7 days, first 50',
+        () =>
+          gql(
+            'query($f: ScoringRecordFilter) { scoringRecords(filter: $f, first: 50) { edges { node { id score } } } }',
+            { f: { taxonomyId: t, decision: 'OOD', from, to } },
+          ),
+      ],
+      [
+        'scoringRecords: next page (cursor)',
+        async () => {
+          const first = (await gql(
+            'query($f: ScoringRecordFilter) { scoringRecords(filter: $f, first: 50) { pageInfo { endCursor } } }',
+            { f: { taxonomyId: t } },
+          )) as any;
+          return gql(
+            'query($f: ScoringRecordFilter, $a: String) { scoringRecords(filter: $f, first: 50, after: $a) { edges { node { id } } } }',
+            { f: { taxonomyId: t }, a: first.scoringRecords.pageInfo.endCursor },
+          );
+        },
+      ],
+      [
+        'scoringStats: by day over 30 days',
+        () =>
+          gql(
+            'query($f: ScoringRecordFilter) { scoringStats(filter: $f, interval: DAY) { total oodRate buckets { start total } } }',
+            { f: { taxonomyId: t, from: dayFrom } },
+          ),
+      ],
+      [
+        'similarScoringRecords: top 10 for a text',
+        () => gql('{ similarScoringRecords(text: "a photo of a dog", first: 10) { similarity } }', {}),
+      ],
     ];
     const rows: Row[] = [];
     for (const [name, run] of operations) {
@@ -82,9 +128,19 @@ export async function historyBenchmark(modelDir: string, records: number, log: (
         times.push(performance.now() - t0);
       }
       times.sort((a, b) => a - b);
-      rows.push({ operation: name, 'p50 ms': times[14].toFixed(1), 'p95 ms': times[28].toFixed(1), 'goal p95 < 100 ms': times[28] < 100 ? 'met' : 'NOT met' });
+      rows.push({
+        operation: name,
+        'p50 ms': times[14].toFixed(1),
+        'p95 ms': times[28].toFixed(1),
+        'goal p95 < 100 ms': times[28] < 100 ? 'met' : 'NOT met',
+      });
     }
-    const explain = async (sql: string, params: unknown[]) => (await pool.query(`EXPLAIN ${sql}`, params)).rows.map((r) => r['QUERY PLAN'] as string).filter((l) => /Index|Scan|Limit/.test(l)).slice(0, 3).map((l) => l.trim());
+    const explain = async (sql: string, params: unknown[]) =>
+      (await pool.query(`EXPLAIN ${sql}`, params)).rows
+        .map((r) => r['QUERY PLAN'] as string)
+        .filter((l) => /Index|Scan|Limit/.test(l))
+        .slice(0, 3)
+        .map((l) => l.trim());
     const vector = `[${Array.from(vectors.subarray(0, dim)).join(',')}]`;
     const plans = [
       `records page: ${(await explain(`SELECT id FROM scoring_records r WHERE r.taxonomy_id = $1 AND r.is_ood AND r.created_at >= $2 ORDER BY r.id DESC LIMIT 51`, [t, from])).join(' / ')}`,

@@ -10,7 +10,12 @@ import { candidateStatisticsInWorker } from '../../src/jobs/mining-math.ts';
 import { SimilarityKernel } from '../../src/inference/similarity-kernel.ts';
 import { assignGroups } from '../../src/neglabel/grouping.ts';
 import { selectNegatives, type CandidateStatistics } from '../../src/neglabel/mining.ts';
-import { REFERENCE_LOGIT_SCALE, scoreFromSimilarities, scoreImage, type LabelBank } from '../../src/neglabel/scoring.ts';
+import {
+  REFERENCE_LOGIT_SCALE,
+  scoreFromSimilarities,
+  scoreImage,
+  type LabelBank,
+} from '../../src/neglabel/scoring.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
 import { randomUnitVectors } from '../../test/helpers/vectors.ts';
 
@@ -38,7 +43,12 @@ async function timedAsync<T>(fn: () => Promise<T>): Promise<{ value: T; seconds:
 }
 
 /** The textbook version: a dot-product double loop and a full sort per candidate. */
-function naiveStatistics(candidates: Float32Array, ids: Float32Array, dim: number, percentile: number): CandidateStatistics {
+function naiveStatistics(
+  candidates: Float32Array,
+  ids: Float32Array,
+  dim: number,
+  percentile: number,
+): CandidateStatistics {
   const n = candidates.length / dim;
   const k = ids.length / dim;
   const quantile = new Float64Array(n);
@@ -78,18 +88,38 @@ export interface Row {
 export async function miningBenchmark(n = 140_000, k = 1000, dim = 512): Promise<Row[]> {
   const candidates = randomUnitVectors(n, dim, 1);
   const ids = randomUnitVectors(k, dim, 2);
-  const corpus: CorpusWord[] = Array.from({ length: n }, (_, i) => ({ text: `w${i}`, pos: i % 6 === 0 ? 'adjective' : 'noun' }));
+  const corpus: CorpusWord[] = Array.from({ length: n }, (_, i) => ({
+    text: `w${i}`,
+    pos: i % 6 === 0 ? 'adjective' : 'noun',
+  }));
   const options = { selectionRatio: 0.15, excludeNearDuplicates: false, nearDuplicateThreshold: 0.95 };
   const naive = timed(() => naiveStatistics(candidates, ids, dim, 0.95));
   const engine = await timedAsync(() => candidateStatisticsInWorker(candidates.slice(), ids.slice(), dim, 0.95));
   const reference = selectNegatives(corpus, naive.value, [], options).indices;
   const sameSelection = (stats: CandidateStatistics) => {
     const got = selectNegatives(corpus, stats, [], options).indices;
-    return got.length === reference.length && got.every((v, i) => v === reference[i] || Math.abs(naive.value.quantile[v] - naive.value.quantile[reference[i]]) < 1e-6);
+    return (
+      got.length === reference.length &&
+      got.every(
+        (v, i) => v === reference[i] || Math.abs(naive.value.quantile[v] - naive.value.quantile[reference[i]]) < 1e-6,
+      )
+    );
   };
   const rows: Row[] = [
-    { implementation: 'straightforward JavaScript (loops + full sort)', seconds: naive.seconds.toFixed(2), 'vs engine': (naive.seconds / engine.seconds).toFixed(2), 'max |Δ| vs JS': '0', 'same selection': 'yes' },
-    { implementation: 'engine (ORT MatMul blocks + quickselect, worker)', seconds: engine.seconds.toFixed(2), 'vs engine': '1.00', 'max |Δ| vs JS': maxDiff(engine.value.quantile, naive.value.quantile).toExponential(1), 'same selection': sameSelection(engine.value) ? 'yes' : 'NO' },
+    {
+      implementation: 'straightforward JavaScript (loops + full sort)',
+      seconds: naive.seconds.toFixed(2),
+      'vs engine': (naive.seconds / engine.seconds).toFixed(2),
+      'max |Δ| vs JS': '0',
+      'same selection': 'yes',
+    },
+    {
+      implementation: 'engine (ORT MatMul blocks + quickselect, worker)',
+      seconds: engine.seconds.toFixed(2),
+      'vs engine': '1.00',
+      'max |Δ| vs JS': maxDiff(engine.value.quantile, naive.value.quantile).toExponential(1),
+      'same selection': sameSelection(engine.value) ? 'yes' : 'NO',
+    },
   ];
   if (numpyAvailable()) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-bench-'));
@@ -98,8 +128,17 @@ export async function miningBenchmark(n = 140_000, k = 1000, dim = 512): Promise
       writeFileSync(path.join(dir, 'candidates.f32'), candidates);
       writeFileSync(path.join(dir, 'ids.f32'), ids);
       const { seconds } = JSON.parse(execFileSync('python3', [NUMPY_SCRIPT, 'mining', dir], { encoding: 'utf8' }));
-      const stats = { quantile: readFloat64(path.join(dir, 'quantile.f64')), max: readFloat64(path.join(dir, 'max.f64')) };
-      rows.push({ implementation: 'NumPy (matmul + np.quantile)', seconds: Number(seconds).toFixed(2), 'vs engine': (seconds / engine.seconds).toFixed(2), 'max |Δ| vs JS': maxDiff(stats.quantile, naive.value.quantile).toExponential(1), 'same selection': sameSelection(stats) ? 'yes' : 'NO' });
+      const stats = {
+        quantile: readFloat64(path.join(dir, 'quantile.f64')),
+        max: readFloat64(path.join(dir, 'max.f64')),
+      };
+      rows.push({
+        implementation: 'NumPy (matmul + np.quantile)',
+        seconds: Number(seconds).toFixed(2),
+        'vs engine': (seconds / engine.seconds).toFixed(2),
+        'max |Δ| vs JS': maxDiff(stats.quantile, naive.value.quantile).toExponential(1),
+        'same selection': sameSelection(stats) ? 'yes' : 'NO',
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -107,9 +146,22 @@ export async function miningBenchmark(n = 140_000, k = 1000, dim = 512): Promise
   return rows;
 }
 
-export async function scoringBenchmark(batches = [1, 16, 256], idCount = 1000, negativeCount = 10_499, dim = 512, groups = 100): Promise<Row[]> {
+export async function scoringBenchmark(
+  batches = [1, 16, 256],
+  idCount = 1000,
+  negativeCount = 10_499,
+  dim = 512,
+  groups = 100,
+): Promise<Row[]> {
   const { kept, group } = assignGroups(negativeCount, groups, 0);
-  const bank: LabelBank = { dim, idEmbeddings: randomUnitVectors(idCount, dim, 3), negativeEmbeddings: randomUnitVectors(kept, dim, 4), negativeGroups: group, groupCount: groups, logitScale: REFERENCE_LOGIT_SCALE };
+  const bank: LabelBank = {
+    dim,
+    idEmbeddings: randomUnitVectors(idCount, dim, 3),
+    negativeEmbeddings: randomUnitVectors(kept, dim, 4),
+    negativeGroups: group,
+    groupCount: groups,
+    logitScale: REFERENCE_LOGIT_SCALE,
+  };
   const labels = new Float32Array((idCount + kept) * dim);
   labels.set(bank.idEmbeddings);
   labels.set(bank.negativeEmbeddings, idCount * dim);
@@ -125,7 +177,16 @@ export async function scoringBenchmark(batches = [1, 16, 256], idCount = 1000, n
     const engine = await timedAsync(async () => {
       const sims = await kernel.multiply(images, labelsT, dim);
       const width = idCount + kept;
-      return Array.from({ length: batch }, (_, i) => scoreFromSimilarities(bank, sims.subarray(i * width, i * width + idCount), sims.subarray(i * width + idCount, (i + 1) * width), 5).score);
+      return Array.from(
+        { length: batch },
+        (_, i) =>
+          scoreFromSimilarities(
+            bank,
+            sims.subarray(i * width, i * width + idCount),
+            sims.subarray(i * width + idCount, (i + 1) * width),
+            5,
+          ).score,
+      );
     });
     const row: Row = {
       batch,

@@ -30,7 +30,9 @@ export function metricsBenchmark(sizes = [100_000, 1_000_000]): Row[] {
       'all metrics, s': seconds.toFixed(2),
       'one sort of all scores, s': sortSeconds.toFixed(2),
       'metrics / sort': (seconds / sortSeconds).toFixed(1),
-      'time growth vs previous size': previous ? `${(seconds / previous.seconds).toFixed(1)}x for ${n / previous.n}x the scores` : '',
+      'time growth vs previous size': previous
+        ? `${(seconds / previous.seconds).toFixed(1)}x for ${n / previous.n}x the scores`
+        : '',
       'goal < 2 s at 1M + 1M': n === 1_000_000 ? (seconds < 2 ? 'met' : 'not met') : '',
       AUROC: m.auroc.toFixed(4),
     });

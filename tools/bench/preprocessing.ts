@@ -7,13 +7,22 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { decodeToRgb, fastPixelValues, parsePreprocessorConfig, toPixelValues, WHITE_BACKGROUND, type PreprocessorConfig } from '../../src/inference/image-preprocessing.ts';
+import {
+  decodeToRgb,
+  fastPixelValues,
+  parsePreprocessorConfig,
+  toPixelValues,
+  WHITE_BACKGROUND,
+  type PreprocessorConfig,
+} from '../../src/inference/image-preprocessing.ts';
 import { l2NormalizeRows } from '../../src/inference/vectors.ts';
 import type { Row } from './math.ts';
 
 const MAX_PIXELS = 1e8;
-const exact = async (bytes: Uint8Array, config: PreprocessorConfig) => toPixelValues(await decodeToRgb(bytes, MAX_PIXELS, WHITE_BACKGROUND), config);
-const fast = (bytes: Uint8Array, config: PreprocessorConfig) => fastPixelValues(bytes, MAX_PIXELS, WHITE_BACKGROUND, config);
+const exact = async (bytes: Uint8Array, config: PreprocessorConfig) =>
+  toPixelValues(await decodeToRgb(bytes, MAX_PIXELS, WHITE_BACKGROUND), config);
+const fast = (bytes: Uint8Array, config: PreprocessorConfig) =>
+  fastPixelValues(bytes, MAX_PIXELS, WHITE_BACKGROUND, config);
 
 /** Images per second of `run`, over at least `seconds`. */
 async function rate(run: () => Promise<unknown>, seconds: number): Promise<number> {
@@ -36,7 +45,11 @@ async function embed(session: ort.InferenceSession, pixels: Float32Array, side: 
  * @param modelDirs model folders: each gives its input size, and its vision model the embedding comparison
  * @param images fixture name → bytes
  */
-export async function preprocessingBenchmark(modelDirs: string[], images: Array<[string, Buffer]>, seconds: number): Promise<Row[]> {
+export async function preprocessingBenchmark(
+  modelDirs: string[],
+  images: Array<[string, Buffer]>,
+  seconds: number,
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const dir of modelDirs) {
     const config = parsePreprocessorConfig(readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));

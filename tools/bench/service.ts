@@ -17,18 +17,38 @@ import { applyPrompt, DEFAULT_ADJECTIVE_PROMPT, DEFAULT_ID_PROMPT } from '../../
 import { loadWordNetCorpus } from '../../src/services/corpus-source.ts';
 import type { Row } from './math.ts';
 
-async function rawText(session: ort.InferenceSession, rows: number[][], padTo: number | 'longest', endToken: number): Promise<Float32Array> {
+async function rawText(
+  session: ort.InferenceSession,
+  rows: number[][],
+  padTo: number | 'longest',
+  endToken: number,
+): Promise<Float32Array> {
   const length = padTo === 'longest' ? Math.max(...rows.map((r) => r.length)) : padTo;
   const ids = new BigInt64Array(rows.length * length).fill(BigInt(endToken));
   const mask = new BigInt64Array(rows.length * length);
-  rows.forEach((row, r) => row.forEach((t, i) => ((ids[r * length + i] = BigInt(t)), (mask[r * length + i] = 1n))));
-  const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [rows.length, length]), attention_mask: new ort.Tensor('int64', mask, [rows.length, length]) });
+  rows.forEach((row, r) => {
+    row.forEach((t, i) => {
+      ids[r * length + i] = BigInt(t);
+      mask[r * length + i] = 1n;
+    });
+  });
+  const out = await session.run({
+    input_ids: new ort.Tensor('int64', ids, [rows.length, length]),
+    attention_mask: new ort.Tensor('int64', mask, [rows.length, length]),
+  });
   return l2NormalizeRows(out.text_embeds.data as Float32Array, out.text_embeds.dims[1] as number);
 }
 
 async function withApp<T>(modelDir: string, fn: (app: Awaited<ReturnType<typeof startApp>>) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-bench-'));
-  const config = loadConfig({ PORT: '0', NEGLABEL_DATA_DIR: dataDir, NEGLABEL_MODELS_DIR: path.join(dataDir, 'none'), NEGLABEL_MODEL_DIR: modelDir, LOG_LEVEL: 'warn', NEGLABEL_JOB_POLL_MS: '50' });
+  const config = loadConfig({
+    PORT: '0',
+    NEGLABEL_DATA_DIR: dataDir,
+    NEGLABEL_MODELS_DIR: path.join(dataDir, 'none'),
+    NEGLABEL_MODEL_DIR: modelDir,
+    LOG_LEVEL: 'warn',
+    NEGLABEL_JOB_POLL_MS: '50',
+  });
   const app = await startApp(config, createLogger('warn'));
   try {
     return await fn(app);
@@ -39,7 +59,11 @@ async function withApp<T>(modelDir: string, fn: (app: Awaited<ReturnType<typeof 
 }
 
 async function post(url: string, query: string, variables: object): Promise<any> {
-  const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = await response.json();
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
@@ -54,23 +78,29 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
   const side = preprocessor.cropHeight;
   const rows: Row[] = [];
   await withApp(modelDir, async (app) => {
-    const one = async (i: number) => post(apiUrl(app), 'mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: Buffer.concat([images[i % images.length], Buffer.from(String(i))]).toString('base64') }] });
+    const one = async (i: number) =>
+      post(apiUrl(app), 'mutation($i: [ImageInput!]!) { embedImages(images: $i) }', {
+        i: [{ data: Buffer.concat([images[i % images.length], Buffer.from(String(i))]).toString('base64') }],
+      });
     await one(1e9); // warm-up
     for (const width of [1, 8, 32]) {
       // raw: preprocessing included, as the service does it per image
       let started = performance.now();
       for (let done = 0; done < total; done += width) {
         const batch = new Float32Array(width * size);
-        for (let j = 0; j < width; j++) batch.set(toPixelValues(await decodeToRgb(images[(done + j) % images.length], 1e8), preprocessor), j * size);
+        for (let j = 0; j < width; j++)
+          batch.set(toPixelValues(await decodeToRgb(images[(done + j) % images.length], 1e8), preprocessor), j * size);
         await session.run({ pixel_values: new ort.Tensor('float32', batch, [width, 3, side, side]) });
       }
       const raw = total / ((performance.now() - started) / 1000);
       const before = app.services.encoder.stats();
       started = performance.now();
       let next = 0;
-      await Promise.all(Array.from({ length: width }, async () => {
-        while (next < total) await one(width * 100_000 + next++);
-      }));
+      await Promise.all(
+        Array.from({ length: width }, async () => {
+          while (next < total) await one(width * 100_000 + next++);
+        }),
+      );
       const http = total / ((performance.now() - started) / 1000);
       const after = app.services.encoder.stats();
       rows.push({
@@ -78,7 +108,10 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
         'raw session images/s': raw.toFixed(0),
         'GraphQL embedImages images/s': http.toFixed(0),
         'GraphQL / raw': (http / raw).toFixed(2),
-        'mean batch reaching the session': ((after.imageItems - before.imageItems) / Math.max(1, after.imageRuns - before.imageRuns)).toFixed(1),
+        'mean batch reaching the session': (
+          (after.imageItems - before.imageItems) /
+          Math.max(1, after.imageRuns - before.imageRuns)
+        ).toFixed(1),
       });
     }
   });
@@ -89,7 +122,9 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
 /** The WordNet corpus through the raw text session padded to 77, bucketed by length, and the service. */
 export async function corpusPassBenchmark(modelDir: string, limit?: number): Promise<Row[]> {
   const corpus = loadWordNetCorpus().slice(0, limit);
-  const prompts = corpus.map((w) => applyPrompt(w.pos === 'noun' ? DEFAULT_ID_PROMPT : DEFAULT_ADJECTIVE_PROMPT, w.text));
+  const prompts = corpus.map((w) =>
+    applyPrompt(w.pos === 'noun' ? DEFAULT_ID_PROMPT : DEFAULT_ADJECTIVE_PROMPT, w.text),
+  );
   const tokenizer = ClipTokenizer.fromTokenizerJson(readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8'));
   const tokens = prompts.map((p) => tokenizer.encode(p));
   const session = await ort.InferenceSession.create(path.join(modelDir, 'text_model.onnx'), { intraOpNumThreads: 2 });
@@ -99,9 +134,16 @@ export async function corpusPassBenchmark(modelDir: string, limit?: number): Pro
     const started = performance.now();
     for (let i = 0; i < order.length; i += BATCH) {
       const chunk = order.slice(i, i + BATCH);
-      const data = await rawText(session, chunk.map((j) => tokens[j]), padTo, tokenizer.endToken);
+      const data = await rawText(
+        session,
+        chunk.map((j) => tokens[j]),
+        padTo,
+        tokenizer.endToken,
+      );
       const dim = data.length / chunk.length;
-      chunk.forEach((j, r) => (out[j] = data.subarray(r * dim, (r + 1) * dim)));
+      chunk.forEach((j, r) => {
+        out[j] = data.subarray(r * dim, (r + 1) * dim);
+      });
     }
     return { out, rate: prompts.length / ((performance.now() - started) / 1000) };
   };
@@ -115,11 +157,27 @@ export async function corpusPassBenchmark(modelDir: string, limit?: number): Pro
     const out = await app.services.encoder.embedTextsBulk(app.services.encoder.resolveModel(null).id, prompts);
     return { out, rate: prompts.length / ((performance.now() - started) / 1000) };
   });
-  const diff = (a: Float32Array[]) => Math.max(...a.map((v, i) => Math.max(...v.map((x, d) => Math.abs(x - padded77.out[i][d])))));
+  const diff = (a: Float32Array[]) =>
+    Math.max(...a.map((v, i) => Math.max(...v.map((x, d) => Math.abs(x - padded77.out[i][d])))));
   return [
-    { path: 'raw ORT, padded to 77', 'texts/s': padded77.rate.toFixed(0), 'vs best raw': (padded77.rate / bucketed.rate).toFixed(2), 'max |Δ| vs padded-77': '0' },
-    { path: 'raw ORT, sorted by length, padded to batch longest', 'texts/s': bucketed.rate.toFixed(0), 'vs best raw': '1.00', 'max |Δ| vs padded-77': diff(bucketed.out).toExponential(1) },
-    { path: 'service embedTextsBulk (worker pool)', 'texts/s': service.rate.toFixed(0), 'vs best raw': (service.rate / bucketed.rate).toFixed(2), 'max |Δ| vs padded-77': diff(service.out).toExponential(1) },
+    {
+      path: 'raw ORT, padded to 77',
+      'texts/s': padded77.rate.toFixed(0),
+      'vs best raw': (padded77.rate / bucketed.rate).toFixed(2),
+      'max |Δ| vs padded-77': '0',
+    },
+    {
+      path: 'raw ORT, sorted by length, padded to batch longest',
+      'texts/s': bucketed.rate.toFixed(0),
+      'vs best raw': '1.00',
+      'max |Δ| vs padded-77': diff(bucketed.out).toExponential(1),
+    },
+    {
+      path: 'service embedTextsBulk (worker pool)',
+      'texts/s': service.rate.toFixed(0),
+      'vs best raw': (service.rate / bucketed.rate).toFixed(2),
+      'max |Δ| vs padded-77': diff(service.out).toExponential(1),
+    },
   ];
 }
 
@@ -127,23 +185,46 @@ export async function corpusPassBenchmark(modelDir: string, limit?: number): Pro
 export async function reminingBenchmark(modelDir: string, labels: string[]): Promise<Row[]> {
   return withApp(modelDir, async (app) => {
     const mine = async (name: string) => {
-      const { createTaxonomy } = await post(apiUrl(app), 'mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', { l: labels, n: name });
+      const { createTaxonomy } = await post(
+        apiUrl(app),
+        'mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }',
+        { l: labels, n: name },
+      );
       const textsBefore = app.services.encoder.stats().textItems;
       const started = performance.now();
-      const { startMining } = await post(apiUrl(app), 'mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', { t: createTaxonomy.id });
+      const { startMining } = await post(
+        apiUrl(app),
+        'mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }',
+        { t: createTaxonomy.id },
+      );
       for (;;) {
-        const { miningJob } = await post(apiUrl(app), 'query($id: ID!) { miningJob(id: $id) { status error } }', { id: startMining.id });
+        const { miningJob } = await post(apiUrl(app), 'query($id: ID!) { miningJob(id: $id) { status error } }', {
+          id: startMining.id,
+        });
         if (miningJob.status === 'SUCCEEDED') break;
         if (miningJob.status !== 'QUEUED' && miningJob.status !== 'RUNNING') throw new Error(miningJob.error);
         await new Promise((r) => setTimeout(r, 50));
       }
-      return { seconds: (performance.now() - started) / 1000, texts: app.services.encoder.stats().textItems - textsBefore };
+      return {
+        seconds: (performance.now() - started) / 1000,
+        texts: app.services.encoder.stats().textItems - textsBefore,
+      };
     };
     const first = await mine('first');
     const second = await mine('second');
     return [
-      { mining: 'first taxonomy (encodes the corpus)', seconds: first.seconds.toFixed(1), 'texts encoded': first.texts, speed: '1.00' },
-      { mining: 'second taxonomy (corpus cached)', seconds: second.seconds.toFixed(1), 'texts encoded': second.texts, speed: (first.seconds / second.seconds).toFixed(2) },
+      {
+        mining: 'first taxonomy (encodes the corpus)',
+        seconds: first.seconds.toFixed(1),
+        'texts encoded': first.texts,
+        speed: '1.00',
+      },
+      {
+        mining: 'second taxonomy (corpus cached)',
+        seconds: second.seconds.toFixed(1),
+        'texts encoded': second.texts,
+        speed: (first.seconds / second.seconds).toFixed(2),
+      },
     ];
   });
 }

@@ -21,7 +21,10 @@ for (const style of TRAIN_STYLES) {
   styles[style] = concepts.map((c) => Boolean(c.icons[style]));
   for (const [i, concept] of concepts.entries()) {
     if (!concept.icons[style]) continue;
-    const rgba = await sharp(await renderIcon(style, concept, SIZE)).ensureAlpha().raw().toBuffer();
+    const rgba = await sharp(await renderIcon(style, concept, SIZE))
+      .ensureAlpha()
+      .raw()
+      .toBuffer();
     pixels.set(rgba, i * SIZE * SIZE * 4);
   }
   writeFileSync(path.join(out, `images-${style}.u8`), pixels);

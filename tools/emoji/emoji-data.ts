@@ -69,13 +69,20 @@ function iconsByName(name: Style): Map<string, string> {
   return byName;
 }
 
-const normalizeHex = (hex: string) => hex.toLowerCase().split('-').filter((cp) => cp !== 'fe0f').join('-');
+const normalizeHex = (hex: string) =>
+  hex
+    .toLowerCase()
+    .split('-')
+    .filter((cp) => cp !== 'fe0f')
+    .join('-');
 
 /** Concepts drawn in Twemoji, Noto and the held-out style, without skin-tone components and flags. */
 export function loadConcepts(): EmojiConcept[] {
   const data: Array<{ label: string; hexcode: string; tags?: string[]; group?: number; subgroup?: number }> =
     readJson('emojibase-data/en/data.json');
-  const meta: { groups: Record<string, string>; subgroups: Record<string, string> } = readJson('emojibase-data/meta/groups.json');
+  const meta: { groups: Record<string, string>; subgroups: Record<string, string> } = readJson(
+    'emojibase-data/meta/groups.json',
+  );
   const allStyles: Style[] = [...TRAIN_STYLES, HELD_OUT_STYLE];
   const byHex = new Map<Style, Map<string, string>>();
   for (const s of allStyles) {
@@ -134,5 +141,8 @@ export function iconSvg(styleName: Style, iconName: string, size: number): strin
 export function renderIcon(styleName: Style, concept: EmojiConcept, size: number): Promise<Buffer> {
   const iconName = concept.icons[styleName];
   if (!iconName) throw new Error(`${styleName} does not draw ${concept.label}`);
-  return sharp(Buffer.from(iconSvg(styleName, iconName, size)), { density: 72 }).resize(size, size).png().toBuffer();
+  return sharp(Buffer.from(iconSvg(styleName, iconName, size)), { density: 72 })
+    .resize(size, size)
+    .png()
+    .toBuffer();
 }

@@ -24,12 +24,26 @@ export interface Split {
   ood: (c: EmojiConcept) => boolean;
 }
 
-const group = (...names: string[]) => (c: EmojiConcept) => names.includes(c.group);
-const subgroup = (...names: string[]) => (c: EmojiConcept) => names.includes(c.subgroup);
+const group =
+  (...names: string[]) =>
+  (c: EmojiConcept) =>
+    names.includes(c.group);
+const subgroup =
+  (...names: string[]) =>
+  (c: EmojiConcept) =>
+    names.includes(c.subgroup);
 
 export const SPLITS: Split[] = [
-  { name: 'animals vs. other emoji', id: (c) => c.subgroup.startsWith('animal-'), ood: (c) => c.group !== 'animals-nature' },
-  { name: 'plants & animals vs. food, objects, travel', id: group('animals-nature'), ood: group('food-drink', 'objects', 'travel-places') },
+  {
+    name: 'animals vs. other emoji',
+    id: (c) => c.subgroup.startsWith('animal-'),
+    ood: (c) => c.group !== 'animals-nature',
+  },
+  {
+    name: 'plants & animals vs. food, objects, travel',
+    id: group('animals-nature'),
+    ood: group('food-drink', 'objects', 'travel-places'),
+  },
   { name: 'food & drink vs. other emoji', id: group('food-drink'), ood: (c) => c.group !== 'food-drink' },
   { name: 'travel & places vs. other emoji', id: group('travel-places'), ood: (c) => c.group !== 'travel-places' },
   { name: 'mammals vs. birds (near OOD)', id: subgroup('animal-mammal'), ood: subgroup('animal-bird') },
@@ -118,7 +132,14 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
   const log = options.onProgress ?? (() => {});
   const renderings = options.renderings ?? RENDERINGS;
   const encoder = await OnnxEncoder.start({
-    modelsDir: '/nonexistent', defaultModelDir: options.modelDir, workers: 2, settings: { executionProviders: ['cpu'], preprocessing: 'exact' }, maxBatchSize: 64, batchWindowMs: 2, maxImagePixels: 1e7, cacheEntries: 0,
+    modelsDir: '/nonexistent',
+    defaultModelDir: options.modelDir,
+    workers: 2,
+    settings: { executionProviders: ['cpu'], preprocessing: 'exact' },
+    maxBatchSize: 64,
+    batchWindowMs: 2,
+    maxImagePixels: 1e7,
+    cacheEntries: 0,
   });
   try {
     const model = encoder.resolveModel(null);
@@ -127,7 +148,9 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     const concepts = loadConcepts();
     const index = new Map(concepts.map((c, i) => [c.hexcode, i]));
     const corpus = options.corpus ?? loadWordNetCorpus();
-    const prompts = corpus.map((w) => applyPrompt(w.pos === 'noun' ? DEFAULT_ID_PROMPT : DEFAULT_ADJECTIVE_PROMPT, w.text));
+    const prompts = corpus.map((w) =>
+      applyPrompt(w.pos === 'noun' ? DEFAULT_ID_PROMPT : DEFAULT_ADJECTIVE_PROMPT, w.text),
+    );
     log(`encoding ${prompts.length} corpus prompts`);
     const corpusMatrix = stack(await encoder.embedTextsBulk(model.id, prompts), dim);
 
@@ -136,7 +159,10 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     const embed = async (rendering: Rendering, list: EmojiConcept[]): Promise<Float32Array[]> => {
       const todo = list.filter((c) => !cache.has(`${rendering.name}/${c.hexcode}`));
       const files = await Promise.all(todo.map((c) => rendering.render(HELD_OUT_STYLE, c, index.get(c.hexcode)!)));
-      const embedded = await encoder.embedImages(model.id, files.map((bytes) => ({ bytes })));
+      const embedded = await encoder.embedImages(
+        model.id,
+        files.map((bytes) => ({ bytes })),
+      );
       todo.forEach((c, i) => {
         const e = embedded[i];
         if (!(e instanceof Float32Array)) throw new Error(`${rendering.name} of ${c.label}: ${e.message}`);
@@ -149,17 +175,39 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     for (const split of options.splits ?? SPLITS) {
       const idConcepts = concepts.filter(split.id);
       const idImages = subsample(idConcepts, options.maxImages);
-      const oodImages = subsample(concepts.filter((c) => split.ood(c) && !split.id(c)), options.maxImages);
+      const oodImages = subsample(
+        concepts.filter((c) => split.ood(c) && !split.id(c)),
+        options.maxImages,
+      );
       log(`${split.name}: ${idConcepts.length} ID labels, ${idImages.length} ID and ${oodImages.length} OOD images`);
       const labels = idConcepts.map((c) => c.label);
-      const idMatrix = stack(await encoder.embedTextsBulk(model.id, labels.map((l) => applyPrompt(DEFAULT_ID_PROMPT, l))), dim);
+      const idMatrix = stack(
+        await encoder.embedTextsBulk(
+          model.id,
+          labels.map((l) => applyPrompt(DEFAULT_ID_PROMPT, l)),
+        ),
+        dim,
+      );
       const stats = candidateStatistics(corpusMatrix, idMatrix, dim, 0.95);
       const mine = (exclude: boolean, groups: number, scale: number): LabelBank => {
-        const selection = selectNegatives(corpus, stats, labels, { selectionRatio: 0.15, excludeNearDuplicates: exclude, nearDuplicateThreshold: 0.95 });
+        const selection = selectNegatives(corpus, stats, labels, {
+          selectionRatio: 0.15,
+          excludeNearDuplicates: exclude,
+          nearDuplicateThreshold: 0.95,
+        });
         const { kept, group: groupOf } = assignGroups(selection.indices.length, groups, 0);
         const negatives = new Float32Array(kept * dim);
-        selection.indices.slice(0, kept).forEach((c, i) => negatives.set(corpusMatrix.subarray(c * dim, (c + 1) * dim), i * dim));
-        return { dim, idEmbeddings: idMatrix, negativeEmbeddings: negatives, negativeGroups: groupOf, groupCount: groups, logitScale: scale };
+        selection.indices.slice(0, kept).forEach((c, i) => {
+          negatives.set(corpusMatrix.subarray(c * dim, (c + 1) * dim), i * dim);
+        });
+        return {
+          dim,
+          idEmbeddings: idMatrix,
+          negativeEmbeddings: negatives,
+          negativeGroups: groupOf,
+          groupCount: groups,
+          logitScale: scale,
+        };
       };
       const negLabel = (bank: LabelBank) => (e: Float32Array) => scoreImage(bank, e, 1).score;
       const reference = mine(true, 100, logitScale);
@@ -172,12 +220,18 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
         'max softmax of 100·cos': (e) => maxSoftmax(idMatrix, e, dim, 100),
       };
       const result: SplitResult = {
-        split: split.name, idCount: idImages.length, oodCount: oodImages.length, negatives: reference.negativeGroups.length, renderings: [],
+        split: split.name,
+        idCount: idImages.length,
+        oodCount: oodImages.length,
+        negatives: reference.negativeGroups.length,
+        renderings: [],
       };
       for (const rendering of renderings) {
         const [idEmb, oodEmb] = [await embed(rendering, idImages), await embed(rendering, oodImages)];
         const labelOf = new Map(idConcepts.map((c, i) => [c.label, i]));
-        const correct = idImages.filter((c, i) => argmax(similarities(idMatrix, idEmb[i], dim)) === labelOf.get(c.label)).length;
+        const correct = idImages.filter(
+          (c, i) => argmax(similarities(idMatrix, idEmb[i], dim)) === labelOf.get(c.label),
+        ).length;
         const methods = {} as Record<Method, MethodResult>;
         for (const method of METHODS) {
           const idScores = idEmb.map(scorers[method]);
@@ -191,12 +245,20 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     }
 
     log('zero-shot top-1 over all concept names');
-    const names = stack(await encoder.embedTextsBulk(model.id, concepts.map((c) => applyPrompt(DEFAULT_ID_PROMPT, c.label))), dim);
+    const names = stack(
+      await encoder.embedTextsBulk(
+        model.id,
+        concepts.map((c) => applyPrompt(DEFAULT_ID_PROMPT, c.label)),
+      ),
+      dim,
+    );
     const evaluated = subsample(concepts, options.maxImages);
     const zeroShotTop1 = [];
     for (const rendering of renderings) {
       const embedded = await embed(rendering, evaluated);
-      const hits = evaluated.filter((c, i) => argmax(similarities(names, embedded[i], dim)) === index.get(c.hexcode)).length;
+      const hits = evaluated.filter(
+        (c, i) => argmax(similarities(names, embedded[i], dim)) === index.get(c.hexcode),
+      ).length;
       zeroShotTop1.push({ rendering: rendering.name, top1: hits / evaluated.length, images: evaluated.length });
     }
     return { model: model.id, logitScale, splits, zeroShotTop1 };
@@ -225,25 +287,38 @@ export function mainTable(result: BenchmarkResult): string {
   for (const s of result.splits) {
     for (const m of METHODS) {
       const x = baseline(s).methods[m];
-      lines.push(`| ${s.split} (${s.idCount} / ${s.oodCount}) | ${m} | ${withInterval(x.auroc, x.intervals.auroc)} | ${withInterval(x.fpr95, x.intervals.fpr95)} | ${pct(x.fpr95AtThreshold)} | ${pct(x.auprIn)} | ${pct(x.auprOut)} |`);
+      lines.push(
+        `| ${s.split} (${s.idCount} / ${s.oodCount}) | ${m} | ${withInterval(x.auroc, x.intervals.auroc)} | ${withInterval(x.fpr95, x.intervals.fpr95)} | ${pct(x.fpr95AtThreshold)} | ${pct(x.auprIn)} | ${pct(x.auprOut)} |`,
+      );
     }
   }
   for (const m of METHODS) {
-    const mean = (f: (x: MethodResult) => number) => pct(result.splits.reduce((a, s) => a + f(baseline(s).methods[m]), 0) / result.splits.length);
-    lines.push(`| **average** | ${m} | ${mean((x) => x.auroc)} | ${mean((x) => x.fpr95)} | ${mean((x) => x.fpr95AtThreshold)} | ${mean((x) => x.auprIn)} | ${mean((x) => x.auprOut)} |`);
+    const mean = (f: (x: MethodResult) => number) =>
+      pct(result.splits.reduce((a, s) => a + f(baseline(s).methods[m]), 0) / result.splits.length);
+    lines.push(
+      `| **average** | ${m} | ${mean((x) => x.auroc)} | ${mean((x) => x.fpr95)} | ${mean((x) => x.fpr95AtThreshold)} | ${mean((x) => x.auprIn)} | ${mean((x) => x.auprOut)} |`,
+    );
   }
   return lines.join('\n');
 }
 
 /** AUROC per rendering for NegLabel and MCM, the worst rendering and its gap to the first. */
-export function renderingTable(result: BenchmarkResult, methods: readonly Method[] = ['NegLabel', 'MCM (T = 1)']): string {
+export function renderingTable(
+  result: BenchmarkResult,
+  methods: readonly Method[] = ['NegLabel', 'MCM (T = 1)'],
+): string {
   const names = result.splits[0]?.renderings.map((r) => r.rendering) ?? [];
-  const lines = [`| split | method | ${names.join(' | ')} | worst (gap) |`, `|---|---|${names.map(() => '---|').join('')}---|`];
+  const lines = [
+    `| split | method | ${names.join(' | ')} | worst (gap) |`,
+    `|---|---|${names.map(() => '---|').join('')}---|`,
+  ];
   for (const s of result.splits) {
     for (const m of methods) {
       const worst = worstRendering(s, m);
       const gap = baseline(s).methods[m].auroc - worst.methods[m].auroc;
-      lines.push(`| ${s.split} | ${m} | ${s.renderings.map((r) => pct(r.methods[m].auroc)).join(' | ')} | ${worst.rendering} (${(100 * gap).toFixed(1)}) |`);
+      lines.push(
+        `| ${s.split} | ${m} | ${s.renderings.map((r) => pct(r.methods[m].auroc)).join(' | ')} | ${worst.rendering} (${(100 * gap).toFixed(1)}) |`,
+      );
     }
   }
   return lines.join('\n');
@@ -258,8 +333,17 @@ export interface Goal {
 /** The model goals of the quality issue, checked on this run. */
 export function goals(result: BenchmarkResult): Goal[] {
   const top1 = result.zeroShotTop1[0]?.top1 ?? 0;
-  const out: Goal[] = [{ goal: 'zero-shot top-1 over all concept names ≥ 30 % (transparent PNG)', met: top1 >= 0.3, measured: `${pct(top1)} %` }];
-  const gaps = result.splits.map((s) => ({ s, gap: baseline(s).methods.NegLabel.auroc - worstRendering(s, 'NegLabel').methods.NegLabel.auroc }));
+  const out: Goal[] = [
+    {
+      goal: 'zero-shot top-1 over all concept names ≥ 30 % (transparent PNG)',
+      met: top1 >= 0.3,
+      measured: `${pct(top1)} %`,
+    },
+  ];
+  const gaps = result.splits.map((s) => ({
+    s,
+    gap: baseline(s).methods.NegLabel.auroc - worstRendering(s, 'NegLabel').methods.NegLabel.auroc,
+  }));
   const widest = gaps.reduce((a, b) => (b.gap > a.gap ? b : a));
   out.push({
     goal: 'on every split the worst rendering’s NegLabel AUROC within 3 points of the transparent PNG',
@@ -269,14 +353,23 @@ export function goals(result: BenchmarkResult): Goal[] {
   const animals = result.splits.find((s) => s.split.startsWith('animals vs.'));
   if (animals) {
     const worst = worstRendering(animals, 'NegLabel');
-    out.push({ goal: 'NegLabel AUROC ≥ 90 on the animals split under every rendering', met: worst.methods.NegLabel.auroc >= 0.9, measured: `worst ${pct(worst.methods.NegLabel.auroc)} (${worst.rendering})` });
+    out.push({
+      goal: 'NegLabel AUROC ≥ 90 on the animals split under every rendering',
+      met: worst.methods.NegLabel.auroc >= 0.9,
+      measured: `worst ${pct(worst.methods.NegLabel.auroc)} (${worst.rendering})`,
+    });
   }
-  const losses = result.splits.flatMap((s) => s.renderings.filter((r) => r.methods.NegLabel.auroc <= r.methods['MCM (T = 1)'].auroc).map((r) => `${s.split} / ${r.rendering}`));
+  const losses = result.splits.flatMap((s) =>
+    s.renderings
+      .filter((r) => r.methods.NegLabel.auroc <= r.methods['MCM (T = 1)'].auroc)
+      .map((r) => `${s.split} / ${r.rendering}`),
+  );
   const cells = result.splits.reduce((a, s) => a + s.renderings.length, 0);
   out.push({
     goal: 'NegLabel ahead of MCM (T = 1) in AUROC on every split and rendering',
     met: losses.length === 0,
-    measured: losses.length === 0 ? `ahead in all ${cells}` : `behind in ${losses.length} of ${cells}: ${losses.join('; ')}`,
+    measured:
+      losses.length === 0 ? `ahead in all ${cells}` : `behind in ${losses.length} of ${cells}: ${losses.join('; ')}`,
   });
   return out;
 }

@@ -41,7 +41,10 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 
 const ready = (url: string) => waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, url);
 
-async function startApi(spawnRole: (env: Record<string, string>) => ChildProcess, env: Record<string, string>): Promise<string> {
+async function startApi(
+  spawnRole: (env: Record<string, string>) => ChildProcess,
+  env: Record<string, string>,
+): Promise<string> {
   const p = port();
   spawnRole({ ...env, PORT: String(p), NEGLABEL_ADMIN_KEY: ADMIN });
   const url = `http://127.0.0.1:${p}`;
@@ -85,8 +88,13 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
   const spawnRole = (env: Record<string, string>) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: {
-        ...process.env, NEGLABEL_DATA_DIR: dataDir, NEGLABEL_MODELS_DIR: path.join(dataDir, 'none'), NEGLABEL_MODEL_DIR: modelDir,
-        LOG_LEVEL: 'warn', NEGLABEL_RATE_LIMIT_PER_MINUTE: '0', ...env,
+        ...process.env,
+        NEGLABEL_DATA_DIR: dataDir,
+        NEGLABEL_MODELS_DIR: path.join(dataDir, 'none'),
+        NEGLABEL_MODEL_DIR: modelDir,
+        LOG_LEVEL: 'warn',
+        NEGLABEL_RATE_LIMIT_PER_MINUTE: '0',
+        ...env,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -98,38 +106,97 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
     let next = 0;
     const gql = async (query: string, variables: object = {}, key = ADMIN): Promise<any> => {
       const response = await fetch(`${apis[next++ % apis.length]}/graphql`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables }),
       });
       const body = await response.json();
       if (response.status !== 200 || body.errors) throw new Error(`${response.status} ${JSON.stringify(body.errors)}`);
       return body.data;
     };
 
-    const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8').split('\n').filter(Boolean).slice(0, 200);
+    const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .slice(0, 200);
     const unique = [...new Set(labels.map((l) => l.toLowerCase()))];
-    const taxonomyId = (await gql('mutation($l: [String!]!) { createTaxonomy(input: { name: "load", labels: $l }) { id } }', { l: unique })).createTaxonomy.id;
+    const taxonomyId = (
+      await gql('mutation($l: [String!]!) { createTaxonomy(input: { name: "load", labels: $l }) { id } }', {
+        l: unique,
+      })
+    ).createTaxonomy.id;
     const first = await gql('mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', { t: taxonomyId });
     for (;;) {
-      const { miningJob } = await gql('query($id: ID!) { miningJob(id: $id) { status error } }', { id: first.startMining.id });
+      const { miningJob } = await gql('query($id: ID!) { miningJob(id: $id) { status error } }', {
+        id: first.startMining.id,
+      });
       if (miningJob.status === 'SUCCEEDED') break;
       if (miningJob.status === 'FAILED') throw new Error(miningJob.error);
       await new Promise((r) => setTimeout(r, 200));
     }
     // a second mining job (other parameters) runs during the load
-    const second = (await gql('mutation($t: ID!) { startMining(input: { taxonomyId: $t, groups: 50, seed: 1 }) { id } }', { t: taxonomyId })).startMining.id;
+    const second = (
+      await gql('mutation($t: ID!) { startMining(input: { taxonomyId: $t, groups: 50, seed: 1 }) { id } }', {
+        t: taxonomyId,
+      })
+    ).startMining.id;
 
-    const images = ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'gray256.png', 'rgba240.png', 'tiny8.png'].map((f) => readFileSync(path.join('test/fixtures/clip-tiny-random/images', f)));
+    const images = ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'gray256.png', 'rgba240.png', 'tiny8.png'].map(
+      (f) => readFileSync(path.join('test/fixtures/clip-tiny-random/images', f)),
+    );
     const keys: string[] = [];
-    for (let c = 0; c < CLIENTS; c++) keys.push((await gql('mutation($n: String!) { createApiKey(input: { name: $n, role: ADMIN }) { key } }', { n: `client-${c}` })).createApiKey.key);
+    for (let c = 0; c < CLIENTS; c++)
+      keys.push(
+        (
+          await gql('mutation($n: String!) { createApiKey(input: { name: $n, role: ADMIN }) { key } }', {
+            n: `client-${c}`,
+          })
+        ).createApiKey.key,
+      );
     const operations: Record<string, (key: string) => Promise<unknown>> = {
-      scoreImages: (key) => gql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score isOOD recordId } }', {
-        i: { taxonomyId, images: [{ data: Buffer.concat([images[Math.floor(Math.random() * images.length)], Buffer.from(String(Math.random()))]).toString('base64') }] },
-      }, key),
-      scoringRecords: (key) => gql('query($t: ID!) { scoringRecords(filter: { taxonomyId: $t, decision: OOD }, first: 20) { edges { node { id score } } } }', { t: taxonomyId }, key),
-      scoringStats: (key) => gql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }, interval: HOUR) { total oodRate } }', { t: taxonomyId }, key),
+      scoreImages: (key) =>
+        gql(
+          'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score isOOD recordId } }',
+          {
+            i: {
+              taxonomyId,
+              images: [
+                {
+                  data: Buffer.concat([
+                    images[Math.floor(Math.random() * images.length)],
+                    Buffer.from(String(Math.random())),
+                  ]).toString('base64'),
+                },
+              ],
+            },
+          },
+          key,
+        ),
+      scoringRecords: (key) =>
+        gql(
+          'query($t: ID!) { scoringRecords(filter: { taxonomyId: $t, decision: OOD }, first: 20) { edges { node { id score } } } }',
+          { t: taxonomyId },
+          key,
+        ),
+      scoringStats: (key) =>
+        gql(
+          'query($t: ID!) { scoringStats(filter: { taxonomyId: $t }, interval: HOUR) { total oodRate } }',
+          { t: taxonomyId },
+          key,
+        ),
     };
-    const mix = ['scoreImages', 'scoreImages', 'scoreImages', 'scoreImages', 'scoringRecords', 'scoringRecords', 'scoringStats'];
-    const latencies: Record<string, number[]> = Object.fromEntries([...Object.keys(operations), 'health (GraphQL)', 'GET /healthz'].map((k) => [k, []]));
+    const mix = [
+      'scoreImages',
+      'scoreImages',
+      'scoreImages',
+      'scoreImages',
+      'scoringRecords',
+      'scoringRecords',
+      'scoringStats',
+    ];
+    const latencies: Record<string, number[]> = Object.fromEntries(
+      [...Object.keys(operations), 'health (GraphQL)', 'GET /healthz'].map((k) => [k, []]),
+    );
     const failures: string[] = [];
     const timed = async (name: string, run: () => Promise<unknown>) => {
       const t0 = performance.now();
@@ -156,18 +223,23 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
         await new Promise((resolve) => setTimeout(resolve, PROBE_MS));
       }
     })();
-    await Promise.all(keys.map(async (key) => {
-      while (issued < REQUESTS && performance.now() < deadline) {
-        const name = mix[issued++ % mix.length];
-        await timed(name, () => operations[name](key));
-      }
-    }));
+    await Promise.all(
+      keys.map(async (key) => {
+        while (issued < REQUESTS && performance.now() < deadline) {
+          const name = mix[issued++ % mix.length];
+          await timed(name, () => operations[name](key));
+        }
+      }),
+    );
     loadRunning = false;
     await prober;
     const seconds = (performance.now() - started) / 1000;
-    const miningStatus = (await gql('query($id: ID!) { miningJob(id: $id) { status phase } }', { id: second })).miningJob;
+    const miningStatus = (await gql('query($id: ID!) { miningJob(id: $id) { status phase } }', { id: second }))
+      .miningJob;
     const done = Object.keys(operations).reduce((a, k) => a + latencies[k].length, 0);
-    const records = (await gql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })).scoringStats.total;
+    const records = (
+      await gql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })
+    ).scoringStats.total;
     const rss = children.reduce((sum, child) => sum + (child.pid ? peakRss(child.pid) : 0), 0);
     const healthP95 = pct(latencies['health (GraphQL)'], 0.95);
     const healthzP95 = pct(latencies['GET /healthz'], 0.95);
@@ -179,7 +251,10 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
       '',
       '| operation | requests | p50 ms | p95 ms | p99 ms |',
       '|---|---|---|---|---|',
-      ...Object.entries(latencies).map(([name, values]) => `| ${name} | ${values.length} | ${pct(values, 0.5).toFixed(0)} | ${pct(values, 0.95).toFixed(0)} | ${pct(values, 0.99).toFixed(0)} |`),
+      ...Object.entries(latencies).map(
+        ([name, values]) =>
+          `| ${name} | ${values.length} | ${pct(values, 0.5).toFixed(0)} | ${pct(values, 0.95).toFixed(0)} | ${pct(values, 0.99).toFixed(0)} |`,
+      ),
       '',
       `Goals: GraphQL \`health\` p95 < ${GOALS.healthP95Ms} ms: ${healthP95 < GOALS.healthP95Ms ? 'met' : 'not met'} (${healthP95.toFixed(0)}); ` +
         `\`/healthz\` p95 < ${GOALS.healthzP95Ms} ms: ${healthzP95 < GOALS.healthzP95Ms ? 'met' : 'not met'} (${healthzP95.toFixed(1)}).`,

@@ -5,9 +5,15 @@ type Args = Record<string, any>;
 
 export const accessResolvers = {
   Query: {
-    me: (_: unknown, __: Args, ctx: GraphQLContext) => ({ name: callerName(ctx), role: ctx.auth!.role.toUpperCase(), keyId: ctx.auth!.keyId, openMode: ctx.services.access.isOpen }),
+    me: (_: unknown, __: Args, ctx: GraphQLContext) => ({
+      name: callerName(ctx),
+      role: ctx.auth!.role.toUpperCase(),
+      keyId: ctx.auth!.keyId,
+      openMode: ctx.services.access.isOpen,
+    }),
     apiKeys: (_: unknown, __: Args, { services }: GraphQLContext) => services.access.listKeys(),
-    auditLog: (_: unknown, { first, after }: Args, { services }: GraphQLContext) => services.access.auditPage(first, after ?? null),
+    auditLog: (_: unknown, { first, after }: Args, { services }: GraphQLContext) =>
+      services.access.auditPage(first, after ?? null),
   },
   Mutation: {
     createApiKey: (_: unknown, { input }: Args, ctx: GraphQLContext) =>

@@ -9,7 +9,10 @@ test('an external database reported full stays not writable for a minute, then w
   assert.equal(guard.status().freeBytes, null, 'an external disk is not ours to measure');
   guard.noteDiskFull();
   assert.equal(guard.status().full, true);
-  assert.throws(() => guard.assertWritable(), (error: Error & { code?: string }) => error.code === 'STORAGE_FULL' && /nothing was written/.test(error.message));
+  assert.throws(
+    () => guard.assertWritable(),
+    (error: Error & { code?: string }) => error.code === 'STORAGE_FULL' && /nothing was written/.test(error.message),
+  );
   now += 59_000;
   assert.equal(guard.status().full, true);
   now += 2_000;

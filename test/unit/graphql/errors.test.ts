@@ -24,9 +24,13 @@ test("an external database's disk-full error reaches the client as STORAGE_FULL 
 });
 
 test('the same error wrapped by the Prisma driver adapter is recognised too', () => {
-  const wrapped = Object.assign(new Error('Database error'), { cause: { kind: 'postgres', originalCode: '53100', originalMessage: 'No space left on device' } });
+  const wrapped = Object.assign(new Error('Database error'), {
+    cause: { kind: 'postgres', originalCode: '53100', originalMessage: 'No space left on device' },
+  });
   const error = new GraphQLError('Database error', { originalError: wrapped });
   assert.equal(errorCode(error), 'STORAGE_FULL');
-  const other = new GraphQLError('Database error', { originalError: Object.assign(new Error('x'), { cause: { originalCode: '23505' } }) });
+  const other = new GraphQLError('Database error', {
+    originalError: Object.assign(new Error('x'), { cause: { originalCode: '23505' } }),
+  });
   assert.equal(errorCode(other), 'INTERNAL_SERVER_ERROR', 'other database errors stay internal');
 });

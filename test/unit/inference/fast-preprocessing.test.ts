@@ -8,14 +8,24 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { decodeToRgb, fastPixelValues, parsePreprocessorConfig, toPixelValues, WHITE_BACKGROUND, type AlphaHandling } from '../../../src/inference/image-preprocessing.ts';
+import {
+  decodeToRgb,
+  fastPixelValues,
+  parsePreprocessorConfig,
+  toPixelValues,
+  WHITE_BACKGROUND,
+  type AlphaHandling,
+} from '../../../src/inference/image-preprocessing.ts';
 import { FIXTURE_MODEL_DIR, fixtureImage } from '../../helpers/fixtures.ts';
 
 const config = parsePreprocessorConfig(readFileSync(path.join(FIXTURE_MODEL_DIR, 'preprocessor_config.json'), 'utf8'));
 const MAX_PIXELS = 1e8;
 
 async function both(bytes: Uint8Array, alpha: AlphaHandling = WHITE_BACKGROUND) {
-  return { exact: toPixelValues(await decodeToRgb(bytes, MAX_PIXELS, alpha), config), fast: await fastPixelValues(bytes, MAX_PIXELS, alpha, config) };
+  return {
+    exact: toPixelValues(await decodeToRgb(bytes, MAX_PIXELS, alpha), config),
+    fast: await fastPixelValues(bytes, MAX_PIXELS, alpha, config),
+  };
 }
 
 /** Mean absolute difference, in units of 8-bit grey levels (normalised values are / std / 255). */
@@ -25,8 +35,17 @@ function meanGreyLevels(a: Float32Array, b: Float32Array): number {
   return ((sum / a.length) * config.std[1]) / config.rescaleFactor;
 }
 
-test('fast preprocessing keeps the exact path\'s geometry and stays within a grey level of it', async () => {
-  for (const file of ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'rgb200x300.jpg', 'wide1000x100.png', 'gray256.png', 'rgba240.png', 'tiny8.png']) {
+test("fast preprocessing keeps the exact path's geometry and stays within a grey level of it", async () => {
+  for (const file of [
+    'rgb224.png',
+    'rgb640x480.jpg',
+    'rgb300x200.png',
+    'rgb200x300.jpg',
+    'wide1000x100.png',
+    'gray256.png',
+    'rgba240.png',
+    'tiny8.png',
+  ]) {
     const { exact, fast } = await both(fixtureImage(`images/${file}`));
     assert.equal(fast.length, exact.length, file);
     const diff = meanGreyLevels(exact, fast);

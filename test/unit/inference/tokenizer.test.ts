@@ -9,7 +9,10 @@ const tokenizer = ClipTokenizer.fromTokenizerJson(readFileSync(path.join(FIXTURE
 
 test('token ids equal the original CLIP tokenizer for every reference text', () => {
   const mismatches = reference.texts.filter((t) => JSON.stringify(tokenizer.encode(t.text)) !== JSON.stringify(t.ids));
-  assert.deepEqual(mismatches.map((t) => t.text), []);
+  assert.deepEqual(
+    mismatches.map((t) => t.text),
+    [],
+  );
   assert.ok(reference.texts.length > 300);
 });
 

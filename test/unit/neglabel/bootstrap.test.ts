@@ -7,7 +7,10 @@ import { oodMetrics } from '../../../src/neglabel/metrics.ts';
 /** Scores of a two-Gaussian benchmark (Box–Muller from a seeded stream). */
 function normals(n: number, mean: number, seed: number): number[] {
   const random = mulberry32(seed);
-  return Array.from({ length: n }, () => mean + Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()));
+  return Array.from(
+    { length: n },
+    () => mean + Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random()),
+  );
 }
 
 test('bootstrap intervals are seeded, contain the point estimate and narrow as samples grow', () => {

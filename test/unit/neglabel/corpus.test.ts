@@ -16,8 +16,15 @@ test('cleaning lower-cases, maps _ to space, strips markers and stray punctuatio
 });
 
 test('a word that is both noun and adjective is a noun, whatever the list order', () => {
-  const corpus = buildCorpus([{ pos: 'adjective', words: ['Blue', 'quick'] }, { pos: 'noun', words: ['blue', 'dog'] }]);
-  assert.deepEqual(corpus, [{ text: 'blue', pos: 'noun' }, { text: 'dog', pos: 'noun' }, { text: 'quick', pos: 'adjective' }]);
+  const corpus = buildCorpus([
+    { pos: 'adjective', words: ['Blue', 'quick'] },
+    { pos: 'noun', words: ['blue', 'dog'] },
+  ]);
+  assert.deepEqual(corpus, [
+    { text: 'blue', pos: 'noun' },
+    { text: 'dog', pos: 'noun' },
+    { text: 'quick', pos: 'adjective' },
+  ]);
 });
 
 test('the WordNet 3.1 corpus follows the reference rule; overlap with the WordNet 3.0 reference lists is reported', (t) => {
@@ -31,8 +38,12 @@ test('the WordNet 3.1 corpus follows the reference rule; overlap with the WordNe
   const ours = new Set(corpus.map((w) => w.text));
   const theirs = new Set(reference.map((w) => w.text));
   const shared = [...ours].filter((w) => theirs.has(w)).length;
-  t.diagnostic(`WordNet 3.1 corpus: ${corpus.length} words (${corpus.filter((w) => w.pos === 'noun').length} nouns); reference (3.0): ${reference.length}`);
-  t.diagnostic(`shared: ${shared} = ${((100 * shared) / theirs.size).toFixed(2)} % of the reference, ${((100 * shared) / ours.size).toFixed(2)} % of ours`);
+  t.diagnostic(
+    `WordNet 3.1 corpus: ${corpus.length} words (${corpus.filter((w) => w.pos === 'noun').length} nouns); reference (3.0): ${reference.length}`,
+  );
+  t.diagnostic(
+    `shared: ${shared} = ${((100 * shared) / theirs.size).toFixed(2)} % of the reference, ${((100 * shared) / ours.size).toFixed(2)} % of ours`,
+  );
   assert.equal(ours.size, corpus.length, 'deduplicated');
   assert.ok(Math.abs(corpus.length - 70000) < 2000, `corpus size ${corpus.length}`);
   assert.ok(shared / theirs.size > 0.95, 'WordNet 3.0 and 3.1 differ only a little');

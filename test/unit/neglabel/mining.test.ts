@@ -66,29 +66,43 @@ function constructedCase() {
 test('with exclusions off, percentile 0.95 and ratio 15 %, the selection is exactly the method page rule', () => {
   const { dim, ids, corpus, candidates, expectedQuantile } = constructedCase();
   const stats = candidateStatistics(candidates, ids, dim, 0.95);
-  expectedQuantile.forEach((q, i) => assert.ok(Math.abs(stats.quantile[i] - q) < 1e-6));
-  const selection = selectNegatives(corpus, stats, ['id a', 'id b'], { selectionRatio: 0.15, excludeNearDuplicates: false, nearDuplicateThreshold: 0.95 });
+  expectedQuantile.forEach((q, i) => {
+    assert.ok(Math.abs(stats.quantile[i] - q) < 1e-6);
+  });
+  const selection = selectNegatives(corpus, stats, ['id a', 'id b'], {
+    selectionRatio: 0.15,
+    excludeNearDuplicates: false,
+    nearDuplicateThreshold: 0.95,
+  });
   // floor(20·0.15) = 3 nouns and floor(10·0.15) = 1 adjective, each ascending by quantile
-  const byQuantile = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => i + from).sort((x, y) => expectedQuantile[x] - expectedQuantile[y]);
+  const byQuantile = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => i + from).sort((x, y) => expectedQuantile[x] - expectedQuantile[y]);
   assert.deepEqual(selection.indices, [...byQuantile(0, 20).slice(0, 3), ...byQuantile(20, 30).slice(0, 1)]);
   assert.equal(selection.excluded, 0);
 });
 
 test('an absolute count is split by pool size and capped at the pool; ties keep corpus order', () => {
   const corpus: CorpusWord[] = [
-    { text: 'n0', pos: 'noun' }, { text: 'n1', pos: 'noun' }, { text: 'n2', pos: 'noun' },
+    { text: 'n0', pos: 'noun' },
+    { text: 'n1', pos: 'noun' },
+    { text: 'n2', pos: 'noun' },
     { text: 'a0', pos: 'adjective' },
   ];
   const stats = { quantile: Float64Array.from([0.2, 0.1, 0.1, 0.3]), max: Float64Array.from([0.5, 0.5, 0.5, 0.5]) };
   const options = { selectionRatio: 0.15, excludeNearDuplicates: false, nearDuplicateThreshold: 0.95 };
   assert.deepEqual(selectNegatives(corpus, stats, [], { ...options, count: 2 }).indices, [1, 2]);
   assert.deepEqual(selectNegatives(corpus, stats, [], { ...options, count: 100 }).indices, [1, 2, 0, 3]);
-  assert.deepEqual(selectNegatives([], { quantile: new Float64Array(), max: new Float64Array() }, [], options).indices, []);
+  assert.deepEqual(
+    selectNegatives([], { quantile: new Float64Array(), max: new Float64Array() }, [], options).indices,
+    [],
+  );
 });
 
 test('exclusions drop exact ID names and near duplicates (max cosine > threshold), and only when on', () => {
   const corpus: CorpusWord[] = [
-    { text: 'goldfish', pos: 'noun' }, { text: 'near twin', pos: 'noun' }, { text: 'far', pos: 'noun' },
+    { text: 'goldfish', pos: 'noun' },
+    { text: 'near twin', pos: 'noun' },
+    { text: 'far', pos: 'noun' },
   ];
   const stats = { quantile: Float64Array.from([0.0, 0.1, 0.2]), max: Float64Array.from([0.3, 0.96, 0.3]) };
   const options = { selectionRatio: 1, excludeNearDuplicates: true, nearDuplicateThreshold: 0.95 };

@@ -25,8 +25,12 @@ function directScore(b: LabelBank, image: Float32Array) {
     for (let d = 0; d < b.dim; d++) dot += m[r * b.dim + d] * image[d];
     return dot;
   };
-  const idExp = Array.from({ length: b.idEmbeddings.length / b.dim }, (_, i) => Math.exp(b.logitScale * cos(b.idEmbeddings, i)));
-  const negExp = Array.from({ length: b.negativeEmbeddings.length / b.dim }, (_, j) => Math.exp(b.logitScale * cos(b.negativeEmbeddings, j)));
+  const idExp = Array.from({ length: b.idEmbeddings.length / b.dim }, (_, i) =>
+    Math.exp(b.logitScale * cos(b.idEmbeddings, i)),
+  );
+  const negExp = Array.from({ length: b.negativeEmbeddings.length / b.dim }, (_, j) =>
+    Math.exp(b.logitScale * cos(b.negativeEmbeddings, j)),
+  );
   const sumId = idExp.reduce((a, c) => a + c, 0);
   let grouped = 0;
   for (let g = 0; g < b.groupCount; g++) {
@@ -34,11 +38,22 @@ function directScore(b: LabelBank, image: Float32Array) {
     grouped += sumId / (sumId + sumNeg);
   }
   const allNeg = negExp.reduce((a, c) => a + c, 0);
-  return { score: grouped / b.groupCount, ungrouped: sumId / (sumId + allNeg), logit: Math.log(sumId) - Math.log(allNeg), predicted: idExp.indexOf(Math.max(...idExp)) };
+  return {
+    score: grouped / b.groupCount,
+    ungrouped: sumId / (sumId + allNeg),
+    logit: Math.log(sumId) - Math.log(allNeg),
+    predicted: idExp.indexOf(Math.max(...idExp)),
+  };
 }
 
 test('grouped score, logit score and prediction equal the direct float64 formulas (1e-6)', () => {
-  for (const [groups, logitScale] of [[1, 100], [7, 100], [100, 100], [7, 26], [100, 26]]) {
+  for (const [groups, logitScale] of [
+    [1, 100],
+    [7, 100],
+    [100, 100],
+    [7, 26],
+    [100, 26],
+  ]) {
     const b = bank(groups, 0, logitScale);
     const images = randomUnitVectors(20, 32, 99);
     for (let i = 0; i < 20; i++) {
@@ -59,7 +74,10 @@ test('a lower logit scale keeps the same ranking of ID labels and unsaturates th
   const image = bank(10).idEmbeddings.slice(3 * 32, 4 * 32);
   const hot = scoreImage(bank(10, 0, 100), image, 3);
   const cool = scoreImage(bank(10, 0, 10), image, 3);
-  assert.deepEqual(cool.topLabels.map((m) => m.index), hot.topLabels.map((m) => m.index));
+  assert.deepEqual(
+    cool.topLabels.map((m) => m.index),
+    hot.topLabels.map((m) => m.index),
+  );
   assert.equal(cool.predictedIndex, 3);
   assert.ok(1 - hot.score < 1e-9, `scale 100: ${hot.score}`);
   assert.ok(1 - cool.score > 1e-3 && cool.score > 0.5, `scale 10: ${cool.score}`);

@@ -8,7 +8,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { OnnxEncoder } from './inference/onnx-encoder.ts';
 import type { Logger } from './logger.ts';
-import { startHttpServer } from './http/server.ts';
+import { assertPortFree, startHttpServer } from './http/server.ts';
 import { createMetrics } from './http/metrics.ts';
 import { rootFields } from './graphql/schema.ts';
 import { EmbeddingService } from './services/embedding-service.ts';
@@ -64,6 +64,8 @@ const JOBS_CHANNEL = 'neglabel_mining_jobs';
 export async function startApp(config: Config, logger: Logger): Promise<App> {
   const servesApi = config.role === 'all' || config.role === 'api';
   const runsJobs = config.role === 'all' || config.role === 'worker';
+  // a taken port is found before a database is created or opened
+  if (servesApi) await assertPortFree(config.host, config.port);
   const database = await openDatabase(
     {
       databaseUrl: config.databaseUrl,

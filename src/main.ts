@@ -4,7 +4,13 @@ import { startDatabaseRole } from './database/database-role.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 
-const config = loadConfig();
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (error) {
+  console.error(`neglabel could not start: ${(error as Error).message}`);
+  process.exit(1);
+}
 const logger = createLogger(config.logLevel);
 
 try {
@@ -34,6 +40,8 @@ try {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 } catch (error) {
-  logger.fatal({ err: error }, `could not start: ${(error as Error).message}`);
+  // one line a person can act on; the stack only for whoever asked for it (LOG_LEVEL=debug)
+  logger.debug({ err: error }, 'start-up failure');
+  console.error(`neglabel could not start: ${(error as Error).message}`);
   process.exit(1);
 }

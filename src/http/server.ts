@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import net from 'node:net';
 import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -52,6 +53,29 @@ function responseSizeCap(maxBytes: number): ApolloServerPlugin<GraphQLContext> {
       };
     },
   };
+}
+
+/**
+ * Refuses a port another process holds, before anything else starts (a database, workers), with
+ * what to do about it.
+ */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `port ${port} on ${host} is already in use (another neglabel, or another program): stop it, or set PORT to a free port`,
+            )
+          : error.code === 'EACCES'
+            ? new Error(`port ${port} on ${host} needs privileges this user lacks: set PORT to 1024 or above`)
+            : error,
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 export async function startHttpServer(

@@ -254,6 +254,11 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       banks.set(request.key, { bank: request.bank, labels: SimilarityKernel.transpose(labels, request.bank.dim) });
       return { kind: 'bank' };
     }
+    case 'drop-bank':
+      banks.delete(request.key);
+      return { kind: 'drop-bank' };
+    case 'bank-count':
+      return { kind: 'bank-count', count: banks.size };
     case 'score':
       return scoreImages(request.key, request.images, request.topK);
   }

@@ -280,6 +280,11 @@ export class OnnxEncoder implements Encoder {
     this.pool.dropBank(key);
   }
 
+  /** How many label banks each encoder worker holds (what bounds their memory). */
+  labelBanksPerWorker(): Promise<number[]> {
+    return this.pool.bankCounts();
+  }
+
   async scoreAgainstBank(key: string, images: Float32Array[], topK: number): Promise<ImageScoreResult[]> {
     if (images.length === 0) return [];
     const result = (await this.pool.run({

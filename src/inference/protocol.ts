@@ -45,6 +45,10 @@ export type WorkerRequest =
     }
   /** keeps a label bank in the worker under `key` for later 'score' requests */
   | { id: number; kind: 'bank'; key: string; bank: LabelBank }
+  /** forgets a label bank */
+  | { id: number; kind: 'drop-bank'; key: string }
+  /** how many label banks the worker holds (memory is bounded by it) */
+  | { id: number; kind: 'bank-count' }
   /** NegLabel scores of row-major [n, dim] image embeddings against a registered bank */
   | { id: number; kind: 'score'; key: string; images: Float32Array; topK: number };
 
@@ -60,6 +64,8 @@ export type WorkerResult =
       batchSizes: number[];
     }
   | { kind: 'bank' }
+  | { kind: 'drop-bank' }
+  | { kind: 'bank-count'; count: number }
   | { kind: 'score'; results: ImageScoreResult[] }
   /** rows of failed images are zeros and have an entry in `errors` */
   | {

@@ -99,12 +99,23 @@ export class EncoderWorkerPool {
     await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'bank', key, bank })));
   }
 
+  /** Forgets a bank here and in every worker (a worker that misses the message is replaced without it). */
   dropBank(key: string): void {
     this.banks.delete(key);
+    for (const slot of this.slots) void this.send(slot, { kind: 'drop-bank', key }).catch(() => {});
+  }
+
+  /** The number of label banks each worker holds. */
+  async bankCounts(): Promise<number[]> {
+    const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'bank-count' })));
+    return results.map((result) => (result as Extract<WorkerResult, { kind: 'bank-count' }>).count);
   }
 
   /** Sends a request to the worker with the fewest requests in flight. */
-  run(body: Exclude<RequestBody, { kind: 'load' | 'bank' }>, transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
+  run(
+    body: Exclude<RequestBody, { kind: 'load' | 'bank' | 'drop-bank' | 'bank-count' }>,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<WorkerResult> {
     const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     return this.send(slot, body, transfer);
   }

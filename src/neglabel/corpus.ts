@@ -86,14 +86,30 @@ export function cleanWord(raw: string): string | null {
   return /[\p{L}\p{N}]/u.test(text) ? text : null;
 }
 
-/** Cleans and deduplicates word lists; a word that is both noun and adjective stays a noun. */
-export function buildCorpus(lists: ReadonlyArray<{ pos: PartOfSpeech; words: readonly string[] }>): CorpusWord[] {
+/**
+ * A custom-corpus word as the user wrote it: only whitespace is normalised. WordNet's cleanup
+ * (lower-casing, position markers, punctuation) would merge `C++`, `C#` and `c`, or turn
+ * `vitamin (A)` into `vitamin`. Returns null for a blank entry.
+ */
+export function cleanCustomWord(raw: string): string | null {
+  const text = raw.normalize('NFC').replace(/\s+/g, ' ').trim();
+  return text.length > 0 ? text : null;
+}
+
+/**
+ * Cleans (WordNet's rule unless told otherwise) and deduplicates word lists; a word that is both
+ * noun and adjective stays a noun.
+ */
+export function buildCorpus(
+  lists: ReadonlyArray<{ pos: PartOfSpeech; words: readonly string[] }>,
+  clean: (raw: string) => string | null = cleanWord,
+): CorpusWord[] {
   const ordered = [...lists.filter((l) => l.pos === 'noun'), ...lists.filter((l) => l.pos === 'adjective')];
   const seen = new Set<string>();
   const corpus: CorpusWord[] = [];
   for (const list of ordered) {
     for (const raw of list.words) {
-      const text = cleanWord(raw);
+      const text = clean(raw);
       if (text === null || seen.has(text)) continue;
       seen.add(text);
       corpus.push({ text, pos: list.pos });

@@ -28,7 +28,10 @@ export interface NewNegativeSet {
 }
 
 export interface StoredBank {
+  /** the negative labels, as mined (WordNet lemmas or custom-corpus words) */
   words: string[];
+  /** the texts that were encoded for them (each word in its prompt template) */
+  prompts: string[];
   groups: Int32Array;
   embeddings: Float32Array[];
 }
@@ -156,12 +159,13 @@ export class NegativeSetRepository {
 
   /** Everything scoring needs from a set, in rank order. */
   async loadBank(setId: string): Promise<StoredBank> {
-    const { rows } = await this.pool.query<{ prompt: string; group_index: number; embedding: string }>(
-      'SELECT prompt, group_index, embedding::text AS embedding FROM negative_labels WHERE set_id = $1 ORDER BY rank',
+    const { rows } = await this.pool.query<{ word: string; prompt: string; group_index: number; embedding: string }>(
+      'SELECT word, prompt, group_index, embedding::text AS embedding FROM negative_labels WHERE set_id = $1 ORDER BY rank',
       [setId],
     );
     return {
-      words: rows.map((r) => r.prompt),
+      words: rows.map((r) => r.word),
+      prompts: rows.map((r) => r.prompt),
       groups: Int32Array.from(rows, (r) => r.group_index),
       embeddings: rows.map((r) => parseVector(r.embedding)),
     };

@@ -25,7 +25,8 @@ export interface NewScoringRecord {
   isOod: boolean;
   predictedLabel: string;
   topLabels: Array<{ label: string; similarity: number }>;
-  topNegatives: Array<{ label: string; similarity: number }>;
+  /** `prompt` is absent in records written before the words and prompts were told apart */
+  topNegatives: Array<{ label: string; prompt?: string; similarity: number }>;
   latencyMs: number;
 }
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { buildCorpus, wordNetCorpus, type CorpusWord, type PartOfSpeech } from '../neglabel/corpus.ts';
+import { buildCorpus, cleanCustomWord, wordNetCorpus, type CorpusWord, type PartOfSpeech } from '../neglabel/corpus.ts';
 
 export const WORDNET_CORPUS = 'wordnet-3.1';
 
@@ -21,15 +21,18 @@ export function loadWordNetCorpus(): CorpusWord[] {
   return wordNet;
 }
 
-/** A user-supplied corpus, cleaned like the default; its name identifies its content. */
+/** A user-supplied corpus, kept as written (whitespace aside); its name identifies its content. */
 export function customCorpus(words: ReadonlyArray<{ text: string; partOfSpeech: PartOfSpeech }>): {
   name: string;
   words: CorpusWord[];
 } {
-  const corpus = buildCorpus([
-    { pos: 'noun', words: words.filter((w) => w.partOfSpeech === 'noun').map((w) => w.text) },
-    { pos: 'adjective', words: words.filter((w) => w.partOfSpeech === 'adjective').map((w) => w.text) },
-  ]);
+  const corpus = buildCorpus(
+    [
+      { pos: 'noun', words: words.filter((w) => w.partOfSpeech === 'noun').map((w) => w.text) },
+      { pos: 'adjective', words: words.filter((w) => w.partOfSpeech === 'adjective').map((w) => w.text) },
+    ],
+    cleanCustomWord,
+  );
   const hash = createHash('sha256').update(JSON.stringify(corpus)).digest('hex').slice(0, 16);
   return { name: `custom:${hash}`, words: corpus };
 }

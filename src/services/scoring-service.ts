@@ -23,6 +23,7 @@ interface LoadedBank {
   dim: number;
   idLabels: string[];
   negativeLabels: string[];
+  negativePrompts: string[];
   setId: string;
   logitScale: number;
 }
@@ -107,6 +108,7 @@ export class ScoringService {
           setId,
           idLabels: version.labels,
           negativeLabels: negatives.words,
+          negativePrompts: negatives.prompts,
           logitScale: version.logitScale,
         };
       })();
@@ -237,7 +239,11 @@ export class ScoringService {
       logitScale: loaded.logitScale,
       predictedLabel: loaded.idLabels[r.predictedIndex],
       topLabels: r.topLabels.map((m) => ({ label: loaded.idLabels[m.index], similarity: m.similarity })),
-      topNegatives: r.topNegatives.map((m) => ({ label: loaded.negativeLabels[m.index], similarity: m.similarity })),
+      topNegatives: r.topNegatives.map((m) => ({
+        label: loaded.negativeLabels[m.index],
+        prompt: loaded.negativePrompts[m.index],
+        similarity: m.similarity,
+      })),
       imageHash,
     };
   }

@@ -108,7 +108,7 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   const scorerKey = scorer.data.createApiKey.key;
   const files = ['images/rgb224.png', 'images/rgb640x480.jpg', 'images/gray256.png'];
   const scored = await app.graphql(
-    `mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { index filename score logitScore isOOD threshold predictedLabel topLabels { label similarity } topNegatives { label similarity } recordId imageHash } }`,
+    `mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { index filename score logitScore isOOD threshold predictedLabel topLabels { label similarity prompt } topNegatives { label prompt similarity } recordId imageHash } }`,
     {
       i: { taxonomyId, images: files.map(image), threshold: 0.5, topK: 3 },
     },
@@ -123,11 +123,20 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
     assert.equal(r.topLabels.length, 3);
     assert.equal(r.predictedLabel, r.topLabels[0].label);
     assert.ok(IMAGENET.includes(r.predictedLabel));
-    assert.match(r.topNegatives[0].label, /^(the nice |This is a )/);
+    // negatives come back as the words mined, with the text encoded for each beside it
+    for (const negative of r.topNegatives) {
+      assert.doesNotMatch(negative.label, /^(the nice |This is a )/);
+      assert.match(negative.prompt, /^(the nice |This is a )/);
+      assert.ok(negative.prompt.includes(negative.label), `${negative.prompt} encodes ${negative.label}`);
+    }
+    assert.ok(
+      r.topLabels.every((m: { prompt: string | null }) => m.prompt === null),
+      'ID labels have no single prompt',
+    );
   }
 
   const history = await app.graphql(
-    `{ scoringRecords(filter: { caller: "e2e-suite" }, first: 2) { edges { cursor node { id caller score predictedLabel taxonomyVersion negativeSetId model threshold topNegatives { label } } } pageInfo { hasNextPage endCursor } } }`,
+    `{ scoringRecords(filter: { caller: "e2e-suite" }, first: 2) { edges { cursor node { id caller score predictedLabel taxonomyVersion negativeSetId model threshold topNegatives { label prompt } } } pageInfo { hasNextPage endCursor } } }`,
   );
   const edges = history.data.scoringRecords.edges;
   assert.equal(edges.length, 2);
@@ -135,6 +144,11 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   assert.equal(edges[0].node.negativeSetId, set.id);
   assert.equal(edges[0].node.taxonomyVersion, 1);
   assert.equal(edges[0].node.threshold, 0.5);
+  assert.deepEqual(
+    edges[0].node.topNegatives[0],
+    { label: results[2].topNegatives[0].label, prompt: results[2].topNegatives[0].prompt },
+    'the history keeps both',
+  );
   const next = await app.graphql(
     `query($a: String) { scoringRecords(filter: { caller: "e2e-suite" }, first: 2, after: $a) { edges { node { id } } pageInfo { hasNextPage } } }`,
     { a: history.data.scoringRecords.pageInfo.endCursor },

@@ -171,3 +171,28 @@ test('NEGLABEL_PREPROCESSING=fast encodes through the workers, close to the exac
     await fast.close();
   }
 });
+
+test('a dropped label bank is forgotten by every encoder worker, so their memory stays bounded', async () => {
+  const dim = 4;
+  const unit = (i: number) => Float32Array.from({ length: dim }, (_, d) => (d === i % dim ? 1 : 0));
+  const bank = () => ({
+    dim,
+    idEmbeddings: unit(0),
+    negativeEmbeddings: unit(1),
+    negativeGroups: Int32Array.of(0),
+    groupCount: 1,
+    logitScale: 100,
+  });
+  const before = await encoder.labelBanksPerWorker();
+  for (let t = 0; t < 20; t++) {
+    await encoder.loadBank(`taxonomy-${t}`, bank());
+    // what the scoring service's cache of 8 banks does when it evicts
+    if (t >= 8) encoder.dropBank(`taxonomy-${t - 8}`);
+  }
+  assert.deepEqual(
+    await encoder.labelBanksPerWorker(),
+    before.map((n) => n + 8),
+  );
+  for (let t = 12; t < 20; t++) encoder.dropBank(`taxonomy-${t}`);
+  assert.deepEqual(await encoder.labelBanksPerWorker(), before);
+});

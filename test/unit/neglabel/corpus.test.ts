@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildCorpus, cleanWord } from '../../../src/neglabel/corpus.ts';
-import { loadWordNetCorpus } from '../../../src/services/corpus-source.ts';
+import { customCorpus, loadWordNetCorpus } from '../../../src/services/corpus-source.ts';
 
 const REFERENCE = path.resolve('test/fixtures/neglabel-reference/txtfiles');
 
@@ -50,4 +50,23 @@ test('the WordNet 3.1 corpus follows the reference rule; overlap with the WordNe
   assert.ok(!corpus.some((w) => w.text.startsWith('[')));
   assert.ok(!ours.has('golden retriever') && !ours.has('goldfish'), 'noun.animal is excluded');
   assert.ok(!ours.has('souvlaki'), 'noun.food is excluded');
+});
+
+test("a custom corpus keeps its words as written: WordNet's cleanup would merge or cut them", () => {
+  const { words } = customCorpus([
+    { text: 'C++', partOfSpeech: 'noun' },
+    { text: 'C#', partOfSpeech: 'noun' },
+    { text: 'c', partOfSpeech: 'noun' },
+    { text: 'vitamin (A)', partOfSpeech: 'noun' },
+    { text: '  ice   cream ', partOfSpeech: 'noun' },
+    { text: 'C++', partOfSpeech: 'adjective' },
+    { text: '   ', partOfSpeech: 'noun' },
+  ]);
+  assert.deepEqual(words, [
+    { text: 'C++', pos: 'noun' },
+    { text: 'C#', pos: 'noun' },
+    { text: 'c', pos: 'noun' },
+    { text: 'vitamin (A)', pos: 'noun' },
+    { text: 'ice cream', pos: 'noun' },
+  ]);
 });

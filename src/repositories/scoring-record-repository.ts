@@ -105,6 +105,9 @@ function where(filter: ScoringFilter, offset = 0, source: 'r' | 'd' = 'r'): { sq
   return { sql: conditions.length ? conditions.join(' AND ') : 'TRUE', params };
 }
 
+/** Advisory lock key that orders scoring-record ids by commit. */
+const HISTORY_ORDER_LOCK = 72_707_369_002;
+
 export class ScoringRecordRepository {
   private readonly indexedModels = new Set<string>();
 
@@ -132,6 +135,10 @@ export class ScoringRecordRepository {
     let lost: unknown;
     try {
       await client.query('BEGIN');
+      // Ids are taken under a lock held until commit, so they follow commit order: a record can
+      // never appear behind a page a client already read (cursors follow ids). Concurrent
+      // inserters queue for the few milliseconds of this transaction.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [HISTORY_ORDER_LOCK]);
       const { rows } = await client.query<{ id: string }>(
         `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold, image_hash, filename,
            image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms, threshold_space,

@@ -129,12 +129,12 @@ export class MiningRunner {
       );
       const embeddings = await this.corpusEmbeddings.find(version.modelId, prompts);
       const missing = [...new Set(prompts.filter((p) => !embeddings.has(p)))];
-      log.info(
-        { corpus: parameters.corpus, candidates: corpus.length, cached: prompts.length - missing.length },
-        'mining: encoding corpus',
-      );
+      // progress counts distinct prompts, cached ones as done: a resumed job goes on from where it stood
+      const distinctPrompts = new Set(prompts).size;
+      const cached = distinctPrompts - missing.length;
+      log.info({ corpus: parameters.corpus, candidates: corpus.length, cached }, 'mining: encoding corpus');
       for (let start = 0; start < missing.length; start += CORPUS_CHUNK) {
-        await checkpoint('encoding-corpus', start, missing.length);
+        await checkpoint('encoding-corpus', cached + start, distinctPrompts);
         const chunk = missing.slice(start, start + CORPUS_CHUNK);
         const encoded = await this.encoder.embedTextsBulk(version.modelId, chunk);
         await this.corpusEmbeddings.save(version.modelId, chunk, encoded);
@@ -142,7 +142,7 @@ export class MiningRunner {
           embeddings.set(p, encoded[i]);
         });
         log.info(
-          { phase: 'encoding-corpus', done: Math.min(start + CORPUS_CHUNK, missing.length), total: missing.length },
+          { phase: 'encoding-corpus', done: cached + Math.min(start + CORPUS_CHUNK, missing.length), total: distinctPrompts },
           'mining progress',
         );
       }

@@ -53,10 +53,10 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
         t: taxonomyId,
       })
     ).startMining.id;
-    let progress: { status: string; phase: string; done: number };
+    let progress: { status: string; phase: string; done: number; total: number };
     do {
       await new Promise((r) => setTimeout(r, 100));
-      progress = (await graphql('query($id: ID!) { miningJob(id: $id) { status phase done } }', { id: jobId }))
+      progress = (await graphql('query($id: ID!) { miningJob(id: $id) { status phase done total } }', { id: jobId }))
         .miningJob;
     } while (!(progress.phase === 'encoding-corpus' && progress.done > 0) && progress.status !== 'SUCCEEDED');
     assert.equal(progress.status, 'RUNNING', 'the job finished before it could be killed');
@@ -74,15 +74,23 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
     const poll = async () =>
       (
         await graphql(
-          'query($id: ID!) { miningJob(id: $id) { status attempts error negativeSet { id active labelCount } } }',
+          'query($id: ID!) { miningJob(id: $id) { status phase done total attempts error negativeSet { id active labelCount } } }',
           { id: jobId },
         )
       ).miningJob;
     let job = await poll();
+    let sawResumedEncoding = false;
     for (let i = 0; i < 1200 && job.status !== 'SUCCEEDED'; i++, job = await poll()) {
       assert.notEqual(job.status, 'FAILED', job.error);
+      if (job.status === 'RUNNING' && job.phase === 'encoding-corpus') {
+        // the same unit and size as before the crash, and no step back: cached prompts count as done
+        assert.equal(job.total, progress.total);
+        assert.ok(job.done >= progress.done, `resumed at ${job.done}, had reached ${progress.done}`);
+        sawResumedEncoding = true;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
+    assert.ok(sawResumedEncoding, 'the resumed job was seen encoding the rest of the corpus');
     assert.equal(job.status, 'SUCCEEDED');
     assert.equal(job.attempts, 2);
     assert.equal(job.negativeSet.active, true);

@@ -14,7 +14,7 @@ import type { Logger } from '../logger.ts';
 import type { CorpusWord } from '../neglabel/corpus.ts';
 import { assignGroups } from '../neglabel/grouping.ts';
 import { selectNegatives } from '../neglabel/mining.ts';
-import { applyPrompt } from '../neglabel/prompts.ts';
+import { applyPrompt, ensembleEmbedding } from '../neglabel/prompts.ts';
 import type { CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
 import { LeaseLostError, type NegativeSetRepository } from '../repositories/negative-set-repository.ts';
@@ -124,9 +124,12 @@ export class MiningRunner {
       const idEmbeddings = await this.taxonomies.labelEmbeddings(version);
 
       const corpus: CorpusWord[] = parameters.corpusWords ?? loadWordNetCorpus();
-      const prompts = corpus.map((w) =>
-        applyPrompt(w.pos === 'noun' ? parameters.nounPrompt : parameters.adjectivePrompt, w.text),
+      // each word's prompts: one, or the noun template ensemble (its embedding is their mean)
+      const nounTemplates = parameters.nounPromptTemplates ?? [parameters.nounPrompt];
+      const promptsOf = corpus.map((w) =>
+        (w.pos === 'noun' ? nounTemplates : [parameters.adjectivePrompt]).map((t) => applyPrompt(t, w.text)),
       );
+      const prompts = promptsOf.flat();
       const embeddings = await this.corpusEmbeddings.find(version.modelId, prompts);
       const missing = [...new Set(prompts.filter((p) => !embeddings.has(p)))];
       // progress counts distinct prompts, cached ones as done: a resumed job goes on from where it stood
@@ -142,17 +145,21 @@ export class MiningRunner {
           embeddings.set(p, encoded[i]);
         });
         log.info(
-          { phase: 'encoding-corpus', done: cached + Math.min(start + CORPUS_CHUNK, missing.length), total: distinctPrompts },
+          {
+            phase: 'encoding-corpus',
+            done: cached + Math.min(start + CORPUS_CHUNK, missing.length),
+            total: distinctPrompts,
+          },
           'mining progress',
         );
       }
 
       await checkpoint('mining', 0, corpus.length);
+      const wordEmbeddings = promptsOf.map((list) =>
+        list.length === 1 ? embeddings.get(list[0])! : ensembleEmbedding(list.map((p) => embeddings.get(p)!)),
+      );
       const stats = await candidateStatisticsInWorker(
-        stack(
-          prompts.map((p) => embeddings.get(p)!),
-          dim,
-        ),
+        stack(wordEmbeddings, dim),
         stack(idEmbeddings, dim),
         dim,
         parameters.percentile,
@@ -178,12 +185,13 @@ export class MiningRunner {
           excludedCount: selection.excluded,
           labels: selection.indices.slice(0, kept).map((c, i) => ({
             word: corpus[c].text,
-            prompt: prompts[c],
+            // with an ensemble, the first template's text stands for the others (parameters list them)
+            prompt: promptsOf[c][0],
             partOfSpeech: corpus[c].pos,
             quantileSimilarity: stats.quantile[c],
             maxSimilarity: stats.max[c],
             group: group[i],
-            embedding: embeddings.get(prompts[c])!,
+            embedding: wordEmbeddings[c],
           })),
         },
         jobId,

@@ -19,6 +19,12 @@ export interface MiningParameters {
   excludeNearDuplicates: boolean;
   nearDuplicateThreshold: number;
   nounPrompt: string;
+  /**
+   * Present only when nouns are encoded with a template ensemble (the mean of these templates'
+   * embeddings, as the taxonomy encodes its ID labels); absent: nounPrompt alone. Absent rather
+   * than false, so the parameters of sets mined before this option keep their identity.
+   */
+  nounPromptTemplates?: string[];
   adjectivePrompt: string;
   corpus: string;
   /** the custom corpus itself (absent for WordNet), kept so a restarted job can run */
@@ -39,6 +45,7 @@ export interface StartMiningInput {
   adjectivePrompt?: string | null;
   corpus?: Array<{ text: string; partOfSpeech: 'NOUN' | 'ADJECTIVE' }> | null;
   force?: boolean | null;
+  nounPromptEnsemble?: boolean | null;
 }
 
 const MAX_CORPUS = 500_000;
@@ -57,7 +64,7 @@ export class MiningService {
 
   async start(input: StartMiningInput, caller: string) {
     const version = await this.taxonomies.version(input.taxonomyId, input.version);
-    const parameters = this.parameters(input, version.promptTemplate);
+    const parameters = this.parameters(input, version.promptTemplate, version.promptTemplates);
     const { corpusWords, ...identity } = parameters;
     const parametersKey = createHash('sha256')
       .update(JSON.stringify({ ...identity, model: version.modelId }))
@@ -90,7 +97,11 @@ export class MiningService {
     return job;
   }
 
-  private parameters(input: StartMiningInput, idPrompt: string): MiningParameters {
+  private parameters(
+    input: StartMiningInput,
+    idPrompt: string,
+    idPromptTemplates: readonly string[],
+  ): MiningParameters {
     const p: MiningParameters = {
       percentile: input.percentile ?? 0.95,
       selectionRatio: input.selectionRatio ?? 0.15,
@@ -103,6 +114,16 @@ export class MiningService {
       adjectivePrompt: validatePromptTemplate(input.adjectivePrompt, 'adjectivePrompt', DEFAULT_ADJECTIVE_PROMPT),
       corpus: WORDNET_CORPUS,
     };
+    if (input.nounPromptEnsemble) {
+      check(
+        idPromptTemplates.length > 0 && input.nounPrompt == null,
+        'nounPromptEnsemble',
+        input.nounPrompt == null
+          ? 'needs a taxonomy version with a template ensemble (promptTemplates): create a version with promptTemplates, or mine with one nounPrompt.'
+          : "and nounPrompt exclude each other: the ensemble is the taxonomy's promptTemplates.",
+      );
+      p.nounPromptTemplates = [...idPromptTemplates];
+    }
     check(
       Number.isFinite(p.percentile) && p.percentile >= 0 && p.percentile <= 1,
       'percentile',

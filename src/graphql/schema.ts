@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import { DateTime } from './scalars.ts';
 import { withAccessControl } from './access.ts';
 import { accessResolvers } from './resolvers/access.ts';
-import { neglabelResolvers } from './resolvers/neglabel.ts';
+import { historyResolvers } from './resolvers/history.ts';
+import { miningResolvers } from './resolvers/mining.ts';
+import { scoringResolvers } from './resolvers/scoring.ts';
+import { taxonomyResolvers } from './resolvers/taxonomies.ts';
 import { systemResolvers } from './resolvers/system.ts';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
@@ -19,7 +22,10 @@ function merge(...maps: ResolverMap[]): ResolverMap {
 const merged = merge(
   { DateTime } as unknown as ResolverMap,
   systemResolvers,
-  neglabelResolvers as unknown as ResolverMap,
+  taxonomyResolvers as unknown as ResolverMap,
+  miningResolvers as unknown as ResolverMap,
+  scoringResolvers as unknown as ResolverMap,
+  historyResolvers as unknown as ResolverMap,
   accessResolvers as unknown as ResolverMap,
 );
 for (const type of ['Query', 'Mutation'] as const) {

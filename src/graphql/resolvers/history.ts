@@ -1,0 +1,36 @@
+/** Resolvers for the scoring history: records, statistics and similarity search. */
+import { inScope } from '../../services/access-service.ts';
+import type { GraphQLContext } from '../context.ts';
+import { scopedFilter } from '../scope.ts';
+
+type Ctx = GraphQLContext;
+type Args = Record<string, any>;
+
+export const historyResolvers = {
+  Query: {
+    scoringRecords: (_: unknown, { filter, first, after }: Args, ctx: Ctx) =>
+      ctx.services.history.page(scopedFilter(ctx, filter), first, after ?? null),
+    scoringRecord: async (_: unknown, { id }: Args, ctx: Ctx) => {
+      const record = await ctx.services.history.record(id);
+      return record && inScope(ctx.auth, record.taxonomyId) ? record : null;
+    },
+    scoringStats: (_: unknown, { filter, interval, histogramBins }: Args, ctx: Ctx) =>
+      ctx.services.history.stats(scopedFilter(ctx, filter), interval, histogramBins),
+    similarScoringRecords: (_: unknown, args: Args, ctx: Ctx) =>
+      ctx.services.scoring.similar({
+        image: args.image,
+        text: args.text,
+        model: args.model,
+        taxonomyId: scopedFilter(ctx, { taxonomyId: args.taxonomyId })?.taxonomyId,
+        first: args.first,
+      }),
+  },
+  ScoringRecord: {
+    model: (r: { modelId: string }) => r.modelId,
+    isOOD: (r: { isOod: boolean }) => r.isOod,
+    requestedThreshold: (r: { requested: { threshold: number } | null }) => r.requested?.threshold ?? null,
+    requestedThresholdSpace: (r: { requested: { thresholdSpace: string } | null }) =>
+      r.requested?.thresholdSpace ?? null,
+    requestedIsOOD: (r: { requested: { isOod: boolean } | null }) => r.requested?.isOod ?? null,
+  },
+};

@@ -1,7 +1,8 @@
 /**
  * Encoder worker: owns ONNX sessions and does all CPU-heavy encoding off the main thread,
  * because onnxruntime-node's run() blocks the event loop for the whole inference.
- * Tokenization and image decoding run here too, for the same reason.
+ * Tokenization and image decoding run here too, for the same reason. The scoring runtime's label
+ * banks live here as well (src/scoring/), so scoring runs beside the encoders.
  */
 import { parentPort } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
@@ -28,8 +29,7 @@ import type {
   WorkerResult,
 } from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
-import { SimilarityKernel } from './similarity-kernel.ts';
-import { scoreFromSimilarities, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
+import { LabelBankRegistry } from '../scoring/label-bank-registry.ts';
 
 interface LoadedModel {
   text: ort.InferenceSession;
@@ -44,6 +44,8 @@ interface LoadedModel {
 const TEXT_RUN_SIZE = 64;
 
 const models = new Map<string, Promise<LoadedModel>>();
+/** This worker's share of the scoring runtime: the label banks it holds. */
+const labelBanks = new LabelBankRegistry();
 
 /** What to run on a machine whose onnxruntime-node has no GPU provider libraries. */
 export const GPU_INSTALL_HINT =
@@ -246,48 +248,18 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       return embedTexts(await getModel(request.modelId), request.texts);
     case 'images':
       return embedImages(await getModel(request.modelId), request.images, request.alpha, request.maxPixels);
-    case 'bank': {
-      const { idEmbeddings, negativeEmbeddings } = request.bank;
-      const labels = new Float32Array(idEmbeddings.length + negativeEmbeddings.length);
-      labels.set(idEmbeddings);
-      labels.set(negativeEmbeddings, idEmbeddings.length);
-      banks.set(request.key, { bank: request.bank, labels: SimilarityKernel.transpose(labels, request.bank.dim) });
+    // the scoring runtime's messages (src/scoring/)
+    case 'bank':
+      labelBanks.register(request.key, request.bank);
       return { kind: 'bank' };
-    }
     case 'drop-bank':
-      banks.delete(request.key);
+      labelBanks.drop(request.key);
       return { kind: 'drop-bank' };
     case 'bank-count':
-      return { kind: 'bank-count', count: banks.size };
+      return { kind: 'bank-count', count: labelBanks.size };
     case 'score':
-      return scoreImages(request.key, request.images, request.topK);
+      return { kind: 'score', results: await labelBanks.score(request.key, request.images, request.topK) };
   }
-}
-
-/** Label banks for scoring, by key; ID and negative embeddings side by side, transposed, for one product. */
-const banks = new Map<string, { bank: LabelBank; labels: Float32Array }>();
-let kernel: Promise<SimilarityKernel> | undefined;
-
-async function scoreImages(key: string, images: Float32Array, topK: number): Promise<WorkerResult> {
-  const entry = banks.get(key);
-  if (!entry) throw new DomainError('BANK_NOT_LOADED', `label bank ${key} is not loaded in this worker`);
-  const { bank, labels } = entry;
-  kernel ??= SimilarityKernel.create(1);
-  const sims = await (await kernel).multiply(images, labels, bank.dim);
-  const idCount = bank.idEmbeddings.length / bank.dim;
-  const width = labels.length / bank.dim;
-  const results: ImageScoreResult[] = [];
-  for (let i = 0; i < images.length / bank.dim; i++) {
-    results.push(
-      scoreFromSimilarities(
-        bank,
-        sims.subarray(i * width, i * width + idCount),
-        sims.subarray(i * width + idCount, (i + 1) * width),
-        topK,
-      ),
-    );
-  }
-  return { kind: 'score', results };
 }
 
 parentPort!.on('message', (request: WorkerRequest) => {

@@ -64,13 +64,6 @@ export interface Encoder {
    * transparency handling.
    */
   embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>>;
-  /**
-   * Keeps a label bank next to the encoders, so scoring (a matrix product against ~11k labels)
-   * runs where the compute is, off the request thread. `dropBank` releases it.
-   */
-  loadBank(key: string, bank: LabelBank): Promise<void>;
-  dropBank(key: string): void;
-  scoreAgainstBank(key: string, images: Float32Array[], topK: number): Promise<ImageScoreResult[]>;
   stats(): EncoderStats;
   close(): Promise<void>;
 }

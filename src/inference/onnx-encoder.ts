@@ -18,8 +18,7 @@ import {
   type ModelFolder,
 } from './model-folder.ts';
 import type { EncoderSettings, WorkerResult } from './protocol.ts';
-import { rows, stack } from './vectors.ts';
-import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
+import { rows } from './vectors.ts';
 import { EncoderWorkerPool } from './worker-pool.ts';
 
 export interface OnnxEncoderOptions {
@@ -61,7 +60,8 @@ const INSTALL_HINT =
   'put a CLIP ONNX export (text_model.onnx, vision_model.onnx, tokenizer.json, preprocessor_config.json) in a folder under models/ or point NEGLABEL_MODEL_DIR at one, then restart';
 
 export class OnnxEncoder implements Encoder {
-  private readonly pool: EncoderWorkerPool;
+  /** the worker threads; the scoring runtime shares them (its banks live beside the encoders) */
+  readonly pool: EncoderWorkerPool;
   private readonly entries = new Map<string, ModelEntry>();
   private readonly counters: EncoderStats = {
     textRuns: 0,
@@ -270,30 +270,6 @@ export class OnnxEncoder implements Encoder {
     return results.map((r) =>
       r instanceof DomainError || !(r instanceof Error) ? r : new DomainError('INTERNAL_SERVER_ERROR', r.message),
     );
-  }
-
-  loadBank(key: string, bank: LabelBank): Promise<void> {
-    return this.pool.registerBank(key, bank);
-  }
-
-  dropBank(key: string): void {
-    this.pool.dropBank(key);
-  }
-
-  /** How many label banks each encoder worker holds (what bounds their memory). */
-  labelBanksPerWorker(): Promise<number[]> {
-    return this.pool.bankCounts();
-  }
-
-  async scoreAgainstBank(key: string, images: Float32Array[], topK: number): Promise<ImageScoreResult[]> {
-    if (images.length === 0) return [];
-    const result = (await this.pool.run({
-      kind: 'score',
-      key,
-      images: stack(images, images[0].length),
-      topK,
-    })) as Extract<WorkerResult, { kind: 'score' }>;
-    return result.results;
   }
 
   stats(): EncoderStats {

@@ -1,10 +1,12 @@
 /**
  * Scoring use cases: score images against a taxonomy version's active negative set and record
  * each in the history; calibrate a threshold; evaluate OOD metrics. A label bank is loaded once
- * per negative set into the encoder workers, which compute the scores off the request thread.
+ * per negative set into the scoring runtime (src/scoring/), which computes the scores off the
+ * request thread.
  */
 import { ConflictError, InvalidInputError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
+import type { ScoringRuntime } from '../scoring/scoring-runtime.ts';
 import { LruCache } from '../inference/lru-cache.ts';
 import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
@@ -61,7 +63,7 @@ function validateIdempotencyKey(key: string): string {
 }
 
 export class ScoringService {
-  /** Banks kept in the encoder workers; the least recently used is released beyond 8. */
+  /** Banks kept by the scoring runtime; the least recently used is released beyond 8. */
   private readonly banks: LruCache<string, Promise<LoadedBank>>;
 
   constructor(
@@ -70,8 +72,9 @@ export class ScoringService {
     private readonly sets: NegativeSetRepository,
     private readonly records: ScoringRecordRepository,
     private readonly encoder: Encoder,
+    private readonly runtime: ScoringRuntime,
   ) {
-    this.banks = new LruCache(8, (key) => encoder.dropBank(key));
+    this.banks = new LruCache(8, (key) => runtime.dropBank(key));
   }
 
   private async bankFor(version: TaxonomyVersionRow): Promise<LoadedBank> {
@@ -101,7 +104,7 @@ export class ScoringService {
           groupCount: set!.groupCount,
           logitScale: version.logitScale,
         };
-        await this.encoder.loadBank(key, bank);
+        await this.runtime.loadBank(key, bank);
         return {
           key,
           dim,
@@ -129,7 +132,7 @@ export class ScoringService {
     const version = await this.taxonomies.version(taxonomyId, versionNumber);
     const loaded = await this.bankFor(version);
     const embedded = await this.embeddings.embedImageInputs(version.modelId, images, field);
-    const results = await this.encoder.scoreAgainstBank(loaded.key, embedded.embeddings, topK);
+    const results = await this.runtime.score(loaded.key, embedded.embeddings, topK);
     return { version, loaded, embedded, results };
   }
 

@@ -70,7 +70,11 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
     ).taxonomy;
     const status = (await graphql('query($id: ID!) { miningJob(id: $id) { status } }', { id: jobId })).miningJob.status;
     // the set was read first: a job still unfinished after it means the set was not yet complete then
-    assert.notEqual(status, 'SUCCEEDED', 'the resumed job is still encoding (it was killed after its first corpus chunk)');
+    assert.notEqual(
+      status,
+      'SUCCEEDED',
+      'the resumed job is still encoding (it was killed after its first corpus chunk)',
+    );
     assert.equal(afterCrash.latestVersion.activeNegativeSet, null, 'no set is visible before the job completes');
     const poll = async () =>
       (

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
+import { WorkerScoringRuntime } from '../../src/scoring/scoring-runtime.ts';
 import { FIXTURE_MODEL_DIR, fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
 
 let encoder: OnnxEncoder;
@@ -173,6 +174,7 @@ test('NEGLABEL_PREPROCESSING=fast encodes through the workers, close to the exac
 });
 
 test('a dropped label bank is forgotten by every encoder worker, so their memory stays bounded', async () => {
+  const runtime = new WorkerScoringRuntime(encoder.pool);
   const dim = 4;
   const unit = (i: number) => Float32Array.from({ length: dim }, (_, d) => (d === i % dim ? 1 : 0));
   const bank = () => ({
@@ -183,16 +185,16 @@ test('a dropped label bank is forgotten by every encoder worker, so their memory
     groupCount: 1,
     logitScale: 100,
   });
-  const before = await encoder.labelBanksPerWorker();
+  const before = await runtime.banksPerWorker();
   for (let t = 0; t < 20; t++) {
-    await encoder.loadBank(`taxonomy-${t}`, bank());
+    await runtime.loadBank(`taxonomy-${t}`, bank());
     // what the scoring service's cache of 8 banks does when it evicts
-    if (t >= 8) encoder.dropBank(`taxonomy-${t - 8}`);
+    if (t >= 8) runtime.dropBank(`taxonomy-${t - 8}`);
   }
   assert.deepEqual(
-    await encoder.labelBanksPerWorker(),
+    await runtime.banksPerWorker(),
     before.map((n) => n + 8),
   );
-  for (let t = 12; t < 20; t++) encoder.dropBank(`taxonomy-${t}`);
-  assert.deepEqual(await encoder.labelBanksPerWorker(), before);
+  for (let t = 12; t < 20; t++) runtime.dropBank(`taxonomy-${t}`);
+  assert.deepEqual(await runtime.banksPerWorker(), before);
 });

@@ -1,0 +1,53 @@
+/**
+ * The worker side of the scoring runtime: the label banks an encoder worker holds, and NegLabel
+ * scoring of image embeddings against them. Banks live in the workers (one copy per worker) so the
+ * matrix product against ~11k labels runs where the compute is, off the request thread; the
+ * NegLabel math itself is src/neglabel/scoring.ts.
+ */
+import { DomainError } from '../errors.ts';
+import { SimilarityKernel } from '../inference/similarity-kernel.ts';
+import { scoreFromSimilarities, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
+
+export class LabelBankRegistry {
+  /** ID and negative embeddings side by side, transposed, for one matrix product per batch */
+  private readonly banks = new Map<string, { bank: LabelBank; labels: Float32Array }>();
+  private kernel: Promise<SimilarityKernel> | undefined;
+
+  register(key: string, bank: LabelBank): void {
+    const labels = new Float32Array(bank.idEmbeddings.length + bank.negativeEmbeddings.length);
+    labels.set(bank.idEmbeddings);
+    labels.set(bank.negativeEmbeddings, bank.idEmbeddings.length);
+    this.banks.set(key, { bank, labels: SimilarityKernel.transpose(labels, bank.dim) });
+  }
+
+  drop(key: string): void {
+    this.banks.delete(key);
+  }
+
+  get size(): number {
+    return this.banks.size;
+  }
+
+  /** NegLabel results for row-major [n, dim] image embeddings. */
+  async score(key: string, images: Float32Array, topK: number): Promise<ImageScoreResult[]> {
+    const entry = this.banks.get(key);
+    if (!entry) throw new DomainError('BANK_NOT_LOADED', `label bank ${key} is not loaded in this worker`);
+    const { bank, labels } = entry;
+    this.kernel ??= SimilarityKernel.create(1);
+    const sims = await (await this.kernel).multiply(images, labels, bank.dim);
+    const idCount = bank.idEmbeddings.length / bank.dim;
+    const width = labels.length / bank.dim;
+    const results: ImageScoreResult[] = [];
+    for (let i = 0; i < images.length / bank.dim; i++) {
+      results.push(
+        scoreFromSimilarities(
+          bank,
+          sims.subarray(i * width, i * width + idCount),
+          sims.subarray(i * width + idCount, (i + 1) * width),
+          topK,
+        ),
+      );
+    }
+    return results;
+  }
+}

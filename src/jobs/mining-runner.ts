@@ -12,8 +12,7 @@ import type { StorageGuard } from '../database/storage-guard.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import type { Logger } from '../logger.ts';
 import type { CorpusWord } from '../neglabel/corpus.ts';
-import { assignGroups } from '../neglabel/grouping.ts';
-import { selectNegatives } from '../neglabel/mining.ts';
+import { mineNegativeSet } from '../neglabel/mining.ts';
 import { applyPrompt, ensembleEmbedding } from '../neglabel/prompts.ts';
 import type { CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
@@ -164,13 +163,8 @@ export class MiningRunner {
         dim,
         parameters.percentile,
       );
-      const selection = selectNegatives(corpus, stats, version.labels, parameters);
-      if (selection.indices.length < parameters.groups) {
-        throw new Error(
-          `only ${selection.indices.length} negatives were selected, fewer than groups (${parameters.groups}): lower groups, raise selectionRatio or count, or use a larger corpus`,
-        );
-      }
-      const { kept, group } = assignGroups(selection.indices.length, parameters.groups, parameters.seed);
+      const mined = mineNegativeSet(corpus, stats, version.labels, parameters);
+      const kept = mined.indices.length;
 
       await checkpoint('saving', 0, kept);
       const { corpusWords, ...stored } = parameters;
@@ -182,15 +176,15 @@ export class MiningRunner {
           parametersKey,
           groupCount: parameters.groups,
           candidateCount: corpus.length,
-          excludedCount: selection.excluded,
-          labels: selection.indices.slice(0, kept).map((c, i) => ({
+          excludedCount: mined.excluded,
+          labels: mined.indices.map((c, i) => ({
             word: corpus[c].text,
             // with an ensemble, the first template's text stands for the others (parameters list them)
             prompt: promptsOf[c][0],
             partOfSpeech: corpus[c].pos,
             quantileSimilarity: stats.quantile[c],
             maxSimilarity: stats.max[c],
-            group: group[i],
+            group: mined.group[i],
             embedding: wordEmbeddings[c],
           })),
         },
@@ -198,7 +192,7 @@ export class MiningRunner {
         this.workerId,
       );
       log.info(
-        { negativeSet: setId, negatives: kept, excluded: selection.excluded, ms: Date.now() - started },
+        { negativeSet: setId, negatives: kept, excluded: mined.excluded, ms: Date.now() - started },
         'mining finished; set activated',
       );
     } catch (error) {

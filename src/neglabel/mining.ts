@@ -6,6 +6,7 @@
  * a threshold are excluded by default.
  */
 import type { CorpusWord, PartOfSpeech } from './corpus.ts';
+import { assignGroups } from './grouping.ts';
 
 type Values = Float64Array | Float32Array;
 
@@ -159,4 +160,41 @@ export function selectNegatives(
     indices.push(...ranked.slice(0, keep[pos]));
   }
   return { indices, excluded };
+}
+
+export interface NegativeSetOptions extends SelectionOptions {
+  /** number of groups n_g (1 = ungrouped) */
+  groups: number;
+  /** seed of the grouping permutation */
+  seed: number;
+}
+
+export interface MinedNegativeSet {
+  /** candidate indices of the kept negatives, in set order */
+  indices: number[];
+  /** the group of each kept negative */
+  group: Int32Array;
+  /** candidates removed as exact or near duplicates of ID labels */
+  excluded: number;
+}
+
+/**
+ * A negative set from candidate statistics, as NegLabel mines it: select per part of speech, then
+ * split into equal groups (the last M mod n_g selected are dropped). The one pipeline the mining
+ * runner and the evaluation both run. Throws when fewer negatives than groups were selected.
+ */
+export function mineNegativeSet(
+  corpus: readonly CorpusWord[],
+  stats: CandidateStatistics,
+  idLabels: readonly string[],
+  options: NegativeSetOptions,
+): MinedNegativeSet {
+  const selection = selectNegatives(corpus, stats, idLabels, options);
+  if (selection.indices.length < options.groups) {
+    throw new RangeError(
+      `only ${selection.indices.length} negatives were selected, fewer than groups (${options.groups}): lower groups, raise selectionRatio or count, or use a larger corpus`,
+    );
+  }
+  const { kept, group } = assignGroups(selection.indices.length, options.groups, options.seed);
+  return { indices: selection.indices.slice(0, kept), group, excluded: selection.excluded };
 }

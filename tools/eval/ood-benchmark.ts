@@ -8,9 +8,8 @@
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
 import { bootstrapIntervals, type MetricIntervals } from '../../src/neglabel/bootstrap.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
-import { assignGroups } from '../../src/neglabel/grouping.ts';
 import { oodMetrics, type OodMetrics } from '../../src/neglabel/metrics.ts';
-import { candidateStatistics, selectNegatives } from '../../src/neglabel/mining.ts';
+import { candidateStatistics, mineNegativeSet } from '../../src/neglabel/mining.ts';
 import { applyPrompt, DEFAULT_ADJECTIVE_PROMPT, DEFAULT_ID_PROMPT } from '../../src/neglabel/prompts.ts';
 import { REFERENCE_LOGIT_SCALE, scoreImage, similarities, type LabelBank } from '../../src/neglabel/scoring.ts';
 import { stack } from '../../src/inference/vectors.ts';
@@ -190,21 +189,23 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       );
       const stats = candidateStatistics(corpusMatrix, idMatrix, dim, 0.95);
       const mine = (exclude: boolean, groups: number, scale: number): LabelBank => {
-        const selection = selectNegatives(corpus, stats, labels, {
+        // the mining runner's own selection and grouping, at the reference's parameters
+        const mined = mineNegativeSet(corpus, stats, labels, {
           selectionRatio: 0.15,
           excludeNearDuplicates: exclude,
           nearDuplicateThreshold: 0.95,
+          groups,
+          seed: 0,
         });
-        const { kept, group: groupOf } = assignGroups(selection.indices.length, groups, 0);
-        const negatives = new Float32Array(kept * dim);
-        selection.indices.slice(0, kept).forEach((c, i) => {
+        const negatives = new Float32Array(mined.indices.length * dim);
+        mined.indices.forEach((c, i) => {
           negatives.set(corpusMatrix.subarray(c * dim, (c + 1) * dim), i * dim);
         });
         return {
           dim,
           idEmbeddings: idMatrix,
           negativeEmbeddings: negatives,
-          negativeGroups: groupOf,
+          negativeGroups: mined.group,
           groupCount: groups,
           logitScale: scale,
         };

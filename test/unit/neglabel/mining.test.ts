@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { candidateStatistics, quantileInPlace, selectNegatives } from '../../../src/neglabel/mining.ts';
+import {
+  candidateStatistics,
+  mineNegativeSet,
+  quantileInPlace,
+  selectNegatives,
+} from '../../../src/neglabel/mining.ts';
 import type { CorpusWord } from '../../../src/neglabel/corpus.ts';
 import { mulberry32 } from '../../../src/neglabel/grouping.ts';
 import { randomUnitVectors } from '../../helpers/vectors.ts';
@@ -111,4 +116,18 @@ test('exclusions drop exact ID names and near duplicates (max cosine > threshold
   assert.equal(on.excluded, 2);
   const off = selectNegatives(corpus, stats, ['Goldfish', 'tench'], { ...options, excludeNearDuplicates: false });
   assert.deepEqual(off.indices, [0, 1, 2]);
+});
+
+test('a mined set keeps whole groups of the selection, in set order, and refuses more groups than negatives', () => {
+  const corpus: CorpusWord[] = Array.from({ length: 7 }, (_, i) => ({ text: `w${i}`, pos: 'noun' }));
+  // quantiles descending, so the selection (ascending by quantile) is 6, 5, 4, 3, 2, 1, 0
+  const stats = {
+    quantile: Float64Array.from([0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]),
+    max: new Float64Array(7).fill(0.5),
+  };
+  const options = { selectionRatio: 1, excludeNearDuplicates: false, nearDuplicateThreshold: 0.95, seed: 3 };
+  const mined = mineNegativeSet(corpus, stats, [], { ...options, groups: 3 });
+  assert.deepEqual(mined.indices, [6, 5, 4, 3, 2, 1], 'the last 7 mod 3 = 1 selected is dropped');
+  assert.deepEqual(Array.from(mined.group).sort(), [0, 0, 1, 1, 2, 2], 'two negatives in each of the three groups');
+  assert.throws(() => mineNegativeSet(corpus, stats, [], { ...options, groups: 8 }), /only 7 negatives were selected/);
 });

@@ -1,0 +1,72 @@
+/**
+ * The embedding service's request budgets and error attribution, over a fake encoder that records
+ * what reaches it: a refused request must cost the encoder nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DomainError } from '../../../src/errors.ts';
+import type { Encoder, ImageToEncode } from '../../../src/inference/encoder.ts';
+import { EmbeddingService } from '../../../src/services/embedding-service.ts';
+import { base64 } from '../../helpers/app.ts';
+import { fixtureImage } from '../../helpers/fixtures.ts';
+
+function fakeEncoder() {
+  const calls: Array<{ kind: 'texts' | 'images'; count: number }> = [];
+  const encoder = {
+    resolveModel: () => ({ id: 'fake' }),
+    embedTexts: async (_model: string, texts: string[]) => {
+      calls.push({ kind: 'texts', count: texts.length });
+      return texts.map(() => Float32Array.of(1, 0));
+    },
+    embedImages: async (_model: string, images: ImageToEncode[]) => {
+      calls.push({ kind: 'images', count: images.length });
+      // the second image "fails to decode" in the encoder
+      return images.map((_, i) => (i === 1 ? new DomainError('INVALID_IMAGE', 'not an image') : Float32Array.of(0, 1)));
+    },
+  } as unknown as Encoder;
+  return { encoder, calls };
+}
+
+const limits = {
+  maxTexts: 4,
+  maxImages: 4,
+  maxTextChars: 10,
+  maxTextCharsPerRequest: 25,
+  maxPixelsPerRequest: 100_000,
+  maxImagePixels: 60_000,
+};
+
+test('text limits are checked before any encoding: count, length per text, length per request', async () => {
+  const { encoder, calls } = fakeEncoder();
+  const service = new EmbeddingService(encoder, limits);
+  const refused = async (texts: string[], code: string) =>
+    assert.rejects(service.embedTexts(null, texts), (error: DomainError) => error.code === code);
+  await refused([], 'BAD_USER_INPUT');
+  await refused(['a', 'b', 'c', 'd', 'e'], 'BATCH_TOO_LARGE');
+  await refused(['short', 'far too long text'], 'TEXT_TOO_LONG');
+  await refused(['123456789', '123456789', '123456789'], 'REQUEST_BUDGET_EXCEEDED');
+  assert.deepEqual(calls, [], 'nothing reached the encoder');
+  assert.equal((await service.embedTexts(null, ['cat', 'dog'])).length, 2);
+  assert.deepEqual(calls, [{ kind: 'texts', count: 2 }]);
+});
+
+test('the pixel budget counts declared pixels before decoding, and a failed image is named by index and file', async () => {
+  const { encoder, calls } = fakeEncoder();
+  const service = new EmbeddingService(encoder, limits);
+  const image = (file: string) => ({ data: base64(fixtureImage(`images/${file}`)), filename: file });
+  // 224x224 = 50,176 pixels each: two fit in 100,000, three do not
+  await assert.rejects(
+    service.embedImageInputs(null, [image('rgb224.png'), image('rgb224b.png'), image('rgb224.jpg')]),
+    (error: DomainError) => error.code === 'REQUEST_BUDGET_EXCEEDED',
+  );
+  assert.deepEqual(calls, []);
+  await assert.rejects(
+    service.embedImageInputs(null, [image('rgb224.png'), image('tiny8.png')]),
+    (error: DomainError) => {
+      assert.equal(error.code, 'INVALID_IMAGE');
+      assert.match(error.message, /^images\[1\] \(tiny8\.png\): not an image/);
+      assert.deepEqual({ field: error.details?.field, index: error.details?.index }, { field: 'images', index: 1 });
+      return true;
+    },
+  );
+});

@@ -11,22 +11,24 @@ import { systemResolvers } from './resolvers/system.ts';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
 
+/** Resolvers as generic maps, for merging and wrapping (each domain's map is typed against the schema). */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-function merge(...maps: ResolverMap[]): ResolverMap {
+function merge(...maps: object[]): ResolverMap {
   const out: ResolverMap = {};
-  for (const map of maps) for (const [type, fields] of Object.entries(map)) out[type] = { ...out[type], ...fields };
+  for (const map of maps as ResolverMap[])
+    for (const [type, fields] of Object.entries(map)) out[type] = { ...out[type], ...fields };
   return out;
 }
 
 const merged = merge(
-  { DateTime } as unknown as ResolverMap,
+  { DateTime },
   systemResolvers,
-  taxonomyResolvers as unknown as ResolverMap,
-  miningResolvers as unknown as ResolverMap,
-  scoringResolvers as unknown as ResolverMap,
-  historyResolvers as unknown as ResolverMap,
-  accessResolvers as unknown as ResolverMap,
+  taxonomyResolvers,
+  miningResolvers,
+  scoringResolvers,
+  historyResolvers,
+  accessResolvers,
 );
 for (const type of ['Query', 'Mutation'] as const) {
   for (const [field, resolve] of Object.entries(merged[type]))

@@ -1,24 +1,23 @@
 /** Resolvers for API keys, the audit log and the caller's identity. */
 import { callerName, type GraphQLContext } from '../context.ts';
+import type { Resolvers } from '../../generated/graphql.ts';
 
-type Args = Record<string, any>;
-
-export const accessResolvers = {
+export const accessResolvers: Resolvers = {
   Query: {
-    me: (_: unknown, __: Args, ctx: GraphQLContext) => ({
+    me: (_: unknown, __, ctx) => ({
       name: callerName(ctx),
       role: ctx.auth!.role.toUpperCase(),
       keyId: ctx.auth!.keyId,
       openMode: ctx.services.access.isOpen,
     }),
-    apiKeys: (_: unknown, __: Args, { services }: GraphQLContext) => services.access.listKeys(),
-    auditLog: (_: unknown, { first, after }: Args, { services }: GraphQLContext) =>
+    apiKeys: (_: unknown, __, { services }: GraphQLContext) => services.access.listKeys(),
+    auditLog: (_: unknown, { first, after }, { services }: GraphQLContext) =>
       services.access.auditPage(first, after ?? null),
   },
   Mutation: {
-    createApiKey: (_: unknown, { input }: Args, ctx: GraphQLContext) =>
+    createApiKey: (_: unknown, { input }, ctx) =>
       ctx.services.access.createKey(input, ctx.auth!, async (id) => (await ctx.services.taxonomies.get(id)) !== null),
-    revokeApiKey: (_: unknown, { id }: Args, ctx: GraphQLContext) => ctx.services.access.revokeKey(id, ctx.auth!),
+    revokeApiKey: (_: unknown, { id }, ctx) => ctx.services.access.revokeKey(id, ctx.auth!),
   },
   AuditLogEntry: {
     details: (e: { details: unknown }) => JSON.stringify(e.details),

@@ -2,21 +2,19 @@
 import { inScope } from '../../services/access-service.ts';
 import type { GraphQLContext } from '../context.ts';
 import { scopedFilter } from '../scope.ts';
+import type { Resolvers } from '../../generated/graphql.ts';
 
-type Ctx = GraphQLContext;
-type Args = Record<string, any>;
-
-export const historyResolvers = {
+export const historyResolvers: Resolvers = {
   Query: {
-    scoringRecords: (_: unknown, { filter, first, after }: Args, ctx: Ctx) =>
+    scoringRecords: (_: unknown, { filter, first, after }, ctx) =>
       ctx.services.history.page(scopedFilter(ctx, filter), first, after ?? null),
-    scoringRecord: async (_: unknown, { id }: Args, ctx: Ctx) => {
+    scoringRecord: async (_: unknown, { id }, ctx) => {
       const record = await ctx.services.history.record(id);
       return record && inScope(ctx.auth, record.taxonomyId) ? record : null;
     },
-    scoringStats: (_: unknown, { filter, interval, histogramBins }: Args, ctx: Ctx) =>
+    scoringStats: (_: unknown, { filter, interval, histogramBins }, ctx) =>
       ctx.services.history.stats(scopedFilter(ctx, filter), interval, histogramBins),
-    similarScoringRecords: (_: unknown, args: Args, ctx: Ctx) =>
+    similarScoringRecords: (_: unknown, args, ctx) =>
       ctx.services.scoring.similar({
         image: args.image,
         text: args.text,

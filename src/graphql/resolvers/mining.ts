@@ -1,37 +1,36 @@
 /** Resolvers for mining jobs and negative label sets. Thin: they call the mining service. */
 import { callerName, type GraphQLContext } from '../context.ts';
 import { ifVersionInScope } from '../scope.ts';
+import type { Resolvers } from '../../generated/graphql.ts';
 
-type Ctx = GraphQLContext;
-type Args = Record<string, any>;
 const toEnum = (value: string) => (value === 'noun' ? 'NOUN' : 'ADJECTIVE');
 
-export const miningResolvers = {
+export const miningResolvers: Resolvers = {
   Query: {
-    negativeLabelSet: async (_: unknown, { id }: Args, ctx: Ctx) =>
+    negativeLabelSet: async (_: unknown, { id }, ctx) =>
       ifVersionInScope(ctx, await ctx.services.mining.negativeSet(id)),
-    miningJob: async (_: unknown, { id }: Args, ctx: Ctx) => ifVersionInScope(ctx, await ctx.services.mining.job(id)),
+    miningJob: async (_: unknown, { id }, ctx) => ifVersionInScope(ctx, await ctx.services.mining.job(id)),
   },
   Mutation: {
-    startMining: (_: unknown, { input }: Args, ctx: Ctx) => ctx.services.mining.start(input, callerName(ctx)),
-    cancelMiningJob: (_: unknown, { id }: Args, { services }: Ctx) => services.mining.cancel(id),
+    startMining: (_: unknown, { input }, ctx) => ctx.services.mining.start(input, callerName(ctx)),
+    cancelMiningJob: (_: unknown, { id }, { services }) => services.mining.cancel(id),
   },
   MiningJob: {
     progress: (j: { done: number; total: number }) => (j.total > 0 ? Math.min(1, j.done / j.total) : 0),
     reused: (j: { status: string; startedAt: Date | null; negativeSetId: string | null }) =>
       j.status === 'SUCCEEDED' && j.startedAt === null,
-    taxonomyVersion: (j: { taxonomyVersionId: string }, _: Args, { services }: Ctx) =>
+    taxonomyVersion: (j: { taxonomyVersionId: string }, _, { services }) =>
       services.taxonomies.versionById(j.taxonomyVersionId),
-    negativeSet: (j: { negativeSetId: string | null }, _: Args, { services }: Ctx) =>
+    negativeSet: (j: { negativeSetId: string | null }, _, { services }) =>
       j.negativeSetId ? services.mining.negativeSet(j.negativeSetId) : null,
   },
   NegativeLabelSet: {
     model: (s: { modelId: string }) => s.modelId,
-    active: async (s: { id: string; taxonomyVersionId: string }, _: Args, { services }: Ctx) =>
+    active: async (s: { id: string; taxonomyVersionId: string }, _, { services }) =>
       (await services.taxonomies.versionById(s.taxonomyVersionId))?.activeNegativeSetId === s.id,
-    taxonomyVersion: (s: { taxonomyVersionId: string }, _: Args, { services }: Ctx) =>
+    taxonomyVersion: (s: { taxonomyVersionId: string }, _, { services }) =>
       services.taxonomies.versionById(s.taxonomyVersionId),
-    labels: (s: { id: string }, { first, after, group }: Args, { services }: Ctx) =>
+    labels: (s: { id: string }, { first, after, group }, { services }) =>
       services.mining.labels(s.id, first, after ?? null, group ?? null),
   },
   NegativeLabel: {

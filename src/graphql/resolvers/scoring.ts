@@ -1,21 +1,19 @@
 /** Resolvers for scoring, calibration and evaluation. Thin: they call the scoring service. */
 import { callerName, type GraphQLContext } from '../context.ts';
 import { requireTaxonomyInScope } from '../scope.ts';
+import type { Resolvers } from '../../generated/graphql.ts';
 
-type Ctx = GraphQLContext;
-type Args = Record<string, any>;
-
-export const scoringResolvers = {
+export const scoringResolvers: Resolvers = {
   Mutation: {
-    scoreImages: (_: unknown, { input }: Args, ctx: Ctx) => {
+    scoreImages: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);
       return ctx.services.scoring.score(input, callerName(ctx));
     },
-    calibrateThreshold: (_: unknown, { input }: Args, ctx: Ctx) => {
+    calibrateThreshold: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);
       return ctx.services.scoring.calibrate(input);
     },
-    evaluate: (_: unknown, { input }: Args, ctx: Ctx) => {
+    evaluate: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);
       return ctx.services.scoring.evaluate(input);
     },

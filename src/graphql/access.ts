@@ -25,6 +25,8 @@ const ALLOWED: Record<string, Role[]> = {
   'Query.scoringStats': READERS,
   'Query.similarScoringRecords': READERS,
   'Query.auditLog': READERS,
+  'Query.embedTexts': SCORERS,
+  'Query.embedImages': SCORERS,
   'Mutation.embedTexts': SCORERS,
   'Mutation.embedImages': SCORERS,
   'Mutation.scoreImages': SCORERS,

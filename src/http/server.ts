@@ -16,7 +16,8 @@ import type { GraphQLContext } from '../graphql/context.ts';
 import { createErrorFormatter } from '../graphql/errors.ts';
 import { queryLimitsRule } from '../graphql/limits.ts';
 import { HEAVY } from '../graphql/access.ts';
-import { InFlightLimiter, rateLimit } from './rate-limit.ts';
+import { type ErrorBody, graphqlErrorBody, InFlightLimiter, rateLimit } from './rate-limit.ts';
+import { openAiEmbeddingsHandler, openAiErrorBody } from './openai-embeddings.ts';
 import type { Caller } from '../services/access-service.ts';
 import { resolvers, typeDefs } from '../graphql/schema.ts';
 import type { createMetrics } from './metrics.ts';
@@ -183,9 +184,22 @@ export async function startHttpServer(
     return `address:${req.socket.remoteAddress}`;
   };
   const inFlight = new InFlightLimiter(config.maxInFlightPerKey);
+  // refusals in the format of the route that refuses
+  const errorBody: ErrorBody = (req, message, code) =>
+    req.originalUrl.startsWith('/v1/') ? openAiErrorBody(req, message, code) : graphqlErrorBody(req, message, code);
+  // one budget per key, whichever route it calls
+  const limit = rateLimit(config.rateLimitPerMinute, identify, errorBody);
+  app.post(
+    '/v1/embeddings',
+    limit,
+    express.json({ limit: config.maxBodyBytes }),
+    openAiEmbeddingsHandler(services, inFlight, (error) =>
+      logger.error({ err: error }, 'unexpected error in /v1/embeddings'),
+    ),
+  );
   app.use(
     '/graphql',
-    rateLimit(config.rateLimitPerMinute, identify),
+    limit,
     express.json({ limit: config.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
@@ -203,7 +217,7 @@ export async function startHttpServer(
   app.use(
     (
       error: Error & { status?: number; type?: string },
-      _req: express.Request,
+      req: express.Request,
       res: express.Response,
       _next: express.NextFunction,
     ) => {
@@ -221,7 +235,7 @@ export async function startHttpServer(
             ? `The request could not be read: ${error.message}`
             : 'Internal server error';
       if (status >= 500) logger.error({ err: error }, 'http error');
-      res.status(status).json({ errors: [{ message, extensions: { code } }] });
+      res.status(status).json(errorBody(req, message, code));
     },
   );
 

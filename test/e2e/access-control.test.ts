@@ -37,7 +37,7 @@ test('requests without a valid key are refused; health stays public', async () =
 
 test('each role can do what it may and nothing else', async () => {
   const cases: Array<[string, string, boolean]> = [
-    ['SCORER', 'mutation { embedTexts(texts: ["a"]) }', true],
+    ['SCORER', '{ embedTexts(texts: ["a"]) }', true],
     ['SCORER', '{ taxonomies { totalCount } }', true],
     ['SCORER', '{ scoringRecords { edges { cursor } } }', false],
     ['SCORER', 'mutation { createTaxonomy(input: { name: "s", labels: ["a"] }) { id } }', false],
@@ -45,7 +45,7 @@ test('each role can do what it may and nothing else', async () => {
     ['AUDITOR', '{ scoringRecords { edges { cursor } } }', true],
     ['AUDITOR', '{ scoringStats { total } }', true],
     ['AUDITOR', '{ auditLog { edges { cursor } } }', true],
-    ['AUDITOR', 'mutation { embedTexts(texts: ["a"]) }', false],
+    ['AUDITOR', '{ embedTexts(texts: ["a"]) }', false],
     ['AUDITOR', 'mutation { createApiKey(input: { name: "x", role: ADMIN }) { key } }', false],
   ];
   for (const [role, query, allowed] of cases) {
@@ -74,7 +74,7 @@ test('admin actions are in the append-only audit log with the key that made them
   const keyList = await app.graphql('{ apiKeys { id name revoked } }');
   const scorer = keyList.data.apiKeys.find((k: any) => k.name === 'scorer-key');
   await app.graphql('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id: scorer.id });
-  const after = await app.graphql('mutation { embedTexts(texts: ["a"]) }', {}, as('SCORER'));
+  const after = await app.graphql('{ embedTexts(texts: ["a"]) }', {}, as('SCORER'));
   assert.equal(after.errors?.[0].extensions.code, 'UNAUTHENTICATED');
 });
 

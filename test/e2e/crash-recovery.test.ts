@@ -174,7 +174,7 @@ test('SIGTERM drains: the in-flight request finishes, new connections are refuse
     const server = start();
     await waitReady();
     const texts = Array.from({ length: 3000 }, (_, i) => `a sentence to encode during shutdown number ${i}`);
-    const inFlight = graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
+    const inFlight = graphql('query($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
     await new Promise((r) => setTimeout(r, 100));
     const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
     server.kill('SIGTERM');

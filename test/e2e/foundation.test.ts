@@ -40,14 +40,14 @@ test('/healthz and /readyz answer over HTTP', async () => {
 
 test('embedTexts and embedImages return normalized reference embeddings', async () => {
   const texts = reference.texts.slice(0, 5);
-  const { data } = await app.graphql(`mutation($t: [String!]!) { embedTexts(texts: $t) }`, {
+  const { data } = await app.graphql(`query($t: [String!]!) { embedTexts(texts: $t) }`, {
     t: texts.map((t) => t.text),
   });
   texts.forEach((t, i) => {
     assert.ok(maxAbsDiff(data.embedTexts[i], l2normalize(t.text_embeds)) < 1e-4);
   });
   const image = reference.images[0];
-  const res = await app.graphql(`mutation($i: [ImageInput!]!) { embedImages(model: "clip-tiny-random", images: $i) }`, {
+  const res = await app.graphql(`query($i: [ImageInput!]!) { embedImages(model: "clip-tiny-random", images: $i) }`, {
     i: [{ data: base64(fixtureImage(image.file)), filename: 'a.png' }],
   });
   assert.ok(maxAbsDiff(res.data.embedImages[0], l2normalize(image.image_embeds)) < 1e-4);
@@ -56,19 +56,19 @@ test('embedTexts and embedImages return normalized reference embeddings', async 
 test('bad input gets stable error codes and the process keeps serving', async () => {
   const cases: Array<[string, Record<string, unknown>, string]> = [
     [
-      'mutation($i: [ImageInput!]!) { embedImages(images: $i) }',
+      'query($i: [ImageInput!]!) { embedImages(images: $i) }',
       { i: [{ data: base64(Buffer.from('plain text')) }] },
       'INVALID_IMAGE',
     ],
-    ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: '***' }] }, 'INVALID_BASE64'],
-    ['mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [] }, 'BAD_USER_INPUT'],
+    ['query($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [{ data: '***' }] }, 'INVALID_BASE64'],
+    ['query($i: [ImageInput!]!) { embedImages(images: $i) }', { i: [] }, 'BAD_USER_INPUT'],
     [
-      'mutation($i: [ImageInput!]!) { embedImages(images: $i) }',
+      'query($i: [ImageInput!]!) { embedImages(images: $i) }',
       { i: [{ data: base64(fixtureImage('images/rgb224.jpg').subarray(0, 300)) }] },
       'INVALID_IMAGE',
     ],
-    ['mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: [] }, 'BAD_USER_INPUT'],
-    ['mutation($t: [String!]!) { embedTexts(model: "nope", texts: $t) }', { t: ['x'] }, 'MODEL_NOT_FOUND'],
+    ['query($t: [String!]!) { embedTexts(texts: $t) }', { t: [] }, 'BAD_USER_INPUT'],
+    ['query($t: [String!]!) { embedTexts(model: "nope", texts: $t) }', { t: ['x'] }, 'MODEL_NOT_FOUND'],
     ['{ nope }', {}, 'GRAPHQL_VALIDATION_FAILED'],
   ];
   for (const [query, variables, code] of cases) {
@@ -76,7 +76,7 @@ test('bad input gets stable error codes and the process keeps serving', async ()
     assert.equal(errors?.[0].extensions.code, code, `${query} ${JSON.stringify(variables).slice(0, 80)}`);
     assert.ok(errors![0].message.length > 10);
   }
-  const long = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: ['word '.repeat(399)] });
+  const long = await app.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', { t: ['word '.repeat(399)] });
   assert.equal(long.data.embedTexts[0].length, 32);
   const { data } = await app.graphql('{ health { status } }');
   assert.equal(data.health.status, 'ok');
@@ -87,7 +87,7 @@ test('health answers promptly while a large batch is being encoded', async () =>
     { length: 4000 },
     (_, i) => `a long sentence number ${i} about things that are not in any cache ${i * 7}`,
   );
-  const big = app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
+  const big = app.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
   await new Promise((r) => setTimeout(r, 50));
   const latencies: number[] = [];
   let finished = false;
@@ -112,7 +112,7 @@ test('without a model the server starts and says how to install one', async () =
     assert.equal(data.health.status, 'degraded');
     assert.match(data.health.hint, /no model is installed/);
     assert.deepEqual(data.models, []);
-    const { errors } = await bare.graphql('mutation { embedTexts(texts: ["x"]) }');
+    const { errors } = await bare.graphql('{ embedTexts(texts: ["x"]) }');
     assert.equal(errors?.[0].extensions.code, 'NO_MODEL');
     assert.match(errors![0].message, /models\//);
     assert.equal((await fetch(`${bare.url}/readyz`)).status, 503);
@@ -123,7 +123,7 @@ test('without a model the server starts and says how to install one', async () =
 
 test('/metrics exposes operation counts, encoder batches and the database pool; responses carry a request id', async () => {
   await app.graphql('{ health { status } }');
-  await app.graphql('mutation { embedTexts(texts: ["metrics probe"]) }');
+  await app.graphql('{ embedTexts(texts: ["metrics probe"]) }');
   assert.equal((await fetch(`${app.url}/metrics`)).status, 401, 'operators only');
   // label values from fixed sets: user errors keep their code; odd operations cannot mint labels
   await app.graphql('query($id: ID!) { taxonomy(id: $id) { id } miningJob(id: $id) { id } }', { id: 'x' });

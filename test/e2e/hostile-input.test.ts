@@ -44,7 +44,7 @@ function pngDeclaring(width: number, height: number): Buffer {
 }
 
 const embed = (images: Array<{ data: string }>) =>
-  app.graphql('mutation($i: [ImageInput!]!) { embedImages(images: $i) }', { i: images });
+  app.graphql('query($i: [ImageInput!]!) { embedImages(images: $i) }', { i: images });
 
 test('hostile images are refused with stable codes and the process keeps serving', async () => {
   const base = sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 9, g: 99, b: 199 } } });
@@ -151,7 +151,7 @@ test('a caller over the rate limit gets 429 RATE_LIMITED', async () => {
 });
 
 test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fails nobody; a gzip bomb is refused', async () => {
-  const tooLong = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', {
+  const tooLong = await app.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', {
     t: ['fine', 'x'.repeat(2001)],
   });
   assert.equal(tooLong.errors?.[0].extensions.code, 'TEXT_TOO_LONG');
@@ -168,9 +168,9 @@ test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fail
   });
   try {
     const others = Array.from({ length: 20 }, (_, i) =>
-      lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: [`an ordinary caption ${i}`] }),
+      lenient.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', { t: [`an ordinary caption ${i}`] }),
     );
-    const attack = lenient.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', {
+    const attack = lenient.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', {
       t: ['z'.repeat(2_000_000)],
     });
     const results = await Promise.all([attack, ...others]);

@@ -401,7 +401,7 @@ test('a prompt-template ensemble embeds each label as the renormalized mean over
   });
   const version = await app.services.taxonomies.latestVersion(created.data.createTaxonomy.id);
   const [cat] = await app.services.taxonomies.labelEmbeddings(version);
-  const { data } = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', {
+  const { data } = await app.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', {
     t: templates.map((t) => t.replace('{}', 'cat')),
   });
   const mean = data.embedTexts[0].map((_: number, d: number) =>

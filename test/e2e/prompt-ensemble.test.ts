@@ -26,7 +26,7 @@ const dot = (a: number[], b: number[]) => a.reduce((s, v, d) => s + v * b[d], 0)
 
 async function ensembleEmbeddings(words: string[]): Promise<number[][]> {
   const texts = words.flatMap((w) => TEMPLATES.map((t) => t.replace('{}', w)));
-  const { data, errors } = await app.graphql('mutation($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
+  const { data, errors } = await app.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
   assert.equal(errors, undefined, JSON.stringify(errors));
   return words.map((_, i) => mean(data.embedTexts.slice(i * TEMPLATES.length, (i + 1) * TEMPLATES.length)));
 }

@@ -85,7 +85,7 @@ test('a full disk refuses writes with STORAGE_FULL, changes nothing, keeps reads
   // nothing changed, and reading still works
   assert.equal(await total(), recordsBefore);
   assert.equal((await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount, taxonomiesBefore);
-  const embedded = await app.graphql('mutation { embedTexts(texts: ["a cat"]) }');
+  const embedded = await app.graphql('{ embedTexts(texts: ["a cat"]) }');
   assert.equal(embedded.errors, undefined, 'embedding writes nothing, so it still works');
 
   const notReady = await readyz();

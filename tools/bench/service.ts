@@ -79,7 +79,7 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
   const rows: Row[] = [];
   await withApp(modelDir, async (app) => {
     const one = async (i: number) =>
-      post(apiUrl(app), 'mutation($i: [ImageInput!]!) { embedImages(images: $i) }', {
+      post(apiUrl(app), 'query($i: [ImageInput!]!) { embedImages(images: $i) }', {
         i: [{ data: Buffer.concat([images[i % images.length], Buffer.from(String(i))]).toString('base64') }],
       });
     await one(1e9); // warm-up

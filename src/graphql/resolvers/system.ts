@@ -1,17 +1,19 @@
 /** Resolvers for service state and raw embeddings. */
-import type { ImageInput } from '../../services/images.ts';
 import type { GraphQLContext } from '../context.ts';
-import type { Resolvers } from '../../generated/graphql.ts';
+import type { QueryEmbedImagesArgs, QueryEmbedTextsArgs, Resolvers } from '../../generated/graphql.ts';
+
+const embedTexts = async (_: unknown, args: QueryEmbedTextsArgs, { services }: GraphQLContext) =>
+  (await services.embeddings.embedTexts(args.model, args.texts)).map((e) => Array.from(e));
+const embedImages = async (_: unknown, args: QueryEmbedImagesArgs, { services }: GraphQLContext) =>
+  (await services.embeddings.embedImageInputs(args.model, args.images)).embeddings.map((e) => Array.from(e));
 
 export const systemResolvers: Resolvers = {
   Query: {
     health: (_: unknown, __: unknown, { services }: GraphQLContext) => services.health.report(),
     models: (_: unknown, __: unknown, { services }: GraphQLContext) => services.encoder.models(),
+    embedTexts,
+    embedImages,
   },
-  Mutation: {
-    embedTexts: async (_: unknown, args, { services }: GraphQLContext) =>
-      (await services.embeddings.embedTexts(args.model, args.texts)).map((e) => Array.from(e)),
-    embedImages: async (_: unknown, args, { services }: GraphQLContext) =>
-      (await services.embeddings.embedImageInputs(args.model, args.images)).embeddings.map((e) => Array.from(e)),
-  },
+  // deprecated aliases of the queries, for one release
+  Mutation: { embedTexts, embedImages },
 };

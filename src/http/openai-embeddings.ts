@@ -1,0 +1,156 @@
+/**
+ * POST /v1/embeddings in the OpenAI embeddings format, for clients of embedding servers: `model`,
+ * `input` (a string or a list of strings), `encoding_format` (float or base64). An input string
+ * that is a `data:image/...;base64,` URI is embedded as an image, any other as a text: the same
+ * vectors as the GraphQL embedTexts / embedImages give for the same inputs, through the same
+ * services, key roles, limits and in-flight bound. Errors use OpenAI's `{ error: { message, type,
+ * param, code } }` shape, with our stable codes.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type express from 'express';
+import { DomainError, InvalidInputError } from '../errors.ts';
+import { ClipTokenizer } from '../inference/tokenizer.ts';
+import type { Caller } from '../services/access-service.ts';
+import type { Services } from '../services/index.ts';
+import type { ErrorBody, InFlightLimiter } from './rate-limit.ts';
+
+const DATA_IMAGE = /^data:image\/[a-z0-9.+-]+;base64,/i;
+
+/** OpenAI's error type and the HTTP status for each of our codes. */
+function classify(code: string): { status: number; type: string } {
+  if (code === 'UNAUTHENTICATED') return { status: 401, type: 'authentication_error' };
+  if (code === 'FORBIDDEN') return { status: 403, type: 'permission_error' };
+  if (code === 'MODEL_NOT_FOUND' || code === 'NO_MODEL') return { status: 404, type: 'not_found_error' };
+  if (code === 'RATE_LIMITED' || code === 'TOO_MANY_IN_FLIGHT') return { status: 429, type: 'rate_limit_error' };
+  if (code === 'MODEL_NOT_LOADED' || code === 'ENCODER_UNAVAILABLE' || code === 'SHUTTING_DOWN') {
+    return { status: 503, type: 'server_error' };
+  }
+  if (code === 'INTERNAL_SERVER_ERROR') return { status: 500, type: 'server_error' };
+  return { status: 400, type: 'invalid_request_error' };
+}
+
+export const openAiErrorBody: ErrorBody = (_req, message, code) => ({
+  error: { message, type: classify(code).type, param: null, code },
+});
+
+/** The texts of a request, read as the model reads them: at most its context length in tokens. */
+class TokenCounter {
+  private readonly tokenizers = new Map<string, ClipTokenizer>();
+
+  count(modelDir: string, contextLength: number, texts: readonly string[]): number {
+    let tokenizer = this.tokenizers.get(modelDir);
+    if (!tokenizer) {
+      tokenizer = ClipTokenizer.fromTokenizerJson(
+        readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8'),
+        contextLength,
+      );
+      this.tokenizers.set(modelDir, tokenizer);
+    }
+    return texts.reduce((sum, text) => sum + tokenizer.encode(text).length, 0);
+  }
+}
+
+function readRequest(body: unknown): { model: string | undefined; inputs: string[]; base64: boolean } {
+  const request = (body ?? {}) as { model?: unknown; input?: unknown; encoding_format?: unknown; dimensions?: unknown };
+  if (request.model !== undefined && typeof request.model !== 'string') {
+    throw new InvalidInputError('model must be a model id string (see GET /v1/models or the GraphQL models query).', {
+      field: 'model',
+    });
+  }
+  const inputs = typeof request.input === 'string' ? [request.input] : request.input;
+  if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((i) => typeof i === 'string')) {
+    throw new InvalidInputError(
+      'input must be a non-empty string or list of strings (token arrays are not accepted: send the text).',
+      { field: 'input' },
+    );
+  }
+  if (
+    request.encoding_format !== undefined &&
+    request.encoding_format !== 'float' &&
+    request.encoding_format !== 'base64'
+  ) {
+    throw new InvalidInputError('encoding_format must be float or base64.', { field: 'encoding_format' });
+  }
+  if (request.dimensions !== undefined) {
+    throw new InvalidInputError(
+      'dimensions is not supported: CLIP embeddings have the model width (see the models query).',
+      { field: 'dimensions' },
+    );
+  }
+  return { model: request.model, inputs, base64: request.encoding_format === 'base64' };
+}
+
+/** Little-endian float32 bytes, base64: what OpenAI clients decode for encoding_format base64. */
+function toBase64(vector: Float32Array): string {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+}
+
+export function openAiEmbeddingsHandler(
+  services: Services,
+  inFlight: InFlightLimiter,
+  onUnexpected: (error: unknown) => void,
+) {
+  const tokens = new TokenCounter();
+  return async (req: express.Request, res: express.Response) => {
+    let release: (() => void) | null = null;
+    try {
+      const caller: Caller = res.locals.caller ?? (await services.access.authenticate(req.headers.authorization));
+      if (caller.role === 'auditor') {
+        throw new DomainError('FORBIDDEN', 'The auditor role may not compute embeddings: it needs admin or scorer.');
+      }
+      const { model: modelId, inputs, base64 } = readRequest(req.body);
+      const model = services.encoder.resolveModel(modelId);
+      release = inFlight.tryAcquire(caller.keyId ?? `anonymous:${req.headers['x-request-id']}`);
+      if (!release) {
+        throw new DomainError(
+          'TOO_MANY_IN_FLIGHT',
+          'This key already has the most encoder requests in flight that one key may have: wait for them to finish, then retry.',
+        );
+      }
+      const imageAt = inputs.flatMap((input, i) => (DATA_IMAGE.test(input) ? [i] : []));
+      const textAt = inputs.flatMap((input, i) => (DATA_IMAGE.test(input) ? [] : [i]));
+      const texts = textAt.map((i) => inputs[i]);
+      const vectors: Float32Array[] = new Array(inputs.length);
+      if (texts.length) {
+        (await services.embeddings.embedTexts(model.id, texts)).forEach((v, k) => {
+          vectors[textAt[k]] = v;
+        });
+      }
+      if (imageAt.length) {
+        const images = imageAt.map((i) => ({ data: inputs[i].replace(DATA_IMAGE, '') }));
+        (await services.embeddings.embedImageInputs(model.id, images, 'input')).embeddings.forEach((v, k) => {
+          vectors[imageAt[k]] = v;
+        });
+      }
+      const promptTokens = texts.length ? tokens.count(model.dir, model.contextLength ?? 77, texts) : 0;
+      res.json({
+        object: 'list',
+        data: vectors.map((v, index) => ({
+          object: 'embedding',
+          index,
+          embedding: base64 ? toBase64(v) : Array.from(v),
+        })),
+        model: model.id,
+        usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+      });
+    } catch (error) {
+      if (error instanceof DomainError) {
+        res.status(classify(error.code).status).json(openAiErrorBody(req, error.message, error.code));
+      } else {
+        onUnexpected(error);
+        res
+          .status(500)
+          .json(
+            openAiErrorBody(
+              req,
+              'Internal server error: the service logged the details; retry, and report it if it persists.',
+              'INTERNAL_SERVER_ERROR',
+            ),
+          );
+      }
+    } finally {
+      release?.();
+    }
+  };
+}

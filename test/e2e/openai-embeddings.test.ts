@@ -1,0 +1,112 @@
+/**
+ * POST /v1/embeddings speaks OpenAI's embeddings format over real HTTP and returns exactly the
+ * vectors the GraphQL embedTexts / embedImages queries return for the same inputs.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
+import { fixtureImage } from '../helpers/fixtures.ts';
+
+let app: TestApp;
+let auditorKey: string;
+before(async () => {
+  app = await startTestApp();
+  auditorKey = (await app.graphql('mutation { createApiKey(input: { name: "reader", role: AUDITOR }) { key } }')).data
+    .createApiKey.key;
+});
+after(() => app.close());
+
+async function embeddings(body: unknown, key: string | null = ADMIN_KEY) {
+  const response = await fetch(`${app.url}/v1/embeddings`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+const png = fixtureImage('images/rgb224.png');
+const dataUri = `data:image/png;base64,${base64(png)}`;
+
+test('texts and data: image URIs in one request, in order, equal to the GraphQL queries', async () => {
+  const { status, body } = await embeddings({
+    model: 'clip-tiny-random',
+    input: ['a photo of a cat', dataUri, 'a dog'],
+  });
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.object, 'list');
+  assert.equal(body.model, 'clip-tiny-random');
+  assert.deepEqual(
+    body.data.map((d: { object: string; index: number }) => [d.object, d.index]),
+    [
+      ['embedding', 0],
+      ['embedding', 1],
+      ['embedding', 2],
+    ],
+  );
+  const graphql = await app.graphql('query($t: [String!]!) { texts: embedTexts(texts: $t) }', {
+    t: ['a photo of a cat', 'a dog'],
+  });
+  const image = await app.graphql('query($i: [ImageInput!]!) { embedImages(images: $i) }', {
+    i: [{ data: base64(png) }],
+  });
+  assert.deepEqual(body.data[0].embedding, graphql.data.texts[0]);
+  assert.deepEqual(body.data[2].embedding, graphql.data.texts[1]);
+  assert.deepEqual(body.data[1].embedding, image.data.embedImages[0]);
+  // CLIP tokens of the texts: start and end tokens included, images count nothing
+  assert.ok(
+    body.usage.prompt_tokens >= 2 * 4 && body.usage.total_tokens === body.usage.prompt_tokens,
+    JSON.stringify(body.usage),
+  );
+});
+
+test('encoding_format base64 carries the same float32 values; a single string is one input; the model defaults', async () => {
+  const floats = await embeddings({ input: 'a red car' });
+  const packed = await embeddings({ input: 'a red car', encoding_format: 'base64' });
+  assert.equal(packed.status, 200);
+  const bytes = Buffer.from(packed.body.data[0].embedding, 'base64');
+  const decoded = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+  assert.deepEqual(decoded, floats.body.data[0].embedding);
+  assert.equal(floats.body.data.length, 1);
+  assert.equal(floats.body.model, 'clip-tiny-random');
+});
+
+test("errors come in OpenAI's shape with our stable codes and HTTP statuses", async () => {
+  const cases: Array<[unknown, string | null, number, string]> = [
+    [{ input: 'x' }, null, 401, 'UNAUTHENTICATED'],
+    [{ input: 'x' }, 'not-a-key-at-all-0000', 401, 'UNAUTHENTICATED'],
+    [{ input: 'x' }, auditorKey, 403, 'FORBIDDEN'],
+    [{ input: 'x', model: 'no-such-model' }, ADMIN_KEY, 404, 'MODEL_NOT_FOUND'],
+    [{ input: [] }, ADMIN_KEY, 400, 'BAD_USER_INPUT'],
+    [{ input: [[101, 102]] }, ADMIN_KEY, 400, 'BAD_USER_INPUT'],
+    [{ input: 'x', encoding_format: 'int8' }, ADMIN_KEY, 400, 'BAD_USER_INPUT'],
+    [{ input: 'x', dimensions: 16 }, ADMIN_KEY, 400, 'BAD_USER_INPUT'],
+    [{ input: 'x'.repeat(5000) }, ADMIN_KEY, 400, 'TEXT_TOO_LONG'],
+    [{ input: 'data:image/png;base64,bm90IGFuIGltYWdl' }, ADMIN_KEY, 400, 'INVALID_IMAGE'],
+  ];
+  for (const [body, key, status, code] of cases) {
+    const response = await embeddings(body, key);
+    assert.equal(response.status, status, JSON.stringify([body, response.body]));
+    assert.equal(response.body.error.code, code);
+    assert.equal(typeof response.body.error.message, 'string');
+    assert.ok(
+      ['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error'].includes(
+        response.body.error.type,
+      ),
+    );
+  }
+});
+
+test('the embedTexts and embedImages mutations remain, deprecated, as aliases of the queries', async () => {
+  const query = await app.graphql('{ embedTexts(texts: ["a cat"]) }');
+  const mutation = await app.graphql('mutation { embedTexts(texts: ["a cat"]) }');
+  assert.deepEqual(mutation.data.embedTexts, query.data.embedTexts);
+  const introspection = await app.graphql(
+    '{ __type(name: "Mutation") { fields(includeDeprecated: true) { name isDeprecated } } }',
+  );
+  const fields = introspection.data.__type.fields.filter((f: { name: string }) => f.name.startsWith('embed'));
+  assert.deepEqual(fields, [
+    { name: 'embedTexts', isDeprecated: true },
+    { name: 'embedImages', isDeprecated: true },
+  ]);
+});

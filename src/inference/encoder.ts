@@ -4,7 +4,6 @@
  * same interface.
  */
 import type { DomainError } from '../errors.ts';
-import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import type { AlphaHandling } from './image-preprocessing.ts';
 
 /** An image to embed: its bytes, their SHA-256 (hex) when the caller has it, how to treat transparency. */

@@ -1,6 +1,5 @@
 /** Resolvers for the scoring history: records, statistics and similarity search. */
 import { inScope } from '../../services/access-service.ts';
-import type { GraphQLContext } from '../context.ts';
 import { scopedFilter } from '../scope.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
 

@@ -1,5 +1,5 @@
 /** Resolvers for mining jobs and negative label sets. Thin: they call the mining service. */
-import { callerName, type GraphQLContext } from '../context.ts';
+import { callerName } from '../context.ts';
 import { ifVersionInScope } from '../scope.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
 

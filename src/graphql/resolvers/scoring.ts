@@ -1,5 +1,5 @@
 /** Resolvers for scoring, calibration and evaluation. Thin: they call the scoring service. */
-import { callerName, type GraphQLContext } from '../context.ts';
+import { callerName } from '../context.ts';
 import { requireTaxonomyInScope } from '../scope.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
 

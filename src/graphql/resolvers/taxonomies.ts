@@ -1,6 +1,6 @@
 /** Resolvers for taxonomies and their versions. Thin: they call the taxonomy service. */
 import { inScope } from '../../services/access-service.ts';
-import { callerName, type GraphQLContext } from '../context.ts';
+import { callerName } from '../context.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
 
 export const taxonomyResolvers: Resolvers = {

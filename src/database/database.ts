@@ -5,9 +5,20 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { LOCK_FILE, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
 import { applyMigrations } from './migrate.ts';
 import { StorageGuard } from './storage-guard.ts';
+
+/**
+ * The data folder of an embedded database served by a `db` process, when `url` points at its
+ * socket (`?host=<folder>` holding neglabel's lock file); null for any other database.
+ */
+export function embeddedDataDirOf(url: string): string | null {
+  const host = new URL(url).searchParams.get('host');
+  return host?.startsWith('/') && existsSync(path.join(host, LOCK_FILE)) ? host : null;
+}
 
 /** Advisory lock key of run-time DDL (distinct from the migrations' key). */
 const RUNTIME_DDL_LOCK = 72_707_369_001;
@@ -53,8 +64,12 @@ export async function openDatabase(
   log: (msg: string, fields?: object) => void,
 ): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
-  // the embedded database's disk is ours to watch; an external one reports a full disk itself
-  const storage = new StorageGuard(options.databaseUrl ? null : options.dataDir, options.minFreeDiskBytes);
+  // the embedded database's disk is ours to watch, whether this process or a `db` process serves
+  // it; an external Postgres reports a full disk itself
+  const storage = new StorageGuard(
+    options.databaseUrl ? embeddedDataDirOf(options.databaseUrl) : options.dataDir,
+    options.minFreeDiskBytes,
+  );
   let url = options.databaseUrl;
   const poolSize = options.poolSize;
   // PGlite ignores session parameters and cannot interrupt a statement (one WASM thread): its

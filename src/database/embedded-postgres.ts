@@ -22,6 +22,8 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
+/** The lock file that marks a data folder as an embedded database in use. */
+export const LOCK_FILE = 'neglabel.lock';
 /** The socket file name Postgres clients look for in a socket folder (`host=<folder>`, port 5432). */
 export const SOCKET_NAME = '.s.PGSQL.5432';
 /** sun_path holds 108 bytes on Linux, including the terminating NUL. */
@@ -41,7 +43,7 @@ function processAlive(pid: number): boolean {
  * it. A lock file with our pid refuses a second process; a lock left by a dead process is taken over.
  */
 function acquireLock(dataDir: string): string {
-  const lockFile = path.join(dataDir, 'neglabel.lock');
+  const lockFile = path.join(dataDir, LOCK_FILE);
   if (existsSync(lockFile)) {
     const pid = Number(readFileSync(lockFile, 'utf8'));
     if (pid && pid !== process.pid && processAlive(pid)) {

@@ -3,7 +3,7 @@
  * separately (the two sets are sampled independently in an OOD benchmark), `resamples` times from
  * a seeded mulberry32 stream, and the metric's 2.5th and 97.5th percentiles form the 95 % interval.
  */
-import { mulberry32 } from './grouping.ts';
+import { mulberry32 } from './random.ts';
 import { oodMetrics, type OodMetrics } from './metrics.ts';
 
 export interface Interval {

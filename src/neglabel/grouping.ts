@@ -4,18 +4,7 @@
  * are dropped before shuffling so that every group has M div n_g members. Each negative's group is
  * stored with the set, so any score can be recomputed later.
  */
-
-/** mulberry32: a small, well-mixed 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './random.ts';
 
 /**
  * Group of each of the first `kept` negatives (kept = M − M mod groups): group[i] for negative i.

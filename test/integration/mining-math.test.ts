@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { candidateStatisticsInWorker } from '../../src/jobs/mining-math.ts';
 import { candidateStatistics, selectNegatives } from '../../src/neglabel/mining.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
-import { randomUnitVectors } from '../helpers/vectors.ts';
+import { randomUnitVectors } from '../../src/neglabel/random.ts';
 
 test('the ONNX Runtime mining path equals the JavaScript reference (1e-5) and selects the same negatives up to float ties', async () => {
   const dim = 64;

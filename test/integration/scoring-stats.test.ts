@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { ScoringRecordRepository, type ScoringFilter } from '../../src/repositories/scoring-record-repository.ts';
-import { mulberry32 } from '../../src/neglabel/grouping.ts';
+import { mulberry32 } from '../../src/neglabel/random.ts';
 
 let app: TestApp;
 let repository: ScoringRecordRepository;

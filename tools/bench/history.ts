@@ -10,7 +10,7 @@ import { startApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { ScoringRecordRepository } from '../../src/repositories/scoring-record-repository.ts';
-import { randomUnitVectors } from '../../test/helpers/vectors.ts';
+import { randomUnitVectors } from '../../src/neglabel/random.ts';
 import type { Row } from './math.ts';
 
 const ADMIN = 'bench-admin-key-0123456789';

@@ -17,7 +17,7 @@ import {
   type LabelBank,
 } from '../../src/neglabel/scoring.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
-import { randomUnitVectors } from '../../test/helpers/vectors.ts';
+import { randomUnitVectors } from '../../src/neglabel/random.ts';
 
 const NUMPY_SCRIPT = new URL('./numpy_math.py', import.meta.url).pathname;
 

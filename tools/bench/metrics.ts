@@ -3,7 +3,7 @@
  * of sorting the same 2n numbers once, and at two sizes, so that the growth (n log n, not n²) is
  * visible side by side in one run.
  */
-import { mulberry32 } from '../../src/neglabel/grouping.ts';
+import { mulberry32 } from '../../src/neglabel/random.ts';
 import { oodMetrics } from '../../src/neglabel/metrics.ts';
 import type { Row } from './math.ts';
 

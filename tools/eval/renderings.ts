@@ -4,7 +4,7 @@
  * The benchmark scores every split under each, so that robustness is measured, not assumed.
  */
 import sharp from 'sharp';
-import { mulberry32 } from '../../src/neglabel/grouping.ts';
+import { mulberry32 } from '../../src/neglabel/random.ts';
 import { renderIcon, type EmojiConcept, type Style } from '../emoji/emoji-data.ts';
 
 export interface Rendering {

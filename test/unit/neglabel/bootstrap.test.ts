@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapIntervals } from '../../../src/neglabel/bootstrap.ts';
-import { mulberry32 } from '../../../src/neglabel/grouping.ts';
+import { mulberry32 } from '../../../src/neglabel/random.ts';
 import { oodMetrics } from '../../../src/neglabel/metrics.ts';
 
 /** Scores of a two-Gaussian benchmark (Box–Muller from a seeded stream). */

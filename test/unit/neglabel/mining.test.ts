@@ -7,8 +7,8 @@ import {
   selectNegatives,
 } from '../../../src/neglabel/mining.ts';
 import type { CorpusWord } from '../../../src/neglabel/corpus.ts';
-import { mulberry32 } from '../../../src/neglabel/grouping.ts';
-import { randomUnitVectors } from '../../helpers/vectors.ts';
+import { mulberry32 } from '../../../src/neglabel/random.ts';
+import { randomUnitVectors } from '../../../src/neglabel/random.ts';
 
 /** numpy.quantile(values, q) with the default linear method, by full sort. */
 function sortedQuantile(values: number[], q: number): number {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assignGroups } from '../../../src/neglabel/grouping.ts';
 import { scoreImage, type LabelBank } from '../../../src/neglabel/scoring.ts';
-import { randomUnitVectors } from '../../helpers/vectors.ts';
+import { randomUnitVectors } from '../../../src/neglabel/random.ts';
 
 function bank(groups: number, seed = 0, logitScale = 100): LabelBank {
   const dim = 32;

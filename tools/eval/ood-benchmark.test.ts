@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { goals, mainTable, METHODS, renderingTable, runBenchmark, SPLITS } from '../../tools/eval/ood-benchmark.ts';
-import { RENDERINGS } from '../../tools/eval/renderings.ts';
+import { goals, mainTable, METHODS, renderingTable, runBenchmark, SPLITS } from './ood-benchmark.ts';
+import { RENDERINGS } from './renderings.ts';
 
 test('the benchmark runs every rendering on a small split, with intervals around its estimates', async () => {
   const nearOod = SPLITS.find((s) => s.name.startsWith('mammals'))!;

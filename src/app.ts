@@ -149,12 +149,14 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       await services.access.start(config.adminKey);
       if (services.access.isOpen && !isLoopback(config.host)) {
         throw new Error(
-          `HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then create keys with createApiKey), or bind to 127.0.0.1`,
+          `HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then ` +
+            `create keys with createApiKey), or bind to 127.0.0.1`,
         );
       }
       if (services.access.isOpen)
         logger.warn(
-          'no API key exists: running open (every caller is an anonymous admin) on loopback only; set NEGLABEL_ADMIN_KEY to require keys',
+          'no API key exists: running open (every caller is an anonymous admin) on loopback only; set ' +
+            'NEGLABEL_ADMIN_KEY to require keys',
         );
     }
     if (runsJobs) {
@@ -176,7 +178,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       if (services.access.isOpen && !isLoopbackAddress(bound)) {
         // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
         throw new Error(
-          `HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`,
+          `HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set ` +
+            `NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`,
         );
       }
     }

@@ -5,7 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionProvider, PreprocessingMode } from './inference/protocol.ts';
 
-/** What this process does (NEGLABEL_ROLE): everything, the API only, mining jobs only, or serve the embedded database. */
+/**
+ * What this process does (NEGLABEL_ROLE): everything, the API only, mining jobs only, or serve the
+ * embedded database.
+ */
 export type ProcessRole = 'all' | 'api' | 'worker' | 'db';
 const ROLES: readonly ProcessRole[] = ['all', 'api', 'worker', 'db'];
 
@@ -100,7 +103,8 @@ function executionProviders(raw: string | undefined): ExecutionProvider[] {
   const unknown = listed.filter((p) => !(PROVIDERS as readonly string[]).includes(p));
   if (listed.length === 0 || unknown.length > 0 || new Set(listed).size !== listed.length) {
     throw new Error(
-      `NEGLABEL_EXECUTION_PROVIDERS=${raw} is invalid: list some of ${PROVIDERS.join(', ')} once each, in order of preference (for example tensorrt,cuda,cpu)`,
+      `NEGLABEL_EXECUTION_PROVIDERS=${raw} is invalid: list some of ${PROVIDERS.join(', ')} once each, in order of ` +
+        `preference (for example tensorrt,cuda,cpu)`,
     );
   }
   return listed as ExecutionProvider[];
@@ -110,7 +114,8 @@ function preprocessingMode(raw: string | undefined): PreprocessingMode {
   if (!raw || raw === 'exact') return 'exact';
   if (raw === 'fast') return 'fast';
   throw new Error(
-    `NEGLABEL_PREPROCESSING=${raw} is invalid: use exact (Pillow-exact resizing, reference parity) or fast (libvips resizing)`,
+    `NEGLABEL_PREPROCESSING=${raw} is invalid: use exact (Pillow-exact resizing, reference parity) or fast ` +
+      `(libvips resizing)`,
   );
 }
 
@@ -125,7 +130,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
   const role = processRole(env.NEGLABEL_ROLE);
   if ((role === 'api' || role === 'worker') && !env.DATABASE_URL) {
     throw new Error(
-      `NEGLABEL_ROLE=${role} shares a database with other processes: set DATABASE_URL to a Postgres with pgvector, or to the socket of a NEGLABEL_ROLE=db process (postgresql://postgres@localhost/postgres?host=<its absolute NEGLABEL_DATA_DIR>)`,
+      `NEGLABEL_ROLE=${role} shares a database with other processes: set DATABASE_URL to a Postgres with pgvector, ` +
+        `or to the socket of a NEGLABEL_ROLE=db process (postgresql://postgres@localhost/postgres?host=<its ` +
+        `absolute NEGLABEL_DATA_DIR>)`,
     );
   }
   if (role === 'db' && env.DATABASE_URL)

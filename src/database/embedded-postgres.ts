@@ -48,7 +48,8 @@ function acquireLock(dataDir: string): string {
     const pid = Number(readFileSync(lockFile, 'utf8'));
     if (pid && pid !== process.pid && processAlive(pid)) {
       throw new Error(
-        `${dataDir} is in use by another neglabel process (pid ${pid}): stop it, or set NEGLABEL_DATA_DIR to another folder, or use DATABASE_URL for a shared Postgres`,
+        `${dataDir} is in use by another neglabel process (pid ${pid}): stop it, or set NEGLABEL_DATA_DIR to ` +
+          `another folder, or use DATABASE_URL for a shared Postgres`,
       );
     }
   }
@@ -64,13 +65,15 @@ export function ensurePrivateFolder(dataDir: string): void {
   const uid = process.getuid?.();
   if (uid !== undefined && stat.uid !== uid) {
     throw new Error(
-      `${dataDir} belongs to user ${stat.uid}, not to the user running neglabel (${uid}): the embedded database must live in a folder of its own user`,
+      `${dataDir} belongs to user ${stat.uid}, not to the user running neglabel (${uid}): the embedded database ` +
+        `must live in a folder of its own user`,
     );
   }
   if ((stat.mode & 0o077) !== 0) {
     const mode = (stat.mode & 0o777).toString(8);
     throw new Error(
-      `${dataDir} is mode ${mode}: other users could read or change the embedded database. Run \`chmod -R go-rwx ${dataDir}\` (folder 0700, files 0600) and start again`,
+      `${dataDir} is mode ${mode}: other users could read or change the embedded database. Run \`chmod -R go-rwx ` +
+        `${dataDir}\` (folder 0700, files 0600) and start again`,
     );
   }
 }
@@ -108,7 +111,8 @@ function prepare(dataDir: string, storage: StorageGuard): void {
   const socketPath = path.join(dataDir, SOCKET_NAME);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
     throw new Error(
-      `the database socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes (a Unix socket limit): set NEGLABEL_DATA_DIR to a shorter path`,
+      `the database socket path ${socketPath} is longer than ${MAX_SOCKET_PATH} bytes (a Unix socket limit): set ` +
+        `NEGLABEL_DATA_DIR to a shorter path`,
     );
   }
   // Every file the database (and this process) creates from here on is private to this user.

@@ -102,7 +102,8 @@ async function applyMigrationsLocked(
       }
       if (records.length > 0) {
         throw new Error(
-          `migration ${file.name} failed earlier and is recorded as unfinished: fix the database by hand, then mark it rolled back (prisma migrate resolve --rolled-back ${file.name})`,
+          `migration ${file.name} failed earlier and is recorded as unfinished: fix the database by hand, then ` +
+            `mark it rolled back (prisma migrate resolve --rolled-back ${file.name})`,
         );
       }
       const started = Date.now();
@@ -110,7 +111,8 @@ async function applyMigrationsLocked(
       try {
         await client.query(file.sql);
         await client.query(
-          `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count) VALUES ($1, $2, $3, now(), now(), 1)`,
+          `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, ` +
+            `applied_steps_count) VALUES ($1, $2, $3, now(), now(), 1)`,
           [randomUUID(), file.checksum, file.name],
         );
         await client.query('COMMIT');

@@ -140,7 +140,8 @@ export class PgliteServer {
       socket.end(
         errorMessage(
           '53300',
-          `the embedded database accepts at most ${this.options.maxConnections} connections: lower the pool sizes of the processes sharing it`,
+          `the embedded database accepts at most ${this.options.maxConnections} connections: lower the pool sizes ` +
+            `of the processes sharing it`,
         ),
       );
       return;

@@ -69,14 +69,19 @@ export class StorageGuard {
       return {
         full: true,
         freeBytes: this.freeBytes,
-        hint: `the disk of ${this.dataDir} has ${mb(this.freeBytes)} free, below the ${mb(this.minFreeBytes)} reserve (NEGLABEL_MIN_FREE_DISK_MB): free space or move NEGLABEL_DATA_DIR to a larger disk; writes resume by themselves`,
+        hint:
+          `the disk of ${this.dataDir} has ${mb(this.freeBytes)} free, below the ${mb(this.minFreeBytes)} ` +
+          `reserve (NEGLABEL_MIN_FREE_DISK_MB): free space or move NEGLABEL_DATA_DIR to a larger disk; writes ` +
+          `resume by themselves`,
       };
     }
     if (this.reportedFullAt && now - this.reportedFullAt < REPORTED_FULL_FOR_MS) {
       return {
         full: true,
         freeBytes: this.freeBytes,
-        hint: 'the database reported a full disk (SQLSTATE 53100): free space on the database server; writes resume by themselves',
+        hint:
+          'the database reported a full disk (SQLSTATE 53100): free space on the database server; writes ' +
+          'resume by themselves',
       };
     }
     return { full: false, freeBytes: this.freeBytes, hint: null };

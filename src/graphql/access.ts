@@ -102,7 +102,8 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
       if (!release) {
         throw new DomainError(
           'TOO_MANY_IN_FLIGHT',
-          `This key already has the most encoder requests in flight that one key may have: wait for them to finish, then retry.`,
+          `This key already has the most encoder requests in flight that one key may have: wait for them to ` +
+            `finish, then retry.`,
         );
       }
     }

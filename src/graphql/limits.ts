@@ -19,7 +19,10 @@ export interface QueryLimits {
   heavyFields?: ReadonlySet<string>;
 }
 
-/** Depth allowed inside __schema / __type: the standard introspection query (GraphiQL, code generators) nests about 13 deep. */
+/**
+ * Depth allowed inside __schema / __type: the standard introspection query (GraphiQL, code
+ * generators) nests about 13 deep.
+ */
 const INTROSPECTION_DEPTH = 16;
 
 export function queryLimitsRule(limits: QueryLimits) {
@@ -72,7 +75,8 @@ export function queryLimitsRule(limits: QueryLimits) {
           problems.push(`introspection depth over ${INTROSPECTION_DEPTH}`);
         if (totals.heavy > 1)
           problems.push(
-            `${totals.heavy} encoder operations (embedTexts, embedImages, scoreImages, calibrateThreshold, evaluate, similarScoringRecords: one per request)`,
+            `${totals.heavy} encoder operations (embedTexts, embedImages, scoreImages, calibrateThreshold, ` +
+              `evaluate, similarScoringRecords: one per request)`,
           );
         if (totals.aliases > limits.maxAliases) problems.push(`${totals.aliases} aliases (limit ${limits.maxAliases})`);
         if (totals.fields > limits.maxFields) problems.push(`over ${limits.maxFields} fields`);

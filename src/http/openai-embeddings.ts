@@ -105,7 +105,8 @@ export function openAiEmbeddingsHandler(
       if (!release) {
         throw new DomainError(
           'TOO_MANY_IN_FLIGHT',
-          'This key already has the most encoder requests in flight that one key may have: wait for them to finish, then retry.',
+          'This key already has the most encoder requests in flight that one key may have: wait for them to ' +
+            'finish, then retry.',
         );
       }
       const imageAt = inputs.flatMap((input, i) => (DATA_IMAGE.test(input) ? [i] : []));

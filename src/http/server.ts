@@ -45,7 +45,9 @@ function responseSizeCap(maxBytes: number): ApolloServerPlugin<GraphQLContext> {
           response.body.singleResult = {
             errors: [
               {
-                message: `The response would be ${bytes} bytes, over the limit of ${maxBytes}: ask for fewer items or fields per request.`,
+                message:
+                  `The response would be ${bytes} bytes, over the limit of ${maxBytes}: ask for fewer items ` +
+                  `or fields per request.`,
                 extensions: { code: 'RESPONSE_TOO_LARGE', bytes, maxBytes },
               },
             ],
@@ -68,7 +70,8 @@ export async function assertPortFree(host: string, port: number): Promise<void> 
       reject(
         error.code === 'EADDRINUSE'
           ? new Error(
-              `port ${port} on ${host} is already in use (another neglabel, or another program): stop it, or set PORT to a free port`,
+              `port ${port} on ${host} is already in use (another neglabel, or another program): stop it, or set ` +
+                `PORT to a free port`,
             )
           : error.code === 'EACCES'
             ? new Error(`port ${port} on ${host} needs privileges this user lacks: set PORT to 1024 or above`)
@@ -132,7 +135,8 @@ export async function startHttpServer(
       errors: [
         {
           message:
-            'In open mode (no API key yet) only Host localhost, 127.0.0.1 or [::1] is served: set NEGLABEL_ADMIN_KEY to use other names.',
+            'In open mode (no API key yet) only Host localhost, 127.0.0.1 or [::1] is served: set ' +
+            'NEGLABEL_ADMIN_KEY to use other names.',
           extensions: { code: 'FORBIDDEN_HOST' },
         },
       ],

@@ -49,7 +49,9 @@ const labelBanks = new LabelBankRegistry();
 
 /** What to run on a machine whose onnxruntime-node has no GPU provider libraries. */
 export const GPU_INSTALL_HINT =
-  "install onnxruntime-node's GPU binaries on a machine with CUDA 12 and cuDNN 9 (`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`; TensorRT also needs its own libraries), or add cpu to NEGLABEL_EXECUTION_PROVIDERS to allow running on the CPU";
+  "install onnxruntime-node's GPU binaries on a machine with CUDA 12 and cuDNN 9 (`ONNXRUNTIME_NODE_INSTALL=cuda12 " +
+  'npm rebuild onnxruntime-node`; TensorRT also needs its own libraries), or add cpu to ' +
+  'NEGLABEL_EXECUTION_PROVIDERS to allow running on the CPU';
 
 /**
  * The sessions on the first provider of `preferred` that loads. A GPU provider is paired with the
@@ -82,7 +84,8 @@ async function createSessions(dir: string, preferred: ExecutionProvider[]) {
     }
   }
   throw new Error(
-    `no execution provider of NEGLABEL_EXECUTION_PROVIDERS=${preferred.join(',')} could load (${failures.join('; ')}): ${GPU_INSTALL_HINT}`,
+    `no execution provider of NEGLABEL_EXECUTION_PROVIDERS=${preferred.join(',')} could load ` +
+      `(${failures.join('; ')}): ${GPU_INSTALL_HINT}`,
   );
 }
 
@@ -94,7 +97,8 @@ async function loadModel(dir: string, settings: EncoderSettings): Promise<Loaded
   ] as const) {
     if (!session.inputNames.includes(input) || !session.outputNames.includes(output)) {
       throw new Error(
-        `${input === 'input_ids' ? 'text' : 'vision'}_model.onnx must take ${input} and return ${output}; it has inputs [${session.inputNames}] and outputs [${session.outputNames}]`,
+        `${input === 'input_ids' ? 'text' : 'vision'}_model.onnx must take ${input} and return ${output}; it has ` +
+          `inputs [${session.inputNames}] and outputs [${session.outputNames}]`,
       );
     }
   }

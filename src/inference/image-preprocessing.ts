@@ -118,7 +118,8 @@ async function inspect(bytes: Uint8Array, maxPixels: number): Promise<Metadata> 
   const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
   if (pixels > maxPixels) {
     throw new ImageTooLargeError(
-      `The image has ${metadata.width}x${metadata.height} = ${pixels} pixels, over the limit of ${maxPixels}: downscale it before sending.`,
+      `The image has ${metadata.width}x${metadata.height} = ${pixels} pixels, over the limit of ${maxPixels}: ` +
+        `downscale it before sending.`,
       { width: metadata.width, height: metadata.height, maxPixels },
     );
   }

@@ -51,7 +51,8 @@ export function readLogitScale(folder: ModelFolder): number | null {
   if (value === undefined) return null;
   if (typeof value !== 'number' || !(value > 0 && value <= 1000)) {
     throw new Error(
-      `config.json: logit_scale must be a number in (0, 1000], the exp of the trained logit_scale weight (got ${JSON.stringify(value)})`,
+      `config.json: logit_scale must be a number in (0, 1000], the exp of the trained logit_scale weight (got ` +
+        `${JSON.stringify(value)})`,
     );
   }
   return value;

@@ -34,7 +34,10 @@ export interface OnnxEncoderOptions {
   onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
-/** A text and its hash, computed once: the cache is keyed by the hash, so an entry costs the same whatever the text's length. */
+/**
+ * A text and its hash, computed once: the cache is keyed by the hash, so an entry costs the same
+ * whatever the text's length.
+ */
 interface TextKey {
   hash: string;
   text: string;
@@ -57,7 +60,8 @@ interface ModelEntry {
 
 const BULK_CHUNK = 256;
 const INSTALL_HINT =
-  'put a CLIP ONNX export (text_model.onnx, vision_model.onnx, tokenizer.json, preprocessor_config.json) in a folder under models/ or point NEGLABEL_MODEL_DIR at one, then restart';
+  'put a CLIP ONNX export (text_model.onnx, vision_model.onnx, tokenizer.json, preprocessor_config.json) in a ' +
+  'folder under models/ or point NEGLABEL_MODEL_DIR at one, then restart';
 
 export class OnnxEncoder implements Encoder {
   /** the worker threads; the scoring runtime shares them (its banks live beside the encoders) */
@@ -129,7 +133,8 @@ export class OnnxEncoder implements Encoder {
       this.entries.set(folder.id, { status, ...this.createLoaders(folder.id) });
       this.options.onLog?.('info', 'model loaded', { model: folder.id, ms: Date.now() - started, ...info });
     } catch (error) {
-      status.error = `loading model folder ${folder.id} failed: ${(error as Error).message.split(folder.dir).join(folder.id)}`;
+      status.error =
+        `loading model folder ${folder.id} failed: ` + `${(error as Error).message.split(folder.dir).join(folder.id)}`;
       this.options.onLog?.('error', 'model failed to load', { model: folder.id, err: (error as Error).message });
     }
   }
@@ -209,7 +214,8 @@ export class OnnxEncoder implements Encoder {
     if (!entry) {
       throw new ModelUnavailableError(
         'MODEL_NOT_FOUND',
-        `Model ${JSON.stringify(wanted)} does not exist. Installed models: ${[...this.entries.keys()].join(', ') || 'none'} (query \`models\`).`,
+        `Model ${JSON.stringify(wanted)} does not exist. Installed models: ` +
+          `${[...this.entries.keys()].join(', ') || 'none'} (query \`models\`).`,
         { model: wanted },
       );
     }

@@ -192,7 +192,8 @@ export function mineNegativeSet(
   const selection = selectNegatives(corpus, stats, idLabels, options);
   if (selection.indices.length < options.groups) {
     throw new RangeError(
-      `only ${selection.indices.length} negatives were selected, fewer than groups (${options.groups}): lower groups, raise selectionRatio or count, or use a larger corpus`,
+      `only ${selection.indices.length} negatives were selected, fewer than groups (${options.groups}): lower ` +
+        `groups, raise selectionRatio or count, or use a larger corpus`,
     );
   }
   const { kept, group } = assignGroups(selection.indices.length, options.groups, options.seed);

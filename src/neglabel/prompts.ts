@@ -7,7 +7,10 @@ export const DEFAULT_ADJECTIVE_PROMPT = 'This is a {} photo';
 export function promptTemplateProblem(template: string): string | null {
   const count = template.split('{}').length - 1;
   if (count !== 1)
-    return `a prompt template must contain "{}" exactly once, e.g. "${DEFAULT_ID_PROMPT}"; got ${JSON.stringify(template)}`;
+    return (
+      `a prompt template must contain "{}" exactly once, e.g. "${DEFAULT_ID_PROMPT}"; got ` +
+      `${JSON.stringify(template)}`
+    );
   return null;
 }
 

@@ -18,7 +18,8 @@ export class CorpusEmbeddingRepository {
     const found = new Map<string, Float32Array>();
     for (let i = 0; i < prompts.length; i += FIND_CHUNK) {
       const { rows } = await this.pool.query<{ prompt: string; embedding: string }>(
-        'SELECT prompt, embedding::text AS embedding FROM corpus_embeddings WHERE model_id = $1 AND prompt = ANY($2::text[])',
+        'SELECT prompt, embedding::text AS embedding FROM corpus_embeddings WHERE model_id = $1 AND prompt = ' +
+          'ANY($2::text[])',
         [modelId, prompts.slice(i, i + FIND_CHUNK)],
       );
       for (const row of rows) found.set(row.prompt, parseVector(row.embedding));

@@ -73,7 +73,8 @@ export class MiningJobRepository {
   /** Puts a job this worker holds back in the queue (shutdown, full disk). */
   async requeue(id: string, worker: string): Promise<void> {
     await this.pool.query(
-      `UPDATE mining_jobs SET status = 'QUEUED', phase = 'queued', leased_by = NULL, lease_expires_at = NULL WHERE id = $1 AND leased_by = $2`,
+      `UPDATE mining_jobs SET status = 'QUEUED', phase = 'queued', leased_by = NULL, lease_expires_at = NULL WHERE ` +
+        `id = $1 AND leased_by = $2`,
       [id, worker],
     );
   }
@@ -101,7 +102,8 @@ export class MiningJobRepository {
   /** Extends this worker's lease between checkpoints; false if the lease is no longer its. */
   async renew(id: string, worker: string, leaseSeconds: number): Promise<boolean> {
     const result = await this.pool.query(
-      `UPDATE mining_jobs SET heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => $3) WHERE id = $1 AND leased_by = $2 AND status = 'RUNNING'`,
+      `UPDATE mining_jobs SET heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => $3) WHERE id ` +
+        `= $1 AND leased_by = $2 AND status = 'RUNNING'`,
       [id, worker, leaseSeconds],
     );
     return result.rowCount === 1;
@@ -109,7 +111,8 @@ export class MiningJobRepository {
 
   async finish(id: string, worker: string, status: 'FAILED' | 'CANCELLED', error: string | null): Promise<void> {
     await this.pool.query(
-      `UPDATE mining_jobs SET status = $3, error = $4, finished_at = now(), lease_expires_at = NULL WHERE id = $1 AND leased_by = $2`,
+      `UPDATE mining_jobs SET status = $3, error = $4, finished_at = now(), lease_expires_at = NULL WHERE id = $1 ` +
+        `AND leased_by = $2`,
       [id, worker, status, error],
     );
   }

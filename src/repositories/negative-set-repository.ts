@@ -123,7 +123,8 @@ export class NegativeSetRepository {
         set.taxonomyVersionId,
       ]);
       await client.query(
-        `UPDATE mining_jobs SET status = 'SUCCEEDED', phase = 'done', negative_set_id = $1, finished_at = now(), done = total, lease_expires_at = NULL WHERE id = $2`,
+        `UPDATE mining_jobs SET status = 'SUCCEEDED', phase = 'done', negative_set_id = $1, finished_at = now(), ` +
+          `done = total, lease_expires_at = NULL WHERE id = $2`,
         [id, jobId],
       );
       await client.query('COMMIT');
@@ -160,7 +161,8 @@ export class NegativeSetRepository {
   /** Everything scoring needs from a set, in rank order. */
   async loadBank(setId: string): Promise<StoredBank> {
     const { rows } = await this.pool.query<{ word: string; prompt: string; group_index: number; embedding: string }>(
-      'SELECT word, prompt, group_index, embedding::text AS embedding FROM negative_labels WHERE set_id = $1 ORDER BY rank',
+      'SELECT word, prompt, group_index, embedding::text AS embedding FROM negative_labels WHERE set_id = $1 ORDER ' +
+        'BY rank',
       [setId],
     );
     return {

@@ -217,7 +217,8 @@ export class ScoringRecordRepository {
   async find(id: string): Promise<ScoringRecordRow | null> {
     if (!/^\d{1,18}$/.test(id)) return null;
     const { rows } = await this.pool.query(
-      `SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE r.id = $1`,
+      `SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE ` +
+        `r.id = $1`,
       [id],
     );
     return rows[0] ? toRow(rows[0]) : null;
@@ -273,7 +274,8 @@ export class ScoringRecordRepository {
       params,
     );
     const histogramRows = await this.pool.query<{ bin: number; n: number }>(
-      `SELECT h.i AS bin, sum(h.n)::int AS n ${from.replace('WHERE', ', unnest(d.histogram) WITH ORDINALITY AS h(n, i) WHERE')} GROUP BY 1`,
+      `SELECT h.i AS bin, sum(h.n)::int AS n ` +
+        `${from.replace('WHERE', ', unnest(d.histogram) WITH ORDINALITY AS h(n, i) WHERE')} GROUP BY 1`,
       params,
     );
     const counts = new Array<number>(bins).fill(0);
@@ -305,7 +307,8 @@ export class ScoringRecordRepository {
         w.params,
       ),
       this.pool.query(
-        `SELECT LEAST(width_bucket(r.score, 0, 1, ${bins}), ${bins}) AS bin, count(*)::int AS n ${from} GROUP BY 1 ORDER BY 1`,
+        `SELECT LEAST(width_bucket(r.score, 0, 1, ${bins}), ${bins}) AS bin, count(*)::int AS n ${from} GROUP BY 1 ` +
+          `ORDER BY 1`,
         w.params,
       ),
       this.pool.query(
@@ -339,12 +342,15 @@ export class ScoringRecordRepository {
     if (this.indexedModels.has(modelId)) return;
     const name = `scoring_records_hnsw_${modelId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}_${dim}`;
     const literal = modelId.replace(/'/g, "''");
-    const sql = `CREATE INDEX IF NOT EXISTS "${name}" ON scoring_records USING hnsw ((image_embedding::vector(${dim})) vector_cosine_ops) WHERE model_id = '${literal}'`;
+    const sql =
+      `CREATE INDEX IF NOT EXISTS "${name}" ON scoring_records USING hnsw ` +
+      `((image_embedding::vector(${dim})) vector_cosine_ops) WHERE model_id = '${literal}'`;
     try {
       await this.ddl(sql);
     } catch (error) {
       this.warn(
-        'could not create the similarity index for a model: set NEGLABEL_MIGRATION_DATABASE_URL to the owner role, or run the statement as the owner',
+        'could not create the similarity index for a model: set NEGLABEL_MIGRATION_DATABASE_URL to the owner role, ' +
+          'or run the statement as the owner',
         {
           model: modelId,
           sql,

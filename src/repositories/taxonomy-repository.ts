@@ -45,7 +45,8 @@ export class TaxonomyRepository {
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
         throw new ConflictError(
           'TAXONOMY_EXISTS',
-          `A taxonomy named ${JSON.stringify(input.name)} exists already: choose another name, or add a version to it with createTaxonomyVersion.`,
+          `A taxonomy named ${JSON.stringify(input.name)} exists already: choose another name, or add a version to ` +
+            `it with createTaxonomyVersion.`,
         );
       }
       throw error;
@@ -125,7 +126,8 @@ export class TaxonomyRepository {
   /** The version's prompted label embeddings for a model, in label order, or null if not stored. */
   async labelEmbeddings(versionId: string, modelId: string, labelCount: number): Promise<Float32Array[] | null> {
     const { rows } = await this.pool.query<{ embedding: string }>(
-      'SELECT embedding::text AS embedding FROM label_embeddings WHERE taxonomy_version_id = $1 AND model_id = $2 ORDER BY label_index',
+      'SELECT embedding::text AS embedding FROM label_embeddings WHERE taxonomy_version_id = $1 AND model_id = $2 ' +
+        'ORDER BY label_index',
       [versionId, modelId],
     );
     return rows.length === labelCount ? rows.map((r) => parseVector(r.embedding)) : null;

@@ -45,7 +45,8 @@ export class AccessService {
       const existing = await this.repository.findByHash(hash(bootstrapAdminKey));
       if (existing?.revokedAt) {
         throw new Error(
-          `NEGLABEL_ADMIN_KEY was revoked on ${existing.revokedAt.toISOString()} (key ${existing.keyPrefix}…): a revoked key never works again. Set NEGLABEL_ADMIN_KEY to a new secret (16+ characters) and start again`,
+          `NEGLABEL_ADMIN_KEY was revoked on ${existing.revokedAt.toISOString()} (key ${existing.keyPrefix}…): a ` +
+            `revoked key never works again. Set NEGLABEL_ADMIN_KEY to a new secret (16+ characters) and start again`,
         );
       }
       if (!existing) {
@@ -76,7 +77,8 @@ export class AccessService {
       if (this.openMode) return { name: 'anonymous', role: 'admin', keyId: null, taxonomyIds: null };
       throw new DomainError(
         'UNAUTHENTICATED',
-        'This service requires an API key: send `Authorization: Bearer <key>` (an admin creates keys with createApiKey).',
+        'This service requires an API key: send `Authorization: Bearer <key>` (an admin creates keys with ' +
+          'createApiKey).',
       );
     }
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
@@ -103,7 +105,8 @@ export class AccessService {
       throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}.`, { field: 'role' });
     if (this.openMode && role !== 'admin') {
       throw new InvalidInputError(
-        'The first API key must be an ADMIN key: creating it ends open mode, and without an admin key nobody could manage the service. Create an ADMIN key first, then other keys with it.',
+        'The first API key must be an ADMIN key: creating it ends open mode, and without an admin key nobody could ' +
+          'manage the service. Create an ADMIN key first, then other keys with it.',
         { field: 'role' },
         'FIRST_KEY_MUST_BE_ADMIN',
       );

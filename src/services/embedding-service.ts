@@ -36,7 +36,8 @@ export class EmbeddingService {
     const tooLong = texts.findIndex((t) => t.length > this.limits.maxTextChars);
     if (tooLong >= 0) {
       throw new InvalidInputError(
-        `texts[${tooLong}] has ${texts[tooLong].length} characters, over the limit of ${this.limits.maxTextChars}: the model reads only the first 77 tokens, so send short texts.`,
+        `texts[${tooLong}] has ${texts[tooLong].length} characters, over the limit of ${this.limits.maxTextChars}: ` +
+          `the model reads only the first 77 tokens, so send short texts.`,
         { field: 'texts', index: tooLong, max: this.limits.maxTextChars },
         'TEXT_TOO_LONG',
       );
@@ -44,7 +45,8 @@ export class EmbeddingService {
     const total = texts.reduce((sum, t) => sum + t.length, 0);
     if (total > this.limits.maxTextCharsPerRequest) {
       throw new InvalidInputError(
-        `texts have ${total} characters together, over the budget of ${this.limits.maxTextCharsPerRequest} per request: split the batch.`,
+        `texts have ${total} characters together, over the budget of ${this.limits.maxTextCharsPerRequest} per ` +
+          `request: split the batch.`,
         { field: 'texts', max: this.limits.maxTextCharsPerRequest },
         'REQUEST_BUDGET_EXCEEDED',
       );
@@ -65,7 +67,8 @@ export class EmbeddingService {
     const pixels = declared.reduce((sum, p) => sum + Math.min(p, this.limits.maxImagePixels), 0);
     if (pixels > this.limits.maxPixelsPerRequest) {
       throw new InvalidInputError(
-        `${field} declare ${pixels} pixels together, over the budget of ${this.limits.maxPixelsPerRequest} per request: send fewer or smaller images per request.`,
+        `${field} declare ${pixels} pixels together, over the budget of ${this.limits.maxPixelsPerRequest} per ` +
+          `request: send fewer or smaller images per request.`,
         { field, pixels, max: this.limits.maxPixelsPerRequest },
         'REQUEST_BUDGET_EXCEEDED',
       );

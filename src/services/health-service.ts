@@ -68,12 +68,14 @@ export class HealthService {
     if (database.pendingMigrations.length > 0) hints.push('migrations are pending: restart the service to apply them');
     if (!defaultModel)
       hints.push(
-        'no model is installed: put a CLIP ONNX export in a folder under models/ or set NEGLABEL_MODEL_DIR, then restart',
+        'no model is installed: put a CLIP ONNX export in a folder under models/ or set NEGLABEL_MODEL_DIR, then ' +
+          'restart',
       );
     else if (!defaultModel.loaded) hints.push(`the default model did not load: ${defaultModel.error}`);
     else if (defaultModel.providerFallback)
       hints.push(
-        `the default model runs on ${defaultModel.executionProvider}, not a preferred provider (${defaultModel.providerFallback})`,
+        `the default model runs on ${defaultModel.executionProvider}, not a preferred provider ` +
+          `(${defaultModel.providerFallback})`,
       );
     return {
       status: hints.length === 0 ? 'ok' : 'degraded',

@@ -119,7 +119,8 @@ export class MiningService {
         idPromptTemplates.length > 0 && input.nounPrompt == null,
         'nounPromptEnsemble',
         input.nounPrompt == null
-          ? 'needs a taxonomy version with a template ensemble (promptTemplates): create a version with promptTemplates, or mine with one nounPrompt.'
+          ? 'needs a taxonomy version with a template ensemble (promptTemplates): create a version with ' +
+              'promptTemplates, or mine with one nounPrompt.'
           : "and nounPrompt exclude each other: the ensemble is the taxonomy's promptTemplates.",
       );
       p.nounPromptTemplates = [...idPromptTemplates];

@@ -82,7 +82,8 @@ export class ScoringService {
     if (!setId) {
       throw new ConflictError(
         'NO_ACTIVE_NEGATIVE_SET',
-        `Taxonomy version ${version.version} has no negative label set yet: run startMining for it and wait for the job to succeed.`,
+        `Taxonomy version ${version.version} has no negative label set yet: run startMining for it and wait for ` +
+          `the job to succeed.`,
         { taxonomyVersionId: version.id },
       );
     }

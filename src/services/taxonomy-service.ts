@@ -49,7 +49,8 @@ export function validateLabels(labels: readonly string[]): string[] {
     const first = seen.get(key);
     if (first !== undefined) {
       throw new InvalidInputError(
-        `labels[${index}] (${JSON.stringify(label)}) duplicates labels[${first}]: class names must be unique (case-insensitive).`,
+        `labels[${index}] (${JSON.stringify(label)}) duplicates labels[${first}]: class names must be unique ` +
+          `(case-insensitive).`,
         { field: 'labels', index, duplicateOf: first },
         'DUPLICATE_LABEL',
       );

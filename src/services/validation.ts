@@ -7,10 +7,14 @@ export function isUuid(id: string): boolean {
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: C0 and C1 controls, and the bidi marks that can disguise a name
+// C0 and C1 controls, and the bidi marks that can disguise a name
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const INVISIBLE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
-/** True when `text` has C0 control characters or DEL (Postgres text refuses NUL; logs and terminals misread the rest). */
+/**
+ * True when `text` has C0 control characters or DEL (Postgres text refuses NUL; logs and terminals
+ * misread the rest).
+ */
 export function hasControlCharacters(text: string): boolean {
   return CONTROL_CHARACTERS.test(text);
 }

@@ -17,7 +17,8 @@ before(async () => {
   app = await startTestApp();
   for (const role of ['SCORER', 'AUDITOR']) {
     const { data } = await app.graphql(
-      'mutation($r: Role!, $n: String!) { createApiKey(input: { name: $n, role: $r }) { key apiKey { role keyPrefix } } }',
+      'mutation($r: Role!, $n: String!) { createApiKey(input: { name: $n, role: $r }) { key apiKey { role ' +
+        'keyPrefix } } }',
       { r: role, n: `${role.toLowerCase()}-key` },
     );
     keys[role] = data.createApiKey.key;

@@ -79,7 +79,8 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
     const poll = async () =>
       (
         await graphql(
-          'query($id: ID!) { miningJob(id: $id) { status phase done total attempts error negativeSet { id active labelCount } } }',
+          'query($id: ID!) { miningJob(id: $id) { status phase done total attempts error negativeSet { id active ' +
+            'labelCount } } }',
           { id: jobId },
         )
       ).miningJob;
@@ -103,71 +104,83 @@ test('a mining job killed with SIGKILL mid-encoding resumes on restart, and no h
   });
 });
 
-test('SIGKILL during batch scoring and during a taxonomy import, three times: committed records survive, no partial batch or taxonomy', async () => {
-  await withDataDir(async (start) => {
-    let server = start();
-    const { readFileSync } = await import('node:fs');
-    const image = readFileSync(path.join(FIXTURE_MODEL_DIR, 'images/rgb224.png'));
-    const images = (n: number, salt: string) =>
-      Array.from({ length: n }, (_, i) => ({
-        data: Buffer.concat([image, Buffer.from(`${salt}-${i}`)]).toString('base64'),
-      }));
-    await waitReady();
-    const taxonomyId = (
-      await graphql('mutation { createTaxonomy(input: { name: "crash", labels: ["cat", "dog"] }) { id } }')
-    ).createTaxonomy.id;
-    const words = Array.from({ length: 300 }, (_, i) => ({
-      text: `thing${i}`,
-      partOfSpeech: i % 3 ? 'NOUN' : 'ADJECTIVE',
-    }));
-    const jobId = (
-      await graphql(
-        'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 5 }) { id } }',
-        { t: taxonomyId, c: words },
-      )
-    ).startMining.id;
-    while (
-      (await graphql('query($id: ID!) { miningJob(id: $id) { status } }', { id: jobId })).miningJob.status !==
-      'SUCCEEDED'
-    )
-      await new Promise((r) => setTimeout(r, 100));
-
-    const acknowledged: string[] = [];
-    for (let cycle = 0; cycle < 3; cycle++) {
-      const ok = await graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
-        i: { taxonomyId, images: images(8, `ok${cycle}`) },
-      });
-      acknowledged.push(...ok.scoreImages.map((r: { recordId: string }) => r.recordId));
-      // a large batch and a large import in flight, then the process dies
-      void graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
-        i: { taxonomyId, images: images(64, `kill${cycle}`) },
-      }).catch(() => {});
-      void graphql('mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', {
-        n: `import-${cycle}`,
-        l: Array.from({ length: 50_000 }, (_, i) => `label ${i}`),
-      }).catch(() => {});
-      await new Promise((r) => setTimeout(r, 150 + 100 * cycle));
-      await stopServer(server);
-      server = start();
+test(
+  'SIGKILL during batch scoring and during a taxonomy import, three times: committed records survive, no ' +
+    'partial batch or taxonomy',
+  async () => {
+    await withDataDir(async (start) => {
+      let server = start();
+      const { readFileSync } = await import('node:fs');
+      const image = readFileSync(path.join(FIXTURE_MODEL_DIR, 'images/rgb224.png'));
+      const images = (n: number, salt: string) =>
+        Array.from({ length: n }, (_, i) => ({
+          data: Buffer.concat([image, Buffer.from(`${salt}-${i}`)]).toString('base64'),
+        }));
       await waitReady();
+      const taxonomyId = (
+        await graphql('mutation { createTaxonomy(input: { name: "crash", labels: ["cat", "dog"] }) { id } }')
+      ).createTaxonomy.id;
+      const words = Array.from({ length: 300 }, (_, i) => ({
+        text: `thing${i}`,
+        partOfSpeech: i % 3 ? 'NOUN' : 'ADJECTIVE',
+      }));
+      const jobId = (
+        await graphql(
+          'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 5 }) ' +
+            '{ id } }',
+          { t: taxonomyId, c: words },
+        )
+      ).startMining.id;
+      while (
+        (await graphql('query($id: ID!) { miningJob(id: $id) { status } }', { id: jobId })).miningJob.status !==
+        'SUCCEEDED'
+      )
+        await new Promise((r) => setTimeout(r, 100));
 
-      const stats = (
-        await graphql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })
-      ).scoringStats.total;
-      assert.equal((stats - acknowledged.length) % 64, 0, `cycle ${cycle}: ${stats} records: a partial batch was kept`);
-      for (const id of acknowledged)
-        assert.ok(
-          (await graphql('query($id: ID!) { scoringRecord(id: $id) { id } }', { id })).scoringRecord,
-          `record ${id} lost`,
+      const acknowledged: string[] = [];
+      for (let cycle = 0; cycle < 3; cycle++) {
+        const ok = await graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
+          i: { taxonomyId, images: images(8, `ok${cycle}`) },
+        });
+        acknowledged.push(...ok.scoreImages.map((r: { recordId: string }) => r.recordId));
+        // a large batch and a large import in flight, then the process dies
+        void graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
+          i: { taxonomyId, images: images(64, `kill${cycle}`) },
+        }).catch(() => {});
+        void graphql(
+          'mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }',
+          {
+            n: `import-${cycle}`,
+            l: Array.from({ length: 50_000 }, (_, i) => `label ${i}`),
+          },
+        ).catch(() => {});
+        await new Promise((r) => setTimeout(r, 150 + 100 * cycle));
+        await stopServer(server);
+        server = start();
+        await waitReady();
+
+        const stats = (
+          await graphql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })
+        ).scoringStats.total;
+        assert.equal(
+          (stats - acknowledged.length) % 64,
+          0,
+          `cycle ${cycle}: ${stats} records: a partial batch was kept`,
         );
-      const imported = (
-        await graphql('{ taxonomies(first: 50) { edges { node { name latestVersion { labelCount } } } } }')
-      ).taxonomies.edges.find((e: any) => e.node.name === `import-${cycle}`);
-      if (imported)
-        assert.equal(imported.node.latestVersion.labelCount, 50_000, 'a taxonomy import is whole or absent');
-    }
-  });
-});
+        for (const id of acknowledged)
+          assert.ok(
+            (await graphql('query($id: ID!) { scoringRecord(id: $id) { id } }', { id })).scoringRecord,
+            `record ${id} lost`,
+          );
+        const imported = (
+          await graphql('{ taxonomies(first: 50) { edges { node { name latestVersion { labelCount } } } } }')
+        ).taxonomies.edges.find((e: any) => e.node.name === `import-${cycle}`);
+        if (imported)
+          assert.equal(imported.node.latestVersion.labelCount, 50_000, 'a taxonomy import is whole or absent');
+      }
+    });
+  },
+);
 
 test('SIGTERM drains: the in-flight request finishes, new connections are refused, the process exits 0', async () => {
   await withDataDir(async (start) => {

@@ -32,62 +32,73 @@ test('the shipped model is the default and loads', async () => {
   );
 });
 
-test('held-out-style emoji: an animal is ID with the right label, a food is OOD (animals taxonomy, WordNet negatives)', async () => {
-  const created = await app.graphql(
-    'mutation($l: [String!]!) { createTaxonomy(input: { name: "animals", labels: $l }) { id } }',
-    { l: animals.map((c) => c.label) },
-  );
-  const taxonomyId = created.data.createTaxonomy.id;
-  const started = await app.graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', {
-    t: taxonomyId,
-  });
-  let job: { status: string; error?: string };
-  do {
-    await new Promise((r) => setTimeout(r, 250));
-    job = (
-      await app.graphql('query($id: ID!) { miningJob(id: $id) { status error } }', { id: started.data.startMining.id })
-    ).data.miningJob;
-  } while (job.status === 'QUEUED' || job.status === 'RUNNING');
-  assert.equal(job.status, 'SUCCEEDED', job.error);
+test(
+  'held-out-style emoji: an animal is ID with the right label, a food is OOD (animals taxonomy, WordNet ' +
+    'negatives)',
+  async () => {
+    const created = await app.graphql(
+      'mutation($l: [String!]!) { createTaxonomy(input: { name: "animals", labels: $l }) { id } }',
+      { l: animals.map((c) => c.label) },
+    );
+    const taxonomyId = created.data.createTaxonomy.id;
+    const started = await app.graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', {
+      t: taxonomyId,
+    });
+    let job: { status: string; error?: string };
+    do {
+      await new Promise((r) => setTimeout(r, 250));
+      job = (
+        await app.graphql('query($id: ID!) { miningJob(id: $id) { status error } }', {
+          id: started.data.startMining.id,
+        })
+      ).data.miningJob;
+    } while (job.status === 'QUEUED' || job.status === 'RUNNING');
+    assert.equal(job.status, 'SUCCEEDED', job.error);
 
-  // calibrate on held-out animals: keep 95 % of ID images as ID
-  const idImages = await Promise.all(animals.map((c) => heldOut(c.label)));
-  const calibration = await app.graphql(
-    'mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold achievedTpr } }',
-    {
-      i: { taxonomyId, images: idImages, targetTpr: 0.95, apply: true },
-    },
-  );
-  assert.equal(calibration.errors, undefined, JSON.stringify(calibration.errors));
-
-  // The model names about 4 in 10 held-out animals right (see the README's table); fox is one of them.
-  const scored = await app.graphql(
-    'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { filename score isOOD predictedLabel topNegatives { label } } }',
-    {
-      i: { taxonomyId, images: [await heldOut('fox')] },
-    },
-  );
-  assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
-  const [fox] = scored.data.scoreImages;
-  assert.equal(fox.predictedLabel, 'fox');
-  assert.equal(fox.isOOD, false, `fox scored ${fox.score}, threshold ${calibration.data.calibrateThreshold.threshold}`);
-
-  // over a fixed sample of held-out non-animal emoji (every 60th), animals rank well above them:
-  // the eval's animals split measures AUROC about 0.93 on all of them
-  const others = concepts.filter((c) => c.group !== 'animals-nature').filter((_, i) => i % 60 === 0);
-  const evaluation = await app.graphql(
-    'mutation($i: EvaluateInput!) { evaluate(input: $i) { auroc fpr95AtThreshold threshold95 } }',
-    {
-      i: {
-        taxonomyId,
-        idImages: idImages.filter((_, i) => i % 5 === 0),
-        oodImages: await Promise.all(others.map((c) => heldOut(c.label))),
+    // calibrate on held-out animals: keep 95 % of ID images as ID
+    const idImages = await Promise.all(animals.map((c) => heldOut(c.label)));
+    const calibration = await app.graphql(
+      'mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold achievedTpr } }',
+      {
+        i: { taxonomyId, images: idImages, targetTpr: 0.95, apply: true },
       },
-    },
-  );
-  assert.equal(evaluation.errors, undefined, JSON.stringify(evaluation.errors));
-  assert.ok(
-    evaluation.data.evaluate.auroc > 0.85,
-    `AUROC ${evaluation.data.evaluate.auroc} over ${others.length} OOD images`,
-  );
-});
+    );
+    assert.equal(calibration.errors, undefined, JSON.stringify(calibration.errors));
+
+    // The model names about 4 in 10 held-out animals right (see the README's table); fox is one of them.
+    const scored = await app.graphql(
+      'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { filename score isOOD predictedLabel topNegatives { ' +
+        'label } } }',
+      {
+        i: { taxonomyId, images: [await heldOut('fox')] },
+      },
+    );
+    assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
+    const [fox] = scored.data.scoreImages;
+    assert.equal(fox.predictedLabel, 'fox');
+    assert.equal(
+      fox.isOOD,
+      false,
+      `fox scored ${fox.score}, threshold ${calibration.data.calibrateThreshold.threshold}`,
+    );
+
+    // over a fixed sample of held-out non-animal emoji (every 60th), animals rank well above them:
+    // the eval's animals split measures AUROC about 0.93 on all of them
+    const others = concepts.filter((c) => c.group !== 'animals-nature').filter((_, i) => i % 60 === 0);
+    const evaluation = await app.graphql(
+      'mutation($i: EvaluateInput!) { evaluate(input: $i) { auroc fpr95AtThreshold threshold95 } }',
+      {
+        i: {
+          taxonomyId,
+          idImages: idImages.filter((_, i) => i % 5 === 0),
+          oodImages: await Promise.all(others.map((c) => heldOut(c.label))),
+        },
+      },
+    );
+    assert.equal(evaluation.errors, undefined, JSON.stringify(evaluation.errors));
+    assert.ok(
+      evaluation.data.evaluate.auroc > 0.85,
+      `AUROC ${evaluation.data.evaluate.auroc} over ${others.length} OOD images`,
+    );
+  },
+);

@@ -15,7 +15,8 @@ after(() => app.close());
 
 test('health reports the database, applied migrations and the loaded model', async () => {
   const { data } = await app.graphql(
-    `{ health { status version defaultModel hint database { reachable embedded appliedMigrations pendingMigrations } models { id loaded embeddingDim imageSize contextLength } } }`,
+    `{ health { status version defaultModel hint database { reachable embedded appliedMigrations pendingMigrations ` +
+      `} models { id loaded embeddingDim imageSize contextLength } } }`,
   );
   assert.equal(data.health.status, 'ok');
   assert.equal(data.health.database.reachable, true);

@@ -92,7 +92,10 @@ test('hostile requests: wrong content type, malformed JSON, deep nesting, alias 
   assert.equal(malformed.status, 400);
   assert.equal((await malformed.json()).errors[0].extensions.code, 'BAD_REQUEST');
 
-  const deep = `{ taxonomies { edges { node { versions { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { id } } } } } } } } } } } } }`;
+  const deep =
+    `{ taxonomies { edges { node { versions { activeNegativeSet { taxonomyVersion { activeNegativeSet { ` +
+    `taxonomyVersion { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { id } } } } } } ` +
+    `} } } } } } }`;
   assert.equal((await app.graphql(deep)).errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX');
   const aliases = `{ ${Array.from({ length: 200 }, (_, i) => `a${i}: health { status }`).join(' ')} }`;
   assert.equal((await app.graphql(aliases)).errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX');
@@ -104,32 +107,37 @@ test('hostile requests: wrong content type, malformed JSON, deep nesting, alias 
   assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
 });
 
-test('hostile labels: 100k labels work, more are refused, control characters refused, mixed scripts and SQL kept verbatim', async () => {
-  const count = async () => (await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount;
-  const before = await count();
-  const huge = Array.from({ length: 100_000 }, (_, i) => `label ${i}`);
-  const big = await app.graphql(
-    'mutation($l: [String!]!) { createTaxonomy(input: { name: "huge", labels: $l }) { latestVersion { labelCount } } }',
-    { l: huge },
-  );
-  assert.equal(big.data?.createTaxonomy.latestVersion.labelCount, 100_000, JSON.stringify(big.errors));
-  const tooMany = await app.graphql(
-    'mutation($l: [String!]!) { createTaxonomy(input: { name: "too-many", labels: $l }) { id } }',
-    { l: [...huge, 'one more'] },
-  );
-  assert.equal(tooMany.errors?.[0].extensions.code, 'TOO_MANY_LABELS');
-  const control = await app.graphql(
-    'mutation { createTaxonomy(input: { name: "ctl", labels: ["ok", "bad\\u0000label"] }) { id } }',
-  );
-  assert.equal(control.errors?.[0].extensions.code, 'INVALID_LABEL');
-  const odd = ['猫 cat', 'Ελληνικά', "'; DROP TABLE taxonomies; --", 'Robert"); DELETE FROM scoring_records;--'];
-  const created = await app.graphql(
-    'mutation($l: [String!]!) { createTaxonomy(input: { name: "odd; DROP TABLE x", labels: $l }) { name latestVersion { labels } } }',
-    { l: odd },
-  );
-  assert.deepEqual(created.data.createTaxonomy, { name: 'odd; DROP TABLE x', latestVersion: { labels: odd } });
-  assert.equal(await count(), before + 2);
-});
+test(
+  'hostile labels: 100k labels work, more are refused, control characters refused, mixed scripts and SQL kept ' +
+    'verbatim',
+  async () => {
+    const count = async () => (await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount;
+    const before = await count();
+    const huge = Array.from({ length: 100_000 }, (_, i) => `label ${i}`);
+    const big = await app.graphql(
+      'mutation($l: [String!]!) { createTaxonomy(input: { name: "huge", labels: $l }) { latestVersion { labelCount } } }',
+      { l: huge },
+    );
+    assert.equal(big.data?.createTaxonomy.latestVersion.labelCount, 100_000, JSON.stringify(big.errors));
+    const tooMany = await app.graphql(
+      'mutation($l: [String!]!) { createTaxonomy(input: { name: "too-many", labels: $l }) { id } }',
+      { l: [...huge, 'one more'] },
+    );
+    assert.equal(tooMany.errors?.[0].extensions.code, 'TOO_MANY_LABELS');
+    const control = await app.graphql(
+      'mutation { createTaxonomy(input: { name: "ctl", labels: ["ok", "bad\\u0000label"] }) { id } }',
+    );
+    assert.equal(control.errors?.[0].extensions.code, 'INVALID_LABEL');
+    const odd = ['猫 cat', 'Ελληνικά', "'; DROP TABLE taxonomies; --", 'Robert"); DELETE FROM scoring_records;--'];
+    const created = await app.graphql(
+      'mutation($l: [String!]!) { createTaxonomy(input: { name: "odd; DROP TABLE x", labels: $l }) { name ' +
+        'latestVersion { labels } } }',
+      { l: odd },
+    );
+    assert.deepEqual(created.data.createTaxonomy, { name: 'odd; DROP TABLE x', latestVersion: { labels: odd } });
+    assert.equal(await count(), before + 2);
+  },
+);
 
 test('a caller over the rate limit gets 429 RATE_LIMITED', async () => {
   const limited = await startTestApp({ NEGLABEL_RATE_LIMIT_PER_MINUTE: '5', NEGLABEL_ENCODER_WORKERS: '1' });
@@ -201,31 +209,40 @@ test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fail
   assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
 });
 
-test('hostile names, filenames and ids: NUL refused with a code, filenames cleaned and capped, malformed ids refused', async () => {
-  const nul = await app.graphql('mutation($n: String!) { createTaxonomy(input: { name: $n, labels: ["a"] }) { id } }', {
-    n: 'bad\u0000name',
-  });
-  assert.equal(nul.errors?.[0].extensions.code, 'INVALID_PARAMETER');
-  const key = await app.graphql('mutation($n: String!) { createApiKey(input: { name: $n, role: SCORER }) { key } }', {
-    n: 'k\u0000',
-  });
-  assert.equal(key.errors?.[0].extensions.code, 'INVALID_PARAMETER');
-  const dashes = await app.graphql(
-    'query($f: ScoringRecordFilter) { scoringRecords(filter: $f) { edges { cursor } } }',
-    { f: { taxonomyId: '-'.repeat(36) } },
-  );
-  assert.equal(dashes.errors?.[0].extensions.code, 'BAD_USER_INPUT');
-  assert.match(dashes.errors![0].message, /not a taxonomy id/);
+test(
+  'hostile names, filenames and ids: NUL refused with a code, filenames cleaned and capped, malformed ids ' + 'refused',
+  async () => {
+    const nul = await app.graphql(
+      'mutation($n: String!) { createTaxonomy(input: { name: $n, labels: ["a"] }) { id } }',
+      {
+        n: 'bad\u0000name',
+      },
+    );
+    assert.equal(nul.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+    const key = await app.graphql('mutation($n: String!) { createApiKey(input: { name: $n, role: SCORER }) { key } }', {
+      n: 'k\u0000',
+    });
+    assert.equal(key.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+    const dashes = await app.graphql(
+      'query($f: ScoringRecordFilter) { scoringRecords(filter: $f) { edges { cursor } } }',
+      { f: { taxonomyId: '-'.repeat(36) } },
+    );
+    assert.equal(dashes.errors?.[0].extensions.code, 'BAD_USER_INPUT');
+    assert.match(dashes.errors![0].message, /not a taxonomy id/);
 
-  const taxonomyId = await createMinedTaxonomy(app, 'filenames');
-  // a right-to-left override makes "photo\u202Egpj.exe" display as "photoexe.jpg"
-  const names = ['photo\u202Egpj.exe', `${'x'.repeat(400)}.png`, 'nul\u0000byte.png', '\u0007\u0008'];
-  const scored = await app.graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { filename } }', {
-    i: { taxonomyId, images: names.map((filename) => ({ data: base64(fixtureImage('images/tiny8.png')), filename })) },
-  });
-  assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
-  assert.deepEqual(
-    scored.data.scoreImages.map((r: { filename: string | null }) => r.filename),
-    ['photogpj.exe', 'x'.repeat(255), 'nulbyte.png', null],
-  );
-});
+    const taxonomyId = await createMinedTaxonomy(app, 'filenames');
+    // a right-to-left override makes "photo\u202Egpj.exe" display as "photoexe.jpg"
+    const names = ['photo\u202Egpj.exe', `${'x'.repeat(400)}.png`, 'nul\u0000byte.png', '\u0007\u0008'];
+    const scored = await app.graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { filename } }', {
+      i: {
+        taxonomyId,
+        images: names.map((filename) => ({ data: base64(fixtureImage('images/tiny8.png')), filename })),
+      },
+    });
+    assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
+    assert.deepEqual(
+      scored.data.scoreImages.map((r: { filename: string | null }) => r.filename),
+      ['photogpj.exe', 'x'.repeat(255), 'nulbyte.png', null],
+    );
+  },
+);

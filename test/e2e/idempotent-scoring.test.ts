@@ -15,7 +15,8 @@ const images = [fixtureImage('images/rgb224.png'), fixtureImage('images/tiny8.pn
   data: base64(bytes),
 }));
 const SCORE =
-  'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId score isOOD predictedLabel topNegatives { label } } }';
+  'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId score isOOD predictedLabel topNegatives { ' +
+  'label } } }';
 const total = async () => (await app.graphql('{ scoringStats { total } }')).data.scoringStats.total as number;
 
 test('a retried request with the same idempotency key returns the first results and writes nothing', async () => {
@@ -79,7 +80,8 @@ test("a caller's own threshold decides its answer and is recorded, but dashboard
       async (id: string) =>
         (
           await app.graphql(
-            'query($id: ID!) { scoringRecord(id: $id) { score threshold isOOD requestedThreshold requestedThresholdSpace requestedIsOOD } }',
+            'query($id: ID!) { scoringRecord(id: $id) { score threshold isOOD requestedThreshold ' +
+              'requestedThresholdSpace requestedIsOOD } }',
             { id },
           )
         ).data.scoringRecord,

@@ -14,7 +14,8 @@ after(() => app.close());
 test('taxonomy, negativeLabelSet, miningJob and scoringRecord answer null for an unknown or malformed id', async () => {
   for (const id of [randomUUID(), 'not-an-id', '------------------------------------']) {
     const { data, errors } = await app.graphql(
-      'query($id: ID!) { taxonomy(id: $id) { id } negativeLabelSet(id: $id) { id } miningJob(id: $id) { id } scoringRecord(id: $id) { id } }',
+      'query($id: ID!) { taxonomy(id: $id) { id } negativeLabelSet(id: $id) { id } miningJob(id: $id) { id } ' +
+        'scoringRecord(id: $id) { id } }',
       { id },
     );
     assert.equal(errors, undefined, JSON.stringify(errors));

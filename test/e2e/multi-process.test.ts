@@ -102,7 +102,8 @@ async function startMining(port: number, taxonomyId: string, words: number): Pro
   return (
     await graphql(
       port,
-      'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { id } }',
+      'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { ' +
+        'id } }',
       { t: taxonomyId, c: corpus(words, taxonomyId) },
     )
   ).startMining.id;
@@ -178,7 +179,8 @@ test('concurrent scoring through both APIs loses nothing, and paging the history
   for (let page = 0; page < 100; page++) {
     const data: any = await graphql(
       apis[page % 2],
-      'query($t: ID!, $a: String) { scoringRecords(filter: { taxonomyId: $t }, first: 5, after: $a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }',
+      'query($t: ID!, $a: String) { scoringRecords(filter: { taxonomyId: $t }, first: 5, after: $a) { edges { node ' +
+        '{ id } } pageInfo { hasNextPage endCursor } } }',
       { t: taxonomyId, a: after },
     );
     seen.push(...data.scoringRecords.edges.map((e: { node: { id: string } }) => e.node.id));

@@ -28,7 +28,8 @@ async function waitForJob(id: string, timeoutMs = 600_000) {
   const started = Date.now();
   for (;;) {
     const { data, errors } = await app.graphql(
-      `query($id: ID!) { miningJob(id: $id) { id status phase done total progress error attempts reused negativeSet { id labelCount groupCount candidateCount excludedCount active } } }`,
+      `query($id: ID!) { miningJob(id: $id) { id status phase done total progress error attempts reused ` +
+        `negativeSet { id labelCount groupCount candidateCount excludedCount active } } }`,
       { id },
     );
     assert.equal(errors, undefined);
@@ -46,7 +47,8 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   assert.equal(raw.errors?.[0].extensions.code, 'DUPLICATE_LABEL');
   assert.equal(IMAGENET.length, 1000);
   const created = await app.graphql(
-    `mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id name latestVersion { version labelCount promptTemplate model activeNegativeSet { id } } } }`,
+    `mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id name latestVersion { version labelCount ` +
+      `promptTemplate model activeNegativeSet { id } } } }`,
     {
       i: { name: 'imagenet-1k', labels: IMAGENET },
     },
@@ -91,7 +93,8 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   t.diagnostic(`negatives: ${set.labelCount}, excluded as ID duplicates: ${set.excludedCount}`);
 
   const labels = await app.graphql(
-    `query($id: ID!) { negativeLabelSet(id: $id) { labels(first: 3) { totalCount edges { cursor node { rank word prompt partOfSpeech quantileSimilarity group } } pageInfo { hasNextPage endCursor } } } }`,
+    `query($id: ID!) { negativeLabelSet(id: $id) { labels(first: 3) { totalCount edges { cursor node { rank word ` +
+      `prompt partOfSpeech quantileSimilarity group } } pageInfo { hasNextPage endCursor } } } }`,
     { id: set.id },
   );
   const page = labels.data.negativeLabelSet.labels;
@@ -108,7 +111,9 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   const scorerKey = scorer.data.createApiKey.key;
   const files = ['images/rgb224.png', 'images/rgb640x480.jpg', 'images/gray256.png'];
   const scored = await app.graphql(
-    `mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { index filename score logitScore isOOD threshold predictedLabel topLabels { label similarity prompt } topNegatives { label prompt similarity } recordId imageHash } }`,
+    `mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { index filename score logitScore isOOD threshold ` +
+      `predictedLabel topLabels { label similarity prompt } topNegatives { label prompt similarity } recordId ` +
+      `imageHash } }`,
     {
       i: { taxonomyId, images: files.map(image), threshold: 0.5, topK: 3 },
     },
@@ -136,7 +141,9 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   }
 
   const history = await app.graphql(
-    `{ scoringRecords(filter: { caller: "e2e-suite" }, first: 2) { edges { cursor node { id caller score predictedLabel taxonomyVersion negativeSetId model threshold topNegatives { label prompt } } } pageInfo { hasNextPage endCursor } } }`,
+    `{ scoringRecords(filter: { caller: "e2e-suite" }, first: 2) { edges { cursor node { id caller score ` +
+      `predictedLabel taxonomyVersion negativeSetId model threshold topNegatives { label prompt } } } pageInfo { ` +
+      `hasNextPage endCursor } } }`,
   );
   const edges = history.data.scoringRecords.edges;
   assert.equal(edges.length, 2);
@@ -150,7 +157,8 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
     'the history keeps both',
   );
   const next = await app.graphql(
-    `query($a: String) { scoringRecords(filter: { caller: "e2e-suite" }, first: 2, after: $a) { edges { node { id } } pageInfo { hasNextPage } } }`,
+    `query($a: String) { scoringRecords(filter: { caller: "e2e-suite" }, first: 2, after: $a) { edges { node { id ` +
+      `} } pageInfo { hasNextPage } } }`,
     { a: history.data.scoringRecords.pageInfo.endCursor },
   );
   assert.deepEqual(
@@ -160,7 +168,8 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   assert.equal(next.data.scoringRecords.pageInfo.hasNextPage, false);
 
   const stats = await app.graphql(
-    `query($f: ScoringRecordFilter) { scoringStats(filter: $f, interval: HOUR, histogramBins: 4) { total oodCount oodRate meanScore histogram { lower upper count } buckets { start total oodCount } } }`,
+    `query($f: ScoringRecordFilter) { scoringStats(filter: $f, interval: HOUR, histogramBins: 4) { total oodCount ` +
+      `oodRate meanScore histogram { lower upper count } buckets { start total oodCount } } }`,
     { f: { taxonomyId } },
   );
   const s = stats.data.scoringStats;
@@ -218,7 +227,8 @@ test('re-mining with other parameters reuses the corpus cache and switches the a
 test('calibration and evaluation over GraphQL agree with the scores', async () => {
   const files = reference.images.slice(0, 6).map((i) => i.file);
   const cal = await app.graphql(
-    `mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold targetTpr achievedTpr imageCount applied } }`,
+    `mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold targetTpr achievedTpr ` +
+      `imageCount applied } }`,
     {
       i: { taxonomyId, images: files.map(image), targetTpr: 0.5, apply: true },
     },
@@ -392,7 +402,8 @@ test('a queued or running job can be cancelled and leaves no set', async () => {
 test('a prompt-template ensemble embeds each label as the renormalized mean over its templates', async () => {
   const templates = ['a photo of a {}.', 'a drawing of a {}.', 'the nice {}'];
   const created = await app.graphql(
-    'mutation($t: [String!]) { createTaxonomy(input: { name: "ensemble", labels: ["cat", "dog"], promptTemplates: $t }) { id latestVersion { promptTemplate promptTemplates } } }',
+    'mutation($t: [String!]) { createTaxonomy(input: { name: "ensemble", labels: ["cat", "dog"], promptTemplates: ' +
+      '$t }) { id latestVersion { promptTemplate promptTemplates } } }',
     { t: templates },
   );
   assert.deepEqual(created.data.createTaxonomy.latestVersion, {
@@ -412,7 +423,8 @@ test('a prompt-template ensemble embeds each label as the renormalized mean over
     assert.ok(Math.abs(v - mean[d] / norm) < 1e-5);
   });
   const bad = await app.graphql(
-    'mutation { createTaxonomy(input: { name: "bad-ensemble", labels: ["cat"], promptTemplates: ["a {}", "no slot"] }) { id } }',
+    'mutation { createTaxonomy(input: { name: "bad-ensemble", labels: ["cat"], promptTemplates: ["a {}", "no ' +
+      'slot"] }) { id } }',
   );
   assert.equal(bad.errors?.[0].extensions.code, 'INVALID_PROMPT_TEMPLATE');
 });

@@ -38,14 +38,16 @@ test("nounPromptEnsemble encodes each noun with the taxonomy's templates, and sa
   const taxonomyId = created.data.createTaxonomy.id;
   const corpus = WORDS.map((text) => ({ text, partOfSpeech: 'NOUN' }));
   const started = await app.graphql(
-    'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, selectionRatio: 1, groups: 1, percentile: 1, nounPromptEnsemble: true }) { id } }',
+    'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, selectionRatio: ' +
+      '1, groups: 1, percentile: 1, nounPromptEnsemble: true }) { id } }',
     { t: taxonomyId, c: corpus },
   );
   assert.equal(started.errors, undefined, JSON.stringify(started.errors));
   const job = await waitForJob(app, started.data.startMining.id);
   assert.equal(job.status, 'SUCCEEDED', job.error ?? '');
   const { data } = await app.graphql(
-    'query($id: ID!) { negativeLabelSet(id: $id) { parameters { nounPrompt nounPromptTemplates } labels(first: 100) { edges { node { word prompt maxSimilarity } } } } }',
+    'query($id: ID!) { negativeLabelSet(id: $id) { parameters { nounPrompt nounPromptTemplates } labels(first: ' +
+      '100) { edges { node { word prompt maxSimilarity } } } } }',
     { id: job.negativeSet!.id },
   );
   assert.deepEqual(data.negativeLabelSet.parameters.nounPromptTemplates, TEMPLATES);

@@ -46,7 +46,8 @@ test('the service runs as a runtime role with the documented grants, and that ro
     );
     await ok('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id: createApiKey.apiKey.id });
     const stats = await ok(
-      'query { scoringStats { total } scoringRecords { edges { node { id } } } auditLog { edges { node { action } } } }',
+      'query { scoringStats { total } scoringRecords { edges { node { id } } } auditLog { edges { node { action } ' +
+        '} } }',
     );
     assert.equal(stats.scoringStats.total, 2, 'the rollup trigger wrote the daily stats as the owner');
     assert.ok(stats.auditLog.edges.length >= 3);

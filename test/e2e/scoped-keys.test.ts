@@ -38,7 +38,8 @@ test('only scorer and auditor keys can be limited, and only to taxonomies that e
   );
   assert.equal(code(admin), 'INVALID_PARAMETER');
   const unknown = await app.graphql(
-    'mutation { createApiKey(input: { name: "x", role: SCORER, taxonomyIds: ["00000000-0000-0000-0000-000000000000"] }) { key } }',
+    'mutation { createApiKey(input: { name: "x", role: SCORER, taxonomyIds: ' +
+      '["00000000-0000-0000-0000-000000000000"] }) { key } }',
   );
   assert.equal(code(unknown), 'NOT_FOUND');
 });
@@ -82,7 +83,8 @@ test('a limited auditor reads only its taxonomies history, sets and records', as
   assert.ok(own.data.scoringRecords.edges.every((e: { node: { taxonomyId: string } }) => e.node.taxonomyId === mine));
 
   const other = await app.graphql(
-    'query($t: ID!) { scoringRecords(filter: { taxonomyId: $t }) { edges { node { id } } } taxonomy(id: $t) { latestVersion { activeNegativeSet { id } } } }',
+    'query($t: ID!) { scoringRecords(filter: { taxonomyId: $t }) { edges { node { id } } } taxonomy(id: $t) { ' +
+      'latestVersion { activeNegativeSet { id } } } }',
     { t: theirs },
   );
   const recordId = other.data.scoringRecords.edges[0].node.id;

@@ -1,4 +1,7 @@
-/** What a person sees when `npm start` cannot start: one line saying what is wrong and what to do, and nothing created. */
+/**
+ * What a person sees when `npm start` cannot start: one line saying what is wrong and what to do,
+ * and nothing created.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -32,7 +35,8 @@ test('a port in use: one human line naming the port and the fix, before any data
     assert.equal(code, 1);
     assert.equal(
       stderr.trim(),
-      `neglabel could not start: port ${port} on 127.0.0.1 is already in use (another neglabel, or another program): stop it, or set PORT to a free port`,
+      `neglabel could not start: port ${port} on 127.0.0.1 is already in use (another neglabel, or another ` +
+        `program): stop it, or set PORT to a free port`,
     );
     assert.equal(existsSync(path.join(dir, 'data')), false, 'no data folder was created');
   } finally {

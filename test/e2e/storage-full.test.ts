@@ -61,55 +61,60 @@ const readyz = async () => {
   };
 };
 
-test('a full disk refuses writes with STORAGE_FULL, changes nothing, keeps reads working and makes /readyz not ready; freeing space recovers', async (t) => {
-  assert.equal((await readyz()).status, 200);
-  const recordsBefore = await total();
-  const taxonomiesBefore = (await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount;
+test(
+  'a full disk refuses writes with STORAGE_FULL, changes nothing, keeps reads working and makes /readyz not ' +
+    'ready; freeing space recovers',
+  async (t) => {
+    assert.equal((await readyz()).status, 200);
+    const recordsBefore = await total();
+    const taxonomiesBefore = (await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount;
 
-  fillDisk();
-  t.after(() => rmSync(ballastFile, { force: true }));
-  await afterCache();
+    fillDisk();
+    t.after(() => rmSync(ballastFile, { force: true }));
+    await afterCache();
 
-  const scored = await app.graphql(SCORE, { i: { taxonomyId, images } });
-  assert.equal(scored.errors?.[0].extensions.code, 'STORAGE_FULL', JSON.stringify(scored));
-  assert.match(scored.errors![0].message, /nothing was written.*NEGLABEL_MIN_FREE_DISK_MB/);
-  const created = await app.graphql(
-    'mutation { createTaxonomy(input: { name: "while-full", labels: ["a", "b"] }) { id } }',
-  );
-  assert.equal(created.errors?.[0].extensions.code, 'STORAGE_FULL');
-  const mining = await app.graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', {
-    t: taxonomyId,
-  });
-  assert.equal(mining.errors?.[0].extensions.code, 'STORAGE_FULL');
+    const scored = await app.graphql(SCORE, { i: { taxonomyId, images } });
+    assert.equal(scored.errors?.[0].extensions.code, 'STORAGE_FULL', JSON.stringify(scored));
+    assert.match(scored.errors![0].message, /nothing was written.*NEGLABEL_MIN_FREE_DISK_MB/);
+    const created = await app.graphql(
+      'mutation { createTaxonomy(input: { name: "while-full", labels: ["a", "b"] }) { id } }',
+    );
+    assert.equal(created.errors?.[0].extensions.code, 'STORAGE_FULL');
+    const mining = await app.graphql('mutation($t: ID!) { startMining(input: { taxonomyId: $t }) { id } }', {
+      t: taxonomyId,
+    });
+    assert.equal(mining.errors?.[0].extensions.code, 'STORAGE_FULL');
 
-  // nothing changed, and reading still works
-  assert.equal(await total(), recordsBefore);
-  assert.equal((await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount, taxonomiesBefore);
-  const embedded = await app.graphql('{ embedTexts(texts: ["a cat"]) }');
-  assert.equal(embedded.errors, undefined, 'embedding writes nothing, so it still works');
+    // nothing changed, and reading still works
+    assert.equal(await total(), recordsBefore);
+    assert.equal((await app.graphql('{ taxonomies { totalCount } }')).data.taxonomies.totalCount, taxonomiesBefore);
+    const embedded = await app.graphql('{ embedTexts(texts: ["a cat"]) }');
+    assert.equal(embedded.errors, undefined, 'embedding writes nothing, so it still works');
 
-  const notReady = await readyz();
-  assert.equal(notReady.status, 503);
-  assert.equal(notReady.body.storage, false);
-  assert.match(notReady.body.hint ?? '', /below the \d+ MB reserve/);
-  const health = (await app.graphql('{ health { status database { storageOk freeDiskBytes } hint } }')).data.health;
-  assert.equal(health.status, 'degraded');
-  assert.equal(health.database.storageOk, false);
-  assert.ok(health.database.freeDiskBytes > 0);
+    const notReady = await readyz();
+    assert.equal(notReady.status, 503);
+    assert.equal(notReady.body.storage, false);
+    assert.match(notReady.body.hint ?? '', /below the \d+ MB reserve/);
+    const health = (await app.graphql('{ health { status database { storageOk freeDiskBytes } hint } }')).data.health;
+    assert.equal(health.status, 'degraded');
+    assert.equal(health.database.storageOk, false);
+    assert.ok(health.database.freeDiskBytes > 0);
 
-  rmSync(ballastFile);
-  await afterCache();
-  assert.equal((await readyz()).status, 200);
-  const again = await app.graphql(SCORE, { i: { taxonomyId, images } });
-  assert.equal(again.errors, undefined, JSON.stringify(again.errors));
-  assert.equal(await total(), recordsBefore + 1);
-});
+    rmSync(ballastFile);
+    await afterCache();
+    assert.equal((await readyz()).status, 200);
+    const again = await app.graphql(SCORE, { i: { taxonomyId, images } });
+    assert.equal(again.errors, undefined, JSON.stringify(again.errors));
+    assert.equal(await total(), recordsBefore + 1);
+  },
+);
 
 test('a mining job that meets a full disk pauses back in the queue and finishes once space is freed', async (t) => {
   // enough corpus for several checkpoints (one per 4,096-prompt chunk)
   const corpus = Array.from({ length: 12_000 }, (_, i) => ({ text: `ballast word ${i}`, partOfSpeech: 'NOUN' }));
   const started = await app.graphql(
-    'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { id } }',
+    'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { ' +
+      'id } }',
     { t: taxonomyId, c: corpus },
   );
   assert.equal(started.errors, undefined, JSON.stringify(started.errors));

@@ -21,7 +21,8 @@ test('migrations apply once, are recorded as prisma migrate deploy records them,
     assert.deepEqual(applied.flat().sort(), folders, 'each migration applied exactly once');
     const rows = (
       await pools[0].query(
-        'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
+        'SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ' +
+          'ORDER BY migration_name',
       )
     ).rows;
     assert.deepEqual(

@@ -59,64 +59,71 @@ function runClient(url: string, name: string): Promise<{ failures: string[] }> {
   });
 }
 
-test(`${PROCESSES} processes x ${CONNECTIONS} connections run concurrent transactions on the embedded database without interleaving`, async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-many-'));
-  const db = await startEmbeddedDatabase(path.join(dir, 'data'), PROCESSES * CONNECTIONS + 2);
-  const admin = new pg.Pool({ connectionString: db.url, max: 1 });
-  try {
-    await admin.query('CREATE TABLE ledger (id serial PRIMARY KEY, who text NOT NULL, n int NOT NULL)');
-    const results = await Promise.all(Array.from({ length: PROCESSES }, (_, p) => runClient(db.url, `p${p}`)));
-    assert.deepEqual(
-      results.flatMap((r) => r.failures),
-      [],
-    );
-    const { rows } = await admin.query(
-      'SELECT count(*)::int AS rows, count(DISTINCT who)::int AS writers, sum(n)::int AS total FROM ledger',
-    );
-    assert.deepEqual(rows[0], {
-      rows: PROCESSES * CONNECTIONS * TRANSACTIONS * 2,
-      writers: PROCESSES * CONNECTIONS,
-      total: 0,
-    });
-  } finally {
-    await admin.end();
-    await db.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  `${PROCESSES} processes x ${CONNECTIONS} connections run concurrent transactions on the embedded database ` +
+    `without interleaving`,
+  async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-many-'));
+    const db = await startEmbeddedDatabase(path.join(dir, 'data'), PROCESSES * CONNECTIONS + 2);
+    const admin = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      await admin.query('CREATE TABLE ledger (id serial PRIMARY KEY, who text NOT NULL, n int NOT NULL)');
+      const results = await Promise.all(Array.from({ length: PROCESSES }, (_, p) => runClient(db.url, `p${p}`)));
+      assert.deepEqual(
+        results.flatMap((r) => r.failures),
+        [],
+      );
+      const { rows } = await admin.query(
+        'SELECT count(*)::int AS rows, count(DISTINCT who)::int AS writers, sum(n)::int AS total FROM ledger',
+      );
+      assert.deepEqual(rows[0], {
+        rows: PROCESSES * CONNECTIONS * TRANSACTIONS * 2,
+        writers: PROCESSES * CONNECTIONS,
+        total: 0,
+      });
+    } finally {
+      await admin.end();
+      await db.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
-test('a connection that dies inside a transaction is rolled back, and one that sits idle in a transaction is cut off', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-many-'));
-  const db = await startEmbeddedDatabase(path.join(dir, 'data'), 6, 1_000);
-  const other = new pg.Client(db.url);
-  await other.connect();
-  try {
-    await other.query('CREATE TABLE t (v int)');
-    const dying = new pg.Client(db.url);
-    dying.on('error', () => {});
-    await dying.connect();
-    await dying.query('BEGIN');
-    await dying.query('INSERT INTO t VALUES (1)');
-    (dying as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-    assert.equal(
-      (await other.query('SELECT count(*)::int AS n FROM t')).rows[0].n,
-      0,
-      'the dead transaction was rolled back',
-    );
+test(
+  'a connection that dies inside a transaction is rolled back, and one that sits idle in a transaction is cut ' + 'off',
+  async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-many-'));
+    const db = await startEmbeddedDatabase(path.join(dir, 'data'), 6, 1_000);
+    const other = new pg.Client(db.url);
+    await other.connect();
+    try {
+      await other.query('CREATE TABLE t (v int)');
+      const dying = new pg.Client(db.url);
+      dying.on('error', () => {});
+      await dying.connect();
+      await dying.query('BEGIN');
+      await dying.query('INSERT INTO t VALUES (1)');
+      (dying as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      assert.equal(
+        (await other.query('SELECT count(*)::int AS n FROM t')).rows[0].n,
+        0,
+        'the dead transaction was rolled back',
+      );
 
-    const idle = new pg.Client(db.url);
-    idle.on('error', () => {});
-    await idle.connect();
-    await idle.query('BEGIN');
-    await idle.query('INSERT INTO t VALUES (2)');
-    const started = Date.now();
-    // waits for the idle owner, which is cut off after a second, not forever
-    assert.equal((await other.query('SELECT count(*)::int AS n FROM t')).rows[0].n, 0);
-    assert.ok(Date.now() - started >= 900, 'the other connection had to wait for its turn');
-    await assert.rejects(idle.query('COMMIT'));
-  } finally {
-    await other.end();
-    await db.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+      const idle = new pg.Client(db.url);
+      idle.on('error', () => {});
+      await idle.connect();
+      await idle.query('BEGIN');
+      await idle.query('INSERT INTO t VALUES (2)');
+      const started = Date.now();
+      // waits for the idle owner, which is cut off after a second, not forever
+      assert.equal((await other.query('SELECT count(*)::int AS n FROM t')).rows[0].n, 0);
+      assert.ok(Date.now() - started >= 900, 'the other connection had to wait for its turn');
+      await assert.rejects(idle.query('COMMIT'));
+    } finally {
+      await other.end();
+      await db.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

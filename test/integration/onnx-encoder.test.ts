@@ -75,44 +75,48 @@ test('32 concurrent single-image requests reach the session as a few batched run
   }
 });
 
-test('transparency: hidden colours under transparent pixels do not matter; dropAlpha and backgrounds are cached apart', async () => {
-  // the same visible picture (a red disc on transparency), stored once with black and once with
-  // white under the fully transparent pixels
-  const withHidden = (hidden: number) => {
-    const size = 64;
-    const data = Buffer.alloc(size * size * 4);
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) {
-        const inside = (x - 32) ** 2 + (y - 32) ** 2 < 20 ** 2;
-        data.set(inside ? [220, 20, 30, 255] : [hidden, hidden, hidden, 0], (y * size + x) * 4);
+test(
+  'transparency: hidden colours under transparent pixels do not matter; dropAlpha and backgrounds are cached ' +
+    'apart',
+  async () => {
+    // the same visible picture (a red disc on transparency), stored once with black and once with
+    // white under the fully transparent pixels
+    const withHidden = (hidden: number) => {
+      const size = 64;
+      const data = Buffer.alloc(size * size * 4);
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          const inside = (x - 32) ** 2 + (y - 32) ** 2 < 20 ** 2;
+          data.set(inside ? [220, 20, 30, 255] : [hidden, hidden, hidden, 0], (y * size + x) * 4);
+        }
       }
-    }
-    return sharp(data, { raw: { width: size, height: size, channels: 4 } })
-      .png()
-      .toBuffer();
-  };
-  const [black, white] = await Promise.all([withHidden(0), withHidden(255)]);
-  const [a, b] = await encoder.embedImages(MODEL, [{ bytes: black }, { bytes: white }]);
-  assert.ok(
-    maxAbsDiff(a as Float32Array, b as Float32Array) < 1e-6,
-    'composited over white, the two files are one picture',
-  );
-  const [droppedBlack, droppedWhite] = await encoder.embedImages(MODEL, [
-    { bytes: black, alpha: 'drop' },
-    { bytes: white, alpha: 'drop' },
-  ]);
-  assert.ok(
-    maxAbsDiff(droppedBlack as Float32Array, droppedWhite as Float32Array) > 1e-3,
-    'Pillow alpha dropping sees the hidden colour',
-  );
-  // compositing over black equals dropping alpha when the hidden colour is black
-  const [overBlack] = await encoder.embedImages(MODEL, [{ bytes: white, alpha: { background: [0, 0, 0] } }]);
-  assert.ok(maxAbsDiff(overBlack as Float32Array, droppedBlack as Float32Array) < 1e-6);
-  assert.ok(
-    maxAbsDiff(overBlack as Float32Array, a as Float32Array) > 1e-3,
-    'a different background is a different picture, not a cache hit',
-  );
-});
+      return sharp(data, { raw: { width: size, height: size, channels: 4 } })
+        .png()
+        .toBuffer();
+    };
+    const [black, white] = await Promise.all([withHidden(0), withHidden(255)]);
+    const [a, b] = await encoder.embedImages(MODEL, [{ bytes: black }, { bytes: white }]);
+    assert.ok(
+      maxAbsDiff(a as Float32Array, b as Float32Array) < 1e-6,
+      'composited over white, the two files are one picture',
+    );
+    const [droppedBlack, droppedWhite] = await encoder.embedImages(MODEL, [
+      { bytes: black, alpha: 'drop' },
+      { bytes: white, alpha: 'drop' },
+    ]);
+    assert.ok(
+      maxAbsDiff(droppedBlack as Float32Array, droppedWhite as Float32Array) > 1e-3,
+      'Pillow alpha dropping sees the hidden colour',
+    );
+    // compositing over black equals dropping alpha when the hidden colour is black
+    const [overBlack] = await encoder.embedImages(MODEL, [{ bytes: white, alpha: { background: [0, 0, 0] } }]);
+    assert.ok(maxAbsDiff(overBlack as Float32Array, droppedBlack as Float32Array) < 1e-6);
+    assert.ok(
+      maxAbsDiff(overBlack as Float32Array, a as Float32Array) > 1e-3,
+      'a different background is a different picture, not a cache hit',
+    );
+  },
+);
 
 test('identical texts and images are served from the cache', async () => {
   await encoder.embedTexts(MODEL, ['a cached sentence']);

@@ -15,7 +15,8 @@ before(async () => {
   const { pool } = app.database;
   await pool.query(`INSERT INTO taxonomies (id, name) VALUES ($1, 'stats')`, [taxonomyId]);
   await pool.query(
-    `INSERT INTO taxonomy_versions (id, taxonomy_id, version, labels, prompt_template, model_id) VALUES ($1, $2, 1, '{a}', 'the nice {}', 'm')`,
+    `INSERT INTO taxonomy_versions (id, taxonomy_id, version, labels, prompt_template, model_id) VALUES ($1, $2, ` +
+      `1, '{a}', 'the nice {}', 'm')`,
     [versionId, taxonomyId],
   );
   // 3,000 records over 10 days in three batches (the rollup is maintained per statement)

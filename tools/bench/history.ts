@@ -40,7 +40,8 @@ export async function historyBenchmark(
     for (const [i, t] of taxonomies.entries()) {
       await pool.query(`INSERT INTO taxonomies (id, name) VALUES ($1, $2)`, [t.id, `bench-${i}`]);
       await pool.query(
-        `INSERT INTO taxonomy_versions (id, taxonomy_id, version, labels, prompt_template, model_id) VALUES ($1, $2, 1, '{a}', 'the nice {}', $3)`,
+        `INSERT INTO taxonomy_versions (id, taxonomy_id, version, labels, prompt_template, model_id) VALUES ($1, ` +
+          `$2, 1, '{a}', 'the nice {}', $3)`,
         [t.version, t.id, model.id],
       );
     }
@@ -100,7 +101,8 @@ export async function historyBenchmark(
             { f: { taxonomyId: t } },
           )) as any;
           return gql(
-            'query($f: ScoringRecordFilter, $a: String) { scoringRecords(filter: $f, first: 50, after: $a) { edges { node { id } } } }',
+            'query($f: ScoringRecordFilter, $a: String) { scoringRecords(filter: $f, first: 50, after: $a) { edges ' +
+              '{ node { id } } } }',
             { f: { taxonomyId: t }, a: first.scoringRecords.pageInfo.endCursor },
           );
         },
@@ -109,7 +111,8 @@ export async function historyBenchmark(
         'scoringStats: by day over 30 days',
         () =>
           gql(
-            'query($f: ScoringRecordFilter) { scoringStats(filter: $f, interval: DAY) { total oodRate buckets { start total } } }',
+            'query($f: ScoringRecordFilter) { scoringStats(filter: $f, interval: DAY) { total oodRate buckets { ' +
+              'start total } } }',
             { f: { taxonomyId: t, from: dayFrom } },
           ),
       ],
@@ -143,9 +146,12 @@ export async function historyBenchmark(
         .map((l) => l.trim());
     const vector = `[${Array.from(vectors.subarray(0, dim)).join(',')}]`;
     const plans = [
-      `records page: ${(await explain(`SELECT id FROM scoring_records r WHERE r.taxonomy_id = $1 AND r.is_ood AND r.created_at >= $2 ORDER BY r.id DESC LIMIT 51`, [t, from])).join(' / ')}`,
-      `stats: ${(await explain(`SELECT date_trunc('day', day) , sum(total) FROM scoring_daily_stats d WHERE d.taxonomy_id = $1 AND d.day >= $2 GROUP BY 1`, [t, dayFrom])).join(' / ')}`,
-      `similar: ${(await explain(`SELECT id FROM scoring_records r WHERE r.model_id = $1 ORDER BY r.image_embedding::vector(${dim}) <=> $2::vector(${dim}) LIMIT 10`, [model.id, vector])).join(' / ')}`,
+      `records page: ` +
+        `${(await explain(`SELECT id FROM scoring_records r WHERE r.taxonomy_id = $1 AND r.is_ood AND r.created_at >= $2 ORDER BY r.id DESC LIMIT 51`, [t, from])).join(' / ')}`,
+      `stats: ` +
+        `${(await explain(`SELECT date_trunc('day', day) , sum(total) FROM scoring_daily_stats d WHERE d.taxonomy_id = $1 AND d.day >= $2 GROUP BY 1`, [t, dayFrom])).join(' / ')}`,
+      `similar: ` +
+        `${(await explain(`SELECT id FROM scoring_records r WHERE r.model_id = $1 ORDER BY r.image_embedding::vector(${dim}) <=> $2::vector(${dim}) LIMIT 10`, [model.id, vector])).join(' / ')}`,
     ];
     return { rows, plans, seedSeconds };
   } finally {

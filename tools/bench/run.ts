@@ -88,13 +88,15 @@ const historyRecords = Number(process.env.HISTORY_RECORDS ?? Math.round(200_000 
 if (models.length) {
   const history = await historyBenchmark(path.resolve(models[0]), historyRecords, (m) => console.error(m));
   table(
-    `6. History: ${historyRecords} scoring records (seeded in ${history.seedSeconds.toFixed(0)} s, HNSW index maintained), dashboard operations over HTTP`,
+    `6. History: ${historyRecords} scoring records (seeded in ${history.seedSeconds.toFixed(0)} s, HNSW index ` +
+      `maintained), dashboard operations over HTTP`,
     history.rows,
   );
   const lines = ['Query plans:', '', ...history.plans.map((p) => `- ${p}`), ''];
   console.log(lines.join('\n'));
   report.push(...lines);
 }
-const took = `bench took ${((Date.now() - started) / 1000).toFixed(0)} s${scale !== 1 ? ` at BENCH_SCALE=${scale}` : ''}`;
+const took =
+  `bench took ${((Date.now() - started) / 1000).toFixed(0)} ` + `s${scale !== 1 ? ` at BENCH_SCALE=${scale}` : ''}`;
 console.log(took);
 if (process.argv.includes('--write-readme')) writeReadmeSection('bench', [...report, took].join('\n'));

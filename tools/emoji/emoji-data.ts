@@ -134,7 +134,10 @@ export function iconSvg(styleName: Style, iconName: string, size: number): strin
   const width = icon.width ?? set.width ?? 16;
   const height = icon.height ?? set.height ?? 16;
   const viewBox = `${icon.left ?? 0} ${icon.top ?? 0} ${width} ${height}`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="${viewBox}" width="${size}" height="${size}">${icon.body}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="${viewBox}" width="${size}" ` +
+    `height="${size}">${icon.body}</svg>`
+  );
 }
 
 /** The concept's icon in a style rasterized to a PNG (RGBA, transparent background) of size x size pixels. */

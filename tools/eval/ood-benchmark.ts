@@ -282,14 +282,17 @@ const baseline = (split: SplitResult) => split.renderings[0];
 /** Per split and method on the first rendering, with intervals, then the unweighted averages. */
 export function mainTable(result: BenchmarkResult): string {
   const lines = [
-    '| split (ID / OOD images) | method | AUROC ↑ [95 % CI] | FPR95 ↓ [95 % CI] | FPR at calibrated threshold ↓ | AUPR-In ↑ | AUPR-Out ↑ |',
+    '| split (ID / OOD images) | method | AUROC ↑ [95 % CI] | FPR95 ↓ [95 % CI] | FPR at calibrated threshold ↓ | ' +
+      'AUPR-In ↑ | AUPR-Out ↑ |',
     '|---|---|---|---|---|---|---|',
   ];
   for (const s of result.splits) {
     for (const m of METHODS) {
       const x = baseline(s).methods[m];
       lines.push(
-        `| ${s.split} (${s.idCount} / ${s.oodCount}) | ${m} | ${withInterval(x.auroc, x.intervals.auroc)} | ${withInterval(x.fpr95, x.intervals.fpr95)} | ${pct(x.fpr95AtThreshold)} | ${pct(x.auprIn)} | ${pct(x.auprOut)} |`,
+        `| ${s.split} (${s.idCount} / ${s.oodCount}) | ${m} | ${withInterval(x.auroc, x.intervals.auroc)} | ` +
+          `${withInterval(x.fpr95, x.intervals.fpr95)} | ${pct(x.fpr95AtThreshold)} | ${pct(x.auprIn)} | ` +
+          `${pct(x.auprOut)} |`,
       );
     }
   }
@@ -297,7 +300,8 @@ export function mainTable(result: BenchmarkResult): string {
     const mean = (f: (x: MethodResult) => number) =>
       pct(result.splits.reduce((a, s) => a + f(baseline(s).methods[m]), 0) / result.splits.length);
     lines.push(
-      `| **average** | ${m} | ${mean((x) => x.auroc)} | ${mean((x) => x.fpr95)} | ${mean((x) => x.fpr95AtThreshold)} | ${mean((x) => x.auprIn)} | ${mean((x) => x.auprOut)} |`,
+      `| **average** | ${m} | ${mean((x) => x.auroc)} | ${mean((x) => x.fpr95)} | ` +
+        `${mean((x) => x.fpr95AtThreshold)} | ${mean((x) => x.auprIn)} | ${mean((x) => x.auprOut)} |`,
     );
   }
   return lines.join('\n');
@@ -318,7 +322,8 @@ export function renderingTable(
       const worst = worstRendering(s, m);
       const gap = baseline(s).methods[m].auroc - worst.methods[m].auroc;
       lines.push(
-        `| ${s.split} | ${m} | ${s.renderings.map((r) => pct(r.methods[m].auroc)).join(' | ')} | ${worst.rendering} (${(100 * gap).toFixed(1)}) |`,
+        `| ${s.split} | ${m} | ${s.renderings.map((r) => pct(r.methods[m].auroc)).join(' | ')} | ` +
+          `${worst.rendering} (${(100 * gap).toFixed(1)}) |`,
       );
     }
   }
@@ -349,7 +354,9 @@ export function goals(result: BenchmarkResult): Goal[] {
   out.push({
     goal: 'on every split the worst rendering’s NegLabel AUROC within 3 points of the transparent PNG',
     met: gaps.every((g) => g.gap <= 0.03),
-    measured: `largest gap ${(100 * widest.gap).toFixed(1)} points (${widest.s.split}, ${worstRendering(widest.s, 'NegLabel').rendering})`,
+    measured:
+      `largest gap ${(100 * widest.gap).toFixed(1)} points (${widest.s.split}, ` +
+      `${worstRendering(widest.s, 'NegLabel').rendering})`,
   });
   const animals = result.splits.find((s) => s.split.startsWith('animals vs.'));
   if (animals) {
@@ -382,9 +389,15 @@ function saturation(result: BenchmarkResult): string {
   const describe = (method: Method) => {
     const m = split.renderings[0].methods[method];
     const sorted = [...m.idScores].sort((a, b) => a - b);
-    return `threshold95 ${m.threshold95.toPrecision(12)}, median ID score ${sorted[Math.floor(sorted.length / 2)].toPrecision(12)}`;
+    return (
+      `threshold95 ${m.threshold95.toPrecision(12)}, median ID score ` +
+      `${sorted[Math.floor(sorted.length / 2)].toPrecision(12)}`
+    );
   };
-  return `Score saturation on "${split.split}": at the trained scale ${result.logitScale}: ${describe('NegLabel')}; at scale 100: ${describe('NegLabel, logit scale 100')}.`;
+  return (
+    `Score saturation on "${split.split}": at the trained scale ${result.logitScale}: ` +
+    `${describe('NegLabel')}; at scale 100: ${describe('NegLabel, logit scale 100')}.`
+  );
 }
 
 export function report(result: BenchmarkResult): string {
@@ -392,13 +405,17 @@ export function report(result: BenchmarkResult): string {
   const negatives = result.splits.map((s) => `${s.split}: ${s.negatives}`).join('; ');
   const top1 = result.zeroShotTop1.map((z) => `${z.rendering} ${pct(z.top1)} %`).join(', ');
   return [
-    `Model \`${result.model}\` scored at its trained logit scale ${result.logitScale} (rows "logit scale 100": NegLabel's reference temperature 0.01); held-out style Fluent Emoji Flat; negatives mined over WordNet 3.1 (${negatives}).`,
+    `Model \`${result.model}\` scored at its trained logit scale ${result.logitScale} (rows "logit scale 100": ` +
+      `NegLabel's reference temperature 0.01); held-out style Fluent Emoji Flat; negatives mined over WordNet 3.1 ` +
+      `(${negatives}).`,
     '',
     `Zero-shot top-1 over all ${result.zeroShotTop1[0]?.images ?? 0} concept names: ${top1}.`,
     '',
     saturation(result),
     '',
-    `**Per split, ${first}** (percent; 95 % bootstrap intervals from 1,000 seeded resamples of the ID and OOD images; FPR95 as the papers' evaluator computes it; "FPR at calibrated threshold" is what a deployment calibrated to keep 95 % of these ID images sees):`,
+    `**Per split, ${first}** (percent; 95 % bootstrap intervals from 1,000 seeded resamples of the ID and OOD ` +
+      `images; FPR95 as the papers' evaluator computes it; "FPR at calibrated threshold" is what a deployment ` +
+      `calibrated to keep 95 % of these ID images sees):`,
     '',
     mainTable(result),
     '',

@@ -174,7 +174,8 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
         ),
       scoringRecords: (key) =>
         gql(
-          'query($t: ID!) { scoringRecords(filter: { taxonomyId: $t, decision: OOD }, first: 20) { edges { node { id score } } } }',
+          'query($t: ID!) { scoringRecords(filter: { taxonomyId: $t, decision: OOD }, first: 20) { edges { node { ' +
+            'id score } } } }',
           { t: taxonomyId },
           key,
         ),
@@ -244,20 +245,28 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
     const healthP95 = pct(latencies['health (GraphQL)'], 0.95);
     const healthzP95 = pct(latencies['GET /healthz'], 0.95);
     const lines = [
-      `**${shape.name}**: ${CLIENTS} clients, ${done} requests in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(0)} req/s), scoring ${(latencies.scoreImages.length / seconds).toFixed(0)} req/s; ` +
-        `the second mining job was ${miningStatus.status === 'SUCCEEDED' ? 'done by the end' : `still ${miningStatus.phase} at the end`}; ${failures.length} failed; ` +
-        `scoring records written ${records} for ${latencies.scoreImages.length} acknowledged scoreImages calls (lost: ${latencies.scoreImages.length - records}); ` +
+      `**${shape.name}**: ${CLIENTS} clients, ${done} requests in ${seconds.toFixed(1)} s ` +
+        `(${(done / seconds).toFixed(0)} req/s), scoring ${(latencies.scoreImages.length / seconds).toFixed(0)} ` +
+        `req/s; ` +
+        `the second mining job was ` +
+        `${miningStatus.status === 'SUCCEEDED' ? 'done by the end' : `still ${miningStatus.phase} at the end`}; ` +
+        `${failures.length} failed; ` +
+        `scoring records written ${records} for ${latencies.scoreImages.length} acknowledged scoreImages calls ` +
+        `(lost: ${latencies.scoreImages.length - records}); ` +
         `peak RSS of the service processes ${(rss / 2 ** 20).toFixed(0)} MiB.`,
       '',
       '| operation | requests | p50 ms | p95 ms | p99 ms |',
       '|---|---|---|---|---|',
       ...Object.entries(latencies).map(
         ([name, values]) =>
-          `| ${name} | ${values.length} | ${pct(values, 0.5).toFixed(0)} | ${pct(values, 0.95).toFixed(0)} | ${pct(values, 0.99).toFixed(0)} |`,
+          `| ${name} | ${values.length} | ${pct(values, 0.5).toFixed(0)} | ${pct(values, 0.95).toFixed(0)} | ` +
+          `${pct(values, 0.99).toFixed(0)} |`,
       ),
       '',
-      `Goals: GraphQL \`health\` p95 < ${GOALS.healthP95Ms} ms: ${healthP95 < GOALS.healthP95Ms ? 'met' : 'not met'} (${healthP95.toFixed(0)}); ` +
-        `\`/healthz\` p95 < ${GOALS.healthzP95Ms} ms: ${healthzP95 < GOALS.healthzP95Ms ? 'met' : 'not met'} (${healthzP95.toFixed(1)}).`,
+      `Goals: GraphQL \`health\` p95 < ${GOALS.healthP95Ms} ms: ` +
+        `${healthP95 < GOALS.healthP95Ms ? 'met' : 'not met'} (${healthP95.toFixed(0)}); ` +
+        `\`/healthz\` p95 < ${GOALS.healthzP95Ms} ms: ${healthzP95 < GOALS.healthzP95Ms ? 'met' : 'not met'} ` +
+        `(${healthzP95.toFixed(1)}).`,
       '',
     ];
     if (failures.length) console.log(failures.slice(0, 10).join('\n'));
@@ -274,7 +283,10 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
   }
 }
 
-const header = `Load test (\`npm run loadtest\`, about 3 minutes): the service as real processes on this machine's 2 cores, clients and a health prober (every ${PROBE_MS} ms) in the load-test process; model ${path.basename(modelDir)}; one mining job runs during the load.`;
+const header =
+  `Load test (\`npm run loadtest\`, about 3 minutes): the service as real processes on this machine's ` +
+  `2 cores, clients and a health prober (every ${PROBE_MS} ms) in the load-test process; model ` +
+  `${path.basename(modelDir)}; one mining job runs during the load.`;
 const sections = [header, ''];
 let failed = false;
 for (const shape of SHAPES) {

@@ -8,28 +8,31 @@ import { FIXTURE_MODEL_DIR, fixtureImage, reference } from '../../helpers/fixtur
 
 const config = parsePreprocessorConfig(readFileSync(path.join(FIXTURE_MODEL_DIR, 'preprocessor_config.json'), 'utf8'));
 
-test('pixel values reproduce the reference CLIPImageProcessor for every fixture image (alpha dropped as Pillow does)', async (t) => {
-  const report: string[] = [];
-  for (const image of reference.images) {
-    const pixels = toPixelValues(await decodeToRgb(fixtureImage(image.file), 1e8, 'drop'), config);
-    assert.equal(pixels.length, 3 * 224 * 224);
-    let sum = 0;
-    for (const v of pixels) sum += v;
-    const meanDiff = Math.abs(sum / pixels.length - image.pixel_mean);
-    let absDiff = 0;
-    image.pixel_values_sample.forEach((v, i) => {
-      absDiff += Math.abs(pixels[i * 997] - v);
-    });
-    const mad = absDiff / image.pixel_values_sample.length;
-    report.push(
-      `${image.file}: sample mean |diff| ${mad.toExponential(2)}, tensor mean diff ${meanDiff.toExponential(2)}`,
-    );
-    // Pillow-exact resampling: resized images match as closely as unresized ones (float rounding only).
-    assert.ok(mad < 1e-5, `${image.file}: mean absolute pixel difference ${mad}`);
-    assert.ok(meanDiff < 1e-5, `${image.file}: tensor mean differs by ${meanDiff} (alpha or grey handling)`);
-  }
-  for (const line of report) t.diagnostic(line);
-});
+test(
+  'pixel values reproduce the reference CLIPImageProcessor for every fixture image (alpha dropped as Pillow ' + 'does)',
+  async (t) => {
+    const report: string[] = [];
+    for (const image of reference.images) {
+      const pixels = toPixelValues(await decodeToRgb(fixtureImage(image.file), 1e8, 'drop'), config);
+      assert.equal(pixels.length, 3 * 224 * 224);
+      let sum = 0;
+      for (const v of pixels) sum += v;
+      const meanDiff = Math.abs(sum / pixels.length - image.pixel_mean);
+      let absDiff = 0;
+      image.pixel_values_sample.forEach((v, i) => {
+        absDiff += Math.abs(pixels[i * 997] - v);
+      });
+      const mad = absDiff / image.pixel_values_sample.length;
+      report.push(
+        `${image.file}: sample mean |diff| ${mad.toExponential(2)}, tensor mean diff ${meanDiff.toExponential(2)}`,
+      );
+      // Pillow-exact resampling: resized images match as closely as unresized ones (float rounding only).
+      assert.ok(mad < 1e-5, `${image.file}: mean absolute pixel difference ${mad}`);
+      assert.ok(meanDiff < 1e-5, `${image.file}: tensor mean differs by ${meanDiff} (alpha or grey handling)`);
+    }
+    for (const line of report) t.diagnostic(line);
+  },
+);
 
 test('opaque images decode the same whatever the alpha handling; RGBA is composited over the background', async () => {
   const opaque = fixtureImage('images/rgb224.png');

@@ -39,10 +39,12 @@ test('the WordNet 3.1 corpus follows the reference rule; overlap with the WordNe
   const theirs = new Set(reference.map((w) => w.text));
   const shared = [...ours].filter((w) => theirs.has(w)).length;
   t.diagnostic(
-    `WordNet 3.1 corpus: ${corpus.length} words (${corpus.filter((w) => w.pos === 'noun').length} nouns); reference (3.0): ${reference.length}`,
+    `WordNet 3.1 corpus: ${corpus.length} words (${corpus.filter((w) => w.pos === 'noun').length} nouns); ` +
+      `reference (3.0): ${reference.length}`,
   );
   t.diagnostic(
-    `shared: ${shared} = ${((100 * shared) / theirs.size).toFixed(2)} % of the reference, ${((100 * shared) / ours.size).toFixed(2)} % of ours`,
+    `shared: ${shared} = ${((100 * shared) / theirs.size).toFixed(2)} % of the reference, ` +
+      `${((100 * shared) / ours.size).toFixed(2)} % of ours`,
   );
   assert.equal(ours.size, corpus.length, 'deduplicated');
   assert.ok(Math.abs(corpus.length - 70000) < 2000, `corpus size ${corpus.length}`);

@@ -18,7 +18,10 @@ function bank(groups: number, seed = 0, logitScale = 100): LabelBank {
   };
 }
 
-/** The formulas of the method page at the bank's logit scale, evaluated directly in float64 (exp(100) fits in a double). */
+/**
+ * The formulas of the method page at the bank's logit scale, evaluated directly in float64
+ * (exp(100) fits in a double).
+ */
 function directScore(b: LabelBank, image: Float32Array) {
   const cos = (m: Float32Array, r: number) => {
     let dot = 0;

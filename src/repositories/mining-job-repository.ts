@@ -51,9 +51,11 @@ export class MiningJobRepository {
    */
   async claimNext(worker: string, leaseSeconds: number) {
     const { rows } = await this.pool.query<{ id: string }>(
-      `UPDATE mining_jobs SET status = 'RUNNING', attempts = attempts + 1, started_at = COALESCE(started_at, now()), heartbeat_at = now(),
+      `UPDATE mining_jobs SET status = 'RUNNING', attempts = attempts + 1, started_at = COALESCE(started_at,
+         now()), heartbeat_at = now(),
          leased_by = $1, lease_expires_at = now() + make_interval(secs => $2)
-       WHERE id = (SELECT id FROM mining_jobs WHERE status = 'QUEUED' OR (status = 'RUNNING' AND lease_expires_at < now())
+       WHERE id = (SELECT id FROM mining_jobs WHERE status = 'QUEUED' OR (status = 'RUNNING'
+         AND lease_expires_at < now())
                    ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
        RETURNING id`,
       [worker, leaseSeconds],
@@ -92,7 +94,8 @@ export class MiningJobRepository {
     total: number,
   ): Promise<{ cancelRequested: boolean } | null> {
     const { rows } = await this.pool.query<{ cancel_requested: boolean }>(
-      `UPDATE mining_jobs SET phase = $3, done = $4, total = $5, heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => $6)
+      `UPDATE mining_jobs SET phase = $3, done = $4, total = $5, heartbeat_at = now(),
+         lease_expires_at = now() + make_interval(secs => $6)
        WHERE id = $1 AND leased_by = $2 AND status = 'RUNNING' RETURNING cancel_requested`,
       [id, worker, phase, done, total, leaseSeconds],
     );

@@ -86,7 +86,8 @@ export class NegativeSetRepository {
       const {
         rows: [{ id }],
       } = await client.query<{ id: string }>(
-        `INSERT INTO negative_label_sets (id, taxonomy_version_id, model_id, parameters, parameters_key, label_count, group_count, candidate_count, excluded_count)
+        `INSERT INTO negative_label_sets (id, taxonomy_version_id, model_id, parameters, parameters_key,
+           label_count, group_count, candidate_count, excluded_count)
          VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
         [
           set.taxonomyVersionId,
@@ -102,9 +103,11 @@ export class NegativeSetRepository {
       for (let start = 0; start < set.labels.length; start += INSERT_CHUNK) {
         const chunk = set.labels.slice(start, start + INSERT_CHUNK);
         await client.query(
-          `INSERT INTO negative_labels (set_id, rank, word, prompt, part_of_speech, quantile_similarity, max_similarity, group_index, embedding)
+          `INSERT INTO negative_labels (set_id, rank, word, prompt, part_of_speech, quantile_similarity,
+             max_similarity, group_index, embedding)
            SELECT $1, r, w, p, pos, q, m, g, e::vector
-           FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::real[], $7::real[], $8::int[], $9::text[]) AS t(r, w, p, pos, q, m, g, e)`,
+           FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::real[], $7::real[], $8::int[],
+             $9::text[]) AS t(r, w, p, pos, q, m, g, e)`,
           [
             id,
             chunk.map((_, i) => start + i),

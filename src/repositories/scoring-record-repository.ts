@@ -48,9 +48,10 @@ export interface ScoringFilter {
   model?: string | null;
 }
 
-const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxonomy_version_id, v.version AS taxonomy_version,
-  r.negative_set_id, r.model_id, r.threshold, r.threshold_space, r.requested_threshold, r.requested_threshold_space, r.requested_is_ood, r.image_hash, r.filename, r.score, r.logit_score, r.is_ood,
-  r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms`;
+const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxonomy_version_id,
+  v.version AS taxonomy_version, r.negative_set_id, r.model_id, r.threshold, r.threshold_space,
+  r.requested_threshold, r.requested_threshold_space, r.requested_is_ood, r.image_hash, r.filename,
+  r.score, r.logit_score, r.is_ood, r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms`;
 
 function toRow(r: any): ScoringRecordRow {
   return {
@@ -140,13 +141,15 @@ export class ScoringRecordRepository {
       // inserters queue for the few milliseconds of this transaction.
       await client.query('SELECT pg_advisory_xact_lock($1)', [HISTORY_ORDER_LOCK]);
       const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold, image_hash, filename,
-           image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms, threshold_space,
+        `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id,
+           threshold, image_hash, filename, image_embedding, score, logit_score, is_ood, predicted_label,
+           top_labels, top_negatives, latency_ms, threshold_space,
            requested_threshold, requested_threshold_space, requested_is_ood)
-         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp, rt, rs, ro
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::text[],
-                     $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::text[],
-                     $18::float8[], $19::text[], $20::bool[])
+         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
+           rt, rs, ro
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
+                     $8::text[], $9::text[], $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[],
+                     $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[], $20::bool[])
               WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, n)
          ORDER BY n
          RETURNING id::text`,
@@ -269,7 +272,8 @@ export class ScoringRecordRepository {
     const { sql, params } = where(filter, 0, 'd');
     const from = `FROM scoring_daily_stats d JOIN taxonomy_versions v ON v.id = d.taxonomy_version_id WHERE ${sql}`;
     const { rows } = await this.pool.query(
-      `SELECT date_trunc('${interval}', d.day, 'UTC') AS start, sum(d.total)::int AS total, sum(d.ood)::int AS ood, sum(d.score_sum) AS score_sum
+      `SELECT date_trunc('${interval}', d.day, 'UTC') AS start, sum(d.total)::int AS total, sum(d.ood)::int AS ood,
+         sum(d.score_sum) AS score_sum
        ${from} GROUP BY 1 ORDER BY 1`,
       params,
     );
@@ -312,7 +316,8 @@ export class ScoringRecordRepository {
         w.params,
       ),
       this.pool.query(
-        `SELECT date_trunc('${interval}', r.created_at, 'UTC') AS start, count(*)::int AS total, count(*) FILTER (WHERE r.is_ood)::int AS ood, avg(r.score) AS mean
+        `SELECT date_trunc('${interval}', r.created_at, 'UTC') AS start, count(*)::int AS total,
+           count(*) FILTER (WHERE r.is_ood)::int AS ood, avg(r.score) AS mean
          ${from} GROUP BY 1 ORDER BY 1`,
         w.params,
       ),

@@ -58,26 +58,31 @@ test('each role can do what it may and nothing else', async () => {
   assert.deepEqual(me.data.me, { name: 'auditor-key', role: 'AUDITOR', openMode: false });
 });
 
-test('admin actions are in the append-only audit log with the key that made them; revoked keys stop working', async () => {
-  const created = await app.graphql('mutation { createTaxonomy(input: { name: "audited", labels: ["cat"] }) { id } }');
-  const log = await app.graphql(
-    '{ auditLog(first: 10) { edges { node { actor action target details } } } }',
-    {},
-    as('AUDITOR'),
-  );
-  const entry = log.data.auditLog.edges.find((e: any) => e.node.action === 'createTaxonomy').node;
-  assert.equal(entry.actor, 'bootstrap-admin');
-  assert.equal(entry.target, created.data.createTaxonomy.id);
-  assert.deepEqual(JSON.parse(entry.details), { name: 'audited', labels: { count: 1 } });
-  assert.ok(log.data.auditLog.edges.some((e: any) => e.node.action === 'createApiKey'));
-  await assert.rejects(app.database.pool.query('DELETE FROM audit_log'), /append-only/);
+test(
+  'admin actions are in the append-only audit log with the key that made them; revoked keys stop ' + 'working',
+  async () => {
+    const created = await app.graphql(
+      'mutation { createTaxonomy(input: { name: "audited", labels: ["cat"] }) { id } }',
+    );
+    const log = await app.graphql(
+      '{ auditLog(first: 10) { edges { node { actor action target details } } } }',
+      {},
+      as('AUDITOR'),
+    );
+    const entry = log.data.auditLog.edges.find((e: any) => e.node.action === 'createTaxonomy').node;
+    assert.equal(entry.actor, 'bootstrap-admin');
+    assert.equal(entry.target, created.data.createTaxonomy.id);
+    assert.deepEqual(JSON.parse(entry.details), { name: 'audited', labels: { count: 1 } });
+    assert.ok(log.data.auditLog.edges.some((e: any) => e.node.action === 'createApiKey'));
+    await assert.rejects(app.database.pool.query('DELETE FROM audit_log'), /append-only/);
 
-  const keyList = await app.graphql('{ apiKeys { id name revoked } }');
-  const scorer = keyList.data.apiKeys.find((k: any) => k.name === 'scorer-key');
-  await app.graphql('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id: scorer.id });
-  const after = await app.graphql('{ embedTexts(texts: ["a"]) }', {}, as('SCORER'));
-  assert.equal(after.errors?.[0].extensions.code, 'UNAUTHENTICATED');
-});
+    const keyList = await app.graphql('{ apiKeys { id name revoked } }');
+    const scorer = keyList.data.apiKeys.find((k: any) => k.name === 'scorer-key');
+    await app.graphql('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id: scorer.id });
+    const after = await app.graphql('{ embedTexts(texts: ["a"]) }', {}, as('SCORER'));
+    assert.equal(after.errors?.[0].extensions.code, 'UNAUTHENTICATED');
+  },
+);
 
 test('with no key, the service refuses to bind beyond loopback', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-open-'));

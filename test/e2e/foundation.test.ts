@@ -122,37 +122,43 @@ test('without a model the server starts and says how to install one', async () =
   }
 });
 
-test('/metrics exposes operation counts, encoder batches and the database pool; responses carry a request id', async () => {
-  await app.graphql('{ health { status } }');
-  await app.graphql('{ embedTexts(texts: ["metrics probe"]) }');
-  assert.equal((await fetch(`${app.url}/metrics`)).status, 401, 'operators only');
-  // label values from fixed sets: user errors keep their code; odd operations cannot mint labels
-  await app.graphql('query($id: ID!) { taxonomy(id: $id) { id } miningJob(id: $id) { id } }', { id: 'x' });
-  for (let i = 0; i < 5; i++) await app.graphql(`{ field${i}xyz: health { status } }`);
-  await app.graphql('{ noSuchField }');
-  const bad = await app.graphql(
-    'mutation { startMining(input: { taxonomyId: "00000000-0000-0000-0000-000000000000" }) { id } }',
-  );
-  assert.equal(bad.errors?.[0].extensions.code, 'NOT_FOUND');
-  const response = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-  assert.equal(response.status, 200);
-  const text = await response.text();
-  assert.match(text, /neglabel_graphql_operations_total\{operation="health",outcome="ok",code="none"\} \d+/);
-  assert.match(text, /neglabel_graphql_operations_total\{operation="startMining",outcome="error",code="NOT_FOUND"\} 1/);
-  assert.match(text, /operation="multiple"/);
-  assert.match(text, /operation="invalid"/);
-  assert.doesNotMatch(text, /field\dxyz|noSuchField|INTERNAL_SERVER_ERROR/);
-  assert.doesNotMatch(text, /neglabel_encoder_cache_hits\{modality="image"/);
-  assert.match(text, /neglabel_graphql_operation_seconds_bucket\{le="0\.1",operation="embedTexts"\} \d+/);
-  assert.match(text, /neglabel_encoder_runs\{modality="text"\} [1-9]\d*/);
-  assert.match(text, /neglabel_db_pool_connections\{state="total"\} \d+/);
-  const traced = await fetch(`${app.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-request-id': 'trace-me-42' },
-    body: JSON.stringify({ query: '{ health { status } }' }),
-  });
-  assert.equal(traced.headers.get('x-request-id'), 'trace-me-42');
-});
+test(
+  '/metrics exposes operation counts, encoder batches and the database pool; responses carry a ' + 'request id',
+  async () => {
+    await app.graphql('{ health { status } }');
+    await app.graphql('{ embedTexts(texts: ["metrics probe"]) }');
+    assert.equal((await fetch(`${app.url}/metrics`)).status, 401, 'operators only');
+    // label values from fixed sets: user errors keep their code; odd operations cannot mint labels
+    await app.graphql('query($id: ID!) { taxonomy(id: $id) { id } miningJob(id: $id) { id } }', { id: 'x' });
+    for (let i = 0; i < 5; i++) await app.graphql(`{ field${i}xyz: health { status } }`);
+    await app.graphql('{ noSuchField }');
+    const bad = await app.graphql(
+      'mutation { startMining(input: { taxonomyId: "00000000-0000-0000-0000-000000000000" }) { id } }',
+    );
+    assert.equal(bad.errors?.[0].extensions.code, 'NOT_FOUND');
+    const response = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.match(text, /neglabel_graphql_operations_total\{operation="health",outcome="ok",code="none"\} \d+/);
+    assert.match(
+      text,
+      /neglabel_graphql_operations_total\{operation="startMining",outcome="error",code="NOT_FOUND"\} 1/,
+    );
+    assert.match(text, /operation="multiple"/);
+    assert.match(text, /operation="invalid"/);
+    assert.doesNotMatch(text, /field\dxyz|noSuchField|INTERNAL_SERVER_ERROR/);
+    assert.doesNotMatch(text, /neglabel_encoder_cache_hits\{modality="image"/);
+    assert.match(text, /neglabel_graphql_operation_seconds_bucket\{le="0\.1",operation="embedTexts"\} \d+/);
+    assert.match(text, /neglabel_encoder_runs\{modality="text"\} [1-9]\d*/);
+    assert.match(text, /neglabel_db_pool_connections\{state="total"\} \d+/);
+    const traced = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-me-42' },
+      body: JSON.stringify({ query: '{ health { status } }' }),
+    });
+    assert.equal(traced.headers.get('x-request-id'), 'trace-me-42');
+  },
+);
 
 test('the standard introspection query (GraphiQL, code generators) is answered within the query limits', async () => {
   const result = await app.graphql(getIntrospectionQuery());

@@ -79,33 +79,36 @@ test('hostile images are refused with stable codes and the process keeps serving
   assert.equal(data.health.status, 'ok');
 });
 
-test('hostile requests: wrong content type, malformed JSON, deep nesting, alias floods, oversized batches', async () => {
-  const post = (body: string, type = 'application/json') =>
-    fetch(`${app.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': type, authorization: `Bearer ${ADMIN_KEY}` },
-      body,
-    });
-  const wrongType = await post('{ health { status } }', 'text/plain');
-  assert.ok(wrongType.status >= 400 && wrongType.status < 500);
-  const malformed = await post('{"query": ');
-  assert.equal(malformed.status, 400);
-  assert.equal((await malformed.json()).errors[0].extensions.code, 'BAD_REQUEST');
+test(
+  'hostile requests: wrong content type, malformed JSON, deep nesting, alias floods, oversized ' + 'batches',
+  async () => {
+    const post = (body: string, type = 'application/json') =>
+      fetch(`${app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': type, authorization: `Bearer ${ADMIN_KEY}` },
+        body,
+      });
+    const wrongType = await post('{ health { status } }', 'text/plain');
+    assert.ok(wrongType.status >= 400 && wrongType.status < 500);
+    const malformed = await post('{"query": ');
+    assert.equal(malformed.status, 400);
+    assert.equal((await malformed.json()).errors[0].extensions.code, 'BAD_REQUEST');
 
-  const deep =
-    `{ taxonomies { edges { node { versions { activeNegativeSet { taxonomyVersion { activeNegativeSet { ` +
-    `taxonomyVersion { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { id } } } } } } ` +
-    `} } } } } } }`;
-  assert.equal((await app.graphql(deep)).errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX');
-  const aliases = `{ ${Array.from({ length: 200 }, (_, i) => `a${i}: health { status }`).join(' ')} }`;
-  assert.equal((await app.graphql(aliases)).errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX');
-  const fragmentLoop = 'query { health { ...A } } fragment A on Health { ...B } fragment B on Health { ...A }';
-  assert.ok((await app.graphql(fragmentLoop)).errors?.length);
+    const deep =
+      `{ taxonomies { edges { node { versions { activeNegativeSet { taxonomyVersion { activeNegativeSet { ` +
+      `taxonomyVersion { activeNegativeSet { taxonomyVersion { activeNegativeSet { taxonomyVersion { id } } } } } } ` +
+      `} } } } } } }`;
+    assert.equal((await app.graphql(deep)).errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX');
+    const aliases = `{ ${Array.from({ length: 200 }, (_, i) => `a${i}: health { status }`).join(' ')} }`;
+    assert.equal((await app.graphql(aliases)).errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX');
+    const fragmentLoop = 'query { health { ...A } } fragment A on Health { ...B } fragment B on Health { ...A }';
+    assert.ok((await app.graphql(fragmentLoop)).errors?.length);
 
-  const many = Array.from({ length: 300 }, () => ({ data: base64(fixtureImage('images/tiny8.png')) }));
-  assert.equal((await embed(many)).errors?.[0].extensions.code, 'BATCH_TOO_LARGE');
-  assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
-});
+    const many = Array.from({ length: 300 }, () => ({ data: base64(fixtureImage('images/tiny8.png')) }));
+    assert.equal((await embed(many)).errors?.[0].extensions.code, 'BATCH_TOO_LARGE');
+    assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
+  },
+);
 
 test(
   'hostile labels: 100k labels work, more are refused, control characters refused, mixed scripts and SQL kept ' +
@@ -115,7 +118,8 @@ test(
     const before = await count();
     const huge = Array.from({ length: 100_000 }, (_, i) => `label ${i}`);
     const big = await app.graphql(
-      'mutation($l: [String!]!) { createTaxonomy(input: { name: "huge", labels: $l }) { latestVersion { labelCount } } }',
+      'mutation($l: [String!]!) { createTaxonomy(input: { name: "huge", labels: $l }) { latestVersion { ' +
+        'labelCount } } }',
       { l: huge },
     );
     assert.equal(big.data?.createTaxonomy.latestVersion.labelCount, 100_000, JSON.stringify(big.errors));
@@ -158,56 +162,59 @@ test('a caller over the rate limit gets 429 RATE_LIMITED', async () => {
   }
 });
 
-test('hostile texts: over-long texts refused; a 2 MB word in a shared batch fails nobody; a gzip bomb is refused', async () => {
-  const tooLong = await app.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', {
-    t: ['fine', 'x'.repeat(2001)],
-  });
-  assert.equal(tooLong.errors?.[0].extensions.code, 'TEXT_TOO_LONG');
-  assert.equal(tooLong.errors?.[0].extensions.index, 1);
-
-  // a server that lets 2 MB texts reach the tokenizer: before, the attacker's word overflowed the
-  // stack and failed the whole shared batch, other callers' texts included
-  const lenient = await startTestApp({
-    NEGLABEL_MAX_TEXT_CHARS: '3000000',
-    NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST: '3000000',
-    NEGLABEL_BATCH_WINDOW_MS: '50',
-    NEGLABEL_ENCODER_WORKERS: '1',
-    NEGLABEL_MAX_IN_FLIGHT_PER_KEY: '0',
-  });
-  try {
-    const others = Array.from({ length: 20 }, (_, i) =>
-      lenient.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', { t: [`an ordinary caption ${i}`] }),
-    );
-    const attack = lenient.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', {
-      t: ['z'.repeat(2_000_000)],
+test(
+  'hostile texts: over-long texts refused; a 2 MB word in a shared batch fails nobody; a gzip ' + 'bomb is refused',
+  async () => {
+    const tooLong = await app.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', {
+      t: ['fine', 'x'.repeat(2001)],
     });
-    const results = await Promise.all([attack, ...others]);
-    assert.deepEqual(
-      results.map((r) => r.errors?.[0].extensions.code ?? 'ok'),
-      results.map(() => 'ok'),
-    );
-  } finally {
-    await lenient.close();
-  }
+    assert.equal(tooLong.errors?.[0].extensions.code, 'TEXT_TOO_LONG');
+    assert.equal(tooLong.errors?.[0].extensions.index, 1);
 
-  // 200 MB of JSON whitespace gzips to about 200 KB: the body limit counts decompressed bytes
-  const { gzipSync } = await import('node:zlib');
-  const bomb = gzipSync(
-    Buffer.concat([
-      Buffer.from('{"query": "{ health { status } }"'),
-      Buffer.alloc(200 * 1024 * 1024, 0x20),
-      Buffer.from('}'),
-    ]),
-  );
-  const response = await fetch(`${app.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${ADMIN_KEY}` },
-    body: bomb,
-  });
-  assert.equal(response.status, 413);
-  assert.equal((await response.json()).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
-  assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
-});
+    // a server that lets 2 MB texts reach the tokenizer: before, the attacker's word overflowed the
+    // stack and failed the whole shared batch, other callers' texts included
+    const lenient = await startTestApp({
+      NEGLABEL_MAX_TEXT_CHARS: '3000000',
+      NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST: '3000000',
+      NEGLABEL_BATCH_WINDOW_MS: '50',
+      NEGLABEL_ENCODER_WORKERS: '1',
+      NEGLABEL_MAX_IN_FLIGHT_PER_KEY: '0',
+    });
+    try {
+      const others = Array.from({ length: 20 }, (_, i) =>
+        lenient.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', { t: [`an ordinary caption ${i}`] }),
+      );
+      const attack = lenient.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', {
+        t: ['z'.repeat(2_000_000)],
+      });
+      const results = await Promise.all([attack, ...others]);
+      assert.deepEqual(
+        results.map((r) => r.errors?.[0].extensions.code ?? 'ok'),
+        results.map(() => 'ok'),
+      );
+    } finally {
+      await lenient.close();
+    }
+
+    // 200 MB of JSON whitespace gzips to about 200 KB: the body limit counts decompressed bytes
+    const { gzipSync } = await import('node:zlib');
+    const bomb = gzipSync(
+      Buffer.concat([
+        Buffer.from('{"query": "{ health { status } }"'),
+        Buffer.alloc(200 * 1024 * 1024, 0x20),
+        Buffer.from('}'),
+      ]),
+    );
+    const response = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: `Bearer ${ADMIN_KEY}` },
+      body: bomb,
+    });
+    assert.equal(response.status, 413);
+    assert.equal((await response.json()).errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
+    assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
+  },
+);
 
 test(
   'hostile names, filenames and ids: NUL refused with a code, filenames cleaned and capped, malformed ids ' + 'refused',

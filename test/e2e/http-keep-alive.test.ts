@@ -25,17 +25,20 @@ async function closedWhileIdle(url: string, idleMs: number): Promise<boolean> {
   }
 }
 
-test("idle keep-alive connections outlive Node's 5 s default by default, and follow NEGLABEL_KEEP_ALIVE_TIMEOUT_MS", async () => {
-  const defaults = await startTestApp();
-  try {
-    assert.equal(await closedWhileIdle(defaults.url, 6_000), false, 'still open after 6 s (default 65 s)');
-  } finally {
-    await defaults.close();
-  }
-  const short = await startTestApp({ NEGLABEL_KEEP_ALIVE_TIMEOUT_MS: '1000', NEGLABEL_HEADERS_TIMEOUT_MS: '2000' });
-  try {
-    assert.equal(await closedWhileIdle(short.url, 3_000), true, 'closed by the server after 1 s');
-  } finally {
-    await short.close();
-  }
-});
+test(
+  "idle keep-alive connections outlive Node's 5 s default by default, and follow " + 'NEGLABEL_KEEP_ALIVE_TIMEOUT_MS',
+  async () => {
+    const defaults = await startTestApp();
+    try {
+      assert.equal(await closedWhileIdle(defaults.url, 6_000), false, 'still open after 6 s (default 65 s)');
+    } finally {
+      await defaults.close();
+    }
+    const short = await startTestApp({ NEGLABEL_KEEP_ALIVE_TIMEOUT_MS: '1000', NEGLABEL_HEADERS_TIMEOUT_MS: '2000' });
+    try {
+      assert.equal(await closedWhileIdle(short.url, 3_000), true, 'closed by the server after 1 s');
+    } finally {
+      await short.close();
+    }
+  },
+);

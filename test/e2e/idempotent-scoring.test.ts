@@ -37,69 +37,75 @@ test('a retried request with the same idempotency key returns the first results 
   assert.equal(await total(), before + 6);
 });
 
-test('concurrent requests with one key write one set of records; keys are per caller; bad keys are refused', async () => {
-  const before = await total();
-  const results = await Promise.all(
-    Array.from({ length: 4 }, () => app.graphql(SCORE, { i: { taxonomyId, images, idempotencyKey: 'burst' } })),
-  );
-  for (const r of results) assert.deepEqual(r.data, results[0].data, JSON.stringify(r.errors));
-  assert.equal(await total(), before + 2);
-  const scorer = (
-    await app.graphql('mutation { createApiKey(input: { name: "second-caller", role: SCORER }) { key } }')
-  ).data.createApiKey.key;
-  const theirs = await app.graphql(
-    SCORE,
-    { i: { taxonomyId, images, idempotencyKey: 'burst' } },
-    { authorization: `Bearer ${scorer}` },
-  );
-  assert.notDeepEqual(theirs.data.scoreImages[0].recordId, results[0].data.scoreImages[0].recordId);
-  const bad = await app.graphql(SCORE, { i: { taxonomyId, images, idempotencyKey: '' } });
-  assert.equal(bad.errors?.[0].extensions.code, 'INVALID_PARAMETER');
-});
+test(
+  'concurrent requests with one key write one set of records; keys are per caller; bad keys are ' + 'refused',
+  async () => {
+    const before = await total();
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => app.graphql(SCORE, { i: { taxonomyId, images, idempotencyKey: 'burst' } })),
+    );
+    for (const r of results) assert.deepEqual(r.data, results[0].data, JSON.stringify(r.errors));
+    assert.equal(await total(), before + 2);
+    const scorer = (
+      await app.graphql('mutation { createApiKey(input: { name: "second-caller", role: SCORER }) { key } }')
+    ).data.createApiKey.key;
+    const theirs = await app.graphql(
+      SCORE,
+      { i: { taxonomyId, images, idempotencyKey: 'burst' } },
+      { authorization: `Bearer ${scorer}` },
+    );
+    assert.notDeepEqual(theirs.data.scoreImages[0].recordId, results[0].data.scoreImages[0].recordId);
+    const bad = await app.graphql(SCORE, { i: { taxonomyId, images, idempotencyKey: '' } });
+    assert.equal(bad.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+  },
+);
 
-test("a caller's own threshold decides its answer and is recorded, but dashboards count the taxonomy's decision", async () => {
-  const stats = async () =>
-    (
-      await app.graphql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total oodRate } }', {
-        t: taxonomyId,
-      })
-    ).data.scoringStats;
-  const before = await stats();
-  // a threshold above every possible score: everything is OOD for this caller
-  const strict = await app.graphql(
-    'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId score isOOD threshold } }',
-    { i: { taxonomyId, images, threshold: 1.5 } },
-  );
-  assert.equal(strict.errors, undefined, JSON.stringify(strict.errors));
-  assert.ok(
-    strict.data.scoreImages.every((r: { isOOD: boolean; threshold: number }) => r.isOOD && r.threshold === 1.5),
-  );
-  const ids = strict.data.scoreImages.map((r: { recordId: string }) => r.recordId);
-  const records = await Promise.all(
-    ids.map(
-      async (id: string) =>
-        (
-          await app.graphql(
-            'query($id: ID!) { scoringRecord(id: $id) { score threshold isOOD requestedThreshold ' +
-              'requestedThresholdSpace requestedIsOOD } }',
-            { id },
-          )
-        ).data.scoringRecord,
-    ),
-  );
-  const taxonomyThreshold = (
-    await app.graphql('query($t: ID!) { taxonomy(id: $t) { defaultThreshold } }', { t: taxonomyId })
-  ).data.taxonomy.defaultThreshold;
-  for (const r of records) {
-    assert.deepEqual([r.requestedThreshold, r.requestedThresholdSpace, r.requestedIsOOD], [1.5, 'SCORE', true]);
-    assert.equal(r.threshold, taxonomyThreshold);
-    assert.equal(r.isOOD, r.score < taxonomyThreshold);
-  }
-  const after = await stats();
-  const sharedOod = records.filter((r: { isOOD: boolean }) => r.isOOD).length;
-  assert.equal(after.total, before.total + 2);
-  assert.ok(
-    Math.abs(after.oodRate * after.total - (before.oodRate * before.total + sharedOod)) < 1e-9,
-    'the shared OOD count moved only by the taxonomy decisions',
-  );
-});
+test(
+  "a caller's own threshold decides its answer and is recorded, but dashboards count the " + "taxonomy's decision",
+  async () => {
+    const stats = async () =>
+      (
+        await app.graphql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total oodRate } }', {
+          t: taxonomyId,
+        })
+      ).data.scoringStats;
+    const before = await stats();
+    // a threshold above every possible score: everything is OOD for this caller
+    const strict = await app.graphql(
+      'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId score isOOD threshold } }',
+      { i: { taxonomyId, images, threshold: 1.5 } },
+    );
+    assert.equal(strict.errors, undefined, JSON.stringify(strict.errors));
+    assert.ok(
+      strict.data.scoreImages.every((r: { isOOD: boolean; threshold: number }) => r.isOOD && r.threshold === 1.5),
+    );
+    const ids = strict.data.scoreImages.map((r: { recordId: string }) => r.recordId);
+    const records = await Promise.all(
+      ids.map(
+        async (id: string) =>
+          (
+            await app.graphql(
+              'query($id: ID!) { scoringRecord(id: $id) { score threshold isOOD requestedThreshold ' +
+                'requestedThresholdSpace requestedIsOOD } }',
+              { id },
+            )
+          ).data.scoringRecord,
+      ),
+    );
+    const taxonomyThreshold = (
+      await app.graphql('query($t: ID!) { taxonomy(id: $t) { defaultThreshold } }', { t: taxonomyId })
+    ).data.taxonomy.defaultThreshold;
+    for (const r of records) {
+      assert.deepEqual([r.requestedThreshold, r.requestedThresholdSpace, r.requestedIsOOD], [1.5, 'SCORE', true]);
+      assert.equal(r.threshold, taxonomyThreshold);
+      assert.equal(r.isOOD, r.score < taxonomyThreshold);
+    }
+    const after = await stats();
+    const sharedOod = records.filter((r: { isOOD: boolean }) => r.isOOD).length;
+    assert.equal(after.total, before.total + 2);
+    assert.ok(
+      Math.abs(after.oodRate * after.total - (before.oodRate * before.total + sharedOod)) < 1e-9,
+      'the shared OOD count moved only by the taxonomy decisions',
+    );
+  },
+);

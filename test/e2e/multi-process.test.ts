@@ -130,7 +130,8 @@ test('jobs queued through either API run exactly once, on the workers', async ()
   }
   const { rows } = await sql.query(
     `SELECT v.taxonomy_id, count(s.id)::int AS sets, count(DISTINCT j.leased_by)::int AS holders
-     FROM taxonomy_versions v JOIN negative_label_sets s ON s.taxonomy_version_id = v.id JOIN mining_jobs j ON j.taxonomy_version_id = v.id
+     FROM taxonomy_versions v JOIN negative_label_sets s ON s.taxonomy_version_id = v.id JOIN mining_jobs j
+       ON j.taxonomy_version_id = v.id
      WHERE v.taxonomy_id = ANY($1::uuid[]) GROUP BY v.taxonomy_id`,
     [taxonomies],
   );
@@ -138,55 +139,61 @@ test('jobs queued through either API run exactly once, on the workers', async ()
   for (const row of rows) assert.deepEqual([row.sets, row.holders], [1, 1], 'one set per job, written by one worker');
 });
 
-test('a worker killed mid-job: the other worker takes the job over when the lease expires and finishes it', async () => {
-  const taxonomyId = await createTaxonomy(apis[0], 'survives-a-killed-worker');
-  const jobId = await startMining(apis[1], taxonomyId, 12_000);
-  let holder: string | null = null;
-  while (!holder) {
-    const { rows } = await sql.query(
-      `SELECT leased_by FROM mining_jobs WHERE id = $1 AND status = 'RUNNING' AND phase = 'encoding-corpus'`,
-      [jobId],
-    );
-    holder = rows[0]?.leased_by ?? null;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const pid = Number(holder.split(':')[1]);
-  const victim = workers.find((w) => w.pid === pid);
-  assert.ok(victim, `the lease holder ${holder} is one of the two workers`);
-  await stopServer(victim); // SIGKILL: no chance to hand the job back
-  const job = await waitForJob(apis[0], jobId);
-  assert.equal(job.status, 'SUCCEEDED', job.error ?? '');
-  assert.equal(job.attempts, 2, 'taken over once');
-  const { rows } = await sql.query('SELECT leased_by FROM mining_jobs WHERE id = $1', [jobId]);
-  assert.notEqual(rows[0].leased_by, holder, 'finished by the other worker');
-  startWorker(); // back to two for what follows
-});
+test(
+  'a worker killed mid-job: the other worker takes the job over when the lease expires and ' + 'finishes it',
+  async () => {
+    const taxonomyId = await createTaxonomy(apis[0], 'survives-a-killed-worker');
+    const jobId = await startMining(apis[1], taxonomyId, 12_000);
+    let holder: string | null = null;
+    while (!holder) {
+      const { rows } = await sql.query(
+        `SELECT leased_by FROM mining_jobs WHERE id = $1 AND status = 'RUNNING' AND phase = 'encoding-corpus'`,
+        [jobId],
+      );
+      holder = rows[0]?.leased_by ?? null;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const pid = Number(holder.split(':')[1]);
+    const victim = workers.find((w) => w.pid === pid);
+    assert.ok(victim, `the lease holder ${holder} is one of the two workers`);
+    await stopServer(victim); // SIGKILL: no chance to hand the job back
+    const job = await waitForJob(apis[0], jobId);
+    assert.equal(job.status, 'SUCCEEDED', job.error ?? '');
+    assert.equal(job.attempts, 2, 'taken over once');
+    const { rows } = await sql.query('SELECT leased_by FROM mining_jobs WHERE id = $1', [jobId]);
+    assert.notEqual(rows[0].leased_by, holder, 'finished by the other worker');
+    startWorker(); // back to two for what follows
+  },
+);
 
-test('concurrent scoring through both APIs loses nothing, and paging the history returns every record once', async () => {
-  const taxonomyId = await createTaxonomy(apis[0], 'scored-by-two-apis');
-  assert.equal((await waitForJob(apis[0], await startMining(apis[0], taxonomyId, 40))).status, 'SUCCEEDED');
-  const images = ['images/rgb224.png', 'images/tiny8.png'].map((file) => ({ data: base64(fixtureImage(file)) }));
-  const requests = 12;
-  await Promise.all(
-    Array.from({ length: requests }, (_, i) =>
-      graphql(apis[i % 2], 'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
-        i: { taxonomyId, images },
-      }),
-    ),
-  );
-  const seen: string[] = [];
-  let after: string | null = null;
-  for (let page = 0; page < 100; page++) {
-    const data: any = await graphql(
-      apis[page % 2],
-      'query($t: ID!, $a: String) { scoringRecords(filter: { taxonomyId: $t }, first: 5, after: $a) { edges { node ' +
-        '{ id } } pageInfo { hasNextPage endCursor } } }',
-      { t: taxonomyId, a: after },
+test(
+  'concurrent scoring through both APIs loses nothing, and paging the history returns every ' + 'record once',
+  async () => {
+    const taxonomyId = await createTaxonomy(apis[0], 'scored-by-two-apis');
+    assert.equal((await waitForJob(apis[0], await startMining(apis[0], taxonomyId, 40))).status, 'SUCCEEDED');
+    const images = ['images/rgb224.png', 'images/tiny8.png'].map((file) => ({ data: base64(fixtureImage(file)) }));
+    const requests = 12;
+    await Promise.all(
+      Array.from({ length: requests }, (_, i) =>
+        graphql(apis[i % 2], 'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
+          i: { taxonomyId, images },
+        }),
+      ),
     );
-    seen.push(...data.scoringRecords.edges.map((e: { node: { id: string } }) => e.node.id));
-    if (!data.scoringRecords.pageInfo.hasNextPage) break;
-    after = data.scoringRecords.pageInfo.endCursor;
-  }
-  assert.equal(seen.length, requests * images.length);
-  assert.equal(new Set(seen).size, seen.length, 'no record twice');
-});
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 100; page++) {
+      const data: any = await graphql(
+        apis[page % 2],
+        'query($t: ID!, $a: String) { scoringRecords(filter: { taxonomyId: $t }, first: 5, after: $a) { edges { node ' +
+          '{ id } } pageInfo { hasNextPage endCursor } } }',
+        { t: taxonomyId, a: after },
+      );
+      seen.push(...data.scoringRecords.edges.map((e: { node: { id: string } }) => e.node.id));
+      if (!data.scoringRecords.pageInfo.hasNextPage) break;
+      after = data.scoringRecords.pageInfo.endCursor;
+    }
+    assert.equal(seen.length, requests * images.length);
+    assert.equal(new Set(seen).size, seen.length, 'no record twice');
+  },
+);

@@ -22,88 +22,91 @@ async function withDataDir(fn: (dir: string) => Promise<void>) {
   }
 }
 
-test('open mode fails closed: first key must be admin, the last admin cannot be revoked, no reopening after restart', async () => {
-  await withDataDir(async (dir) => {
-    let app: TestApp = await startTestApp({ NEGLABEL_ADMIN_KEY: '', NEGLABEL_DATA_DIR: dir });
-    try {
-      assert.equal((await app.graphql('{ me { openMode role } }', {}, anonymous)).data.me.openMode, true);
-      const scorerFirst = await app.graphql(
-        'mutation { createApiKey(input: { name: "svc", role: SCORER }) { key } }',
-        {},
-        anonymous,
-      );
-      assert.equal(scorerFirst.errors?.[0].extensions.code, 'FIRST_KEY_MUST_BE_ADMIN');
-      assert.equal(
-        (await app.graphql('{ me { openMode } }', {}, anonymous)).data.me.openMode,
-        true,
-        'a refused request changes nothing',
-      );
-
-      const first = (
-        await app.graphql(
-          'mutation { createApiKey(input: { name: "ops", role: ADMIN }) { key apiKey { id } } }',
+test(
+  'open mode fails closed: first key must be admin, the last admin cannot be revoked, no ' + 'reopening after restart',
+  async () => {
+    await withDataDir(async (dir) => {
+      let app: TestApp = await startTestApp({ NEGLABEL_ADMIN_KEY: '', NEGLABEL_DATA_DIR: dir });
+      try {
+        assert.equal((await app.graphql('{ me { openMode role } }', {}, anonymous)).data.me.openMode, true);
+        const scorerFirst = await app.graphql(
+          'mutation { createApiKey(input: { name: "svc", role: SCORER }) { key } }',
           {},
           anonymous,
-        )
-      ).data.createApiKey;
-      assert.equal(
-        (await app.graphql('{ taxonomies { totalCount } }', {}, anonymous)).errors?.[0].extensions.code,
-        'UNAUTHENTICATED',
-      );
-      const last = await app.graphql(
-        'mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }',
-        { id: first.apiKey.id },
-        bearer(first.key),
-      );
-      assert.equal(last.errors?.[0].extensions.code, 'LAST_ADMIN_KEY');
+        );
+        assert.equal(scorerFirst.errors?.[0].extensions.code, 'FIRST_KEY_MUST_BE_ADMIN');
+        assert.equal(
+          (await app.graphql('{ me { openMode } }', {}, anonymous)).data.me.openMode,
+          true,
+          'a refused request changes nothing',
+        );
 
-      const second = (
-        await app.graphql(
-          'mutation { createApiKey(input: { name: "ops2", role: ADMIN }) { key apiKey { id } } }',
-          {},
+        const first = (
+          await app.graphql(
+            'mutation { createApiKey(input: { name: "ops", role: ADMIN }) { key apiKey { id } } }',
+            {},
+            anonymous,
+          )
+        ).data.createApiKey;
+        assert.equal(
+          (await app.graphql('{ taxonomies { totalCount } }', {}, anonymous)).errors?.[0].extensions.code,
+          'UNAUTHENTICATED',
+        );
+        const last = await app.graphql(
+          'mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }',
+          { id: first.apiKey.id },
           bearer(first.key),
-        )
-      ).data.createApiKey;
-      // two admins revoking each other at the same instant: exactly one of them wins
-      const revoke = (id: string, key: string) =>
-        app.graphql('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id }, bearer(key));
-      const both = await Promise.all([revoke(first.apiKey.id, second.key), revoke(second.apiKey.id, first.key)]);
-      const outcomes = both.map((r) => r.errors?.[0].extensions.code ?? 'revoked').sort();
-      // the loser is refused either as the last admin, or because its own key was revoked before
-      // its request was authenticated (the requests run concurrently)
-      assert.equal(outcomes[1], 'revoked', JSON.stringify(outcomes));
-      assert.ok(['LAST_ADMIN_KEY', 'UNAUTHENTICATED'].includes(outcomes[0]), JSON.stringify(outcomes));
-      const survivor = both[0].errors ? first : second;
-      if (survivor === first) {
-        // keep the rest of the test's story: `second` is the admin that remains
-        const third = (
+        );
+        assert.equal(last.errors?.[0].extensions.code, 'LAST_ADMIN_KEY');
+
+        const second = (
           await app.graphql(
             'mutation { createApiKey(input: { name: "ops2", role: ADMIN }) { key apiKey { id } } }',
             {},
             bearer(first.key),
           )
         ).data.createApiKey;
-        assert.equal((await revoke(first.apiKey.id, third.key)).data.revokeApiKey.revoked, true);
-        Object.assign(second, third);
-      }
-      assert.equal(
-        (await app.graphql('{ me { openMode } }', {}, anonymous)).errors?.[0].extensions.code,
-        'UNAUTHENTICATED',
-      );
-      await app.close();
+        // two admins revoking each other at the same instant: exactly one of them wins
+        const revoke = (id: string, key: string) =>
+          app.graphql('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id }, bearer(key));
+        const both = await Promise.all([revoke(first.apiKey.id, second.key), revoke(second.apiKey.id, first.key)]);
+        const outcomes = both.map((r) => r.errors?.[0].extensions.code ?? 'revoked').sort();
+        // the loser is refused either as the last admin, or because its own key was revoked before
+        // its request was authenticated (the requests run concurrently)
+        assert.equal(outcomes[1], 'revoked', JSON.stringify(outcomes));
+        assert.ok(['LAST_ADMIN_KEY', 'UNAUTHENTICATED'].includes(outcomes[0]), JSON.stringify(outcomes));
+        const survivor = both[0].errors ? first : second;
+        if (survivor === first) {
+          // keep the rest of the test's story: `second` is the admin that remains
+          const third = (
+            await app.graphql(
+              'mutation { createApiKey(input: { name: "ops2", role: ADMIN }) { key apiKey { id } } }',
+              {},
+              bearer(first.key),
+            )
+          ).data.createApiKey;
+          assert.equal((await revoke(first.apiKey.id, third.key)).data.revokeApiKey.revoked, true);
+          Object.assign(second, third);
+        }
+        assert.equal(
+          (await app.graphql('{ me { openMode } }', {}, anonymous)).errors?.[0].extensions.code,
+          'UNAUTHENTICATED',
+        );
+        await app.close();
 
-      app = await startTestApp({ NEGLABEL_ADMIN_KEY: '', NEGLABEL_DATA_DIR: dir });
-      assert.equal(
-        (await app.graphql('{ taxonomies { totalCount } }', {}, anonymous)).errors?.[0].extensions.code,
-        'UNAUTHENTICATED',
-        'still closed after a restart',
-      );
-      assert.equal((await app.graphql('{ me { name } }', {}, bearer(second.key))).data.me.name, 'ops2');
-    } finally {
-      await app.close();
-    }
-  });
-});
+        app = await startTestApp({ NEGLABEL_ADMIN_KEY: '', NEGLABEL_DATA_DIR: dir });
+        assert.equal(
+          (await app.graphql('{ taxonomies { totalCount } }', {}, anonymous)).errors?.[0].extensions.code,
+          'UNAUTHENTICATED',
+          'still closed after a restart',
+        );
+        assert.equal((await app.graphql('{ me { name } }', {}, bearer(second.key))).data.me.name, 'ops2');
+      } finally {
+        await app.close();
+      }
+    });
+  },
+);
 
 test('a revoked bootstrap key stops the start with a clear message, not a database error', async () => {
   await withDataDir(async (dir) => {

@@ -60,16 +60,19 @@ test('texts and data: image URIs in one request, in order, equal to the GraphQL 
   );
 });
 
-test('encoding_format base64 carries the same float32 values; a single string is one input; the model defaults', async () => {
-  const floats = await embeddings({ input: 'a red car' });
-  const packed = await embeddings({ input: 'a red car', encoding_format: 'base64' });
-  assert.equal(packed.status, 200);
-  const bytes = Buffer.from(packed.body.data[0].embedding, 'base64');
-  const decoded = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
-  assert.deepEqual(decoded, floats.body.data[0].embedding);
-  assert.equal(floats.body.data.length, 1);
-  assert.equal(floats.body.model, 'clip-tiny-random');
-});
+test(
+  'encoding_format base64 carries the same float32 values; a single string is one input; the ' + 'model defaults',
+  async () => {
+    const floats = await embeddings({ input: 'a red car' });
+    const packed = await embeddings({ input: 'a red car', encoding_format: 'base64' });
+    assert.equal(packed.status, 200);
+    const bytes = Buffer.from(packed.body.data[0].embedding, 'base64');
+    const decoded = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+    assert.deepEqual(decoded, floats.body.data[0].embedding);
+    assert.equal(floats.body.data.length, 1);
+    assert.equal(floats.body.model, 'clip-tiny-random');
+  },
+);
 
 test("errors come in OpenAI's shape with our stable codes and HTTP statuses", async () => {
   const cases: Array<[unknown, string | null, number, string]> = [

@@ -58,31 +58,34 @@ test('a key at its in-flight limit is told to wait; another key is not held up',
   assert.equal(codes[3], 'ok');
 });
 
-test('the rate limit keys on the authenticated key, not the header spelling; bad tokens share the address bucket', async () => {
-  const limited = await startTestApp({ NEGLABEL_RATE_LIMIT_PER_MINUTE: '4', NEGLABEL_ENCODER_WORKERS: '1' });
-  try {
-    const status = async (authorization: string) =>
-      (
-        await fetch(`${limited.url}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization },
-          body: '{"query":"{ me { name } }"}',
-        })
-      ).status;
-    const spellings = [
-      `Bearer ${ADMIN_KEY}`,
-      `bearer ${ADMIN_KEY}`,
-      `BEARER ${ADMIN_KEY}`,
-      `Bearer   ${ADMIN_KEY}`,
-      `bearer ${ADMIN_KEY}`,
-    ];
-    const seen = [];
-    for (const spelling of spellings) seen.push(await status(spelling));
-    assert.deepEqual(seen, [200, 200, 200, 200, 429]);
-    const random = [];
-    for (let i = 0; i < 5; i++) random.push(await status(`Bearer random-${i}`));
-    assert.deepEqual(random, [200, 200, 200, 200, 429], 'unknown tokens are one caller: this address');
-  } finally {
-    await limited.close();
-  }
-});
+test(
+  'the rate limit keys on the authenticated key, not the header spelling; bad tokens share the ' + 'address bucket',
+  async () => {
+    const limited = await startTestApp({ NEGLABEL_RATE_LIMIT_PER_MINUTE: '4', NEGLABEL_ENCODER_WORKERS: '1' });
+    try {
+      const status = async (authorization: string) =>
+        (
+          await fetch(`${limited.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization },
+            body: '{"query":"{ me { name } }"}',
+          })
+        ).status;
+      const spellings = [
+        `Bearer ${ADMIN_KEY}`,
+        `bearer ${ADMIN_KEY}`,
+        `BEARER ${ADMIN_KEY}`,
+        `Bearer   ${ADMIN_KEY}`,
+        `bearer ${ADMIN_KEY}`,
+      ];
+      const seen = [];
+      for (const spelling of spellings) seen.push(await status(spelling));
+      assert.deepEqual(seen, [200, 200, 200, 200, 429]);
+      const random = [];
+      for (let i = 0; i < 5; i++) random.push(await status(`Bearer random-${i}`));
+      assert.deepEqual(random, [200, 200, 200, 200, 429], 'unknown tokens are one caller: this address');
+    } finally {
+      await limited.close();
+    }
+  },
+);

@@ -12,64 +12,68 @@ import { fixtureImage } from '../helpers/fixtures.ts';
 const GRANTS = readFileSync('docs/database-roles.sql', 'utf8');
 const image = (file: string) => ({ data: base64(fixtureImage(file)), filename: file });
 
-test('the service runs as a runtime role with the documented grants, and that role cannot rewrite history', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-role-'));
-  const db = await startEmbeddedDatabase(path.join(dir, 'data'), 4);
-  const owner = new pg.Pool({ connectionString: db.url, max: 1 });
-  await applyMigrations(owner, path.resolve('migrations'), () => {});
-  await owner.query('CREATE ROLE neglabel_runtime');
-  await owner.query(GRANTS);
-  await owner.end();
-  const app = await startTestApp({
-    DATABASE_URL: db.url,
-    NEGLABEL_DATABASE_ROLE: 'neglabel_runtime',
-    NEGLABEL_DB_POOL_SIZE: '1',
-    NEGLABEL_JOB_POLL_MS: '50',
-  });
-  try {
-    const ok = async (query: string, variables?: Record<string, unknown>) => {
-      const result = await app.graphql(query, variables);
-      assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-      return result.data;
-    };
-    assert.equal((await app.database.pool.query('SELECT current_user AS u')).rows[0].u, 'neglabel_runtime');
-    // everything the service does, as the runtime role
-    const taxonomyId = await createMinedTaxonomy(app, 'pets');
-    await ok('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
-      i: { taxonomyId, images: [image('images/rgb224.png'), image('images/tiny8.png')], idempotencyKey: 'k1' },
+test(
+  'the service runs as a runtime role with the documented grants, and that role cannot rewrite ' + 'history',
+  async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-role-'));
+    const db = await startEmbeddedDatabase(path.join(dir, 'data'), 4);
+    const owner = new pg.Pool({ connectionString: db.url, max: 1 });
+    await applyMigrations(owner, path.resolve('migrations'), () => {});
+    await owner.query('CREATE ROLE neglabel_runtime');
+    await owner.query(GRANTS);
+    await owner.end();
+    const app = await startTestApp({
+      DATABASE_URL: db.url,
+      NEGLABEL_DATABASE_ROLE: 'neglabel_runtime',
+      NEGLABEL_DB_POOL_SIZE: '1',
+      NEGLABEL_JOB_POLL_MS: '50',
     });
-    await ok('mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold } }', {
-      i: { taxonomyId, images: [image('images/rgb224.png')], apply: true },
-    });
-    const { createApiKey } = await ok(
-      'mutation { createApiKey(input: { name: "svc", role: SCORER }) { apiKey { id } } }',
-    );
-    await ok('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id: createApiKey.apiKey.id });
-    const stats = await ok(
-      'query { scoringStats { total } scoringRecords { edges { node { id } } } auditLog { edges { node { action } ' +
-        '} } }',
-    );
-    assert.equal(stats.scoringStats.total, 2, 'the rollup trigger wrote the daily stats as the owner');
-    assert.ok(stats.auditLog.edges.length >= 3);
+    try {
+      const ok = async (query: string, variables?: Record<string, unknown>) => {
+        const result = await app.graphql(query, variables);
+        assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+        return result.data;
+      };
+      assert.equal((await app.database.pool.query('SELECT current_user AS u')).rows[0].u, 'neglabel_runtime');
+      // everything the service does, as the runtime role
+      const taxonomyId = await createMinedTaxonomy(app, 'pets');
+      await ok('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
+        i: { taxonomyId, images: [image('images/rgb224.png'), image('images/tiny8.png')], idempotencyKey: 'k1' },
+      });
+      await ok('mutation($i: CalibrateThresholdInput!) { calibrateThreshold(input: $i) { threshold } }', {
+        i: { taxonomyId, images: [image('images/rgb224.png')], apply: true },
+      });
+      const { createApiKey } = await ok(
+        'mutation { createApiKey(input: { name: "svc", role: SCORER }) { apiKey { id } } }',
+      );
+      await ok('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id: createApiKey.apiKey.id });
+      const stats = await ok(
+        'query { scoringStats { total } scoringRecords { edges { node { id } } } auditLog { edges { node { action } ' +
+          '} } }',
+      );
+      assert.equal(stats.scoringStats.total, 2, 'the rollup trigger wrote the daily stats as the owner');
+      assert.ok(stats.auditLog.edges.length >= 3);
 
-    // and what it must never do
-    const refused = async (sql: string, pattern: RegExp) => assert.rejects(app.database.pool.query(sql), pattern, sql);
-    await refused('UPDATE scoring_records SET score = 0', /permission denied/);
-    await refused('DELETE FROM audit_log', /permission denied/);
-    await refused('TRUNCATE scoring_records', /permission denied/);
-    await refused('ALTER TABLE scoring_records DISABLE TRIGGER ALL', /must be owner/);
-    await refused('ALTER TABLE audit_log DISABLE TRIGGER ALL', /must be owner/);
-    await refused('UPDATE scoring_daily_stats SET total = 0', /permission denied/);
-    await refused(
-      "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at) VALUES ('x', 'x', 'x', now())",
-      /permission denied/,
-    );
-    await refused('CREATE INDEX evil ON scoring_records (score)', /must be owner/);
-    await refused('DROP TABLE audit_log', /must be owner/);
-    await refused('DELETE FROM scoring_requests', /permission denied/);
-  } finally {
-    await app.close();
-    await db.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+      // and what it must never do
+      const refused = async (sql: string, pattern: RegExp) =>
+        assert.rejects(app.database.pool.query(sql), pattern, sql);
+      await refused('UPDATE scoring_records SET score = 0', /permission denied/);
+      await refused('DELETE FROM audit_log', /permission denied/);
+      await refused('TRUNCATE scoring_records', /permission denied/);
+      await refused('ALTER TABLE scoring_records DISABLE TRIGGER ALL', /must be owner/);
+      await refused('ALTER TABLE audit_log DISABLE TRIGGER ALL', /must be owner/);
+      await refused('UPDATE scoring_daily_stats SET total = 0', /permission denied/);
+      await refused(
+        "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at) VALUES ('x', 'x', 'x', now())",
+        /permission denied/,
+      );
+      await refused('CREATE INDEX evil ON scoring_records (score)', /must be owner/);
+      await refused('DROP TABLE audit_log', /must be owner/);
+      await refused('DELETE FROM scoring_requests', /permission denied/);
+    } finally {
+      await app.close();
+      await db.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

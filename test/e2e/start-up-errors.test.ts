@@ -55,7 +55,7 @@ test('a data folder in use by another neglabel, and an invalid variable: one hum
     assert.equal(second.code, 1);
     assert.match(
       second.stderr.trim(),
-      /^neglabel could not start: .* is in use by another neglabel process \(pid \d+\): stop it, or set NEGLABEL_DATA_DIR to another folder/,
+      /^neglabel could not start: .* in use by another neglabel process \(pid \d+\): stop it, or set NEGLABEL_DATA_DIR/,
     );
     assert.equal(second.stderr.trim().split('\n').length, 1);
     const invalid = await run({ NEGLABEL_ROLE: 'everything' });

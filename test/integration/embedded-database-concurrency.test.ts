@@ -21,19 +21,25 @@ const TRANSACTIONS = 25;
 const CLIENT = `
 import pg from 'pg';
 const [url, name] = process.argv.slice(1);
-const clients = await Promise.all(Array.from({ length: ${CONNECTIONS} }, async () => { const c = new pg.Client(url); await c.connect(); return c; }));
+const clients = await Promise.all(Array.from({ length: ${CONNECTIONS} }, async () => {
+  const c = new pg.Client(url);
+  await c.connect();
+  return c;
+}));
 const failures = [];
 await Promise.all(clients.map(async (client, c) => {
   for (let t = 0; t < ${TRANSACTIONS}; t++) {
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query('INSERT INTO ledger (who, n) VALUES ($1, $2) RETURNING id', [name + ':' + c, t]);
+      const { rows } = await client.query('INSERT INTO ledger (who, n) VALUES ($1, $2) ' +
+        'RETURNING id', [name + ':' + c, t]);
       await client.query('INSERT INTO ledger (who, n) VALUES ($1, $2)', [name + ':' + c, -t]);
       const check = await client.query('SELECT count(*)::int AS k FROM ledger WHERE id = $1', [rows[0].id]);
       if (check.rows[0].k !== 1) throw new Error('own row not visible');
       await client.query('COMMIT');
       // and extended-protocol statements outside a transaction
-      const sum = await client.query('SELECT coalesce(sum(n), 0)::int AS s FROM ledger WHERE who = $1', [name + ':' + c]);
+      const sum = await client.query('SELECT coalesce(sum(n), 0)::int AS s FROM ledger WHERE ' +
+        'who = $1', [name + ':' + c]);
       if (sum.rows[0].s !== 0) throw new Error('unbalanced: ' + sum.rows[0].s);
     } catch (error) {
       failures.push(error.message);

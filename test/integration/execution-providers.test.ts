@@ -21,20 +21,23 @@ const start = (executionProviders: Array<'cpu' | 'cuda' | 'tensorrt'>) =>
     cacheEntries: 0,
   });
 
-test('cuda without the CPU allowed: the model does not load, and its status says how to install the GPU binaries', async () => {
-  const encoder = await start(['cuda']);
-  try {
-    const [model] = encoder.models();
-    assert.equal(model.loaded, false);
-    assert.match(model.error ?? '', /cuda: .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
-    assert.throws(
-      () => encoder.resolveModel(null),
-      (error: Error & { code?: string }) => error.code === 'MODEL_NOT_LOADED',
-    );
-  } finally {
-    await encoder.close();
-  }
-});
+test(
+  'cuda without the CPU allowed: the model does not load, and its status says how to install the ' + 'GPU binaries',
+  async () => {
+    const encoder = await start(['cuda']);
+    try {
+      const [model] = encoder.models();
+      assert.equal(model.loaded, false);
+      assert.match(model.error ?? '', /cuda: .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
+      assert.throws(
+        () => encoder.resolveModel(null),
+        (error: Error & { code?: string }) => error.code === 'MODEL_NOT_LOADED',
+      );
+    } finally {
+      await encoder.close();
+    }
+  },
+);
 
 test('tensorrt,cuda,cpu: the model runs on the CPU and reports both providers that did not load', async () => {
   const encoder = await start(['tensorrt', 'cuda', 'cpu']);

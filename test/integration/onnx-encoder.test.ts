@@ -52,28 +52,31 @@ test('image embeddings equal the reference within 1e-4, resized images included 
   }
 });
 
-test('32 concurrent single-image requests reach the session as a few batched runs, identical to one by one', async () => {
-  const files = reference.images.map((i) => i.file);
-  // distinct bytes per request (a trailing byte after the image end), so the cache cannot answer
-  const images = Array.from({ length: 32 }, (_, i) =>
-    Buffer.concat([fixtureImage(files[i % files.length]), Buffer.from([i, 7])]),
-  );
-  const before = encoder.stats();
-  const concurrent = await Promise.all(images.map((img) => encoder.embedImages(MODEL, [{ bytes: img }])));
-  const afterStats = encoder.stats();
-  const runs = afterStats.imageRuns - before.imageRuns;
-  assert.equal(afterStats.imageItems - before.imageItems, 32);
-  assert.ok(runs <= 4, `32 requests took ${runs} session runs`);
-
-  for (const [i, img] of images.entries()) {
-    // trailing bytes after the image end change the hash, not the pixels
-    const [single] = await encoder.embedImages(MODEL, [{ bytes: Buffer.concat([img, Buffer.from('x')]) }]);
-    assert.ok(
-      maxAbsDiff(single as Float32Array, concurrent[i][0] as Float32Array) < 1e-5,
-      `image ${i} differs between batched and single runs`,
+test(
+  '32 concurrent single-image requests reach the session as a few batched runs, identical to one ' + 'by one',
+  async () => {
+    const files = reference.images.map((i) => i.file);
+    // distinct bytes per request (a trailing byte after the image end), so the cache cannot answer
+    const images = Array.from({ length: 32 }, (_, i) =>
+      Buffer.concat([fixtureImage(files[i % files.length]), Buffer.from([i, 7])]),
     );
-  }
-});
+    const before = encoder.stats();
+    const concurrent = await Promise.all(images.map((img) => encoder.embedImages(MODEL, [{ bytes: img }])));
+    const afterStats = encoder.stats();
+    const runs = afterStats.imageRuns - before.imageRuns;
+    assert.equal(afterStats.imageItems - before.imageItems, 32);
+    assert.ok(runs <= 4, `32 requests took ${runs} session runs`);
+
+    for (const [i, img] of images.entries()) {
+      // trailing bytes after the image end change the hash, not the pixels
+      const [single] = await encoder.embedImages(MODEL, [{ bytes: Buffer.concat([img, Buffer.from('x')]) }]);
+      assert.ok(
+        maxAbsDiff(single as Float32Array, concurrent[i][0] as Float32Array) < 1e-5,
+        `image ${i} differs between batched and single runs`,
+      );
+    }
+  },
+);
 
 test(
   'transparency: hidden colours under transparent pixels do not matter; dropAlpha and backgrounds are cached ' +
@@ -149,33 +152,36 @@ test('padding a text batch to its longest row gives the same embeddings as encod
   });
 });
 
-test('NEGLABEL_PREPROCESSING=fast encodes through the workers, close to the exact path (which stays the default)', async () => {
-  const fast = await OnnxEncoder.start({
-    modelsDir: '/nonexistent',
-    defaultModelDir: FIXTURE_MODEL_DIR,
-    workers: 1,
-    settings: { executionProviders: ['cpu'], preprocessing: 'fast' },
-    maxBatchSize: 8,
-    batchWindowMs: 1,
-    maxImagePixels: 1e8,
-    cacheEntries: 0,
-  });
-  try {
-    const files = ['images/rgb640x480.jpg', 'images/rgba240.png'];
-    const images = files.map((file) => ({ bytes: fixtureImage(file) }));
-    const [exactEmbeddings, fastEmbeddings] = [
-      await encoder.embedImages(MODEL, images),
-      await fast.embedImages(MODEL, images),
-    ];
-    for (let i = 0; i < images.length; i++) {
-      const [a, b] = [exactEmbeddings[i] as Float32Array, fastEmbeddings[i] as Float32Array];
-      const cosine = a.reduce((s, v, j) => s + v * b[j], 0);
-      assert.ok(cosine > 0.99 && cosine < 1 - 1e-7, `${files[i]}: cosine ${cosine} (close, and not the same path)`);
+test(
+  'NEGLABEL_PREPROCESSING=fast encodes through the workers, close to the exact path (which stays ' + 'the default)',
+  async () => {
+    const fast = await OnnxEncoder.start({
+      modelsDir: '/nonexistent',
+      defaultModelDir: FIXTURE_MODEL_DIR,
+      workers: 1,
+      settings: { executionProviders: ['cpu'], preprocessing: 'fast' },
+      maxBatchSize: 8,
+      batchWindowMs: 1,
+      maxImagePixels: 1e8,
+      cacheEntries: 0,
+    });
+    try {
+      const files = ['images/rgb640x480.jpg', 'images/rgba240.png'];
+      const images = files.map((file) => ({ bytes: fixtureImage(file) }));
+      const [exactEmbeddings, fastEmbeddings] = [
+        await encoder.embedImages(MODEL, images),
+        await fast.embedImages(MODEL, images),
+      ];
+      for (let i = 0; i < images.length; i++) {
+        const [a, b] = [exactEmbeddings[i] as Float32Array, fastEmbeddings[i] as Float32Array];
+        const cosine = a.reduce((s, v, j) => s + v * b[j], 0);
+        assert.ok(cosine > 0.99 && cosine < 1 - 1e-7, `${files[i]}: cosine ${cosine} (close, and not the same path)`);
+      }
+    } finally {
+      await fast.close();
     }
-  } finally {
-    await fast.close();
-  }
-});
+  },
+);
 
 test('a dropped label bank is forgotten by every encoder worker, so their memory stays bounded', async () => {
   const runtime = new WorkerScoringRuntime(encoder.pool);

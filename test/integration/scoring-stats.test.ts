@@ -23,8 +23,11 @@ before(async () => {
   const random = mulberry32(9);
   for (let batch = 0; batch < 3; batch++) {
     await pool.query(
-      `INSERT INTO scoring_records (created_at, caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold, image_hash, image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms)
-       SELECT '2026-11-01T00:00:00Z'::timestamptz + (t * interval '1 hour'), CASE WHEN s > 0.7 THEN 'svc-a' ELSE 'svc-b' END, $1, $2, $1, 'm', 0.5, 'h', '[1,0]', s, 0, s < 0.5, 'a', '[]', '[]', 1
+      `INSERT INTO scoring_records (created_at, caller, taxonomy_id, taxonomy_version_id, negative_set_id,
+         model_id, threshold, image_hash, image_embedding, score, logit_score, is_ood, predicted_label, top_labels,
+         top_negatives, latency_ms)
+       SELECT '2026-11-01T00:00:00Z'::timestamptz + (t * interval '1 hour'), CASE WHEN s > 0.7 THEN 'svc-a'
+         ELSE 'svc-b' END, $1, $2, $1, 'm', 0.5, 'h', '[1,0]', s, 0, s < 0.5, 'a', '[]', '[]', 1
        FROM unnest($3::float8[], $4::int[]) AS x(s, t)`,
       [
         taxonomyId,

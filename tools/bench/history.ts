@@ -57,8 +57,11 @@ export async function historyBenchmark(
     for (let done = 0; done < records; done += CHUNK) {
       const n = Math.min(CHUNK, records - done);
       await pool.query(
-        `INSERT INTO scoring_records (created_at, caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold, image_hash, image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms)
-         SELECT now() - (random() * interval '30 days'), 'service-' || (g % 8), t.id, t.version, t.id, $2, 0.5, md5(g::text), bv.v, s.score, s.score * 10 - 5, s.score < 0.5, 'label', '[]', '[]', 3
+        `INSERT INTO scoring_records (created_at, caller, taxonomy_id, taxonomy_version_id, negative_set_id,
+           model_id, threshold, image_hash, image_embedding, score, logit_score, is_ood, predicted_label, top_labels,
+           top_negatives, latency_ms)
+         SELECT now() - (random() * interval '30 days'), 'service-' || (g % 8), t.id, t.version, t.id, $2, 0.5,
+           md5(g::text), bv.v, s.score, s.score * 10 - 5, s.score < 0.5, 'label', '[]', '[]', 3
          FROM generate_series($1::int, $1::int + $3::int - 1) AS g
          CROSS JOIN LATERAL (SELECT random() AS score) s
          JOIN (SELECT * FROM unnest($4::uuid[], $5::uuid[]) WITH ORDINALITY AS u(id, version, k)) t ON t.k = g % 5 + 1
@@ -145,13 +148,25 @@ export async function historyBenchmark(
         .slice(0, 3)
         .map((l) => l.trim());
     const vector = `[${Array.from(vectors.subarray(0, dim)).join(',')}]`;
+    const page = await explain(
+      `SELECT id FROM scoring_records r WHERE r.taxonomy_id = $1 AND r.is_ood AND r.created_at >= $2
+       ORDER BY r.id DESC LIMIT 51`,
+      [t, from],
+    );
+    const stats = await explain(
+      `SELECT date_trunc('day', day) , sum(total) FROM scoring_daily_stats d
+       WHERE d.taxonomy_id = $1 AND d.day >= $2 GROUP BY 1`,
+      [t, dayFrom],
+    );
+    const similar = await explain(
+      `SELECT id FROM scoring_records r WHERE r.model_id = $1
+       ORDER BY r.image_embedding::vector(${dim}) <=> $2::vector(${dim}) LIMIT 10`,
+      [model.id, vector],
+    );
     const plans = [
-      `records page: ` +
-        `${(await explain(`SELECT id FROM scoring_records r WHERE r.taxonomy_id = $1 AND r.is_ood AND r.created_at >= $2 ORDER BY r.id DESC LIMIT 51`, [t, from])).join(' / ')}`,
-      `stats: ` +
-        `${(await explain(`SELECT date_trunc('day', day) , sum(total) FROM scoring_daily_stats d WHERE d.taxonomy_id = $1 AND d.day >= $2 GROUP BY 1`, [t, dayFrom])).join(' / ')}`,
-      `similar: ` +
-        `${(await explain(`SELECT id FROM scoring_records r WHERE r.model_id = $1 ORDER BY r.image_embedding::vector(${dim}) <=> $2::vector(${dim}) LIMIT 10`, [model.id, vector])).join(' / ')}`,
+      `records page: ${page.join(' / ')}`,
+      `stats: ${stats.join(' / ')}`,
+      `similar: ${similar.join(' / ')}`,
     ];
     return { rows, plans, seedSeconds };
   } finally {

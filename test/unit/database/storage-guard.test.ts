@@ -25,16 +25,19 @@ test('an external database reported full stays not writable for a minute, then w
   assert.doesNotThrow(() => guard.assertWritable());
 });
 
-test("processes on a db process's socket watch that data folder's disk; other databases are not theirs to measure", () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-socket-'));
-  try {
-    const url = `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(dir)}`;
-    assert.equal(embeddedDataDirOf(url), null, 'a socket folder without the lock file is some other Postgres');
-    writeFileSync(path.join(dir, LOCK_FILE), '1');
-    assert.equal(embeddedDataDirOf(url), dir);
-    assert.equal(embeddedDataDirOf('postgresql://u:p@db.example:5432/neglabel'), null);
-    assert.equal(embeddedDataDirOf('postgresql://u@localhost/x?host=/var/run/postgresql'), null);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "processes on a db process's socket watch that data folder's disk; other databases are not theirs to " + 'measure',
+  () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-socket-'));
+    try {
+      const url = `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(dir)}`;
+      assert.equal(embeddedDataDirOf(url), null, 'a socket folder without the lock file is some other Postgres');
+      writeFileSync(path.join(dir, LOCK_FILE), '1');
+      assert.equal(embeddedDataDirOf(url), dir);
+      assert.equal(embeddedDataDirOf('postgresql://u:p@db.example:5432/neglabel'), null);
+      assert.equal(embeddedDataDirOf('postgresql://u@localhost/x?host=/var/run/postgresql'), null);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

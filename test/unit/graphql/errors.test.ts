@@ -12,16 +12,19 @@ function diskFullFromResolver(): GraphQLError {
   return new GraphQLError(error.message, { path: ['scoreImages'], originalError: error });
 }
 
-test("an external database's disk-full error reaches the client as STORAGE_FULL and marks the service not ready", () => {
-  let reported = 0;
-  const format = createErrorFormatter(createLogger('silent'), () => reported++);
-  const error = diskFullFromResolver();
-  const formatted = format({ message: error.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, error);
-  assert.equal(formatted.extensions?.code, 'STORAGE_FULL');
-  assert.match(formatted.message, /out of disk space.*free space on the database server/);
-  assert.equal(reported, 1);
-  assert.equal(errorCode(error), 'STORAGE_FULL', 'metrics count it under the same code');
-});
+test(
+  "an external database's disk-full error reaches the client as STORAGE_FULL and marks the service not " + 'ready',
+  () => {
+    let reported = 0;
+    const format = createErrorFormatter(createLogger('silent'), () => reported++);
+    const error = diskFullFromResolver();
+    const formatted = format({ message: error.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, error);
+    assert.equal(formatted.extensions?.code, 'STORAGE_FULL');
+    assert.match(formatted.message, /out of disk space.*free space on the database server/);
+    assert.equal(reported, 1);
+    assert.equal(errorCode(error), 'STORAGE_FULL', 'metrics count it under the same code');
+  },
+);
 
 test('the same error wrapped by the Prisma driver adapter is recognised too', () => {
   const wrapped = Object.assign(new Error('Database error'), {

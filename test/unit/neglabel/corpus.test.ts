@@ -27,32 +27,35 @@ test('a word that is both noun and adjective is a noun, whatever the list order'
   ]);
 });
 
-test('the WordNet 3.1 corpus follows the reference rule; overlap with the WordNet 3.0 reference lists is reported', (t) => {
-  const corpus = loadWordNetCorpus();
-  const reference = buildCorpus(
-    readdirSync(REFERENCE).map((file) => ({
-      pos: file.startsWith('noun') ? ('noun' as const) : ('adjective' as const),
-      words: readFileSync(path.join(REFERENCE, file), 'utf8').split('\n').filter(Boolean),
-    })),
-  );
-  const ours = new Set(corpus.map((w) => w.text));
-  const theirs = new Set(reference.map((w) => w.text));
-  const shared = [...ours].filter((w) => theirs.has(w)).length;
-  t.diagnostic(
-    `WordNet 3.1 corpus: ${corpus.length} words (${corpus.filter((w) => w.pos === 'noun').length} nouns); ` +
-      `reference (3.0): ${reference.length}`,
-  );
-  t.diagnostic(
-    `shared: ${shared} = ${((100 * shared) / theirs.size).toFixed(2)} % of the reference, ` +
-      `${((100 * shared) / ours.size).toFixed(2)} % of ours`,
-  );
-  assert.equal(ours.size, corpus.length, 'deduplicated');
-  assert.ok(Math.abs(corpus.length - 70000) < 2000, `corpus size ${corpus.length}`);
-  assert.ok(shared / theirs.size > 0.95, 'WordNet 3.0 and 3.1 differ only a little');
-  assert.ok(!corpus.some((w) => w.text.startsWith('[')));
-  assert.ok(!ours.has('golden retriever') && !ours.has('goldfish'), 'noun.animal is excluded');
-  assert.ok(!ours.has('souvlaki'), 'noun.food is excluded');
-});
+test(
+  'the WordNet 3.1 corpus follows the reference rule; overlap with the WordNet 3.0 reference lists is ' + 'reported',
+  (t) => {
+    const corpus = loadWordNetCorpus();
+    const reference = buildCorpus(
+      readdirSync(REFERENCE).map((file) => ({
+        pos: file.startsWith('noun') ? ('noun' as const) : ('adjective' as const),
+        words: readFileSync(path.join(REFERENCE, file), 'utf8').split('\n').filter(Boolean),
+      })),
+    );
+    const ours = new Set(corpus.map((w) => w.text));
+    const theirs = new Set(reference.map((w) => w.text));
+    const shared = [...ours].filter((w) => theirs.has(w)).length;
+    t.diagnostic(
+      `WordNet 3.1 corpus: ${corpus.length} words (${corpus.filter((w) => w.pos === 'noun').length} nouns); ` +
+        `reference (3.0): ${reference.length}`,
+    );
+    t.diagnostic(
+      `shared: ${shared} = ${((100 * shared) / theirs.size).toFixed(2)} % of the reference, ` +
+        `${((100 * shared) / ours.size).toFixed(2)} % of ours`,
+    );
+    assert.equal(ours.size, corpus.length, 'deduplicated');
+    assert.ok(Math.abs(corpus.length - 70000) < 2000, `corpus size ${corpus.length}`);
+    assert.ok(shared / theirs.size > 0.95, 'WordNet 3.0 and 3.1 differ only a little');
+    assert.ok(!corpus.some((w) => w.text.startsWith('[')));
+    assert.ok(!ours.has('golden retriever') && !ours.has('goldfish'), 'noun.animal is excluded');
+    assert.ok(!ours.has('souvlaki'), 'noun.food is excluded');
+  },
+);
 
 test("a custom corpus keeps its words as written: WordNet's cleanup would merge or cut them", () => {
   const { words } = customCorpus([

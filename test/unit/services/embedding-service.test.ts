@@ -50,23 +50,26 @@ test('text limits are checked before any encoding: count, length per text, lengt
   assert.deepEqual(calls, [{ kind: 'texts', count: 2 }]);
 });
 
-test('the pixel budget counts declared pixels before decoding, and a failed image is named by index and file', async () => {
-  const { encoder, calls } = fakeEncoder();
-  const service = new EmbeddingService(encoder, limits);
-  const image = (file: string) => ({ data: base64(fixtureImage(`images/${file}`)), filename: file });
-  // 224x224 = 50,176 pixels each: two fit in 100,000, three do not
-  await assert.rejects(
-    service.embedImageInputs(null, [image('rgb224.png'), image('rgb224b.png'), image('rgb224.jpg')]),
-    (error: DomainError) => error.code === 'REQUEST_BUDGET_EXCEEDED',
-  );
-  assert.deepEqual(calls, []);
-  await assert.rejects(
-    service.embedImageInputs(null, [image('rgb224.png'), image('tiny8.png')]),
-    (error: DomainError) => {
-      assert.equal(error.code, 'INVALID_IMAGE');
-      assert.match(error.message, /^images\[1\] \(tiny8\.png\): not an image/);
-      assert.deepEqual({ field: error.details?.field, index: error.details?.index }, { field: 'images', index: 1 });
-      return true;
-    },
-  );
-});
+test(
+  'the pixel budget counts declared pixels before decoding, and a failed image is named by index ' + 'and file',
+  async () => {
+    const { encoder, calls } = fakeEncoder();
+    const service = new EmbeddingService(encoder, limits);
+    const image = (file: string) => ({ data: base64(fixtureImage(`images/${file}`)), filename: file });
+    // 224x224 = 50,176 pixels each: two fit in 100,000, three do not
+    await assert.rejects(
+      service.embedImageInputs(null, [image('rgb224.png'), image('rgb224b.png'), image('rgb224.jpg')]),
+      (error: DomainError) => error.code === 'REQUEST_BUDGET_EXCEEDED',
+    );
+    assert.deepEqual(calls, []);
+    await assert.rejects(
+      service.embedImageInputs(null, [image('rgb224.png'), image('tiny8.png')]),
+      (error: DomainError) => {
+        assert.equal(error.code, 'INVALID_IMAGE');
+        assert.match(error.message, /^images\[1\] \(tiny8\.png\): not an image/);
+        assert.deepEqual({ field: error.details?.field, index: error.details?.index }, { field: 'images', index: 1 });
+        return true;
+      },
+    );
+  },
+);

@@ -63,19 +63,22 @@ test('a new request queues one job and wakes the workers; the same request again
   assert.equal(queued(), 2);
 });
 
-test('parameters already mined for the version reuse the set: activated, recorded as a finished job, nothing queued', async () => {
-  const { service, jobs, sets, activated, queued } = world();
-  const firstJob = await service.start({ taxonomyId: 't' }, 'alice');
-  jobs[0].status = 'SUCCEEDED';
-  sets.push({ id: 'set-1', versionId: 'v1', parametersKey: firstJob.parametersKey });
-  const reused = await service.start({ taxonomyId: 't' }, 'alice');
-  assert.equal(reused.status, 'SUCCEEDED');
-  assert.equal(reused.negativeSetId, 'set-1');
-  assert.deepEqual(activated, ['set-1']);
-  assert.equal(queued(), 1, 'only the first request queued work');
-  const forced = await service.start({ taxonomyId: 't', force: true }, 'alice');
-  assert.equal(forced.status, 'QUEUED', 'force mines again');
-});
+test(
+  'parameters already mined for the version reuse the set: activated, recorded as a finished ' + 'job, nothing queued',
+  async () => {
+    const { service, jobs, sets, activated, queued } = world();
+    const firstJob = await service.start({ taxonomyId: 't' }, 'alice');
+    jobs[0].status = 'SUCCEEDED';
+    sets.push({ id: 'set-1', versionId: 'v1', parametersKey: firstJob.parametersKey });
+    const reused = await service.start({ taxonomyId: 't' }, 'alice');
+    assert.equal(reused.status, 'SUCCEEDED');
+    assert.equal(reused.negativeSetId, 'set-1');
+    assert.deepEqual(activated, ['set-1']);
+    assert.equal(queued(), 1, 'only the first request queued work');
+    const forced = await service.start({ taxonomyId: 't', force: true }, 'alice');
+    assert.equal(forced.status, 'QUEUED', 'force mines again');
+  },
+);
 
 test('the default parameters keep their identity when the ensemble option exists but is off', async () => {
   const templates = ['a photo of a {}.', 'a drawing of a {}.'];

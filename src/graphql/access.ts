@@ -4,7 +4,7 @@
  * successful admin mutation.
  */
 import { DomainError } from '../errors.ts';
-import type { Role } from '../services/access-service.ts';
+import type { Caller, Role } from '../services/access-service.ts';
 import type { GraphQLContext } from './context.ts';
 
 const EVERYONE: Role[] = ['admin', 'scorer', 'auditor'];
@@ -82,31 +82,27 @@ function summarize(args: Record<string, any>): Record<string, unknown> {
   );
 }
 
+/** Refuses a caller whose role may not call the root field (the table above; unlisted: admin only). */
+export function assertAllowed(caller: Caller, type: 'Query' | 'Mutation', field: string): void {
+  const allowed = ALLOWED[`${type}.${field}`] ?? ['admin'];
+  if (!allowed.includes(caller.role)) {
+    throw new DomainError(
+      'FORBIDDEN',
+      `The ${caller.role} role may not call ${field}: it needs ${allowed.join(' or ')}.`,
+    );
+  }
+}
+
 export function withAccessControl(type: 'Query' | 'Mutation', field: string, resolve: Resolver): Resolver {
-  const key = `${type}.${field}`;
-  if (PUBLIC.has(key)) return resolve;
-  const allowed = ALLOWED[key] ?? ['admin'];
+  if (PUBLIC.has(`${type}.${field}`)) return resolve;
   return async (parent, args, context, info) => {
     context.auth ??= await context.services.access.authenticate(context.authorization);
-    if (!allowed.includes(context.auth.role)) {
-      throw new DomainError(
-        'FORBIDDEN',
-        `The ${context.auth.role} role may not call ${field}: it needs ${allowed.join(' or ')}.`,
-      );
-    }
+    assertAllowed(context.auth, type, field);
     // checked before any work, so a full disk costs the caller nothing and changes nothing
     if (type === 'Mutation' && !READ_ONLY_MUTATIONS.has(field)) context.services.storage.assertWritable();
-    let release: (() => void) | null = null;
-    if (HEAVY.has(field)) {
-      release = context.inFlight.tryAcquire(context.auth.keyId ?? `anonymous:${context.requestId}`);
-      if (!release) {
-        throw new DomainError(
-          'TOO_MANY_IN_FLIGHT',
-          `This key already has the most encoder requests in flight that one key may have: wait for them to ` +
-            `finish, then retry.`,
-        );
-      }
-    }
+    const release = HEAVY.has(field)
+      ? context.inFlight.acquire(context.auth.keyId ?? `anonymous:${context.requestId}`)
+      : null;
     let result: unknown;
     try {
       result = await resolve(parent, args, context, info);

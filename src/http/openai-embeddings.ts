@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type express from 'express';
 import { DomainError, InvalidInputError } from '../errors.ts';
+import { assertAllowed } from '../graphql/access.ts';
 import { ClipTokenizer } from '../inference/tokenizer.ts';
 import type { Caller } from '../services/access-service.ts';
 import type { Services } from '../services/index.ts';
@@ -96,19 +97,11 @@ export function openAiEmbeddingsHandler(
     let release: (() => void) | null = null;
     try {
       const caller: Caller = res.locals.caller ?? (await services.access.authenticate(req.headers.authorization));
-      if (caller.role === 'auditor') {
-        throw new DomainError('FORBIDDEN', 'The auditor role may not compute embeddings: it needs admin or scorer.');
-      }
+      // the same roles as the GraphQL embedTexts / embedImages queries
+      assertAllowed(caller, 'Query', 'embedTexts');
       const { model: modelId, inputs, base64 } = readRequest(req.body);
       const model = services.encoder.resolveModel(modelId);
-      release = inFlight.tryAcquire(caller.keyId ?? `anonymous:${req.headers['x-request-id']}`);
-      if (!release) {
-        throw new DomainError(
-          'TOO_MANY_IN_FLIGHT',
-          'This key already has the most encoder requests in flight that one key may have: wait for them to ' +
-            'finish, then retry.',
-        );
-      }
+      release = inFlight.acquire(caller.keyId ?? `anonymous:${req.headers['x-request-id']}`);
       const imageAt = inputs.flatMap((input, i) => (DATA_IMAGE.test(input) ? [i] : []));
       const textAt = inputs.flatMap((input, i) => (DATA_IMAGE.test(input) ? [] : [i]));
       const texts = textAt.map((i) => inputs[i]);

@@ -8,6 +8,7 @@
  * bucket is evicted one at a time beyond `maxBuckets`.
  */
 import type { NextFunction, Request, Response } from 'express';
+import { DomainError } from '../errors.ts';
 
 /** The body of a refusal, in the format of the route that refused. */
 export type ErrorBody = (req: Request, message: string, code: string) => object;
@@ -59,10 +60,16 @@ export class InFlightLimiter {
 
   constructor(private readonly limit: number) {}
 
-  /** A release function, or null when the caller is at its limit. */
-  tryAcquire(caller: string): (() => void) | null {
+  /** A release function; TOO_MANY_IN_FLIGHT when the caller is at its limit. */
+  acquire(caller: string): () => void {
     const current = this.counts.get(caller) ?? 0;
-    if (this.limit > 0 && current >= this.limit) return null;
+    if (this.limit > 0 && current >= this.limit) {
+      throw new DomainError(
+        'TOO_MANY_IN_FLIGHT',
+        'This key already has the most encoder requests in flight that one key may have: wait for them to ' +
+          'finish, then retry.',
+      );
+    }
     this.counts.set(caller, current + 1);
     let released = false;
     return () => {

@@ -286,42 +286,15 @@ test('bad input is refused with stable codes and changes nothing', async () => {
   const records = async () => (await app.graphql(`{ scoringStats { total } }`)).data.scoringStats.total;
   const taxonomiesBefore = await count();
   const recordsBefore = await records();
+  const CREATE = 'mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }';
   const cases: Array<[string, Record<string, unknown>, string]> = [
-    [
-      'mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }',
-      { i: { name: 'x', labels: [] } },
-      'EMPTY_LABELS',
-    ],
-    [
-      'mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }',
-      { i: { name: 'x', labels: ['cat', ' Cat '] } },
-      'DUPLICATE_LABEL',
-    ],
-    [
-      'mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }',
-      { i: { name: 'x', labels: ['cat', '   '] } },
-      'EMPTY_LABEL',
-    ],
-    [
-      'mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }',
-      { i: { name: 'x', labels: ['a\u0007b'] } },
-      'INVALID_LABEL',
-    ],
-    [
-      'mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }',
-      { i: { name: 'x', labels: ['cat'], promptTemplate: 'no slot' } },
-      'INVALID_PROMPT_TEMPLATE',
-    ],
-    [
-      'mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }',
-      { i: { name: 'imagenet-1k', labels: ['cat'] } },
-      'TAXONOMY_EXISTS',
-    ],
-    [
-      'mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }',
-      { i: { name: 'x', labels: ['cat'], model: 'nope' } },
-      'MODEL_NOT_FOUND',
-    ],
+    [CREATE, { i: { name: 'x', labels: [] } }, 'EMPTY_LABELS'],
+    [CREATE, { i: { name: 'x', labels: ['cat', ' Cat '] } }, 'DUPLICATE_LABEL'],
+    [CREATE, { i: { name: 'x', labels: ['cat', '   '] } }, 'EMPTY_LABEL'],
+    [CREATE, { i: { name: 'x', labels: ['a\u0007b'] } }, 'INVALID_LABEL'],
+    [CREATE, { i: { name: 'x', labels: ['cat'], promptTemplate: 'no slot' } }, 'INVALID_PROMPT_TEMPLATE'],
+    [CREATE, { i: { name: 'imagenet-1k', labels: ['cat'] } }, 'TAXONOMY_EXISTS'],
+    [CREATE, { i: { name: 'x', labels: ['cat'], model: 'nope' } }, 'MODEL_NOT_FOUND'],
     [
       'mutation($i: StartMiningInput!) { startMining(input: $i) { id } }',
       { i: { taxonomyId, percentile: 1.5 } },

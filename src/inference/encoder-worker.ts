@@ -137,7 +137,10 @@ function getModel(modelId: string): Promise<LoadedModel> {
 }
 
 /** One text-session run over token id rows of any lengths, padded to the longest with the end token. */
-async function runText(model: LoadedModel, rows: number[][]): Promise<{ data: Float32Array; dim: number }> {
+async function runText(
+  model: LoadedModel,
+  rows: number[][],
+): Promise<{ data: Float32Array; norms: Float32Array; dim: number }> {
   const length = Math.max(...rows.map((r) => r.length));
   const ids = new BigInt64Array(rows.length * length).fill(BigInt(model.tokenizer.endToken));
   const mask = new BigInt64Array(rows.length * length);
@@ -152,7 +155,8 @@ async function runText(model: LoadedModel, rows: number[][]): Promise<{ data: Fl
     feeds.attention_mask = new ort.Tensor('int64', mask, [rows.length, length]);
   const output = (await model.text.run(feeds, ['text_embeds'])).text_embeds;
   const dim = output.dims[1] as number;
-  return { data: l2NormalizeRows(output.data as Float32Array, dim), dim };
+  const norms = new Float32Array(rows.length);
+  return { data: l2NormalizeRows(output.data as Float32Array, dim, norms), norms, dim };
 }
 
 async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerResult> {
@@ -170,6 +174,7 @@ async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerRe
   // row of a run gives the same embedding as padding to 77. Sorting by length keeps runs tight.
   const order = rows.map((_, i) => i).sort((a, b) => rows[a].length - rows[b].length);
   let out: Float32Array | undefined;
+  const norms = new Float32Array(texts.length);
   let dim = model.info.embeddingDim;
   const batchSizes: number[] = [];
   for (let start = 0; start < order.length; start += TEXT_RUN_SIZE) {
@@ -182,10 +187,19 @@ async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerRe
     out ??= new Float32Array(texts.length * dim);
     chunk.forEach((original, j) => {
       out!.set(result.data.subarray(j * dim, (j + 1) * dim), original * dim);
+      norms[original] = result.norms[j];
     });
     batchSizes.push(chunk.length);
   }
-  return { kind: 'texts', embeddings: out ?? new Float32Array(0), dim, errors, runs: batchSizes.length, batchSizes };
+  return {
+    kind: 'texts',
+    embeddings: out ?? new Float32Array(0),
+    norms,
+    dim,
+    errors,
+    runs: batchSizes.length,
+    batchSizes,
+  };
 }
 
 async function embedImages(

@@ -50,14 +50,23 @@ export interface EncoderStats {
   workerInFlight: number;
 }
 
+/** Unit text embeddings, with each one's norm before normalization (its raw embedding is vector × norm). */
+export interface TextEmbeddings {
+  vectors: Float32Array[];
+  norms: Float32Array;
+}
+
 export interface Encoder {
   models(): ModelStatus[];
   /** The model a request means: `id`, or the default; throws a ModelUnavailableError otherwise. */
   resolveModel(id?: string | null): ModelStatus;
   /** L2-normalized text embeddings, batched across concurrent callers and cached by (model, text). */
   embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]>;
-  /** Like embedTexts without the in-memory cache, for bulk passes (corpus encoding). */
-  embedTextsBulk(modelId: string, texts: string[]): Promise<Float32Array[]>;
+  /**
+   * Like embedTexts without the in-memory cache, for bulk passes (corpus encoding); the raw norms
+   * let a caller average raw embeddings (CSP's ensembles).
+   */
+  embedTextsBulk(modelId: string, texts: string[]): Promise<TextEmbeddings>;
   /**
    * L2-normalized image embeddings, one result or error per image, cached by content hash and
    * transparency handling.

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { DomainError, ModelUnavailableError } from '../errors.ts';
-import type { Encoder, EncoderStats, ImageToEncode, ModelStatus } from './encoder.ts';
+import type { Encoder, EncoderStats, ImageToEncode, ModelStatus, TextEmbeddings } from './encoder.ts';
 import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
 import { LruCache } from './lru-cache.ts';
 import {
@@ -146,10 +146,12 @@ export class OnnxEncoder implements Encoder {
     const imageCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
     const texts = new DataLoader<TextKey, Float32Array, string>(
       async (keys) =>
-        this.encodeTexts(
-          modelId,
-          keys.map((k) => k.text),
-        ),
+        (
+          await this.encodeTexts(
+            modelId,
+            keys.map((k) => k.text),
+          )
+        ).results,
       { maxBatchSize, batchScheduleFn, cacheKeyFn: (key) => key.hash, cacheMap: textCache },
     );
     const images = new DataLoader<ImageKey, Float32Array, string>(
@@ -179,13 +181,19 @@ export class OnnxEncoder implements Encoder {
     return { texts, images, textCache, imageCache };
   }
 
-  private async encodeTexts(modelId: string, texts: string[]): Promise<Array<Float32Array | DomainError>> {
+  private async encodeTexts(
+    modelId: string,
+    texts: string[],
+  ): Promise<{ results: Array<Float32Array | DomainError>; norms: Float32Array }> {
     const result = (await this.pool.run({ kind: 'texts', modelId, texts })) as Extract<WorkerResult, { kind: 'texts' }>;
     this.count('text', result.batchSizes);
     const embeddings = rows(result.embeddings, result.dim);
-    return result.errors.map((error, i) =>
-      error ? new DomainError(error.code, error.message, error.details) : embeddings[i],
-    );
+    return {
+      results: result.errors.map((error, i) =>
+        error ? new DomainError(error.code, error.message, error.details) : embeddings[i],
+      ),
+      norms: result.norms,
+    };
   }
 
   private count(modality: 'text' | 'image', batchSizes: number[]): void {
@@ -240,12 +248,12 @@ export class OnnxEncoder implements Encoder {
     });
   }
 
-  async embedTextsBulk(modelId: string, texts: string[]): Promise<Float32Array[]> {
+  async embedTextsBulk(modelId: string, texts: string[]): Promise<TextEmbeddings> {
     this.loadedEntry(modelId);
     // Chunks of similar length pad little: order by character length (a good proxy for token
     // length; the worker sorts each chunk by token length too), then put results back in place.
     const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
-    const chunks: Promise<Array<Float32Array | DomainError>>[] = [];
+    const chunks: Promise<{ results: Array<Float32Array | DomainError>; norms: Float32Array }>[] = [];
     for (let i = 0; i < order.length; i += BULK_CHUNK)
       chunks.push(
         this.encodeTexts(
@@ -253,15 +261,18 @@ export class OnnxEncoder implements Encoder {
           order.slice(i, i + BULK_CHUNK).map((j) => texts[j]),
         ),
       );
-    const encoded = (await Promise.all(chunks)).flat().map((e) => {
-      if (e instanceof DomainError) throw e;
-      return e;
-    });
-    const out = new Array<Float32Array>(texts.length);
+    const done = await Promise.all(chunks);
+    const encoded = done.flatMap((c) => c.results);
+    const encodedNorms = done.flatMap((c) => [...c.norms]);
+    const vectors = new Array<Float32Array>(texts.length);
+    const norms = new Float32Array(texts.length);
     order.forEach((original, position) => {
-      out[original] = encoded[position];
+      const e = encoded[position];
+      if (e instanceof DomainError) throw e;
+      vectors[original] = e;
+      norms[original] = encodedNorms[position];
     });
-    return out;
+    return { vectors, norms };
   }
 
   async embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>> {

@@ -13,8 +13,10 @@ import type { Encoder } from '../inference/encoder.ts';
 import type { Logger } from '../logger.ts';
 import type { CorpusWord } from '../neglabel/corpus.ts';
 import { mineNegativeSet } from '../neglabel/mining.ts';
-import { applyPrompt, ensembleEmbedding } from '../neglabel/prompts.ts';
-import type { CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
+import { negLabelCandidates } from '../neglabel/candidates.ts';
+import { CSP_EXCLUDED_LEXFILES, cspCandidates, cspLabelPrompts } from '../neglabel/csp.ts';
+import { ensembleEmbedding } from '../neglabel/prompts.ts';
+import type { CachedEmbedding, CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
 import { LeaseLostError, type NegativeSetRepository } from '../repositories/negative-set-repository.ts';
 import { stack } from '../inference/vectors.ts';
@@ -24,6 +26,19 @@ import type { TaxonomyService } from '../services/taxonomy-service.ts';
 import { candidateStatisticsInWorker } from './mining-math.ts';
 
 const CORPUS_CHUNK = 4096;
+
+/**
+ * A candidate's embedding from its prompts' cached embeddings: one prompt's own, or the ensemble
+ * (the mean of raw embeddings when `raw`, as CSP; else of unit vectors).
+ */
+function meanEmbedding(prompts: readonly string[], cache: Map<string, CachedEmbedding>, raw: boolean): Float32Array {
+  if (prompts.length === 1) return cache.get(prompts[0])!.vector;
+  const cached = prompts.map((p) => cache.get(p)!);
+  return ensembleEmbedding(
+    cached.map((c) => c.vector),
+    raw ? cached.map((c) => c.norm!) : undefined,
+  );
+}
 
 class Interrupted extends Error {
   constructor(readonly reason: 'cancelled' | 'stopping' | 'storage-full' | 'lease-lost') {
@@ -119,44 +134,48 @@ export class MiningRunner {
       const model = this.encoder.resolveModel(version.modelId);
       const dim = model.embeddingDim!;
 
-      await checkpoint('encoding-labels', 0, version.labels.length);
-      const idEmbeddings = await this.taxonomies.labelEmbeddings(version);
-
-      const corpus: CorpusWord[] = parameters.corpusWords ?? loadWordNetCorpus();
-      // each word's prompts: one, or the noun template ensemble (its embedding is their mean)
-      const nounTemplates = parameters.nounPromptTemplates ?? [parameters.nounPrompt];
-      const promptsOf = corpus.map((w) =>
-        (w.pos === 'noun' ? nounTemplates : [parameters.adjectivePrompt]).map((t) => applyPrompt(t, w.text)),
-      );
-      const prompts = promptsOf.flat();
-      const embeddings = await this.corpusEmbeddings.find(version.modelId, prompts);
-      const missing = [...new Set(prompts.filter((p) => !embeddings.has(p)))];
-      // progress counts distinct prompts, cached ones as done: a resumed job goes on from where it stood
-      const distinctPrompts = new Set(prompts).size;
-      const cached = distinctPrompts - missing.length;
-      log.info({ corpus: parameters.corpus, candidates: corpus.length, cached }, 'mining: encoding corpus');
-      for (let start = 0; start < missing.length; start += CORPUS_CHUNK) {
-        await checkpoint('encoding-corpus', cached + start, distinctPrompts);
-        const chunk = missing.slice(start, start + CORPUS_CHUNK);
-        const encoded = await this.encoder.embedTextsBulk(version.modelId, chunk);
-        await this.corpusEmbeddings.save(version.modelId, chunk, encoded);
-        chunk.forEach((p, i) => {
-          embeddings.set(p, encoded[i]);
-        });
-        log.info(
-          {
-            phase: 'encoding-corpus',
-            done: cached + Math.min(start + CORPUS_CHUNK, missing.length),
-            total: distinctPrompts,
-          },
-          'mining progress',
+      const csp = parameters.method === 'CSP';
+      // CSP embeds ID labels with its own template ensemble; the set keeps them and scores with them
+      let idEmbeddings: Float32Array[];
+      if (csp) {
+        const labelPrompts = version.labels.map(cspLabelPrompts);
+        const embedded = await this.embedPrompts(
+          version.modelId,
+          labelPrompts.flat(),
+          true,
+          'encoding-labels',
+          checkpoint,
+          log,
         );
+        idEmbeddings = labelPrompts.map((prompts) => meanEmbedding(prompts, embedded, true));
+      } else {
+        await checkpoint('encoding-labels', 0, version.labels.length);
+        idEmbeddings = await this.taxonomies.labelEmbeddings(version);
       }
 
-      await checkpoint('mining', 0, corpus.length);
-      const wordEmbeddings = promptsOf.map((list) =>
-        list.length === 1 ? embeddings.get(list[0])! : ensembleEmbedding(list.map((p) => embeddings.get(p)!)),
+      const corpus: CorpusWord[] = parameters.corpusWords ?? loadWordNetCorpus(csp ? CSP_EXCLUDED_LEXFILES : []);
+      const candidates = csp
+        ? cspCandidates(corpus, parameters.seed)
+        : negLabelCandidates(
+            corpus,
+            parameters.nounPromptTemplates ?? [parameters.nounPrompt],
+            parameters.adjectivePrompt,
+          );
+      log.info(
+        { method: parameters.method ?? 'NEGLABEL', corpus: parameters.corpus, candidates: corpus.length },
+        'mining: encoding corpus',
       );
+      const embeddings = await this.embedPrompts(
+        version.modelId,
+        candidates.flatMap((c) => c.prompts),
+        csp,
+        'encoding-corpus',
+        checkpoint,
+        log,
+      );
+
+      await checkpoint('mining', 0, corpus.length);
+      const wordEmbeddings = candidates.map((c) => meanEmbedding(c.prompts, embeddings, csp));
       const stats = await candidateStatisticsInWorker(
         stack(wordEmbeddings, dim),
         stack(idEmbeddings, dim),
@@ -177,10 +196,11 @@ export class MiningRunner {
           groupCount: parameters.groups,
           candidateCount: corpus.length,
           excludedCount: mined.excluded,
+          idLabelEmbeddings: csp ? stack(idEmbeddings, dim) : null,
           labels: mined.indices.map((c, i) => ({
-            word: corpus[c].text,
+            word: candidates[c].word,
             // with an ensemble, the first template's text stands for the others (parameters list them)
-            prompt: promptsOf[c][0],
+            prompt: candidates[c].prompts[0],
             partOfSpeech: corpus[c].pos,
             quantileSimilarity: stats.quantile[c],
             maxSimilarity: stats.max[c],
@@ -223,6 +243,42 @@ export class MiningRunner {
     } finally {
       clearInterval(renewal);
     }
+  }
+
+  /**
+   * Embeddings of distinct prompts through the model's corpus cache: cached ones are read, the rest
+   * encoded in checkpointed chunks and cached. With `needNorms`, a cached row without its raw norm
+   * counts as missing. Progress counts distinct prompts, cached ones as done, so a resumed job goes
+   * on from where it stood.
+   */
+  private async embedPrompts(
+    modelId: string,
+    prompts: readonly string[],
+    needNorms: boolean,
+    phase: string,
+    checkpoint: (phase: string, done: number, total: number) => Promise<void>,
+    log: Logger,
+  ): Promise<Map<string, CachedEmbedding>> {
+    const distinct = [...new Set(prompts)];
+    const embeddings = await this.corpusEmbeddings.find(modelId, distinct);
+    const missing = distinct.filter((p) => {
+      const cached = embeddings.get(p);
+      return !cached || (needNorms && cached.norm === null);
+    });
+    const cached = distinct.length - missing.length;
+    for (let start = 0; start < missing.length; start += CORPUS_CHUNK) {
+      await checkpoint(phase, cached + start, distinct.length);
+      const chunk = missing.slice(start, start + CORPUS_CHUNK);
+      const encoded = await this.encoder.embedTextsBulk(modelId, chunk);
+      await this.corpusEmbeddings.save(modelId, chunk, encoded);
+      chunk.forEach((p, i) => {
+        embeddings.set(p, { vector: encoded.vectors[i], norm: encoded.norms[i] });
+      });
+      const done = cached + Math.min(start + CORPUS_CHUNK, missing.length);
+      log.info({ phase, done, total: distinct.length }, 'mining progress');
+    }
+    if (missing.length === 0) await checkpoint(phase, cached, distinct.length);
+    return embeddings;
   }
 
   /** Stops taking jobs; a running job stops at its next checkpoint and goes back to the queue. */

@@ -118,10 +118,18 @@ export function buildCorpus(
   return corpus;
 }
 
-/** The default corpus from the contents of WordNet's data.noun and data.adj files. */
-export function wordNetCorpus(dataNoun: string, dataAdj: string): CorpusWord[] {
+/**
+ * The default corpus from the contents of WordNet's data.noun and data.adj files, without the
+ * lexicographer files named in `excludedLexfiles` (CSP leaves four out).
+ */
+export function wordNetCorpus(
+  dataNoun: string,
+  dataAdj: string,
+  excludedLexfiles: readonly string[] = [],
+): CorpusWord[] {
   const lemmas = new Map([...firstLemmasByLexfile(dataNoun), ...firstLemmasByLexfile(dataAdj)]);
   const lists = [...CORPUS_LEXFILES.values()]
+    .filter(({ name }) => !excludedLexfiles.includes(name))
     .sort((a, b) => a.name.localeCompare(b.name))
     .map(({ name, pos }) => ({ pos, words: lemmas.get(name) ?? [] }));
   return buildCorpus(lists);

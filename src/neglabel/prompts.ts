@@ -20,13 +20,18 @@ export function applyPrompt(template: string, label: string): string {
 }
 
 /**
- * A template ensemble's embedding: the mean of the L2-normalized embeddings of one label under
- * each template, renormalized (as CLIP's zero-shot ensembles do).
+ * A template ensemble's embedding: the mean of one label's embeddings under each template,
+ * renormalized. Given unit vectors alone, the mean of those (as CLIP's zero-shot ensembles do);
+ * given each vector's norm before normalization too, the mean of the raw embeddings (as CSP does),
+ * which weighs a template by how strongly the text tower answered it.
  */
-export function ensembleEmbedding(embeddings: readonly Float32Array[]): Float32Array {
+export function ensembleEmbedding(embeddings: readonly Float32Array[], rawNorms?: ArrayLike<number>): Float32Array {
   const dim = embeddings[0].length;
   const mean = new Float32Array(dim);
-  for (const e of embeddings) for (let d = 0; d < dim; d++) mean[d] += e[d];
+  embeddings.forEach((e, i) => {
+    const weight = rawNorms ? rawNorms[i] : 1;
+    for (let d = 0; d < dim; d++) mean[d] += weight * e[d];
+  });
   let norm = 0;
   for (let d = 0; d < dim; d++) norm += mean[d] * mean[d];
   const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;

@@ -1,6 +1,13 @@
 /** Cache of corpus prompt embeddings per model: a corpus is encoded once per model, ever. */
 import type pg from 'pg';
+import type { TextEmbeddings } from '../inference/encoder.ts';
 import { parseVector, toVectorLiteral } from './vectors.ts';
+
+/** A cached prompt embedding: the unit vector and its norm before normalization (null if unknown). */
+export interface CachedEmbedding {
+  vector: Float32Array;
+  norm: number | null;
+}
 
 /**
  * Rows per statement. Small on purpose: the embedded database runs one statement at a time for
@@ -13,27 +20,39 @@ const SAVE_CHUNK = 512;
 export class CorpusEmbeddingRepository {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** The stored embeddings among `prompts` for a model. */
-  async find(modelId: string, prompts: readonly string[]): Promise<Map<string, Float32Array>> {
-    const found = new Map<string, Float32Array>();
+  /**
+   * The stored embeddings among `prompts` for a model, with their raw norms (null for rows cached
+   * before norms were kept).
+   */
+  async find(modelId: string, prompts: readonly string[]): Promise<Map<string, CachedEmbedding>> {
+    const found = new Map<string, CachedEmbedding>();
     for (let i = 0; i < prompts.length; i += FIND_CHUNK) {
-      const { rows } = await this.pool.query<{ prompt: string; embedding: string }>(
-        'SELECT prompt, embedding::text AS embedding FROM corpus_embeddings WHERE model_id = $1 AND prompt = ' +
-          'ANY($2::text[])',
+      const { rows } = await this.pool.query<{ prompt: string; embedding: string; norm: number | null }>(
+        'SELECT prompt, embedding::text AS embedding, norm FROM corpus_embeddings WHERE model_id = $1 AND ' +
+          'prompt = ANY($2::text[])',
         [modelId, prompts.slice(i, i + FIND_CHUNK)],
       );
-      for (const row of rows) found.set(row.prompt, parseVector(row.embedding));
+      for (const row of rows) found.set(row.prompt, { vector: parseVector(row.embedding), norm: row.norm });
     }
     return found;
   }
 
-  /** Idempotent (a cache): a save cut short by a crash is completed by the next one. */
-  async save(modelId: string, prompts: readonly string[], embeddings: readonly Float32Array[]): Promise<void> {
+  /**
+   * Idempotent (a cache): a save cut short by a crash is completed by the next one; a row cached
+   * without its norm gets it.
+   */
+  async save(modelId: string, prompts: readonly string[], embeddings: TextEmbeddings): Promise<void> {
     for (let i = 0; i < prompts.length; i += SAVE_CHUNK) {
       await this.pool.query(
-        `INSERT INTO corpus_embeddings (model_id, prompt, embedding)
-         SELECT $1, p, e::vector FROM unnest($2::text[], $3::text[]) AS t(p, e) ON CONFLICT DO NOTHING`,
-        [modelId, prompts.slice(i, i + SAVE_CHUNK), embeddings.slice(i, i + SAVE_CHUNK).map(toVectorLiteral)],
+        `INSERT INTO corpus_embeddings (model_id, prompt, embedding, norm)
+         SELECT $1, p, e::vector, n FROM unnest($2::text[], $3::text[], $4::real[]) AS t(p, e, n)
+         ON CONFLICT (model_id, prompt) DO UPDATE SET norm = EXCLUDED.norm WHERE corpus_embeddings.norm IS NULL`,
+        [
+          modelId,
+          prompts.slice(i, i + SAVE_CHUNK),
+          embeddings.vectors.slice(i, i + SAVE_CHUNK).map(toVectorLiteral),
+          [...embeddings.norms.subarray(i, i + SAVE_CHUNK)],
+        ],
       );
     }
   }

@@ -24,6 +24,8 @@ export interface NewNegativeSet {
   groupCount: number;
   candidateCount: number;
   excludedCount: number;
+  /** row-major ID-label embeddings the set was mined with and scores with (CSP), or null: the version's */
+  idLabelEmbeddings: Float32Array | null;
   labels: NewNegativeLabel[];
 }
 
@@ -34,6 +36,8 @@ export interface StoredBank {
   prompts: string[];
   groups: Int32Array;
   embeddings: Float32Array[];
+  /** the set's own ID-label embeddings (row-major), or null to score with the version's */
+  idLabelEmbeddings: Float32Array | null;
 }
 
 const INSERT_CHUNK = 2000;
@@ -87,8 +91,8 @@ export class NegativeSetRepository {
         rows: [{ id }],
       } = await client.query<{ id: string }>(
         `INSERT INTO negative_label_sets (id, taxonomy_version_id, model_id, parameters, parameters_key,
-           label_count, group_count, candidate_count, excluded_count)
-         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+           label_count, group_count, candidate_count, excluded_count, id_label_embeddings)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
         [
           set.taxonomyVersionId,
           set.modelId,
@@ -98,6 +102,7 @@ export class NegativeSetRepository {
           set.groupCount,
           set.candidateCount,
           set.excludedCount,
+          set.idLabelEmbeddings && [...set.idLabelEmbeddings],
         ],
       );
       for (let start = 0; start < set.labels.length; start += INSERT_CHUNK) {
@@ -168,7 +173,14 @@ export class NegativeSetRepository {
         'BY rank',
       [setId],
     );
+    const {
+      rows: [set],
+    } = await this.pool.query<{ id_label_embeddings: number[] | null }>(
+      'SELECT id_label_embeddings FROM negative_label_sets WHERE id = $1',
+      [setId],
+    );
     return {
+      idLabelEmbeddings: set?.id_label_embeddings ? Float32Array.from(set.id_label_embeddings) : null,
       words: rows.map((r) => r.word),
       prompts: rows.map((r) => r.prompt),
       groups: Int32Array.from(rows, (r) => r.group_index),

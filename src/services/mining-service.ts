@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { PartOfSpeech } from '../neglabel/corpus.ts';
+import { CSP_LABEL_TEMPLATES, CSP_PHRASE_TEMPLATES } from '../neglabel/csp.ts';
 import { DEFAULT_ADJECTIVE_PROMPT } from '../neglabel/prompts.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
@@ -10,7 +11,14 @@ import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
 import { validatePromptTemplate, type TaxonomyService } from './taxonomy-service.ts';
 import { isUuid } from './validation.ts';
 
+export type MiningMethod = 'NEGLABEL' | 'CSP';
+
 export interface MiningParameters {
+  /**
+   * CSP (conjugated semantic pool); absent for NegLabel, so the parameters of sets mined before
+   * this option keep their identity.
+   */
+  method?: 'CSP';
   percentile: number;
   selectionRatio: number;
   count: number | null;
@@ -26,6 +34,8 @@ export interface MiningParameters {
    */
   nounPromptTemplates?: string[];
   adjectivePrompt: string;
+  /** CSP: the templates whose mean embeds each adjective phrase */
+  adjectivePromptTemplates?: string[];
   corpus: string;
   /** the custom corpus itself (absent for WordNet), kept so a restarted job can run */
   corpusWords?: Array<{ text: string; pos: PartOfSpeech }>;
@@ -46,6 +56,7 @@ export interface StartMiningInput {
   corpus?: Array<{ text: string; partOfSpeech: 'NOUN' | 'ADJECTIVE' }> | null;
   force?: boolean | null;
   nounPromptEnsemble?: boolean | null;
+  method?: MiningMethod | null;
 }
 
 const MAX_CORPUS = 500_000;
@@ -114,6 +125,24 @@ export class MiningService {
       adjectivePrompt: validatePromptTemplate(input.adjectivePrompt, 'adjectivePrompt', DEFAULT_ADJECTIVE_PROMPT),
       corpus: WORDNET_CORPUS,
     };
+    if (input.method === 'CSP') {
+      const own = (['nounPrompt', 'adjectivePrompt', 'nounPromptEnsemble'] as const).find((f) => input[f] != null);
+      check(
+        own === undefined,
+        own ?? 'method',
+        "cannot be set with method CSP: CSP encodes with its own template ensembles (see the parameters' templates).",
+      );
+      check(
+        input.excludeNearDuplicates !== false,
+        'excludeNearDuplicates',
+        'cannot be false with method CSP: CSP never selects a near duplicate of an ID label.',
+      );
+      p.method = 'CSP';
+      p.nounPrompt = CSP_LABEL_TEMPLATES[0];
+      p.nounPromptTemplates = [...CSP_LABEL_TEMPLATES];
+      p.adjectivePrompt = CSP_PHRASE_TEMPLATES[0];
+      p.adjectivePromptTemplates = [...CSP_PHRASE_TEMPLATES];
+    }
     if (input.nounPromptEnsemble) {
       check(
         idPromptTemplates.length > 0 && input.nounPrompt == null,

@@ -91,15 +91,14 @@ export class ScoringService {
     let bank = this.banks.get(key);
     if (!bank) {
       bank = (async () => {
-        const [ids, negatives] = await Promise.all([
-          this.taxonomies.labelEmbeddings(version),
-          this.sets.loadBank(setId),
-        ]);
-        const dim = ids[0].length;
+        const negatives = await this.sets.loadBank(setId);
+        // a set mined with its own ID-label embeddings (CSP's ensemble) scores with them
+        const dim = negatives.embeddings[0].length;
+        const idEmbeddings = negatives.idLabelEmbeddings ?? stack(await this.taxonomies.labelEmbeddings(version), dim);
         const set = await this.sets.find(setId);
         const bank: LabelBank = {
           dim,
-          idEmbeddings: stack(ids, dim),
+          idEmbeddings,
           negativeEmbeddings: stack(negatives.embeddings, dim),
           negativeGroups: negatives.groups,
           groupCount: set!.groupCount,

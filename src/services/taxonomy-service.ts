@@ -220,7 +220,7 @@ export class TaxonomyService {
     if (stored) return stored;
     const templates = version.promptTemplates.length > 0 ? version.promptTemplates : [version.promptTemplate];
     const prompts = templates.flatMap((template) => version.labels.map((label) => applyPrompt(template, label)));
-    const encoded = await this.encoder.embedTextsBulk(version.modelId, prompts);
+    const encoded = (await this.encoder.embedTextsBulk(version.modelId, prompts)).vectors;
     const count = version.labels.length;
     const embeddings = version.labels.map((_, i) =>
       templates.length === 1 ? encoded[i] : ensembleEmbedding(templates.map((_, t) => encoded[t * count + i])),

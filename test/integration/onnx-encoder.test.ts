@@ -39,6 +39,22 @@ test('text embeddings equal the PyTorch reference within 1e-4 (after L2 normaliz
   assert.ok(worst < 1e-4, `max difference ${worst}`);
 });
 
+test('bulk embeddings carry their raw norms: vector × norm is the unnormalized PyTorch projection', async () => {
+  const { vectors, norms } = await encoder.embedTextsBulk(
+    MODEL,
+    reference.texts.map((t) => t.text),
+  );
+  const worst = Math.max(
+    ...reference.texts.map((t, i) => {
+      const raw = Array.from(vectors[i], (v) => v * norms[i]);
+      return maxAbsDiff(raw, t.text_embeds) / Math.max(...t.text_embeds.map(Math.abs));
+    }),
+  );
+  assert.ok(worst < 1e-4, `max relative difference ${worst}`);
+  // the norms differ from text to text, so a mean of raw embeddings is not a mean of unit vectors
+  assert.ok(Math.max(...norms) / Math.min(...norms) > 1.05);
+});
+
 test('image embeddings equal the reference within 1e-4, resized images included (Pillow alpha dropping)', async (t) => {
   // the reference pipeline is Pillow's convert('RGB'): rgba240.png needs dropAlpha to match it
   const embeddings = await encoder.embedImages(
@@ -148,7 +164,8 @@ test('padding a text batch to its longest row gives the same embeddings as encod
   const together = await encoder.embedTextsBulk(MODEL, texts);
   const alone = await Promise.all(texts.map((t) => encoder.embedTextsBulk(MODEL, [t])));
   texts.forEach((_, i) => {
-    assert.ok(maxAbsDiff(together[i], alone[i][0]) < 1e-5);
+    assert.ok(maxAbsDiff(together.vectors[i], alone[i].vectors[0]) < 1e-5);
+    assert.ok(Math.abs(together.norms[i] - alone[i].norms[0]) < 1e-4 * alone[i].norms[0]);
   });
 });
 

@@ -154,7 +154,10 @@ export async function corpusPassBenchmark(modelDir: string, limit?: number): Pro
   await session.release();
   const service = await withApp(modelDir, async (app) => {
     const started = performance.now();
-    const out = await app.services.encoder.embedTextsBulk(app.services.encoder.resolveModel(null).id, prompts);
+    const { vectors: out } = await app.services.encoder.embedTextsBulk(
+      app.services.encoder.resolveModel(null).id,
+      prompts,
+    );
     return { out, rate: prompts.length / ((performance.now() - started) / 1000) };
   });
   const diff = (a: Float32Array[]) =>

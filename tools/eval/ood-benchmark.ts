@@ -151,7 +151,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       applyPrompt(w.pos === 'noun' ? DEFAULT_ID_PROMPT : DEFAULT_ADJECTIVE_PROMPT, w.text),
     );
     log(`encoding ${prompts.length} corpus prompts`);
-    const corpusMatrix = stack(await encoder.embedTextsBulk(model.id, prompts), dim);
+    const corpusMatrix = stack((await encoder.embedTextsBulk(model.id, prompts)).vectors, dim);
 
     // image embeddings per rendering, each concept rendered and encoded once
     const cache = new Map<string, Float32Array>();
@@ -181,10 +181,12 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       log(`${split.name}: ${idConcepts.length} ID labels, ${idImages.length} ID and ${oodImages.length} OOD images`);
       const labels = idConcepts.map((c) => c.label);
       const idMatrix = stack(
-        await encoder.embedTextsBulk(
-          model.id,
-          labels.map((l) => applyPrompt(DEFAULT_ID_PROMPT, l)),
-        ),
+        (
+          await encoder.embedTextsBulk(
+            model.id,
+            labels.map((l) => applyPrompt(DEFAULT_ID_PROMPT, l)),
+          )
+        ).vectors,
         dim,
       );
       const stats = candidateStatistics(corpusMatrix, idMatrix, dim, 0.95);
@@ -247,10 +249,12 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
 
     log('zero-shot top-1 over all concept names');
     const names = stack(
-      await encoder.embedTextsBulk(
-        model.id,
-        concepts.map((c) => applyPrompt(DEFAULT_ID_PROMPT, c.label)),
-      ),
+      (
+        await encoder.embedTextsBulk(
+          model.id,
+          concepts.map((c) => applyPrompt(DEFAULT_ID_PROMPT, c.label)),
+        )
+      ).vectors,
       dim,
     );
     const evaluated = subsample(concepts, options.maxImages);

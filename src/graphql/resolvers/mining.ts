@@ -33,6 +33,9 @@ export const miningResolvers: Resolvers = {
     labels: (s: { id: string }, { first, after, group }, { services }) =>
       services.mining.labels(s.id, first, after ?? null, group ?? null),
   },
+  MiningParameters: {
+    method: (p: { method?: 'CSP' }) => p.method ?? 'NEGLABEL',
+  },
   NegativeLabel: {
     partOfSpeech: (l: { partOfSpeech: string }) => toEnum(l.partOfSpeech),
     group: (l: { groupIndex: number }) => l.groupIndex,

@@ -19,7 +19,10 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO neglabel_runtime;
 GRANT INSERT ON scoring_records, scoring_requests, audit_log, label_embeddings, corpus_embeddings, negative_labels
   TO neglabel_runtime;
 
--- mutable state: taxonomies (default threshold), versions (active negative set), mining jobs
+-- the corpus cache's one backfilled column: the raw norm CSP needs, for rows cached before it was kept
+GRANT UPDATE (norm) ON corpus_embeddings TO neglabel_runtime;
+
+-- mutable state: taxonomies (thresholds, a frozen adaptive memory), versions (active negative set), mining jobs
 -- (queue and progress), negative label sets, API keys (revocation)
 GRANT INSERT, UPDATE ON taxonomies, taxonomy_versions, mining_jobs, negative_label_sets, api_keys
   TO neglabel_runtime;

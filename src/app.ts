@@ -18,6 +18,7 @@ import { HistoryService } from './services/history-service.ts';
 import { MiningService } from './services/mining-service.ts';
 import { ScoringService } from './services/scoring-service.ts';
 import { TaxonomyService } from './services/taxonomy-service.ts';
+import { AdaptiveMemories } from './scoring/adaptive-memory.ts';
 import { WorkerScoringRuntime } from './scoring/scoring-runtime.ts';
 import { MiningRunner } from './jobs/mining-runner.ts';
 import { CorpusEmbeddingRepository } from './repositories/corpus-embedding-repository.ts';
@@ -135,7 +136,15 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
           logger.warn({ err: error }, 'could not notify workers of a queued job: they find it at their next poll'),
         );
     }),
-    scoring: new ScoringService(taxonomies, embeddings, sets, records, encoder, new WorkerScoringRuntime(encoder.pool)),
+    scoring: new ScoringService(
+      taxonomies,
+      embeddings,
+      sets,
+      records,
+      encoder,
+      new WorkerScoringRuntime(encoder.pool),
+      new AdaptiveMemories(records, config.memoryPolicy),
+    ),
     history: new HistoryService(records),
     access: new AccessService(new AccessRepository(prisma)),
   };

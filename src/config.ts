@@ -1,6 +1,7 @@
 /**
  * Environment, parsed once, validated, frozen. Every variable is listed in the README.
  */
+import { DEFAULT_MEMORY_POLICY, type MemoryPolicy } from './neglabel/memory.ts';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionProvider, PreprocessingMode } from './inference/protocol.ts';
@@ -59,6 +60,8 @@ export interface Config {
   jobPollMs: number;
   /** how long a worker holds a mining job without renewing it (NEGLABEL_JOB_LEASE_SECONDS) */
   jobLeaseSeconds: number;
+  /** adaptive memories: size, share of the history and per-caller share (NEGLABEL_MEMORY_*) */
+  memoryPolicy: MemoryPolicy;
   rateLimitPerMinute: number;
   /** encoder-heavy operations in flight per API key (or address); 0 = unbounded */
   maxInFlightPerKey: number;
@@ -82,6 +85,14 @@ function int(
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`${name}=${raw} is invalid: expected an integer from ${min} to ${max}`);
   }
+  return value;
+}
+
+function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value > 0 && value <= 1)) throw new Error(`${name}=${raw} is invalid: expected a number in (0, 1]`);
   return value;
 }
 
@@ -173,6 +184,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     logLevel: env.LOG_LEVEL || 'info',
     jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),
     jobLeaseSeconds: int(env, 'NEGLABEL_JOB_LEASE_SECONDS', 60, 3, 86_400),
+    memoryPolicy: {
+      maxSize: int(env, 'NEGLABEL_MEMORY_SIZE', DEFAULT_MEMORY_POLICY.maxSize, 1, 1_000_000),
+      maxFraction: fraction(env, 'NEGLABEL_MEMORY_FRACTION', DEFAULT_MEMORY_POLICY.maxFraction),
+      maxCallerShare: fraction(env, 'NEGLABEL_MEMORY_CALLER_SHARE', DEFAULT_MEMORY_POLICY.maxCallerShare),
+    },
     adminKey: env.NEGLABEL_ADMIN_KEY || undefined,
     rateLimitPerMinute: int(env, 'NEGLABEL_RATE_LIMIT_PER_MINUTE', 6000, 0),
     maxInFlightPerKey: int(env, 'NEGLABEL_MAX_IN_FLIGHT_PER_KEY', 8, 0),

@@ -25,6 +25,7 @@ const ALLOWED: Record<string, Role[]> = {
   'Query.scoringStats': READERS,
   'Query.similarScoringRecords': READERS,
   'Query.auditLog': READERS,
+  'Query.adaptiveMemory': READERS,
   'Query.embedTexts': SCORERS,
   'Query.embedImages': SCORERS,
   'Mutation.embedTexts': SCORERS,
@@ -57,6 +58,8 @@ const AUDITED = new Set([
   'cancelMiningJob',
   'calibrateThreshold',
   'evaluate',
+  'freezeAdaptiveMemory',
+  'unfreezeAdaptiveMemory',
 ]);
 
 /** The numbers of a result worth keeping in the log (never score lists or image data). */

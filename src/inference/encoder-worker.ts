@@ -276,7 +276,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     case 'bank-count':
       return { kind: 'bank-count', count: labelBanks.size };
     case 'score':
-      return { kind: 'score', results: await labelBanks.score(request.key, request.images, request.topK) };
+      return { kind: 'score', ...(await labelBanks.score(request.key, request.images, request.topK, request.memory)) };
   }
 }
 

@@ -25,6 +25,15 @@ export interface LoadedModelInfo {
   providerFallback: string | null;
 }
 
+/**
+ * An adaptive memory as the scoring workers read it: rows of a row-major [capacity, dim] arena in
+ * shared memory (written by the main thread, never rewritten while a snapshot lists them).
+ */
+export interface MemoryRows {
+  arena: SharedArrayBuffer;
+  rows: Int32Array;
+}
+
 export interface ItemError {
   code: string;
   message: string;
@@ -50,7 +59,8 @@ export type WorkerRequest =
   /** how many label banks the worker holds (memory is bounded by it) */
   | { id: number; kind: 'bank-count' }
   /** NegLabel scores of row-major [n, dim] image embeddings against a registered bank */
-  | { id: number; kind: 'score'; key: string; images: Float32Array; topK: number };
+  /** with `memory`, also each image's adaptive penalty c5 against those rows of the shared arena */
+  | { id: number; kind: 'score'; key: string; images: Float32Array; topK: number; memory?: MemoryRows };
 
 export type WorkerResult =
   | { kind: 'load'; info: LoadedModelInfo }
@@ -70,7 +80,7 @@ export type WorkerResult =
   | { kind: 'bank' }
   | { kind: 'drop-bank' }
   | { kind: 'bank-count'; count: number }
-  | { kind: 'score'; results: ImageScoreResult[] }
+  | { kind: 'score'; results: ImageScoreResult[]; penalties: number[] | null }
   /** rows of failed images are zeros and have an entry in `errors` */
   | {
       kind: 'images';

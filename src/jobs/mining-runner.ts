@@ -13,9 +13,8 @@ import type { Encoder } from '../inference/encoder.ts';
 import type { Logger } from '../logger.ts';
 import type { CorpusWord } from '../neglabel/corpus.ts';
 import { mineNegativeSet } from '../neglabel/mining.ts';
-import { negLabelCandidates } from '../neglabel/candidates.ts';
+import { candidateEmbedding, negLabelCandidates } from '../neglabel/candidates.ts';
 import { CSP_EXCLUDED_LEXFILES, cspCandidates, cspLabelPrompts } from '../neglabel/csp.ts';
-import { ensembleEmbedding } from '../neglabel/prompts.ts';
 import type { CachedEmbedding, CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
 import { LeaseLostError, type NegativeSetRepository } from '../repositories/negative-set-repository.ts';
@@ -26,19 +25,6 @@ import type { TaxonomyService } from '../services/taxonomy-service.ts';
 import { candidateStatisticsInWorker } from './mining-math.ts';
 
 const CORPUS_CHUNK = 4096;
-
-/**
- * A candidate's embedding from its prompts' cached embeddings: one prompt's own, or the ensemble
- * (the mean of raw embeddings when `raw`, as CSP; else of unit vectors).
- */
-function meanEmbedding(prompts: readonly string[], cache: Map<string, CachedEmbedding>, raw: boolean): Float32Array {
-  if (prompts.length === 1) return cache.get(prompts[0])!.vector;
-  const cached = prompts.map((p) => cache.get(p)!);
-  return ensembleEmbedding(
-    cached.map((c) => c.vector),
-    raw ? cached.map((c) => c.norm!) : undefined,
-  );
-}
 
 class Interrupted extends Error {
   constructor(readonly reason: 'cancelled' | 'stopping' | 'storage-full' | 'lease-lost') {
@@ -147,7 +133,7 @@ export class MiningRunner {
           checkpoint,
           log,
         );
-        idEmbeddings = labelPrompts.map((prompts) => meanEmbedding(prompts, embedded, true));
+        idEmbeddings = labelPrompts.map((prompts) => candidateEmbedding(prompts, embedded, true));
       } else {
         await checkpoint('encoding-labels', 0, version.labels.length);
         idEmbeddings = await this.taxonomies.labelEmbeddings(version);
@@ -175,7 +161,7 @@ export class MiningRunner {
       );
 
       await checkpoint('mining', 0, corpus.length);
-      const wordEmbeddings = candidates.map((c) => meanEmbedding(c.prompts, embeddings, csp));
+      const wordEmbeddings = candidates.map((c) => candidateEmbedding(c.prompts, embeddings, csp));
       const stats = await candidateStatisticsInWorker(
         stack(wordEmbeddings, dim),
         stack(idEmbeddings, dim),

@@ -1,13 +1,11 @@
 /** Cache of corpus prompt embeddings per model: a corpus is encoded once per model, ever. */
 import type pg from 'pg';
 import type { TextEmbeddings } from '../inference/encoder.ts';
+import type { PromptEmbedding } from '../neglabel/candidates.ts';
 import { parseVector, toVectorLiteral } from './vectors.ts';
 
 /** A cached prompt embedding: the unit vector and its norm before normalization (null if unknown). */
-export interface CachedEmbedding {
-  vector: Float32Array;
-  norm: number | null;
-}
+export type CachedEmbedding = PromptEmbedding;
 
 /**
  * Rows per statement. Small on purpose: the embedded database runs one statement at a time for

@@ -4,7 +4,9 @@
  * per-model HNSW index on the embedding cast to the model's width.
  */
 import type pg from 'pg';
-import { toVectorLiteral } from './vectors.ts';
+import type { MemoryCandidate } from '../neglabel/memory.ts';
+import type { ThresholdSpace } from '../services/taxonomy-service.ts';
+import { parseVector, toVectorLiteral } from './vectors.ts';
 
 export interface NewScoringRecord {
   caller: string;
@@ -14,9 +16,9 @@ export interface NewScoringRecord {
   modelId: string;
   threshold: number;
   /** which number the threshold was compared with */
-  thresholdSpace: 'SCORE' | 'LOGIT_SCORE';
+  thresholdSpace: ThresholdSpace;
   /** the caller's own threshold and decision, when it gave one; threshold and isOod are the taxonomy's */
-  requested: { threshold: number; thresholdSpace: 'SCORE' | 'LOGIT_SCORE'; isOod: boolean } | null;
+  requested: { threshold: number; thresholdSpace: ThresholdSpace; isOod: boolean } | null;
   imageHash: string;
   filename: string | null;
   imageEmbedding: Float32Array;
@@ -28,6 +30,8 @@ export interface NewScoringRecord {
   /** `prompt` is absent in records written before the words and prompts were told apart */
   topNegatives: Array<{ label: string; prompt?: string; similarity: number }>;
   latencyMs: number;
+  /** adaptive mode: the adaptive score and the memory it met (snapshot id and size); null otherwise */
+  adaptive: { adaptiveScore: number; memorySnapshotId: string; memorySize: number } | null;
 }
 
 export interface ScoringRecordRow extends Omit<NewScoringRecord, 'imageEmbedding'> {
@@ -51,7 +55,8 @@ export interface ScoringFilter {
 const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxonomy_version_id,
   v.version AS taxonomy_version, r.negative_set_id, r.model_id, r.threshold, r.threshold_space,
   r.requested_threshold, r.requested_threshold_space, r.requested_is_ood, r.image_hash, r.filename,
-  r.score, r.logit_score, r.is_ood, r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms`;
+  r.score, r.logit_score, r.is_ood, r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms,
+  r.adaptive_score, r.memory_snapshot_id::text AS memory_snapshot_id, r.memory_size`;
 
 function toRow(r: any): ScoringRecordRow {
   return {
@@ -78,6 +83,14 @@ function toRow(r: any): ScoringRecordRow {
     topLabels: r.top_labels,
     topNegatives: r.top_negatives,
     latencyMs: r.latency_ms,
+    adaptive:
+      r.adaptive_score === null
+        ? null
+        : {
+            adaptiveScore: r.adaptive_score,
+            memorySnapshotId: r.memory_snapshot_id,
+            memorySize: r.memory_size,
+          },
   };
 }
 
@@ -144,13 +157,16 @@ export class ScoringRecordRepository {
         `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id,
            threshold, image_hash, filename, image_embedding, score, logit_score, is_ood, predicted_label,
            top_labels, top_negatives, latency_ms, threshold_space,
-           requested_threshold, requested_threshold_space, requested_is_ood)
+           requested_threshold, requested_threshold_space, requested_is_ood, adaptive_score, memory_snapshot_id,
+           memory_size)
          SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
-           rt, rs, ro
+           rt, rs, ro, a, ms, mz
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
                      $8::text[], $9::text[], $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[],
-                     $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[], $20::bool[])
-              WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, n)
+                     $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[], $20::bool[],
+                     $21::float8[], $22::bigint[], $23::int[])
+              WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, a, ms, mz,
+                n)
          ORDER BY n
          RETURNING id::text`,
         [
@@ -174,6 +190,9 @@ export class ScoringRecordRepository {
           records.map((r) => r.requested?.threshold ?? null),
           records.map((r) => r.requested?.thresholdSpace ?? null),
           records.map((r) => r.requested?.isOod ?? null),
+          records.map((r) => r.adaptive?.adaptiveScore ?? null),
+          records.map((r) => r.adaptive?.memorySnapshotId ?? null),
+          records.map((r) => r.adaptive?.memorySize ?? null),
         ],
       );
       if (idempotency) {
@@ -338,7 +357,40 @@ export class ScoringRecordRepository {
     };
   }
 
-  /** Creates the model's HNSW index once (idempotent), on the embedding cast to its width. */
+  /**
+   * The records of a (version, negative set, model) after record `afterId`, in id order, as an
+   * adaptive memory ranks them. Ids follow commit order, so nothing can commit behind them later.
+   */
+  async memoryCandidatesAfter(
+    versionId: string,
+    setId: string,
+    modelId: string,
+    afterId: number,
+  ): Promise<MemoryCandidate[]> {
+    // ordered by the bigint column, not by the text alias
+    const { rows } = await this.pool.query<{ id: string; score: number; caller: string }>(
+      `SELECT r.id::text AS id, r.score, r.caller FROM scoring_records r
+       WHERE r.taxonomy_version_id = $1 AND r.negative_set_id = $2 AND r.model_id = $3 AND r.id > $4 ORDER BY r.id`,
+      [versionId, setId, modelId, afterId],
+    );
+    return rows.map((r) => ({ id: Number(r.id), score: r.score, caller: r.caller }));
+  }
+
+  /** Stored image embeddings by record id. */
+  async embeddings(ids: readonly number[]): Promise<Map<number, Float32Array>> {
+    const { rows } = await this.pool.query<{ id: string; embedding: string }>(
+      'SELECT id::text AS id, image_embedding::text AS embedding FROM scoring_records WHERE id = ANY($1::bigint[])',
+      [ids],
+    );
+    return new Map(rows.map((r) => [Number(r.id), parseVector(r.embedding)]));
+  }
+
+  /** The highest record id (0 for an empty history): a memory frozen now is frozen at it. */
+  async latestId(): Promise<number> {
+    const { rows } = await this.pool.query<{ id: string | null }>('SELECT max(id)::text AS id FROM scoring_records');
+    return Number(rows[0].id ?? 0);
+  }
+
   /**
    * The model's HNSW index, created once by the owner role. Without it similarity search still
    * works (a scan), so a refusal is logged with the statement to run, and scoring goes on.

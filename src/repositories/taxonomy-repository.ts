@@ -123,6 +123,15 @@ export class TaxonomyRepository {
     });
   }
 
+  setAdaptiveThreshold(taxonomyId: string, threshold: number): Promise<TaxonomyRow> {
+    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { adaptiveThreshold: threshold } });
+  }
+
+  /** Freezes the adaptive memory at a snapshot (a record id), or lets it follow the history (null). */
+  setMemoryFrozenSnapshot(taxonomyId: string, snapshot: bigint | null): Promise<TaxonomyRow> {
+    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { memoryFrozenSnapshot: snapshot } });
+  }
+
   /** The version's prompted label embeddings for a model, in label order, or null if not stored. */
   async labelEmbeddings(versionId: string, modelId: string, labelCount: number): Promise<Float32Array[] | null> {
     const { rows } = await this.pool.query<{ embedding: string }>(

@@ -6,6 +6,8 @@
  */
 import { DomainError } from '../errors.ts';
 import { SimilarityKernel } from '../inference/similarity-kernel.ts';
+import type { MemoryRows } from '../inference/protocol.ts';
+import { memoryPenalty } from '../neglabel/memory.ts';
 import { scoreFromSimilarities, type ImageScoreResult, type LabelBank } from '../neglabel/scoring.ts';
 
 export class LabelBankRegistry {
@@ -28,8 +30,16 @@ export class LabelBankRegistry {
     return this.banks.size;
   }
 
-  /** NegLabel results for row-major [n, dim] image embeddings. */
-  async score(key: string, images: Float32Array, topK: number): Promise<ImageScoreResult[]> {
+  /**
+   * NegLabel results for row-major [n, dim] image embeddings; with a memory, each image's adaptive
+   * penalty c5 too.
+   */
+  async score(
+    key: string,
+    images: Float32Array,
+    topK: number,
+    memory?: MemoryRows,
+  ): Promise<{ results: ImageScoreResult[]; penalties: number[] | null }> {
     const entry = this.banks.get(key);
     if (!entry) throw new DomainError('BANK_NOT_LOADED', `label bank ${key} is not loaded in this worker`);
     const { bank, labels } = entry;
@@ -48,6 +58,16 @@ export class LabelBankRegistry {
         ),
       );
     }
-    return results;
+    const penalties = memory
+      ? results.map((_, i) =>
+          memoryPenalty(
+            images.subarray(i * bank.dim, (i + 1) * bank.dim),
+            new Float32Array(memory.arena),
+            memory.rows,
+            bank.dim,
+          ),
+        )
+      : null;
+    return { results, penalties };
   }
 }

@@ -6,15 +6,23 @@
  */
 import type { EncoderWorkerPool } from '../inference/worker-pool.ts';
 import { stack } from '../inference/vectors.ts';
-import type { WorkerResult } from '../inference/protocol.ts';
+import type { MemoryRows, WorkerResult } from '../inference/protocol.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 
 export interface ScoringRuntime {
   /** Keeps a bank under `key` until `dropBank`. */
   loadBank(key: string, bank: LabelBank): Promise<void>;
   dropBank(key: string): void;
-  /** NegLabel results for L2-normalized image embeddings, in order. */
-  score(key: string, images: Float32Array[], topK: number): Promise<ImageScoreResult[]>;
+  /**
+   * NegLabel results for L2-normalized image embeddings, in order; with a memory, each image's
+   * adaptive penalty c5 against it too.
+   */
+  score(
+    key: string,
+    images: Float32Array[],
+    topK: number,
+    memory?: MemoryRows,
+  ): Promise<{ results: ImageScoreResult[]; penalties: number[] | null }>;
 }
 
 export class WorkerScoringRuntime implements ScoringRuntime {
@@ -33,14 +41,20 @@ export class WorkerScoringRuntime implements ScoringRuntime {
     return this.workers.bankCounts();
   }
 
-  async score(key: string, images: Float32Array[], topK: number): Promise<ImageScoreResult[]> {
-    if (images.length === 0) return [];
-    const result = (await this.workers.run({
+  async score(
+    key: string,
+    images: Float32Array[],
+    topK: number,
+    memory?: MemoryRows,
+  ): Promise<{ results: ImageScoreResult[]; penalties: number[] | null }> {
+    if (images.length === 0) return { results: [], penalties: memory ? [] : null };
+    const { results, penalties } = (await this.workers.run({
       kind: 'score',
       key,
       images: stack(images, images[0].length),
       topK,
+      memory,
     })) as Extract<WorkerResult, { kind: 'score' }>;
-    return result.results;
+    return { results, penalties };
   }
 }

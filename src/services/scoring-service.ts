@@ -6,6 +6,7 @@
  */
 import { ConflictError, InvalidInputError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
+import type { AdaptiveMemories } from '../scoring/adaptive-memory.ts';
 import type { ScoringRuntime } from '../scoring/scoring-runtime.ts';
 import { LruCache } from '../inference/lru-cache.ts';
 import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
@@ -39,6 +40,8 @@ export interface ScoreImagesInput {
   topK?: number | null;
   /** a retried request with the same key (per caller) returns the first request's results */
   idempotencyKey?: string | null;
+  /** also score against the memory of the history (adaptiveScore) */
+  adaptive?: boolean | null;
 }
 
 interface Threshold {
@@ -46,9 +49,35 @@ interface Threshold {
   space: ThresholdSpace;
 }
 
+/** A NegLabel result, with its adaptive score in adaptive mode (else null). */
+type AdaptiveResult = ImageScoreResult & { adaptiveScore: number | null };
+
+/** The number a threshold space names. */
+function scoreIn(scores: { score: number; logitScore: number; adaptiveScore: number | null }, space: ThresholdSpace) {
+  if (space === 'SCORE') return scores.score;
+  if (space === 'LOGIT_SCORE') return scores.logitScore;
+  return scores.adaptiveScore!;
+}
+
 /** OOD when the number the threshold belongs to is below it. */
-function isOod(scores: { score: number; logitScore: number }, threshold: Threshold): boolean {
-  return (threshold.space === 'SCORE' ? scores.score : scores.logitScore) < threshold.value;
+function isOod(scores: { score: number; logitScore: number; adaptiveScore: number | null }, threshold: Threshold) {
+  return scoreIn(scores, threshold.space) < threshold.value;
+}
+
+/** The snapshot a taxonomy's memory is frozen at, or null when it follows the history. */
+function frozenSnapshot(taxonomy: { memoryFrozenSnapshot: bigint | null }): number | null {
+  return taxonomy.memoryFrozenSnapshot === null ? null : Number(taxonomy.memoryFrozenSnapshot);
+}
+
+/** The space a calibration works in: ADAPTIVE_SCORE with `adaptive`, else the one asked for (SCORE). */
+function adaptiveSpace(adaptive: boolean | null | undefined, space: ThresholdSpace | null | undefined): ThresholdSpace {
+  if (adaptive && space != null && space !== 'ADAPTIVE_SCORE')
+    throw new InvalidInputError(
+      `adaptive calibrates the adaptive score: leave space out (or ADAPTIVE_SCORE), not ${space}.`,
+      { field: 'space' },
+      'INVALID_PARAMETER',
+    );
+  return adaptive ? 'ADAPTIVE_SCORE' : (space ?? 'SCORE');
 }
 
 function validateIdempotencyKey(key: string): string {
@@ -73,6 +102,7 @@ export class ScoringService {
     private readonly records: ScoringRecordRepository,
     private readonly encoder: Encoder,
     private readonly runtime: ScoringRuntime,
+    private readonly memories: AdaptiveMemories,
   ) {
     this.banks = new LruCache(8, (key) => runtime.dropBank(key));
   }
@@ -121,19 +151,53 @@ export class ScoringService {
     return bank;
   }
 
+  /** The version and its loaded bank; embedding and scoring follow. */
+  private async prepare(taxonomyId: string, versionNumber: number | null | undefined) {
+    const version = await this.taxonomies.version(taxonomyId, versionNumber);
+    return { version, loaded: await this.bankFor(version) };
+  }
+
+  /**
+   * Scores embedded images against a loaded bank; nothing is recorded. With `adaptive`, also
+   * against the memory of the bank's history (up to the frozen snapshot, if any), which answers
+   * which snapshot and how many records it held.
+   */
+  private async scoreEmbedded(
+    version: TaxonomyVersionRow,
+    loaded: LoadedBank,
+    embeddings: Float32Array[],
+    topK: number,
+    adaptive: { frozenAt: number | null } | null,
+  ): Promise<{ results: AdaptiveResult[]; memory: { snapshotId: string; size: number } | null }> {
+    const snapshot = adaptive
+      ? await this.memories.snapshot(
+          { versionId: version.id, setId: loaded.setId, modelId: version.modelId, dim: loaded.dim },
+          adaptive.frozenAt,
+        )
+      : null;
+    try {
+      const { results, penalties } = await this.runtime.score(loaded.key, embeddings, topK, snapshot?.rows);
+      return {
+        results: results.map((r, i) => ({ ...r, adaptiveScore: penalties ? r.score - penalties[i] : null })),
+        memory: snapshot && { snapshotId: snapshot.snapshotId, size: snapshot.size },
+      };
+    } finally {
+      snapshot?.release();
+    }
+  }
+
   /** Embeds and scores images against the version's active set; nothing is recorded. */
   private async scoreOnly(
     taxonomyId: string,
     versionNumber: number | null | undefined,
     images: ImageInput[],
     topK: number,
-    field = 'images',
+    adaptive: { frozenAt: number | null } | null,
   ) {
-    const version = await this.taxonomies.version(taxonomyId, versionNumber);
-    const loaded = await this.bankFor(version);
-    const embedded = await this.embeddings.embedImageInputs(version.modelId, images, field);
-    const results = await this.runtime.score(loaded.key, embedded.embeddings, topK);
-    return { version, loaded, embedded, results };
+    const { version, loaded } = await this.prepare(taxonomyId, versionNumber);
+    const embedded = await this.embeddings.embedImageInputs(version.modelId, images, 'images');
+    const scored = await this.scoreEmbedded(version, loaded, embedded.embeddings, topK, adaptive);
+    return { version, loaded, embedded, ...scored };
   }
 
   async score(input: ScoreImagesInput, caller: string) {
@@ -141,14 +205,28 @@ export class ScoringService {
     const topK = input.topK ?? 5;
     if (!Number.isInteger(topK) || topK < 1 || topK > 50)
       throw new InvalidInputError('topK must be an integer from 1 to 50.', { field: 'topK' }, 'INVALID_PARAMETER');
+    const adaptive = input.adaptive ?? false;
+    if (!adaptive && input.thresholdSpace === 'ADAPTIVE_SCORE')
+      throw new InvalidInputError(
+        'thresholdSpace ADAPTIVE_SCORE needs adaptive: true (only adaptive requests have an adaptive score).',
+        { field: 'thresholdSpace' },
+        'INVALID_PARAMETER',
+      );
     const taxonomy = await this.taxonomies.require(input.taxonomyId);
-    // the record's decision is always the taxonomy's (dashboards count it); a caller's own
-    // threshold decides its answer and is recorded beside it
-    const shared: Threshold = { value: taxonomy.defaultThreshold, space: taxonomy.thresholdSpace as ThresholdSpace };
+    // the record's decision is always the taxonomy's (dashboards count it): in adaptive mode its
+    // adaptive threshold once calibrated, else its static one. A caller's own threshold decides
+    // its answer and is recorded beside it (in adaptive mode on the adaptive score by default).
+    const shared: Threshold =
+      adaptive && taxonomy.adaptiveThreshold !== null
+        ? { value: taxonomy.adaptiveThreshold, space: 'ADAPTIVE_SCORE' }
+        : { value: taxonomy.defaultThreshold, space: taxonomy.thresholdSpace as ThresholdSpace };
     const requested: Threshold | null =
       input.threshold == null && input.thresholdSpace == null
         ? null
-        : { value: input.threshold ?? shared.value, space: input.thresholdSpace ?? shared.space };
+        : {
+            value: input.threshold ?? shared.value,
+            space: input.thresholdSpace ?? (adaptive ? 'ADAPTIVE_SCORE' : shared.space),
+          };
     if (requested && !Number.isFinite(requested.value))
       throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
     const idempotency =
@@ -157,11 +235,12 @@ export class ScoringService {
       const previous = await this.records.idempotentIds(idempotency.caller, idempotency.key);
       if (previous) return this.replay(previous);
     }
-    const { version, loaded, embedded, results } = await this.scoreOnly(
+    const { version, loaded, embedded, results, memory } = await this.scoreOnly(
       input.taxonomyId,
       input.version,
       input.images,
       topK,
+      adaptive ? { frozenAt: frozenSnapshot(taxonomy) } : null,
     );
     const latencyMs = (performance.now() - started) / results.length;
     const scored = results.map((r, index) =>
@@ -172,6 +251,7 @@ export class ScoringService {
         embedded.images[index].filename,
         requested ?? shared,
         embedded.images[index].sha256,
+        memory,
       ),
     );
     await this.records.ensureVectorIndex(version.modelId, loaded.dim);
@@ -195,6 +275,11 @@ export class ScoringService {
         topLabels: s.topLabels,
         topNegatives: s.topNegatives,
         latencyMs,
+        adaptive: memory && {
+          adaptiveScore: s.adaptiveScore!,
+          memorySnapshotId: memory.snapshotId,
+          memorySize: memory.size,
+        },
       })),
       idempotency,
     );
@@ -220,22 +305,29 @@ export class ScoringService {
       topNegatives: row.topNegatives,
       imageHash: row.imageHash,
       recordId: row.id,
+      adaptiveScore: row.adaptive?.adaptiveScore ?? null,
+      memorySnapshotId: row.adaptive?.memorySnapshotId ?? null,
+      memorySize: row.adaptive?.memorySize ?? null,
     }));
   }
 
   private describe(
-    r: ImageScoreResult,
+    r: AdaptiveResult,
     loaded: LoadedBank,
     index: number,
     filename: string | null,
     threshold: Threshold,
     imageHash: string,
+    memory: { snapshotId: string; size: number } | null,
   ) {
     return {
       index,
       filename,
       score: r.score,
       logitScore: r.logitScore,
+      adaptiveScore: r.adaptiveScore,
+      memorySnapshotId: memory?.snapshotId ?? null,
+      memorySize: memory?.size ?? null,
       isOOD: isOod(r, threshold),
       threshold: threshold.value,
       thresholdSpace: threshold.space,
@@ -258,18 +350,30 @@ export class ScoringService {
     targetTpr?: number | null;
     apply?: boolean | null;
     space?: ThresholdSpace | null;
+    adaptive?: boolean | null;
   }) {
     const targetTpr = input.targetTpr ?? 0.95;
-    const space = input.space ?? 'SCORE';
+    const space = adaptiveSpace(input.adaptive, input.space);
     if (!(targetTpr > 0 && targetTpr <= 1))
       throw new InvalidInputError('targetTpr must be within (0, 1].', { field: 'targetTpr' }, 'INVALID_PARAMETER');
-    const { results } = await this.scoreOnly(input.taxonomyId, input.version, input.images, 1);
+    const taxonomy = await this.taxonomies.require(input.taxonomyId);
+    const adaptive = space === 'ADAPTIVE_SCORE' ? { frozenAt: frozenSnapshot(taxonomy) } : null;
+    const { results, memory } = await this.scoreOnly(input.taxonomyId, input.version, input.images, 1, adaptive);
     const { threshold, achievedTpr } = calibrateThreshold(
-      results.map((r) => (space === 'SCORE' ? r.score : r.logitScore)),
+      results.map((r) => scoreIn(r, space)),
       targetTpr,
     );
-    if (input.apply) await this.taxonomies.setDefaultThreshold(input.taxonomyId, threshold, space);
-    return { threshold, space, targetTpr, achievedTpr, imageCount: results.length, applied: Boolean(input.apply) };
+    if (input.apply) await this.taxonomies.setThreshold(input.taxonomyId, threshold, space);
+    return {
+      threshold,
+      space,
+      targetTpr,
+      achievedTpr,
+      imageCount: results.length,
+      applied: Boolean(input.apply),
+      memorySnapshotId: memory?.snapshotId ?? null,
+      memorySize: memory?.size ?? null,
+    };
   }
 
   async evaluate(input: {
@@ -277,12 +381,61 @@ export class ScoringService {
     version?: number | null;
     idImages: ImageInput[];
     oodImages: ImageInput[];
+    adaptive?: boolean | null;
   }) {
-    const id = await this.scoreOnly(input.taxonomyId, input.version, input.idImages, 1, 'idImages');
-    const ood = await this.scoreOnly(input.taxonomyId, input.version, input.oodImages, 1, 'oodImages');
-    const idScores = id.results.map((r) => r.score);
-    const oodScores = ood.results.map((r) => r.score);
-    return { ...oodMetrics(idScores, oodScores), idScores, oodScores };
+    const taxonomy = await this.taxonomies.require(input.taxonomyId);
+    const { version, loaded } = await this.prepare(input.taxonomyId, input.version);
+    const id = await this.embeddings.embedImageInputs(version.modelId, input.idImages, 'idImages');
+    const ood = await this.embeddings.embedImageInputs(version.modelId, input.oodImages, 'oodImages');
+    // one snapshot for both sets: every image meets the same memory
+    const { results, memory } = await this.scoreEmbedded(
+      version,
+      loaded,
+      [...id.embeddings, ...ood.embeddings],
+      1,
+      input.adaptive ? { frozenAt: frozenSnapshot(taxonomy) } : null,
+    );
+    const scores = results.map((r) => (input.adaptive ? r.adaptiveScore! : r.score));
+    const idScores = scores.slice(0, id.embeddings.length);
+    const oodScores = scores.slice(id.embeddings.length);
+    return {
+      ...oodMetrics(idScores, oodScores),
+      idScores,
+      oodScores,
+      adaptive: Boolean(input.adaptive),
+      memorySnapshotId: memory?.snapshotId ?? null,
+      memorySize: memory?.size ?? null,
+    };
+  }
+
+  /** The memory an adaptive request against the version would meet now, with its policy. */
+  async memory(taxonomyId: string, versionNumber: number | null | undefined) {
+    const taxonomy = await this.taxonomies.require(taxonomyId);
+    const { version, loaded } = await this.prepare(taxonomyId, versionNumber);
+    const description = await this.memories.describe(
+      { versionId: version.id, setId: loaded.setId, modelId: version.modelId, dim: loaded.dim },
+      frozenSnapshot(taxonomy),
+    );
+    return { ...description, ...this.memories.policy };
+  }
+
+  /** Freezes a taxonomy's memory at a snapshot: the latest record (now), or an earlier one (a rollback). */
+  async freezeMemory(taxonomyId: string, snapshotId: string | null) {
+    await this.taxonomies.require(taxonomyId);
+    const latest = await this.records.latestId();
+    if (snapshotId !== null && !(/^\d{1,15}$/.test(snapshotId) && Number(snapshotId) <= latest)) {
+      throw new InvalidInputError(
+        `snapshotId must be a memorySnapshotId (a record id) from 0 to the latest record, ${latest}.`,
+        { field: 'snapshotId' },
+        'INVALID_PARAMETER',
+      );
+    }
+    return this.taxonomies.setMemoryFrozenSnapshot(taxonomyId, BigInt(snapshotId ?? latest));
+  }
+
+  async unfreezeMemory(taxonomyId: string) {
+    await this.taxonomies.require(taxonomyId);
+    return this.taxonomies.setMemoryFrozenSnapshot(taxonomyId, null);
   }
 
   /** Nearest past scored images to an image or a text, by cosine in the model's space. */

@@ -91,7 +91,8 @@ function validateLogitScale(value: number | null | undefined): number | null {
   return value;
 }
 
-export type ThresholdSpace = 'SCORE' | 'LOGIT_SCORE';
+/** Which number a threshold applies to: the static score, the logit score or the adaptive score. */
+export type ThresholdSpace = 'SCORE' | 'LOGIT_SCORE' | 'ADAPTIVE_SCORE';
 
 export class TaxonomyService {
   constructor(
@@ -210,8 +211,15 @@ export class TaxonomyService {
     return this.repository.versionById(id);
   }
 
-  setDefaultThreshold(taxonomyId: string, threshold: number, space: ThresholdSpace) {
-    return this.repository.setDefaultThreshold(taxonomyId, threshold, space);
+  /** Sets the threshold of a space: the default (static or logit) or the adaptive one. */
+  setThreshold(taxonomyId: string, threshold: number, space: ThresholdSpace) {
+    return space === 'ADAPTIVE_SCORE'
+      ? this.repository.setAdaptiveThreshold(taxonomyId, threshold)
+      : this.repository.setDefaultThreshold(taxonomyId, threshold, space);
+  }
+
+  setMemoryFrozenSnapshot(taxonomyId: string, snapshot: bigint | null) {
+    return this.repository.setMemoryFrozenSnapshot(taxonomyId, snapshot);
   }
 
   /** The version's prompted label embeddings for its model, encoded once and stored. */

@@ -1,4 +1,5 @@
 /** Resolvers for the scoring history: records, statistics and similarity search. */
+import type { ScoringRecordRow } from '../../repositories/scoring-record-repository.ts';
 import { inScope } from '../../services/access-service.ts';
 import { scopedFilter } from '../scope.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
@@ -29,5 +30,8 @@ export const historyResolvers: Resolvers = {
     requestedThresholdSpace: (r: { requested: { thresholdSpace: string } | null }) =>
       r.requested?.thresholdSpace ?? null,
     requestedIsOOD: (r: { requested: { isOod: boolean } | null }) => r.requested?.isOod ?? null,
+    adaptiveScore: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.adaptiveScore ?? null,
+    memorySnapshotId: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.memorySnapshotId ?? null,
+    memorySize: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.memorySize ?? null,
   },
 };

@@ -4,6 +4,12 @@ import { requireTaxonomyInScope } from '../scope.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
 
 export const scoringResolvers: Resolvers = {
+  Query: {
+    adaptiveMemory: (_: unknown, { taxonomyId, version }, ctx) => {
+      requireTaxonomyInScope(ctx, taxonomyId);
+      return ctx.services.scoring.memory(taxonomyId, version);
+    },
+  },
   Mutation: {
     scoreImages: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);
@@ -17,5 +23,8 @@ export const scoringResolvers: Resolvers = {
       requireTaxonomyInScope(ctx, input.taxonomyId);
       return ctx.services.scoring.evaluate(input);
     },
+    freezeAdaptiveMemory: (_: unknown, { taxonomyId, snapshotId }, { services }) =>
+      services.scoring.freezeMemory(taxonomyId, snapshotId ?? null),
+    unfreezeAdaptiveMemory: (_: unknown, { taxonomyId }, { services }) => services.scoring.unfreezeMemory(taxonomyId),
   },
 };

@@ -20,6 +20,7 @@ export const taxonomyResolvers: Resolvers = {
   Taxonomy: {
     latestVersion: (t: { id: string }, _, { services }) => services.taxonomies.latestVersion(t.id),
     versions: (t: { id: string }, _, { services }) => services.taxonomies.versions(t.id),
+    memoryFrozenSnapshotId: (t: { memoryFrozenSnapshot: bigint | null }) => t.memoryFrozenSnapshot?.toString() ?? null,
   },
   TaxonomyVersion: {
     labelCount: (v: { labels: string[] }) => v.labels.length,

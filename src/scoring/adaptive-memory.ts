@@ -1,0 +1,207 @@
+/**
+ * Adaptive memories, kept up to date from the scoring history (the policy and the penalty are
+ * src/neglabel/memory.ts). One memory per (taxonomy version, negative set, model): never shared
+ * across them. Per memory the main thread keeps the ranking data of its records (id, static score,
+ * caller; about 40 bytes a record) and reads only records newer than the last it saw, so a request
+ * costs one small query; the members' vectors live in a shared-memory arena the scoring workers
+ * read in place, and a vector is fetched once, when its record enters the memory. A snapshot lists
+ * arena rows; a row is reused only when no snapshot in flight lists it, so concurrent requests
+ * each score against exactly their own snapshot.
+ */
+import type { MemoryRows } from '../inference/protocol.ts';
+import { LruCache } from '../inference/lru-cache.ts';
+import {
+  compareCandidates,
+  type MemoryCandidate,
+  type MemoryPolicy,
+  memoryCapacity,
+  selectMemory,
+} from '../neglabel/memory.ts';
+import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
+
+export interface MemoryKey {
+  versionId: string;
+  setId: string;
+  modelId: string;
+  dim: number;
+}
+
+/** The memory one request scores against. `release` when the scores are computed. */
+export interface MemorySnapshot {
+  /** the highest record id the memory drew from: records of its key with id <= it were eligible */
+  snapshotId: string;
+  size: number;
+  rows: MemoryRows;
+  release(): void;
+}
+
+/** What an auditor sees of a memory. */
+export interface MemoryDescription {
+  snapshotId: string;
+  frozen: boolean;
+  eligible: number;
+  capacity: number;
+  size: number;
+  contributors: Array<{ caller: string; count: number }>;
+}
+
+/** Memories kept at once; the least recently used is rebuilt from the history when needed again. */
+const MEMORIES = 16;
+
+class KeyMemory {
+  /** ranking data of every record of the key read so far, ascending by compareCandidates */
+  private readonly sorted: MemoryCandidate[] = [];
+  private seenUpTo = 0;
+  private arena: Float32Array;
+  private readonly rowOf = new Map<number, number>();
+  /** snapshots in flight that list each row */
+  private readonly references = new Map<number, number>();
+  private freeRows: number[] = [];
+  /** refreshes run one at a time */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly key: MemoryKey,
+    private readonly records: ScoringRecordRepository,
+    private readonly policy: MemoryPolicy,
+  ) {
+    this.arena = this.allocate(policy.maxSize + 64);
+  }
+
+  snapshot(frozenAt: number | null): Promise<MemorySnapshot> {
+    const next = this.queue.then(() => this.take(frozenAt));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  describe(frozenAt: number | null): Promise<MemoryDescription> {
+    const next = this.queue.then(async () => {
+      const horizon = await this.catchUp(frozenAt);
+      const members = selectMemory(this.sorted, horizon, this.policy);
+      const eligible = this.sorted.filter((c) => c.id <= horizon).length;
+      const counts = new Map<string, number>();
+      for (const m of members) counts.set(m.caller, (counts.get(m.caller) ?? 0) + 1);
+      return {
+        snapshotId: String(horizon),
+        frozen: frozenAt !== null,
+        eligible,
+        capacity: memoryCapacity(eligible, this.policy),
+        size: members.length,
+        contributors: [...counts]
+          .map(([caller, count]) => ({ caller, count }))
+          .sort((a, b) => b.count - a.count || a.caller.localeCompare(b.caller)),
+      };
+    });
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Reads the records committed since the last look; returns the horizon the memory uses. */
+  private async catchUp(frozenAt: number | null): Promise<number> {
+    const fresh = await this.records.memoryCandidatesAfter(
+      this.key.versionId,
+      this.key.setId,
+      this.key.modelId,
+      this.seenUpTo,
+    );
+    for (const c of fresh) {
+      let lo = 0;
+      let hi = this.sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (compareCandidates(this.sorted[mid], c) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      this.sorted.splice(lo, 0, c);
+      this.seenUpTo = c.id;
+    }
+    return frozenAt === null ? this.seenUpTo : Math.min(frozenAt, this.seenUpTo);
+  }
+
+  private async take(frozenAt: number | null): Promise<MemorySnapshot> {
+    const horizon = await this.catchUp(frozenAt);
+    const members = selectMemory(this.sorted, horizon, this.policy);
+    const memberIds = new Set(members.map((m) => m.id));
+    // rows of records that left the memory are free once no snapshot in flight lists them
+    for (const [id, row] of this.rowOf) {
+      if (!memberIds.has(id) && !this.references.has(row)) {
+        this.rowOf.delete(id);
+        this.freeRows.push(row);
+      }
+    }
+    const entering = members.filter((m) => !this.rowOf.has(m.id)).map((m) => m.id);
+    if (entering.length > 0) {
+      const vectors = await this.records.embeddings(entering);
+      if (this.freeRows.length < entering.length) this.grow(entering.length);
+      for (const id of entering) {
+        const row = this.freeRows.pop()!;
+        this.arena.set(vectors.get(id)!, row * this.key.dim);
+        this.rowOf.set(id, row);
+      }
+    }
+    const rows = Int32Array.from(members, (m) => this.rowOf.get(m.id)!);
+    for (const row of rows) this.references.set(row, (this.references.get(row) ?? 0) + 1);
+    let released = false;
+    return {
+      snapshotId: String(horizon),
+      size: members.length,
+      rows: { arena: this.arena.buffer as SharedArrayBuffer, rows },
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const row of rows) {
+          const left = this.references.get(row)! - 1;
+          if (left === 0) this.references.delete(row);
+          else this.references.set(row, left);
+        }
+      },
+    };
+  }
+
+  private allocate(rows: number): Float32Array {
+    const arena = new Float32Array(new SharedArrayBuffer(rows * this.key.dim * 4));
+    for (let r = rows - 1; r >= 0; r--) this.freeRows.push(r);
+    return arena;
+  }
+
+  /**
+   * A larger arena with the same rows at the same places; snapshots in flight keep the old buffer,
+   * whose rows are never written again.
+   */
+  private grow(needed: number): void {
+    const oldRows = this.arena.length / this.key.dim;
+    const rows = Math.max(oldRows * 2, oldRows + needed);
+    const arena = new Float32Array(new SharedArrayBuffer(rows * this.key.dim * 4));
+    arena.set(this.arena);
+    for (let r = rows - 1; r >= oldRows; r--) this.freeRows.push(r);
+    this.arena = arena;
+  }
+}
+
+export class AdaptiveMemories {
+  private readonly memories = new LruCache<string, KeyMemory>(MEMORIES);
+
+  constructor(
+    private readonly records: ScoringRecordRepository,
+    readonly policy: MemoryPolicy,
+  ) {}
+
+  private memory(key: MemoryKey): KeyMemory {
+    const id = `${key.versionId}:${key.setId}:${key.modelId}`;
+    let memory = this.memories.get(id);
+    if (!memory) {
+      memory = new KeyMemory(key, this.records, this.policy);
+      this.memories.set(id, memory);
+    }
+    return memory;
+  }
+
+  /** The memory a request scores against: records committed before now (or up to the frozen snapshot). */
+  snapshot(key: MemoryKey, frozenAt: number | null): Promise<MemorySnapshot> {
+    return this.memory(key).snapshot(frozenAt);
+  }
+
+  describe(key: MemoryKey, frozenAt: number | null): Promise<MemoryDescription> {
+    return this.memory(key).describe(frozenAt);
+  }
+}

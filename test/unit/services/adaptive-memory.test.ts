@@ -1,0 +1,75 @@
+/**
+ * The adaptive memory's bookkeeping over an in-memory history: it reads only new records, fetches
+ * a vector once, and a snapshot in flight keeps its rows while later requests change the memory.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MemoryCandidate } from '../../../src/neglabel/memory.ts';
+import type { ScoringRecordRepository } from '../../../src/repositories/scoring-record-repository.ts';
+import { AdaptiveMemories } from '../../../src/scoring/adaptive-memory.ts';
+
+class FakeHistory {
+  records: Array<MemoryCandidate & { vector: Float32Array }> = [];
+  fetched: number[] = [];
+  readAfter: number[] = [];
+  add(score: number, caller = 'k'): number {
+    const id = this.records.length + 1;
+    this.records.push({ id, score, caller, vector: Float32Array.from([id, -id]) });
+    return id;
+  }
+  async memoryCandidatesAfter(_v: string, _s: string, _m: string, afterId: number) {
+    this.readAfter.push(afterId);
+    return this.records.filter((r) => r.id > afterId).map(({ id, score, caller }) => ({ id, score, caller }));
+  }
+  async embeddings(ids: readonly number[]) {
+    this.fetched.push(...ids);
+    return new Map(ids.map((id) => [id, this.records[id - 1].vector]));
+  }
+}
+
+const KEY = { versionId: 'v', setId: 's', modelId: 'm', dim: 2 };
+const vectorsOf = (s: { rows: { arena: SharedArrayBuffer; rows: Int32Array } }) => {
+  const arena = new Float32Array(s.rows.arena);
+  return [...s.rows.rows].map((r) => arena[r * 2]).sort((a, b) => a - b);
+};
+
+test('a snapshot reads only new records, fetches a vector once, and keeps its rows while in flight', async () => {
+  const history = new FakeHistory();
+  const memories = new AdaptiveMemories(history as unknown as ScoringRecordRepository, {
+    maxSize: 3,
+    maxFraction: 1,
+    maxCallerShare: 1,
+  });
+  for (const score of [0.5, 0.4, 0.9, 0.8]) history.add(score);
+  const first = await memories.snapshot(KEY, null);
+  assert.equal(first.snapshotId, '4');
+  assert.deepEqual(vectorsOf(first), [1, 2, 4]); // scores 0.5, 0.4, 0.8
+  // lower scores arrive: the memory changes while `first` is still in flight
+  history.add(0.1);
+  history.add(0.2);
+  const second = await memories.snapshot(KEY, null);
+  assert.deepEqual(vectorsOf(second), [2, 5, 6]); // scores 0.4, 0.1, 0.2
+  assert.deepEqual(vectorsOf(first), [1, 2, 4], 'the snapshot in flight is untouched');
+  assert.deepEqual(history.readAfter, [0, 4], 'only records after the last seen are read');
+  assert.deepEqual(history.fetched.sort(), [1, 2, 4, 5, 6], 'each vector fetched once');
+  first.release();
+  second.release();
+  // frozen at 4: the memory as it was, from the rows already held
+  const frozen = await memories.snapshot(KEY, 4);
+  assert.equal(frozen.snapshotId, '4');
+  assert.deepEqual(vectorsOf(frozen), [1, 2, 4]);
+  frozen.release();
+  // many releases and snapshots later the arena still holds every member correctly
+  for (let i = 0; i < 50; i++) {
+    history.add(0.05 - i * 0.001);
+    const s = await memories.snapshot(KEY, null);
+    const ids = history.records
+      .slice()
+      .sort((a, b) => a.score - b.score || a.id - b.id)
+      .slice(0, 3)
+      .map((r) => r.id)
+      .sort((a, b) => a - b);
+    assert.deepEqual(vectorsOf(s), ids);
+    s.release();
+  }
+});

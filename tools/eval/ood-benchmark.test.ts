@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { goals, mainTable, METHODS, renderingTable, runBenchmark, SPLITS } from './ood-benchmark.ts';
+import {
+  goals,
+  mainTable,
+  METHODS,
+  renderingTable,
+  runBenchmark,
+  SPLITS,
+  STREAM_METHODS,
+  streamTable,
+} from './ood-benchmark.ts';
 import { RENDERINGS } from './renderings.ts';
 
 test('the benchmark runs every rendering on a small split, with intervals around its estimates', async () => {
@@ -45,5 +54,20 @@ test('the benchmark runs every rendering on a small split, with intervals around
   assert.equal(result.zeroShotTop1.length, RENDERINGS.length);
   assert.equal(mainTable(result).split('\n').length, 2 + METHODS.length * 2);
   assert.equal(renderingTable(result).split('\n').length, 2 + 2);
-  assert.equal(goals(result).length, 3, 'no animals split in this run: three goals apply');
+  // no animals split in this run: three quality goals, the CSP goal and one memory goal per ratio and method
+  assert.equal(goals(result).length, 3 + 1 + 2 * 2);
+  assert.ok(split.cspNegatives > 100);
+  // streams: the warm-up and test halves are disjoint and keep their ratio
+  for (const rendering of split.renderings) {
+    assert.deepEqual(
+      rendering.streams.map((s) => s.ratio),
+      [1, 4],
+    );
+    for (const stream of rendering.streams) {
+      assert.equal(stream.oodCount, stream.ratio * stream.idCount);
+      assert.ok(stream.warm > 0 && stream.idCount > 0);
+      assert.equal(stream.methods.NegLabel.idScores.length, stream.idCount);
+    }
+  }
+  assert.equal(streamTable(result).split('\n').length, 2 + 2 * STREAM_METHODS.length);
 });

@@ -1,13 +1,17 @@
 /**
  * OOD quality benchmark on emoji artwork of the held-out style, the way the NegLabel paper
  * evaluates: per ID/OOD split, NegLabel (reference defaults, mined over WordNet) and its variants,
- * and the MCM baseline as its paper defines it, all on the same model and images, under every
- * rendering of renderings.ts, with 95 % bootstrap intervals. Uses the service's own encoder
+ * CSP, and the MCM baseline as its paper defines it, all on the same model and images, under every
+ * rendering of renderings.ts, with 95 % bootstrap intervals; then adaptive scoring (a memory of
+ * the history) over the fixed stream protocol of stream.ts. Uses the service's own encoder
  * (images decoded, composited and resized as in serving) and engine.
  */
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
 import { bootstrapIntervals, type MetricIntervals } from '../../src/neglabel/bootstrap.ts';
+import { candidateEmbedding, type PromptEmbedding } from '../../src/neglabel/candidates.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
+import { CSP_EXCLUDED_LEXFILES, cspCandidates, cspLabelPrompts } from '../../src/neglabel/csp.ts';
+import { DEFAULT_MEMORY_POLICY, type MemoryPolicy } from '../../src/neglabel/memory.ts';
 import { oodMetrics, type OodMetrics } from '../../src/neglabel/metrics.ts';
 import { candidateStatistics, mineNegativeSet } from '../../src/neglabel/mining.ts';
 import { applyPrompt, DEFAULT_ADJECTIVE_PROMPT, DEFAULT_ID_PROMPT } from '../../src/neglabel/prompts.ts';
@@ -16,6 +20,7 @@ import { stack } from '../../src/inference/vectors.ts';
 import { loadWordNetCorpus } from '../../src/services/corpus-source.ts';
 import { HELD_OUT_STYLE, loadConcepts, type EmojiConcept } from '../emoji/emoji-data.ts';
 import { RENDERINGS, type Rendering } from './renderings.ts';
+import { planStream, runStream, STREAM_RATIOS, testLabels } from './stream.ts';
 
 export interface Split {
   name: string;
@@ -55,6 +60,7 @@ export const SPLITS: Split[] = [
 
 export const METHODS = [
   'NegLabel',
+  'CSP',
   'NegLabel, logit scale 100',
   'NegLabel, no grouping',
   'NegLabel, reference defects (no exclusion)',
@@ -62,6 +68,27 @@ export const METHODS = [
   'max softmax of 100·cos',
 ] as const;
 export type Method = (typeof METHODS)[number];
+
+/** The rows of the stream protocol: each static method and the same with a memory. */
+export const STREAM_METHODS = ['NegLabel', 'NegLabel + memory', 'CSP', 'CSP + memory'] as const;
+export type StreamMethod = (typeof STREAM_METHODS)[number];
+
+/**
+ * The memory of the stream rows: the service's defaults (2,048 records, 10 % of the history), with
+ * no per-caller bound, since one stream is one caller.
+ */
+export const EVAL_MEMORY_POLICY: MemoryPolicy = { ...DEFAULT_MEMORY_POLICY, maxCallerShare: 1 };
+
+export interface StreamResult {
+  /** ID:OOD = 1:ratio */
+  ratio: number;
+  warm: number;
+  idCount: number;
+  oodCount: number;
+  /** the memory the last test image met */
+  memorySize: number;
+  methods: Record<StreamMethod, MethodResult>;
+}
 
 export interface MethodResult extends OodMetrics {
   intervals: MetricIntervals;
@@ -74,6 +101,8 @@ export interface RenderingResult {
   /** top-1 among the split's ID labels, over its ID images */
   idAccuracy: number;
   methods: Record<Method, MethodResult>;
+  /** the stream protocol, per ratio */
+  streams: StreamResult[];
 }
 
 export interface SplitResult {
@@ -81,6 +110,7 @@ export interface SplitResult {
   idCount: number;
   oodCount: number;
   negatives: number;
+  cspNegatives: number;
   renderings: RenderingResult[];
 }
 
@@ -121,6 +151,11 @@ function maxSoftmax(idMatrix: Float32Array, image: Float32Array, dim: number, sc
   return 1 / sum;
 }
 
+function measure(idScores: number[], oodScores: number[], resamples: number): MethodResult {
+  const intervals = bootstrapIntervals(idScores, oodScores, { resamples, seed: 0 });
+  return { ...oodMetrics(idScores, oodScores), intervals, idScores, oodScores };
+}
+
 function argmax(values: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
@@ -152,6 +187,22 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     );
     log(`encoding ${prompts.length} corpus prompts`);
     const corpusMatrix = stack((await encoder.embedTextsBulk(model.id, prompts)).vectors, dim);
+    // CSP: its corpus as candidates (phrases for adjectives) and ID labels, as raw-mean ensembles
+    const cspCorpus = options.corpus ?? loadWordNetCorpus(CSP_EXCLUDED_LEXFILES);
+    const cspList = cspCandidates(cspCorpus, 0);
+    const cspEnsembles = async (promptLists: string[][]): Promise<Float32Array> => {
+      const distinct = [...new Set(promptLists.flat())];
+      const encoded = await encoder.embedTextsBulk(model.id, distinct);
+      const embedded = new Map<string, PromptEmbedding>(
+        distinct.map((p, i) => [p, { vector: encoded.vectors[i], norm: encoded.norms[i] }]),
+      );
+      return stack(
+        promptLists.map((list) => candidateEmbedding(list, embedded, true)),
+        dim,
+      );
+    };
+    log(`encoding ${cspList.length} CSP candidates`);
+    const cspMatrix = await cspEnsembles(cspList.map((c) => c.prompts));
 
     // image embeddings per rendering, each concept rendered and encoded once
     const cache = new Map<string, Float32Array>();
@@ -189,10 +240,20 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
         ).vectors,
         dim,
       );
+      const wordNet = { words: corpus, matrix: corpusMatrix, ids: idMatrix };
       const stats = candidateStatistics(corpusMatrix, idMatrix, dim, 0.95);
-      const mine = (exclude: boolean, groups: number, scale: number): LabelBank => {
+      const cspIds = await cspEnsembles(labels.map(cspLabelPrompts));
+      const csp = { words: cspCorpus, matrix: cspMatrix, ids: cspIds };
+      const cspStats = candidateStatistics(cspMatrix, cspIds, dim, 0.95);
+      const mine = (
+        pool: typeof wordNet,
+        poolStats: typeof stats,
+        exclude: boolean,
+        groups: number,
+        scale: number,
+      ): LabelBank => {
         // the mining runner's own selection and grouping, at the reference's parameters
-        const mined = mineNegativeSet(corpus, stats, labels, {
+        const mined = mineNegativeSet(pool.words, poolStats, labels, {
           selectionRatio: 0.15,
           excludeNearDuplicates: exclude,
           nearDuplicateThreshold: 0.95,
@@ -201,11 +262,11 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
         });
         const negatives = new Float32Array(mined.indices.length * dim);
         mined.indices.forEach((c, i) => {
-          negatives.set(corpusMatrix.subarray(c * dim, (c + 1) * dim), i * dim);
+          negatives.set(pool.matrix.subarray(c * dim, (c + 1) * dim), i * dim);
         });
         return {
           dim,
-          idEmbeddings: idMatrix,
+          idEmbeddings: pool.ids,
           negativeEmbeddings: negatives,
           negativeGroups: mined.group,
           groupCount: groups,
@@ -213,12 +274,14 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
         };
       };
       const negLabel = (bank: LabelBank) => (e: Float32Array) => scoreImage(bank, e, 1).score;
-      const reference = mine(true, 100, logitScale);
+      const reference = mine(wordNet, stats, true, 100, logitScale);
+      const cspBank = mine(csp, cspStats, true, 100, logitScale);
       const scorers: Record<Method, (e: Float32Array) => number> = {
         NegLabel: negLabel(reference),
-        'NegLabel, logit scale 100': negLabel(mine(true, 100, REFERENCE_LOGIT_SCALE)),
-        'NegLabel, no grouping': negLabel(mine(true, 1, logitScale)),
-        'NegLabel, reference defects (no exclusion)': negLabel(mine(false, 100, logitScale)),
+        CSP: negLabel(cspBank),
+        'NegLabel, logit scale 100': negLabel(mine(wordNet, stats, true, 100, REFERENCE_LOGIT_SCALE)),
+        'NegLabel, no grouping': negLabel(mine(wordNet, stats, true, 1, logitScale)),
+        'NegLabel, reference defects (no exclusion)': negLabel(mine(wordNet, stats, false, 100, logitScale)),
         'MCM (T = 1)': (e) => maxSoftmax(idMatrix, e, dim, 1),
         'max softmax of 100·cos': (e) => maxSoftmax(idMatrix, e, dim, 100),
       };
@@ -227,6 +290,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
         idCount: idImages.length,
         oodCount: oodImages.length,
         negatives: reference.negativeGroups.length,
+        cspNegatives: cspBank.negativeGroups.length,
         renderings: [],
       };
       for (const rendering of renderings) {
@@ -235,14 +299,44 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
         const correct = idImages.filter(
           (c, i) => argmax(similarities(idMatrix, idEmb[i], dim)) === labelOf.get(c.label),
         ).length;
+        const resamples = options.resamples ?? 1000;
         const methods = {} as Record<Method, MethodResult>;
-        for (const method of METHODS) {
-          const idScores = idEmb.map(scorers[method]);
-          const oodScores = oodEmb.map(scorers[method]);
-          const intervals = bootstrapIntervals(idScores, oodScores, { resamples: options.resamples ?? 1000, seed: 0 });
-          methods[method] = { ...oodMetrics(idScores, oodScores), intervals, idScores, oodScores };
-        }
-        result.renderings.push({ rendering: rendering.name, idAccuracy: correct / idImages.length, methods });
+        for (const method of METHODS)
+          methods[method] = measure(idEmb.map(scorers[method]), oodEmb.map(scorers[method]), resamples);
+        const streams = STREAM_RATIOS.map((ratio): StreamResult => {
+          // the same seeded plan under every rendering: renderings differ only in the pictures
+          const plan = planStream(idImages.length, oodImages.length, ratio, 0);
+          const ood = testLabels(plan);
+          const byLabel = (scores: number[]) =>
+            measure(
+              scores.filter((_, i) => !ood[i]),
+              scores.filter((_, i) => ood[i]),
+              resamples,
+            );
+          const run = (scorer: (e: Float32Array) => number) =>
+            runStream(plan, { id: idEmb, ood: oodEmb }, scorer, EVAL_MEMORY_POLICY);
+          const negLabelRun = run(scorers.NegLabel);
+          const cspRun = run(scorers.CSP);
+          return {
+            ratio,
+            warm: plan.warm.length,
+            idCount: ood.filter((o) => !o).length,
+            oodCount: ood.filter((o) => o).length,
+            memorySize: negLabelRun.memorySize,
+            methods: {
+              NegLabel: byLabel(negLabelRun.staticScores),
+              'NegLabel + memory': byLabel(negLabelRun.adaptiveScores),
+              CSP: byLabel(cspRun.staticScores),
+              'CSP + memory': byLabel(cspRun.adaptiveScores),
+            },
+          };
+        });
+        result.renderings.push({
+          rendering: rendering.name,
+          idAccuracy: correct / idImages.length,
+          methods,
+          streams,
+        });
       }
       splits.push(result);
     }
@@ -334,6 +428,67 @@ export function renderingTable(
   return lines.join('\n');
 }
 
+/** The stream rows of the first rendering, per split and ratio, with intervals. */
+export function streamTable(result: BenchmarkResult): string {
+  const lines = [
+    '| split | ID:OOD (test ID / OOD; warm-up; memory) | method | AUROC ↑ [95 % CI] | FPR95 ↓ [95 % CI] |',
+    '|---|---|---|---|---|',
+  ];
+  for (const s of result.splits) {
+    for (const stream of baseline(s).streams) {
+      for (const m of STREAM_METHODS) {
+        const x = stream.methods[m];
+        lines.push(
+          `| ${s.split} | 1:${stream.ratio} (${stream.idCount} / ${stream.oodCount}; ${stream.warm}; ` +
+            `${stream.memorySize}) | ${m} | ${withInterval(x.auroc, x.intervals.auroc)} | ` +
+            `${withInterval(x.fpr95, x.intervals.fpr95)} |`,
+        );
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+/** A stream method's metric averaged over the splits, on one rendering (by position) and ratio. */
+function streamMean(
+  result: BenchmarkResult,
+  method: StreamMethod,
+  ratioIndex: number,
+  rendering: number,
+  metric: 'auroc' | 'fpr95',
+): number {
+  return (
+    result.splits.reduce((a, s) => a + s.renderings[rendering].streams[ratioIndex].methods[method][metric], 0) /
+    result.splits.length
+  );
+}
+
+/** Averages over the splits per ratio and method: the first rendering, and the worst rendering by FPR95. */
+export function streamAverages(result: BenchmarkResult): string {
+  const renderings = result.splits[0]?.renderings.map((r) => r.rendering) ?? [];
+  const lines = [
+    '| ID:OOD | method | AUROC ↑ | FPR95 ↓ | worst rendering by FPR95: AUROC / FPR95 |',
+    '|---|---|---|---|---|',
+  ];
+  STREAM_RATIOS.forEach((ratio, r) => {
+    for (const m of STREAM_METHODS) {
+      const worst = renderings
+        .map((name, i) => ({
+          name,
+          fpr95: streamMean(result, m, r, i, 'fpr95'),
+          auroc: streamMean(result, m, r, i, 'auroc'),
+        }))
+        .reduce((a, b) => (b.fpr95 > a.fpr95 ? b : a));
+      const first = (metric: 'auroc' | 'fpr95') => pct(streamMean(result, m, r, 0, metric));
+      lines.push(
+        `| 1:${ratio} | ${m} | ${first('auroc')} | ${first('fpr95')} | ` +
+          `${worst.name}: ${pct(worst.auroc)} / ${pct(worst.fpr95)} |`,
+      );
+    }
+  });
+  return lines.join('\n');
+}
+
 export interface Goal {
   goal: string;
   met: boolean;
@@ -383,6 +538,24 @@ export function goals(result: BenchmarkResult): Goal[] {
     measured:
       losses.length === 0 ? `ahead in all ${cells}` : `behind in ${losses.length} of ${cells}: ${losses.join('; ')}`,
   });
+  const mean = (method: Method, metric: 'auroc' | 'fpr95') =>
+    result.splits.reduce((a, s) => a + baseline(s).methods[method][metric], 0) / result.splits.length;
+  out.push({
+    goal: 'CSP at least as good as NegLabel in average AUROC (transparent PNG)',
+    met: mean('CSP', 'auroc') >= mean('NegLabel', 'auroc'),
+    measured: `CSP ${pct(mean('CSP', 'auroc'))}, NegLabel ${pct(mean('NegLabel', 'auroc'))}`,
+  });
+  STREAM_RATIOS.forEach((ratio, r) => {
+    for (const base of ['NegLabel', 'CSP'] as const) {
+      const before = streamMean(result, base, r, 0, 'fpr95');
+      const after = streamMean(result, `${base} + memory`, r, 0, 'fpr95');
+      out.push({
+        goal: `a memory lowers ${base}'s average FPR95 by at least 5 points (stream, ID:OOD 1:${ratio})`,
+        met: before - after >= 0.05,
+        measured: `${pct(before)} → ${pct(after)} (${(100 * (before - after)).toFixed(1)} points)`,
+      });
+    }
+  });
   return out;
 }
 
@@ -407,11 +580,12 @@ function saturation(result: BenchmarkResult): string {
 export function report(result: BenchmarkResult): string {
   const first = result.splits[0]?.renderings[0]?.rendering ?? '';
   const negatives = result.splits.map((s) => `${s.split}: ${s.negatives}`).join('; ');
+  const cspNegatives = result.splits.map((s) => `${s.split}: ${s.cspNegatives}`).join('; ');
   const top1 = result.zeroShotTop1.map((z) => `${z.rendering} ${pct(z.top1)} %`).join(', ');
   return [
     `Model \`${result.model}\` scored at its trained logit scale ${result.logitScale} (rows "logit scale 100": ` +
       `NegLabel's reference temperature 0.01); held-out style Fluent Emoji Flat; negatives mined over WordNet 3.1 ` +
-      `(${negatives}).`,
+      `(${negatives}); CSP mined over its own pool (${cspNegatives}).`,
     '',
     `Zero-shot top-1 over all ${result.zeroShotTop1[0]?.images ?? 0} concept names: ${top1}.`,
     '',
@@ -426,6 +600,19 @@ export function report(result: BenchmarkResult): string {
     '**AUROC per rendering** (the images a person sees differ; the service composites transparency over white):',
     '',
     renderingTable(result),
+    '',
+    `**Adaptive scoring, stream protocol** (${first}; per split, the ID and OOD images are cut into two seeded ` +
+      `halves; a memory is warmed on a seeded stream of the first half, then the second half is scored in a seeded ` +
+      `order, each image against the memory of every image before it, at ID:OOD 1:1 and 1:4; memory: the ` +
+      `${EVAL_MEMORY_POLICY.maxSize} lowest-scoring records at most and at most ` +
+      `${100 * EVAL_MEMORY_POLICY.maxFraction} % of the history, one caller; static rows score the same test ` +
+      `images; percent, 95 % bootstrap intervals):`,
+    '',
+    streamTable(result),
+    '',
+    '**Stream averages over the six splits**, and each method under its worst rendering:',
+    '',
+    streamAverages(result),
     '',
     '**Goals**:',
     '',

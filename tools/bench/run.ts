@@ -79,7 +79,8 @@ const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagene
   .filter(Boolean);
 const unique = [...new Set(labels.map((l) => l.toLowerCase()))];
 table(
-  `5. Re-mining, ${path.basename(models[0] ?? 'none')}: ${unique.length} ImageNet labels over WordNet`,
+  `5. Mining and re-mining, NegLabel and CSP, ${path.basename(models[0] ?? 'none')}: ${unique.length} ImageNet ` +
+    'labels over WordNet',
   models.length ? await reminingBenchmark(path.resolve(models[0]), unique) : [{ skipped: 'no model in models/' }],
 );
 // 1,000,000 records take longer to seed in the embedded (WASM) database than the whole bench may

@@ -104,6 +104,15 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     maxTextCharsPerRequest: config.maxTextCharsPerRequest,
     maxPixelsPerRequest: config.maxPixelsPerRequest,
     maxImagePixels: config.maxImagePixels,
+    maxFileBytes: config.maxUploadBytes,
+    maxRequestBytes: config.maxBodyBytes,
+    url: {
+      allowPrivate: config.allowPrivateUrls,
+      connectTimeoutMs: config.urlConnectTimeoutMs,
+      totalTimeoutMs: config.urlTimeoutMs,
+      maxBytes: config.maxUploadBytes,
+      maxRedirects: 3,
+    },
   });
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
   const runner = new MiningRunner(

@@ -1,6 +1,7 @@
 /**
  * Environment, parsed once, validated, frozen. Every variable is listed in the README.
  */
+import { parseAllowPrivate, type UrlFetchOptions } from './services/url-images.ts';
 import { DEFAULT_MEMORY_POLICY, type MemoryPolicy } from './neglabel/memory.ts';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +53,12 @@ export interface Config {
   maxTextsPerRequest: number;
   maxTextChars: number;
   maxBodyBytes: number;
+  /** per uploaded file or image fetched from a URL (NEGLABEL_MAX_UPLOAD_BYTES) */
+  maxUploadBytes: number;
+  /** private addresses image URLs may reach anyway (NEGLABEL_ALLOW_PRIVATE_URLS: 1, or subnets) */
+  allowPrivateUrls: UrlFetchOptions['allowPrivate'];
+  urlConnectTimeoutMs: number;
+  urlTimeoutMs: number;
   maxResponseBytes: number;
   /** per-request budgets: decoded pixels over all images, characters over all texts */
   maxPixelsPerRequest: number;
@@ -178,6 +185,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     maxTextsPerRequest: int(env, 'NEGLABEL_MAX_TEXTS_PER_REQUEST', 4096, 1),
     maxTextChars: int(env, 'NEGLABEL_MAX_TEXT_CHARS', 2000, 1, 10_000_000),
     maxBodyBytes: int(env, 'NEGLABEL_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024),
+    maxUploadBytes: int(env, 'NEGLABEL_MAX_UPLOAD_BYTES', 32 * 1024 * 1024, 1024),
+    allowPrivateUrls: parseAllowPrivate(env.NEGLABEL_ALLOW_PRIVATE_URLS),
+    urlConnectTimeoutMs: int(env, 'NEGLABEL_URL_CONNECT_TIMEOUT_MS', 5000, 1),
+    urlTimeoutMs: int(env, 'NEGLABEL_URL_TIMEOUT_MS', 20_000, 1),
     maxResponseBytes: int(env, 'NEGLABEL_MAX_RESPONSE_BYTES', 32 * 1024 * 1024, 1024),
     maxPixelsPerRequest: int(env, 'NEGLABEL_MAX_PIXELS_PER_REQUEST', 200_000_000, 1),
     maxTextCharsPerRequest: int(env, 'NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST', 400_000, 1),

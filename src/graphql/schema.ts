@@ -1,5 +1,6 @@
 /** The executable schema: schema.graphql (the contract) + resolvers. */
 import { readFileSync } from 'node:fs';
+import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 import { DateTime } from './scalars.ts';
 import { withAccessControl } from './access.ts';
 import { accessResolvers } from './resolvers/access.ts';
@@ -22,7 +23,7 @@ function merge(...maps: object[]): ResolverMap {
 }
 
 const merged = merge(
-  { DateTime },
+  { DateTime, Upload: GraphQLUpload },
   systemResolvers,
   taxonomyResolvers,
   miningResolvers,

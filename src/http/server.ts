@@ -8,6 +8,7 @@ import net from 'node:net';
 import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
+import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { Config } from '../config.ts';
 import { requestScope, type Logger } from '../logger.ts';
@@ -204,6 +205,13 @@ export async function startHttpServer(
   app.use(
     '/graphql',
     limit,
+    // multipart requests (uploads) only: files stream to temporary storage, each stopped at its
+    // limit; Apollo's CSRF prevention still asks them for a preflight header
+    graphqlUploadExpress({
+      maxFileSize: config.maxUploadBytes,
+      maxFiles: 2 * config.maxImagesPerRequest,
+      maxFieldSize: config.maxBodyBytes,
+    }),
     express.json({ limit: config.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {

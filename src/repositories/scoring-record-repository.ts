@@ -21,6 +21,8 @@ export interface NewScoringRecord {
   requested: { threshold: number; thresholdSpace: ThresholdSpace; isOod: boolean } | null;
   imageHash: string;
   filename: string | null;
+  /** the URL the image was fetched from, or null */
+  sourceUrl: string | null;
   imageEmbedding: Float32Array;
   score: number;
   logitScore: number;
@@ -56,7 +58,7 @@ const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxo
   v.version AS taxonomy_version, r.negative_set_id, r.model_id, r.threshold, r.threshold_space,
   r.requested_threshold, r.requested_threshold_space, r.requested_is_ood, r.image_hash, r.filename,
   r.score, r.logit_score, r.is_ood, r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms,
-  r.adaptive_score, r.memory_snapshot_id::text AS memory_snapshot_id, r.memory_size`;
+  r.adaptive_score, r.memory_snapshot_id::text AS memory_snapshot_id, r.memory_size, r.source_url`;
 
 function toRow(r: any): ScoringRecordRow {
   return {
@@ -76,6 +78,7 @@ function toRow(r: any): ScoringRecordRow {
         : { threshold: r.requested_threshold, thresholdSpace: r.requested_threshold_space, isOod: r.requested_is_ood },
     imageHash: r.image_hash,
     filename: r.filename,
+    sourceUrl: r.source_url,
     score: r.score,
     logitScore: r.logit_score,
     isOod: r.is_ood,
@@ -158,15 +161,15 @@ export class ScoringRecordRepository {
            threshold, image_hash, filename, image_embedding, score, logit_score, is_ood, predicted_label,
            top_labels, top_negatives, latency_ms, threshold_space,
            requested_threshold, requested_threshold_space, requested_is_ood, adaptive_score, memory_snapshot_id,
-           memory_size)
+           memory_size, source_url)
          SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
-           rt, rs, ro, a, ms, mz
+           rt, rs, ro, a, ms, mz, su
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
                      $8::text[], $9::text[], $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[],
                      $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[], $20::bool[],
-                     $21::float8[], $22::bigint[], $23::int[])
+                     $21::float8[], $22::bigint[], $23::int[], $24::text[])
               WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, a, ms, mz,
-                n)
+                su, n)
          ORDER BY n
          RETURNING id::text`,
         [
@@ -193,6 +196,7 @@ export class ScoringRecordRepository {
           records.map((r) => r.adaptive?.adaptiveScore ?? null),
           records.map((r) => r.adaptive?.memorySnapshotId ?? null),
           records.map((r) => r.adaptive?.memorySize ?? null),
+          records.map((r) => r.sourceUrl),
         ],
       );
       if (idempotency) {

@@ -2,11 +2,10 @@
 import { DomainError, InvalidInputError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import { declaredPixels } from '../inference/image-preprocessing.ts';
-import { decodeImageInputs, type DecodedImage, type ImageInput } from './images.ts';
+import { type DecodedImage, type ImageInput, type ImageSourceLimits, readImageInputs } from './images.ts';
 
-export interface EmbeddingLimits {
+export interface EmbeddingLimits extends ImageSourceLimits {
   maxTexts: number;
-  maxImages: number;
   /** per text */
   maxTextChars: number;
   /** per request: all texts' characters, all images' declared pixels */
@@ -61,7 +60,7 @@ export class EmbeddingService {
     field = 'images',
   ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
-    const decoded = decodeImageInputs(images, this.limits.maxImages, field);
+    const decoded = await readImageInputs(images, this.limits, field);
     // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding
     const declared = await Promise.all(decoded.map((d) => declaredPixels(d.bytes)));
     const pixels = declared.reduce((sum, p) => sum + Math.min(p, this.limits.maxImagePixels), 0);

@@ -1,11 +1,19 @@
-/** Image inputs as clients send them (base64 + filename + transparency options) → bytes, with clear errors. */
+/**
+ * Image inputs as clients send them (base64 bytes, a multipart upload or a URL; a filename and
+ * transparency options) → bytes, with clear errors.
+ */
 import { createHash } from 'node:crypto';
-import { InvalidInputError } from '../errors.ts';
+import type { FileUpload } from 'graphql-upload/processRequest.mjs';
+import { DomainError, InvalidInputError } from '../errors.ts';
 import { parseBackgroundColour, type AlphaHandling } from '../inference/image-preprocessing.ts';
+import { fetchImageUrl, type UrlFetchOptions } from './url-images.ts';
 import { stripInvisibleCharacters } from './validation.ts';
 
 export interface ImageInput {
-  data: string;
+  /** exactly one of data (base64), file (a multipart upload) and url */
+  data?: string | null;
+  file?: Promise<FileUpload> | null;
+  url?: string | null;
   filename?: string | null;
   /** "#rrggbb": composite transparent pixels over this colour instead of the model's default */
   background?: string | null;
@@ -19,6 +27,18 @@ export interface DecodedImage {
   sha256: string;
   /** null: the model's default handling */
   alpha: AlphaHandling | null;
+  /** the URL it was fetched from, or null */
+  url: string | null;
+}
+
+/** Where image bytes may come from, and how much of them. */
+export interface ImageSourceLimits {
+  maxImages: number;
+  /** per uploaded file or fetched URL */
+  maxFileBytes: number;
+  /** over all images of one request, however they came */
+  maxRequestBytes: number;
+  url: UrlFetchOptions;
 }
 
 function alphaOf(image: ImageInput, field: string, index: number): AlphaHandling | null {
@@ -58,32 +78,87 @@ export function cleanFilename(name: string | null | undefined): string | null {
   return cleaned.length > 0 ? cleaned : null;
 }
 
-export function decodeImageInputs(images: readonly ImageInput[], maxImages: number, field = 'images'): DecodedImage[] {
-  if (images.length === 0) throw new InvalidInputError(`${field} is empty: send at least one image.`, { field });
-  if (images.length > maxImages) {
+function decodeBase64(data: string, field: string, index: number): Uint8Array {
+  // Accept a data: URL too, since browsers produce those.
+  const text = data.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '');
+  if (!BASE64.test(text) || text.length % 4 === 1) {
     throw new InvalidInputError(
-      `${field} has ${images.length} images, over the limit of ${maxImages} per request: split the batch.`,
-      { field, max: maxImages },
+      `${field}[${index}].data is not valid base64: encode the file's bytes as base64.`,
+      { field, index },
+      'INVALID_BASE64',
+    );
+  }
+  return new Uint8Array(Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64'));
+}
+
+/** An upload's bytes; the multipart parser stops a file at the per-file limit (HTTP 413 on its stream). */
+async function readUpload(upload: Promise<FileUpload>, field: string, index: number, maxBytes: number) {
+  const file = await upload;
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of file.createReadStream()) chunks.push(chunk as Buffer);
+  } catch (error) {
+    if ((error as { status?: number }).status === 413)
+      throw new InvalidInputError(
+        `${field}[${index}].file is over ${maxBytes} bytes: send a smaller file.`,
+        { field, index, max: maxBytes },
+        'IMAGE_TOO_LARGE',
+      );
+    throw error;
+  }
+  return { bytes: new Uint8Array(Buffer.concat(chunks)), filename: file.filename };
+}
+
+/** The bytes of one image from whichever source it names (exactly one). */
+async function readSource(image: ImageInput, limits: ImageSourceLimits, field: string, index: number) {
+  const sources = [image.data, image.file, image.url].filter((s) => s != null).length;
+  if (sources !== 1) {
+    throw new InvalidInputError(
+      `${field}[${index}] must give exactly one of data (base64), file (an upload) and url; it gives ${sources}.`,
+      { field, index },
+      'INVALID_PARAMETER',
+    );
+  }
+  if (image.data != null) return { bytes: decodeBase64(image.data, field, index), filename: null, url: null };
+  if (image.file != null) return { ...(await readUpload(image.file, field, index, limits.maxFileBytes)), url: null };
+  try {
+    return { bytes: await fetchImageUrl(image.url!, limits.url), filename: null, url: image.url! };
+  } catch (error) {
+    if (error instanceof DomainError)
+      throw new DomainError(error.code, `${field}[${index}].url: ${error.message}`, { ...error.details, field, index });
+    throw error;
+  }
+}
+
+export async function readImageInputs(
+  images: readonly ImageInput[],
+  limits: ImageSourceLimits,
+  field = 'images',
+): Promise<DecodedImage[]> {
+  if (images.length === 0) throw new InvalidInputError(`${field} is empty: send at least one image.`, { field });
+  if (images.length > limits.maxImages) {
+    throw new InvalidInputError(
+      `${field} has ${images.length} images, over the limit of ${limits.maxImages} per request: split the batch.`,
+      { field, max: limits.maxImages },
       'BATCH_TOO_LARGE',
     );
   }
-  return images.map((image, index) => {
-    // Accept a data: URL too, since browsers produce those.
-    const data = image.data.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '');
-    if (!BASE64.test(data) || data.length % 4 === 1) {
-      throw new InvalidInputError(
-        `${field}[${index}].data is not valid base64: encode the file's bytes as base64.`,
-        { field, index },
-        'INVALID_BASE64',
-      );
-    }
-    const bytes = new Uint8Array(Buffer.from(data, data.includes('-') || data.includes('_') ? 'base64url' : 'base64'));
-    const alpha = alphaOf(image, field, index);
-    return {
-      bytes,
-      filename: cleanFilename(image.filename),
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      alpha,
-    };
-  });
+  const alphas = images.map((image, index) => alphaOf(image, field, index));
+  const read = await Promise.all(images.map((image, index) => readSource(image, limits, field, index)));
+  const total = read.reduce((sum, r) => sum + r.bytes.length, 0);
+  if (total > limits.maxRequestBytes) {
+    throw new InvalidInputError(
+      `${field} add up to ${total} bytes, over the budget of ${limits.maxRequestBytes} per request: send fewer ` +
+        `or smaller images per request.`,
+      { field, bytes: total, max: limits.maxRequestBytes },
+      'REQUEST_BUDGET_EXCEEDED',
+    );
+  }
+  return read.map(({ bytes, filename, url }, index) => ({
+    bytes,
+    filename: cleanFilename(images[index].filename ?? filename),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    alpha: alphas[index],
+    url,
+  }));
 }

@@ -268,6 +268,7 @@ export class ScoringService {
         requested: requested && { threshold: requested.value, thresholdSpace: requested.space, isOod: s.isOOD },
         imageHash: s.imageHash,
         filename: s.filename,
+        sourceUrl: embedded.images[i].url,
         imageEmbedding: embedded.embeddings[i],
         score: s.score,
         logitScore: s.logitScore,

@@ -26,7 +26,11 @@ const code = await codegen({
     // field names and the context are what the edge checks
     defaultMapper: 'any',
     useTypeImports: true,
-    scalars: { DateTime: 'Date', ID: 'string' },
+    scalars: {
+      DateTime: 'Date',
+      ID: 'string',
+      Upload: "Promise<import('graphql-upload/processRequest.mjs').FileUpload>",
+    },
     enumsAsTypes: true,
     avoidOptionals: { field: true, inputValue: false, object: true, defaultValue: true },
   },

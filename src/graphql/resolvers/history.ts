@@ -30,6 +30,7 @@ export const historyResolvers: Resolvers = {
     requestedThresholdSpace: (r: { requested: { thresholdSpace: string } | null }) =>
       r.requested?.thresholdSpace ?? null,
     requestedIsOOD: (r: { requested: { isOod: boolean } | null }) => r.requested?.isOod ?? null,
+    url: (r: Pick<ScoringRecordRow, 'sourceUrl'>) => r.sourceUrl,
     adaptiveScore: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.adaptiveScore ?? null,
     memorySnapshotId: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.memorySnapshotId ?? null,
     memorySize: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.memorySize ?? null,

@@ -34,6 +34,9 @@ const limits = {
   maxTextCharsPerRequest: 25,
   maxPixelsPerRequest: 100_000,
   maxImagePixels: 60_000,
+  maxFileBytes: 1_000_000,
+  maxRequestBytes: 2_000_000,
+  url: { allowPrivate: null, connectTimeoutMs: 1000, totalTimeoutMs: 1000, maxBytes: 1_000_000, maxRedirects: 3 },
 };
 
 test('text limits are checked before any encoding: count, length per text, length per request', async () => {

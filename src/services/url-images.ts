@@ -1,0 +1,200 @@
+/**
+ * Fetches an image a client names by URL, without letting the URL reach inside the network the
+ * service runs in (SSRF): http and https only; every hop's name is resolved here and each address
+ * checked (loopback, private, link-local, metadata, multicast and reserved ranges are refused
+ * unless allowed), and the connection goes to the address that was checked, so a name that
+ * resolves differently a second time (DNS rebinding) cannot slip through. Bounded by a connect
+ * timeout, a total timeout, a size cap and a redirect limit.
+ */
+import dns from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { InvalidInputError } from '../errors.ts';
+
+export interface UrlFetchOptions {
+  /** private addresses allowed anyway: all of them, those in a list of subnets, or none */
+  allowPrivate: 'all' | net.BlockList | null;
+  connectTimeoutMs: number;
+  totalTimeoutMs: number;
+  maxBytes: number;
+  maxRedirects: number;
+}
+
+/** Addresses a public image URL never legitimately resolves to. */
+const BLOCKED = new net.BlockList();
+for (const [prefix, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16], // link-local, cloud metadata (169.254.169.254)
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  BLOCKED.addSubnet(prefix, bits, 'ipv4');
+for (const [prefix, bits] of [
+  ['::', 127], // :: and ::1
+  ['fc00::', 7], // unique local, AWS metadata fd00:ec2::254
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['64:ff9b::', 96], // NAT64 of any IPv4 address
+] as const)
+  BLOCKED.addSubnet(prefix, bits, 'ipv6');
+
+/** True when a resolved address is loopback, private, link-local, metadata or reserved. */
+export function isPrivateAddress(address: string): boolean {
+  const family = net.isIP(address);
+  if (family === 4) return BLOCKED.check(address, 'ipv4');
+  if (family !== 6) return true;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return BLOCKED.check(mapped[1], 'ipv4');
+  return BLOCKED.check(address, 'ipv6');
+}
+
+function addressAllowed(address: string, options: UrlFetchOptions): boolean {
+  if (options.allowPrivate === 'all' || !isPrivateAddress(address)) return true;
+  return options.allowPrivate?.check(address, net.isIP(address) === 6 ? 'ipv6' : 'ipv4') ?? false;
+}
+
+/**
+ * NEGLABEL_ALLOW_PRIVATE_URLS: unset (none), `1` (all), or a comma-separated list of addresses and
+ * subnets (`10.1.2.3`, `10.20.0.0/16`) an internal image host lives at.
+ */
+export function parseAllowPrivate(raw: string | undefined): UrlFetchOptions['allowPrivate'] {
+  if (!raw) return null;
+  if (raw === '1') return 'all';
+  const list = new net.BlockList();
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    const [address, bits] = entry.split('/');
+    const family = net.isIP(address);
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32))
+      throw new Error(`NEGLABEL_ALLOW_PRIVATE_URLS=${raw} is invalid: use 1, or addresses and subnets like 10.0.0.0/8`);
+    list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+function urlError(code: string, message: string, url: string): InvalidInputError {
+  return new InvalidInputError(message, { url }, code);
+}
+
+const notAllowed = (url: string, why: string) =>
+  urlError(
+    'URL_NOT_ALLOWED',
+    `${why}: image URLs must reach a public address (set NEGLABEL_ALLOW_PRIVATE_URLS=1 to allow private ones).`,
+    url,
+  );
+
+/** One request to one hop; resolves with the status, the redirect target and the body (when 2xx). */
+function fetchHop(
+  url: URL,
+  options: UrlFetchOptions,
+  signal: AbortSignal,
+): Promise<{ status: number; location?: string; body?: Buffer }> {
+  return new Promise((resolve, reject) => {
+    // the connection uses the address this lookup checked: no second resolution to rebind
+    const lookup: net.LookupFunction = (hostname, lookupOptions, callback) => {
+      dns.lookup(hostname, { all: true }, (error, addresses) => {
+        if (error) return callback(error, '', 0);
+        const allowed = addresses.filter((a) => addressAllowed(a.address, options));
+        if (allowed.length === 0) {
+          return callback(notAllowed(url.href, `${hostname} resolves to a private address`), '', 0);
+        }
+        if ((lookupOptions as { all?: boolean }).all) return (callback as any)(null, allowed);
+        callback(null, allowed[0].address, allowed[0].family);
+      });
+    };
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    if (net.isIP(literal) && !addressAllowed(literal, options)) {
+      reject(notAllowed(url.href, `${literal} is a private address`));
+      return;
+    }
+    const client = url.protocol === 'https:' ? https : http;
+    const request = client.get(url, { lookup, signal, headers: { accept: 'image/*' } }, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status >= 300 && status < 400) {
+        response.resume();
+        resolve({ status, location: response.headers.location });
+        return;
+      }
+      if (status < 200 || status >= 300) {
+        response.resume();
+        resolve({ status });
+        return;
+      }
+      const declared = Number(response.headers['content-length'] ?? 0);
+      if (declared > options.maxBytes) {
+        response.destroy();
+        reject(tooLarge(url.href, options.maxBytes));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > options.maxBytes) {
+          response.destroy();
+          reject(tooLarge(url.href, options.maxBytes));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
+      response.on('error', reject);
+    });
+    const connectTimer = setTimeout(
+      () =>
+        request.destroy(
+          urlError('URL_TIMEOUT', `connecting to ${url.host} took over ${options.connectTimeoutMs} ms`, url.href),
+        ),
+      options.connectTimeoutMs,
+    );
+    request.on('socket', (socket) => {
+      if (!socket.connecting) clearTimeout(connectTimer);
+      else socket.once('connect', () => clearTimeout(connectTimer));
+    });
+    request.on('close', () => clearTimeout(connectTimer));
+    request.on('error', reject);
+  });
+}
+
+const tooLarge = (url: string, max: number) =>
+  urlError('IMAGE_TOO_LARGE', `the image at the URL is over ${max} bytes: send a smaller file.`, url);
+
+/** The bytes of the image at `raw`, following at most `maxRedirects` redirects, each hop checked. */
+export async function fetchImageUrl(raw: string, options: UrlFetchOptions): Promise<Uint8Array> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw urlError('INVALID_URL', `${JSON.stringify(raw.slice(0, 200))} is not a URL.`, raw.slice(0, 200));
+  }
+  const controller = new AbortController();
+  const total = setTimeout(() => controller.abort(), options.totalTimeoutMs);
+  try {
+    for (let hop = 0; ; hop++) {
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw urlError('URL_NOT_ALLOWED', `${url.protocol} URLs are refused: use http or https.`, url.href);
+      const result = await fetchHop(url, options, controller.signal).catch((error: Error) => {
+        if (error instanceof InvalidInputError) throw error;
+        if (controller.signal.aborted)
+          throw urlError('URL_TIMEOUT', `fetching the image took over ${options.totalTimeoutMs} ms.`, url.href);
+        throw urlError('URL_FETCH_FAILED', `fetching ${url.host} failed: ${error.message}`, url.href);
+      });
+      if (result.body) return new Uint8Array(result.body);
+      if (result.location === undefined)
+        throw urlError('URL_FETCH_FAILED', `the server answered HTTP ${result.status}.`, url.href);
+      if (hop >= options.maxRedirects)
+        throw urlError('URL_FETCH_FAILED', `more than ${options.maxRedirects} redirects.`, url.href);
+      url = new URL(result.location, url);
+    }
+  } finally {
+    clearTimeout(total);
+  }
+}

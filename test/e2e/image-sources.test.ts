@@ -1,0 +1,153 @@
+/**
+ * Images by multipart upload and by URL, over real HTTP: the same bytes score the same however
+ * they arrive; uploads keep Apollo's CSRF preflight and a per-file limit; URLs are fetched only
+ * from addresses allowed, at every redirect, within timeouts and a size cap.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ADMIN_KEY, createMinedTaxonomy, startTestApp, type TestApp } from '../helpers/app.ts';
+import { fixtureImage } from '../helpers/fixtures.ts';
+
+const SMALL = fixtureImage('images/rgb224.png');
+const LARGE = fixtureImage('images/rgb640x480.png');
+const MAX_UPLOAD = Math.floor((SMALL.length + LARGE.length) / 2);
+
+// the image host: 127.0.0.2 is allowed by the service under test, 127.0.0.1 is not
+let images: http.Server;
+let imagesBase: string;
+let loopbackBase: string;
+let loopback: http.Server;
+let app: TestApp;
+let taxonomyId: string;
+
+function serve(host: string): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/small.png') res.end(SMALL);
+    else if (req.url === '/large.png') res.end(LARGE);
+    else if (req.url === '/redirect-public') res.writeHead(302, { location: '/small.png' }).end();
+    else if (req.url === '/redirect-private') res.writeHead(302, { location: `${loopbackBase}/small.png` }).end();
+    else if (req.url === '/loop') res.writeHead(302, { location: '/loop' }).end();
+    else if (req.url === '/stall') setTimeout(() => res.end(SMALL), 5000).unref();
+    else res.writeHead(404).end();
+  });
+  return new Promise((resolve) => server.listen(0, host, () => resolve(server)));
+}
+
+before(async () => {
+  images = await serve('127.0.0.2');
+  loopback = await serve('127.0.0.1');
+  imagesBase = `http://127.0.0.2:${(images.address() as AddressInfo).port}`;
+  loopbackBase = `http://127.0.0.1:${(loopback.address() as AddressInfo).port}`;
+  app = await startTestApp({
+    NEGLABEL_ALLOW_PRIVATE_URLS: '127.0.0.2',
+    NEGLABEL_MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+    NEGLABEL_URL_TIMEOUT_MS: '1000',
+  });
+  taxonomyId = await createMinedTaxonomy(app, 'sources');
+});
+after(async () => {
+  images.closeAllConnections();
+  loopback.closeAllConnections();
+  images.close();
+  loopback.close();
+  await app.close();
+});
+
+const SCORE = 'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score imageHash filename recordId } }';
+
+/** A multipart request as curl -F builds it: operations, map, then the files. */
+async function multipart(files: Array<{ name: string; bytes: Buffer }>, headers: Record<string, string> = {}) {
+  const form = new FormData();
+  form.set(
+    'operations',
+    JSON.stringify({
+      query: SCORE,
+      variables: { i: { taxonomyId, images: files.map(() => ({ file: null })) } },
+    }),
+  );
+  form.set(
+    'map',
+    JSON.stringify(Object.fromEntries(files.map((_, i) => [String(i), [`variables.i.images.${i}.file`]]))),
+  );
+  files.forEach((f, i) => {
+    form.set(String(i), new Blob([f.bytes], { type: 'image/png' }), f.name);
+  });
+  const response = await fetch(`${app.url}/graphql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...headers },
+    body: form,
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+async function recordCount(): Promise<number> {
+  return (await app.database.pool.query('SELECT count(*)::int AS n FROM scoring_records')).rows[0].n;
+}
+
+test('an uploaded file scores as its base64 bytes do; the name is kept; CSRF preflight and the size limit hold', async () => {
+  const base64 = await app.graphql(SCORE, { i: { taxonomyId, images: [{ data: SMALL.toString('base64') }] } });
+  const uploaded = await multipart([{ name: 'cat.png', bytes: SMALL }], { 'apollo-require-preflight': 'true' });
+  assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body));
+  const [fromFile] = uploaded.body.data.scoreImages;
+  assert.equal(fromFile.score, base64.data.scoreImages[0].score);
+  assert.equal(fromFile.imageHash, base64.data.scoreImages[0].imageHash);
+  assert.equal(fromFile.filename, 'cat.png');
+
+  const before = await recordCount();
+  const noPreflight = await multipart([{ name: 'cat.png', bytes: SMALL }]);
+  assert.equal(noPreflight.status, 400);
+  assert.match(JSON.stringify(noPreflight.body), /preflight/i);
+  const tooLarge = await multipart(
+    [
+      { name: 'ok.png', bytes: SMALL },
+      { name: 'big.png', bytes: LARGE },
+    ],
+    { 'apollo-require-preflight': 'true' },
+  );
+  assert.equal(tooLarge.body.errors?.[0].extensions.code, 'IMAGE_TOO_LARGE', JSON.stringify(tooLarge.body));
+  assert.equal(await recordCount(), before, 'a refused request records nothing');
+
+  const both = await app.graphql(SCORE, {
+    i: { taxonomyId, images: [{ data: SMALL.toString('base64'), url: `${imagesBase}/small.png` }] },
+  });
+  assert.equal(both.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+  const none = await app.graphql(SCORE, { i: { taxonomyId, images: [{ filename: 'x.png' }] } });
+  assert.equal(none.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+});
+
+test('a URL on an allowed host is fetched, follows redirects, and its record keeps the URL', async () => {
+  const base64 = await app.graphql(SCORE, { i: { taxonomyId, images: [{ data: SMALL.toString('base64') }] } });
+  const url = `${imagesBase}/redirect-public`;
+  const fetched = await app.graphql(SCORE, { i: { taxonomyId, images: [{ url }] } });
+  assert.equal(fetched.errors, undefined, JSON.stringify(fetched.errors));
+  assert.equal(fetched.data.scoreImages[0].score, base64.data.scoreImages[0].score);
+  const record = await app.graphql('query($id: ID!) { scoringRecord(id: $id) { url } }', {
+    id: fetched.data.scoreImages[0].recordId,
+  });
+  assert.equal(record.data.scoringRecord.url, url);
+});
+
+test('URLs to private addresses, bad schemes, endless redirects, stalls and large files are refused with codes', async () => {
+  const before = await recordCount();
+  const cases: Array<[string, string]> = [
+    [`${loopbackBase}/small.png`, 'URL_NOT_ALLOWED'],
+    [`http://localhost:${new URL(loopbackBase).port}/small.png`, 'URL_NOT_ALLOWED'],
+    [`${imagesBase}/redirect-private`, 'URL_NOT_ALLOWED'],
+    ['http://169.254.169.254/latest/meta-data/', 'URL_NOT_ALLOWED'],
+    ['http://[::ffff:127.0.0.1]/x.png', 'URL_NOT_ALLOWED'],
+    ['file:///etc/passwd', 'URL_NOT_ALLOWED'],
+    ['not a url', 'INVALID_URL'],
+    [`${imagesBase}/loop`, 'URL_FETCH_FAILED'],
+    [`${imagesBase}/missing.png`, 'URL_FETCH_FAILED'],
+    [`${imagesBase}/stall`, 'URL_TIMEOUT'],
+    [`${imagesBase}/large.png`, 'IMAGE_TOO_LARGE'],
+  ];
+  for (const [url, code] of cases) {
+    const { errors } = await app.graphql(SCORE, { i: { taxonomyId, images: [{ url }] } });
+    assert.equal(errors?.[0].extensions.code, code, `${url}: ${JSON.stringify(errors)}`);
+    assert.equal(errors?.[0].extensions.field, 'images');
+  }
+  assert.equal(await recordCount(), before);
+});

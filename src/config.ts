@@ -55,6 +55,8 @@ export interface Config {
   maxBodyBytes: number;
   /** per uploaded file or image fetched from a URL (NEGLABEL_MAX_UPLOAD_BYTES) */
   maxUploadBytes: number;
+  /** deadline of a request without x-request-timeout-ms (NEGLABEL_REQUEST_TIMEOUT_MS; 0: none) */
+  requestTimeoutMs: number;
   /** private addresses image URLs may reach anyway (NEGLABEL_ALLOW_PRIVATE_URLS: 1, or subnets) */
   allowPrivateUrls: UrlFetchOptions['allowPrivate'];
   urlConnectTimeoutMs: number;
@@ -187,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     maxBodyBytes: int(env, 'NEGLABEL_MAX_BODY_BYTES', 64 * 1024 * 1024, 1024),
     maxUploadBytes: int(env, 'NEGLABEL_MAX_UPLOAD_BYTES', 32 * 1024 * 1024, 1024),
     allowPrivateUrls: parseAllowPrivate(env.NEGLABEL_ALLOW_PRIVATE_URLS),
+    requestTimeoutMs: int(env, 'NEGLABEL_REQUEST_TIMEOUT_MS', 120_000, 0, 86_400_000),
     urlConnectTimeoutMs: int(env, 'NEGLABEL_URL_CONNECT_TIMEOUT_MS', 5000, 1),
     urlTimeoutMs: int(env, 'NEGLABEL_URL_TIMEOUT_MS', 20_000, 1),
     maxResponseBytes: int(env, 'NEGLABEL_MAX_RESPONSE_BYTES', 32 * 1024 * 1024, 1024),

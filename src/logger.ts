@@ -7,7 +7,8 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
+/** Per HTTP request: its id (in every log line) and its deadline (epoch ms; the encoder sheds work past it). */
+export const requestScope = new AsyncLocalStorage<{ requestId: string; deadline?: number }>();
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   // a copy: pino merges each line's fields into the mixin's object, which would otherwise leak them

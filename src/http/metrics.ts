@@ -96,6 +96,45 @@ export function createMetrics(sources: MetricsSources) {
       ];
     },
   );
+  // how batches form, per model and modality: run sizes, each item's wait from its request to its
+  // session run (queue time, apart from compute), compute time per run, and work shed at deadlines
+  const batchSize = new client.Histogram({
+    name: 'neglabel_encoder_batch_size',
+    help: 'items per ONNX session run',
+    labelNames: ['model', 'kind'],
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [registry],
+  });
+  const queueSeconds = new client.Histogram({
+    name: 'neglabel_encoder_queue_seconds',
+    help: "an item's wait from its request's arrival to the start of its session run",
+    labelNames: ['model', 'kind'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const computeSeconds = new client.Histogram({
+    name: 'neglabel_encoder_compute_seconds',
+    help: 'duration of one ONNX session run',
+    labelNames: ['model', 'kind'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const shed = new client.Counter({
+    name: 'neglabel_encoder_deadline_shed_total',
+    help: 'items dropped unencoded because their request deadline passed (DEADLINE_EXCEEDED)',
+    labelNames: ['model', 'kind'],
+    registers: [registry],
+  });
+  sources.encoder.subscribe((event) => {
+    const labels = { model: event.model, kind: event.kind };
+    if (event.type === 'shed') {
+      shed.inc(labels, event.count);
+      return;
+    }
+    batchSize.observe(labels, event.size);
+    computeSeconds.observe(labels, event.computeSeconds);
+    for (const wait of event.queueSeconds) queueSeconds.observe(labels, Math.max(0, wait));
+  });
   // text cache hits only: an image cache-hit counter would tell one tenant whether another had
   // sent the same picture
   snapshotGauge('neglabel_encoder_cache_hits', 'text embedding cache hits since start', ['modality'], () => [

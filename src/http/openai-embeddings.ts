@@ -27,6 +27,7 @@ function classify(code: string): { status: number; type: string } {
   if (code === 'MODEL_NOT_LOADED' || code === 'ENCODER_UNAVAILABLE' || code === 'SHUTTING_DOWN') {
     return { status: 503, type: 'server_error' };
   }
+  if (code === 'DEADLINE_EXCEEDED') return { status: 504, type: 'timeout_error' };
   if (code === 'INTERNAL_SERVER_ERROR') return { status: 500, type: 'server_error' };
   return { status: 400, type: 'invalid_request_error' };
 }

@@ -120,11 +120,29 @@ export async function startHttpServer(
   });
   await apollo.start();
 
+  // refusals in the format of the route that refuses
+  const errorBody: ErrorBody = (req, message, code) =>
+    req.originalUrl.startsWith('/v1/') ? openAiErrorBody(req, message, code) : graphqlErrorBody(req, message, code);
   app.use((req, res, next) => {
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
-    requestScope.run({ requestId }, next);
+    // the request's deadline: its own x-request-timeout-ms, else the server's default (0: none)
+    const header = req.headers['x-request-timeout-ms'] as string | undefined;
+    const timeoutMs = header === undefined ? config.requestTimeoutMs : Number(header);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 86_400_000) {
+      res
+        .status(400)
+        .json(
+          errorBody(
+            req,
+            `x-request-timeout-ms must be an integer number of milliseconds from 1 to 86400000 (0: none); got ${JSON.stringify(header)}.`,
+            'INVALID_PARAMETER',
+          ),
+        );
+      return;
+    }
+    requestScope.run({ requestId, deadline: timeoutMs > 0 ? Date.now() + timeoutMs : undefined }, next);
   });
   // Open mode trusts loopback callers. A browser page on another site can reach 127.0.0.1 through a
   // DNS name it controls (DNS rebinding): its requests carry that name as Host, so refuse them.
@@ -189,9 +207,6 @@ export async function startHttpServer(
     return `address:${req.socket.remoteAddress}`;
   };
   const inFlight = new InFlightLimiter(config.maxInFlightPerKey);
-  // refusals in the format of the route that refuses
-  const errorBody: ErrorBody = (req, message, code) =>
-    req.originalUrl.startsWith('/v1/') ? openAiErrorBody(req, message, code) : graphqlErrorBody(req, message, code);
   // one budget per key, whichever route it calls
   const limit = rateLimit(config.rateLimitPerMinute, identify, errorBody);
   app.post(

@@ -159,7 +159,49 @@ async function runText(
   return { data: l2NormalizeRows(output.data as Float32Array, dim, norms), norms, dim };
 }
 
-async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerResult> {
+/** An item whose request's deadline (epoch ms) has passed is dropped before it reaches a session. */
+function pastDeadline(deadlines: readonly (number | null)[] | undefined, index: number): boolean {
+  const deadline = deadlines?.[index];
+  return deadline != null && Date.now() > deadline;
+}
+
+const DEADLINE_ERROR: ItemError = {
+  code: 'DEADLINE_EXCEEDED',
+  message:
+    "the request's deadline passed while it waited for the encoder: retry with a longer x-request-timeout-ms, " +
+    'or when the service is less busy',
+};
+
+/** Session runs of one request: when each started (epoch ms), how long it took, and which run each item went in. */
+class RunTimings {
+  readonly batchSizes: number[] = [];
+  readonly startedAt: number[] = [];
+  readonly seconds: number[] = [];
+  readonly itemRun: Int32Array;
+  constructor(items: number) {
+    this.itemRun = new Int32Array(items).fill(-1);
+  }
+  async time<T>(items: readonly number[], run: () => Promise<T>): Promise<T> {
+    const index = this.batchSizes.length;
+    this.startedAt.push(Date.now());
+    const started = performance.now();
+    const result = await run();
+    this.seconds.push((performance.now() - started) / 1000);
+    this.batchSizes.push(items.length);
+    for (const item of items) this.itemRun[item] = index;
+    return result;
+  }
+  get result() {
+    const { batchSizes, startedAt, seconds, itemRun } = this;
+    return { runs: batchSizes.length, batchSizes, timings: { startedAt, seconds, itemRun } };
+  }
+}
+
+async function embedTexts(
+  model: LoadedModel,
+  texts: string[],
+  deadlines: readonly (number | null)[] | undefined,
+): Promise<WorkerResult> {
   // one text that cannot be tokenized fails alone, not the other callers' texts in its batch
   const errors: (ItemError | null)[] = texts.map(() => null);
   const rows = texts.map((t, i) => {
@@ -176,12 +218,19 @@ async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerRe
   let out: Float32Array | undefined;
   const norms = new Float32Array(texts.length);
   let dim = model.info.embeddingDim;
-  const batchSizes: number[] = [];
+  const timings = new RunTimings(texts.length);
   for (let start = 0; start < order.length; start += TEXT_RUN_SIZE) {
-    const chunk = order.slice(start, start + TEXT_RUN_SIZE);
-    const result = await runText(
-      model,
-      chunk.map((i) => rows[i]),
+    const chunk = order.slice(start, start + TEXT_RUN_SIZE).filter((i) => {
+      if (!pastDeadline(deadlines, i)) return true;
+      errors[i] = DEADLINE_ERROR;
+      return false;
+    });
+    if (chunk.length === 0) continue;
+    const result = await timings.time(chunk, () =>
+      runText(
+        model,
+        chunk.map((i) => rows[i]),
+      ),
     );
     dim = result.dim;
     out ??= new Float32Array(texts.length * dim);
@@ -189,16 +238,14 @@ async function embedTexts(model: LoadedModel, texts: string[]): Promise<WorkerRe
       out!.set(result.data.subarray(j * dim, (j + 1) * dim), original * dim);
       norms[original] = result.norms[j];
     });
-    batchSizes.push(chunk.length);
   }
   return {
     kind: 'texts',
-    embeddings: out ?? new Float32Array(0),
+    embeddings: out ?? new Float32Array(texts.length * dim),
     norms,
     dim,
     errors,
-    runs: batchSizes.length,
-    batchSizes,
+    ...timings.result,
   };
 }
 
@@ -207,11 +254,16 @@ async function embedImages(
   images: Uint8Array[],
   alpha: (AlphaHandling | null)[],
   maxPixels: number,
+  deadlines: readonly (number | null)[] | undefined,
 ): Promise<WorkerResult> {
   const size = model.preprocessor.cropWidth * model.preprocessor.cropHeight * 3;
   const errors: (ItemError | null)[] = [];
   const pixels: Float32Array[] = [];
   for (const [i, bytes] of images.entries()) {
+    if (pastDeadline(deadlines, i)) {
+      errors.push(DEADLINE_ERROR);
+      continue;
+    }
     try {
       const handling = alpha[i] ?? model.preprocessor.alpha;
       pixels.push(
@@ -226,24 +278,38 @@ async function embedImages(
   }
   const dim = model.info.embeddingDim;
   const embeddings = new Float32Array(images.length * dim);
-  if (pixels.length === 0) return { kind: 'images', embeddings, dim, errors, runs: 0, batchSizes: [] };
-  const batch = new Float32Array(pixels.length * size);
-  pixels.forEach((p, i) => {
+  const timings = new RunTimings(images.length);
+  // decoding took time: drop what expired meanwhile, before the session
+  const ready: number[] = [];
+  const kept: Float32Array[] = [];
+  let next = 0;
+  errors.forEach((error, i) => {
+    if (error) return;
+    const p = pixels[next++];
+    if (pastDeadline(deadlines, i)) errors[i] = DEADLINE_ERROR;
+    else {
+      ready.push(i);
+      kept.push(p);
+    }
+  });
+  if (kept.length === 0) return { kind: 'images', embeddings, dim, errors, ...timings.result };
+  const batch = new Float32Array(kept.length * size);
+  kept.forEach((p, i) => {
     batch.set(p, i * size);
   });
   const tensor = new ort.Tensor('float32', batch, [
-    pixels.length,
+    kept.length,
     3,
     model.preprocessor.cropHeight,
     model.preprocessor.cropWidth,
   ]);
-  const output = (await model.vision.run({ pixel_values: tensor }, ['image_embeds'])).image_embeds;
+  const output = (await timings.time(ready, () => model.vision.run({ pixel_values: tensor }, ['image_embeds'])))
+    .image_embeds;
   const normalized = l2NormalizeRows(output.data as Float32Array, dim);
-  let row = 0;
-  errors.forEach((error, i) => {
-    if (!error) embeddings.set(normalized.subarray(row * dim, ++row * dim), i * dim);
+  ready.forEach((i, row) => {
+    embeddings.set(normalized.subarray(row * dim, (row + 1) * dim), i * dim);
   });
-  return { kind: 'images', embeddings, dim, errors, runs: 1, batchSizes: [pixels.length] };
+  return { kind: 'images', embeddings, dim, errors, ...timings.result };
 }
 
 function toItemError(error: unknown): ItemError {
@@ -263,9 +329,15 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
       return { kind: 'load', info: (await model).info };
     }
     case 'texts':
-      return embedTexts(await getModel(request.modelId), request.texts);
+      return embedTexts(await getModel(request.modelId), request.texts, request.deadlines);
     case 'images':
-      return embedImages(await getModel(request.modelId), request.images, request.alpha, request.maxPixels);
+      return embedImages(
+        await getModel(request.modelId),
+        request.images,
+        request.alpha,
+        request.maxPixels,
+        request.deadlines,
+      );
     // the scoring runtime's messages (src/scoring/)
     case 'bank':
       labelBanks.register(request.key, request.bank);

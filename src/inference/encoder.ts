@@ -56,6 +56,21 @@ export interface TextEmbeddings {
   norms: Float32Array;
 }
 
+/**
+ * What the encoder tells its subscribers (metrics): each session run, with how long each of its
+ * items waited from the request to the run; and items dropped because their deadline passed.
+ */
+export type EncoderEvent =
+  | {
+      type: 'batch';
+      model: string;
+      kind: 'text' | 'image';
+      size: number;
+      computeSeconds: number;
+      queueSeconds: number[];
+    }
+  | { type: 'shed'; model: string; kind: 'text' | 'image'; count: number };
+
 export interface Encoder {
   models(): ModelStatus[];
   /** The model a request means: `id`, or the default; throws a ModelUnavailableError otherwise. */
@@ -73,5 +88,6 @@ export interface Encoder {
    */
   embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>>;
   stats(): EncoderStats;
+  subscribe(listener: (event: EncoderEvent) => void): void;
   close(): Promise<void>;
 }

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { DomainError, ModelUnavailableError } from '../errors.ts';
-import type { Encoder, EncoderStats, ImageToEncode, ModelStatus, TextEmbeddings } from './encoder.ts';
+import { requestScope } from '../logger.ts';
+import type { Encoder, EncoderEvent, EncoderStats, ImageToEncode, ModelStatus, TextEmbeddings } from './encoder.ts';
 import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
 import { LruCache } from './lru-cache.ts';
 import {
@@ -38,17 +39,35 @@ export interface OnnxEncoderOptions {
  * A text and its hash, computed once: the cache is keyed by the hash, so an entry costs the same
  * whatever the text's length.
  */
-interface TextKey {
+interface TextKey extends Arrival {
   hash: string;
   text: string;
 }
 
-interface ImageKey {
+interface ImageKey extends Arrival {
   /** content hash, plus the transparency handling when it is not the model's default */
   hash: string;
   bytes: Uint8Array;
   alpha?: AlphaHandling | null;
 }
+
+/** When an item was asked for (epoch ms), and the deadline of the request that asked (or null). */
+interface Arrival {
+  arrivedAt: number;
+  deadline: number | null;
+}
+
+/** The arrival of an item asked for now, within the current request's deadline. */
+function arrivalNow(): Arrival {
+  return { arrivedAt: Date.now(), deadline: requestScope.getStore()?.deadline ?? null };
+}
+
+const deadlineError = () =>
+  new DomainError(
+    'DEADLINE_EXCEEDED',
+    "The request's deadline passed while it waited for the encoder: retry with a longer x-request-timeout-ms, " +
+      'or when the service is less busy.',
+  );
 
 interface ModelEntry {
   status: ModelStatus;
@@ -81,6 +100,7 @@ export class OnnxEncoder implements Encoder {
     workerInFlight: 0,
   };
   private defaultId: string | null = null;
+  private readonly listeners: Array<(event: EncoderEvent) => void> = [];
 
   private constructor(private readonly options: OnnxEncoderOptions) {
     this.pool = new EncoderWorkerPool(options.workers, options.settings, (error) =>
@@ -144,56 +164,101 @@ export class OnnxEncoder implements Encoder {
     const batchScheduleFn = (callback: () => void) => setTimeout(callback, batchWindowMs);
     const textCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
     const imageCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
-    const texts = new DataLoader<TextKey, Float32Array, string>(
-      async (keys) =>
-        (
-          await this.encodeTexts(
-            modelId,
-            keys.map((k) => k.text),
-          )
-        ).results,
+    // a failure (a deadline passed, an undecodable file) is not worth remembering
+    const forgetFailures =
+      <K>(loader: DataLoader<K, Float32Array, string>, keys: readonly K[]) =>
+      (results: Array<Float32Array | DomainError>) =>
+        results.map((r, i) => {
+          if (r instanceof DomainError) loader.clear(keys[i]);
+          return r;
+        });
+    const texts: DataLoader<TextKey, Float32Array, string> = new DataLoader<TextKey, Float32Array, string>(
+      async (keys) => this.encodeTexts(modelId, keys).then((r) => forgetFailures(texts, keys)(r.results)),
       { maxBatchSize, batchScheduleFn, cacheKeyFn: (key) => key.hash, cacheMap: textCache },
     );
-    const images = new DataLoader<ImageKey, Float32Array, string>(
+    const images: DataLoader<ImageKey, Float32Array, string> = new DataLoader<ImageKey, Float32Array, string>(
       async (keys) => {
-        // Copies, because the buffers are transferred to the worker (and a Buffer may share its pool).
-        const copies = keys.map((k) => new Uint8Array(k.bytes));
-        const result = (await this.pool.run(
-          {
-            kind: 'images',
-            modelId,
-            images: copies,
-            alpha: keys.map((k) => k.alpha ?? null),
-            maxPixels: maxImagePixels,
-          },
-          copies.map((c) => c.buffer as ArrayBuffer),
-        )) as Extract<WorkerResult, { kind: 'images' }>;
-        this.count('image', result.batchSizes);
-        const embeddings = rows(result.embeddings, result.dim);
-        return result.errors.map((error, i) => {
-          if (!error) return embeddings[i];
-          images.clear(keys[i]); // a failure is not worth remembering
-          return new DomainError(error.code, error.message, error.details);
+        const { results } = await this.dispatch(modelId, 'image', keys, (live) => {
+          // Copies, because the buffers are transferred to the worker (and a Buffer may share its pool).
+          const copies = live.map((i) => new Uint8Array(keys[i].bytes));
+          return this.pool.run(
+            {
+              kind: 'images',
+              modelId,
+              images: copies,
+              alpha: live.map((i) => keys[i].alpha ?? null),
+              maxPixels: maxImagePixels,
+              deadlines: live.map((i) => keys[i].deadline),
+            },
+            copies.map((c) => c.buffer as ArrayBuffer),
+          ) as Promise<Extract<WorkerResult, { kind: 'images' }>>;
         });
+        return forgetFailures(images, keys)(results);
       },
       { maxBatchSize, batchScheduleFn, cacheKeyFn: (key) => key.hash, cacheMap: imageCache },
     );
     return { texts, images, textCache, imageCache };
   }
 
-  private async encodeTexts(
+  private encodeTexts(modelId: string, keys: ReadonlyArray<Arrival & { text: string }>) {
+    return this.dispatch(
+      modelId,
+      'text',
+      keys,
+      (live) =>
+        this.pool.run({
+          kind: 'texts',
+          modelId,
+          texts: live.map((i) => keys[i].text),
+          deadlines: live.map((i) => keys[i].deadline),
+        }) as Promise<Extract<WorkerResult, { kind: 'texts' }>>,
+    );
+  }
+
+  /**
+   * Sends a batch to a worker, except the items whose deadline has passed (DEADLINE_EXCEEDED
+   * without encoding; the worker drops those that expire while they wait there); tells the
+   * subscribers of every session run (size, compute time, each item's wait) and of every shed item.
+   */
+  private async dispatch(
     modelId: string,
-    texts: string[],
+    kind: 'text' | 'image',
+    items: readonly Arrival[],
+    send: (live: number[]) => Promise<Extract<WorkerResult, { kind: 'texts' | 'images' }>>,
   ): Promise<{ results: Array<Float32Array | DomainError>; norms: Float32Array }> {
-    const result = (await this.pool.run({ kind: 'texts', modelId, texts })) as Extract<WorkerResult, { kind: 'texts' }>;
-    this.count('text', result.batchSizes);
-    const embeddings = rows(result.embeddings, result.dim);
-    return {
-      results: result.errors.map((error, i) =>
-        error ? new DomainError(error.code, error.message, error.details) : embeddings[i],
-      ),
-      norms: result.norms,
-    };
+    const now = Date.now();
+    const live = items.flatMap((item, i) => (item.deadline !== null && now > item.deadline ? [] : [i]));
+    const results: Array<Float32Array | DomainError> = items.map(deadlineError);
+    const norms = new Float32Array(items.length);
+    let shed = items.length - live.length;
+    if (live.length > 0) {
+      const result = await send(live);
+      this.count(kind, result.batchSizes);
+      const embeddings = rows(result.embeddings, result.dim);
+      live.forEach((item, j) => {
+        const error = result.errors[j];
+        if (error?.code === 'DEADLINE_EXCEEDED') shed++;
+        results[item] = error ? new DomainError(error.code, error.message, error.details) : embeddings[j];
+        if ('norms' in result) norms[item] = result.norms[j];
+      });
+      const { startedAt, seconds, itemRun } = result.timings;
+      result.batchSizes.forEach((size, run) => {
+        const queueSeconds = live.flatMap((item, j) =>
+          itemRun[j] === run ? [(startedAt[run] - items[item].arrivedAt) / 1000] : [],
+        );
+        this.emit({ type: 'batch', model: modelId, kind, size, computeSeconds: seconds[run], queueSeconds });
+      });
+    }
+    if (shed > 0) this.emit({ type: 'shed', model: modelId, kind, count: shed });
+    return { results, norms };
+  }
+
+  private emit(event: EncoderEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  subscribe(listener: (event: EncoderEvent) => void): void {
+    this.listeners.push(listener);
   }
 
   private count(modality: 'text' | 'image', batchSizes: number[]): void {
@@ -239,7 +304,8 @@ export class OnnxEncoder implements Encoder {
 
   async embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]> {
     const { texts: loader, textCache } = this.loadedEntry(modelId);
-    const keys = texts.map((text) => ({ hash: createHash('sha256').update(text).digest('base64'), text }));
+    const arrival = arrivalNow();
+    const keys = texts.map((text) => ({ hash: createHash('sha256').update(text).digest('base64'), text, ...arrival }));
     this.counters.textCacheHits += keys.filter((k) => textCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);
     return results.map((r) => {
@@ -258,7 +324,7 @@ export class OnnxEncoder implements Encoder {
       chunks.push(
         this.encodeTexts(
           modelId,
-          order.slice(i, i + BULK_CHUNK).map((j) => texts[j]),
+          order.slice(i, i + BULK_CHUNK).map((j) => ({ text: texts[j], arrivedAt: Date.now(), deadline: null })),
         ),
       );
     const done = await Promise.all(chunks);
@@ -277,10 +343,11 @@ export class OnnxEncoder implements Encoder {
 
   async embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>> {
     const { images: loader, imageCache } = this.loadedEntry(modelId);
+    const arrival = arrivalNow();
     const keys = images.map(({ bytes, sha256, alpha }) => {
       const hash = sha256 ?? createHash('sha256').update(bytes).digest('hex');
       // the same bytes composited differently are a different picture
-      return { hash: alpha ? `${hash}/${alphaKey(alpha)}` : hash, bytes, alpha };
+      return { hash: alpha ? `${hash}/${alphaKey(alpha)}` : hash, bytes, alpha, ...arrival };
     });
     this.counters.imageCacheHits += keys.filter((k) => imageCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);

@@ -34,6 +34,16 @@ export interface MemoryRows {
   rows: Int32Array;
 }
 
+/**
+ * The session runs behind an encoding result: when each started (epoch ms, the clock every thread
+ * shares) and took, and which run each item went in (-1: none, it failed or was dropped).
+ */
+export interface RunTimings {
+  startedAt: number[];
+  seconds: number[];
+  itemRun: Int32Array;
+}
+
 export interface ItemError {
   code: string;
   message: string;
@@ -42,7 +52,8 @@ export interface ItemError {
 
 export type WorkerRequest =
   | { id: number; kind: 'load'; modelId: string; dir: string; settings: EncoderSettings }
-  | { id: number; kind: 'texts'; modelId: string; texts: string[] }
+  /** `deadlines[i]`: epoch ms after which item i is dropped unencoded (DEADLINE_EXCEEDED), or null */
+  | { id: number; kind: 'texts'; modelId: string; texts: string[]; deadlines?: (number | null)[] }
   /** `alpha[i]` null: the model's own handling of transparent images */
   | {
       id: number;
@@ -51,6 +62,7 @@ export type WorkerRequest =
       images: Uint8Array[];
       alpha: (AlphaHandling | null)[];
       maxPixels: number;
+      deadlines?: (number | null)[];
     }
   /** keeps a label bank in the worker under `key` for later 'score' requests */
   | { id: number; kind: 'bank'; key: string; bank: LabelBank }
@@ -76,6 +88,7 @@ export type WorkerResult =
       errors: (ItemError | null)[];
       runs: number;
       batchSizes: number[];
+      timings: RunTimings;
     }
   | { kind: 'bank' }
   | { kind: 'drop-bank' }
@@ -89,6 +102,7 @@ export type WorkerResult =
       errors: (ItemError | null)[];
       runs: number;
       batchSizes: number[];
+      timings: RunTimings;
     };
 
 export type WorkerResponse =

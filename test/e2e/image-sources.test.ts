@@ -72,7 +72,7 @@ async function multipart(files: Array<{ name: string; bytes: Buffer }>, headers:
     JSON.stringify(Object.fromEntries(files.map((_, i) => [String(i), [`variables.i.images.${i}.file`]]))),
   );
   files.forEach((f, i) => {
-    form.set(String(i), new Blob([f.bytes], { type: 'image/png' }), f.name);
+    form.set(String(i), new Blob([new Uint8Array(f.bytes)], { type: 'image/png' }), f.name);
   });
   const response = await fetch(`${app.url}/graphql`, {
     method: 'POST',

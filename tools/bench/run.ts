@@ -53,7 +53,7 @@ const images = ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'gray256.png']
 );
 for (const model of models) {
   table(
-    `3. Encoder path, ${path.basename(model)}: raw ONNX session vs GraphQL over HTTP`,
+    `3. Encoder path, ${path.basename(model)}: raw ONNX session vs GraphQL over HTTP, base64 JSON and uploads`,
     await encoderPathBenchmark(path.resolve(model), images, Math.max(32, Math.round(256 * scale))),
   );
   table(

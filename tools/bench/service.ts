@@ -69,7 +69,26 @@ async function post(url: string, query: string, variables: object): Promise<any>
   return body.data;
 }
 
-/** Images/s of the raw vision session (2 threads) at batch sizes vs HTTP embedImages at equal concurrency. */
+/** One image as a multipart upload (the GraphQL multipart request spec), as curl -F sends it. */
+async function postUpload(url: string, query: string, bytes: Buffer): Promise<any> {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query, variables: { i: [{ file: null }] } }));
+  form.set('map', JSON.stringify({ 0: ['variables.i.0.file'] }));
+  form.set('0', new Blob([new Uint8Array(bytes)]), 'image');
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'apollo-require-preflight': 'true' },
+    body: form,
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+/**
+ * Images/s of the raw vision session (2 threads) at batch sizes vs HTTP embedImages at equal
+ * concurrency, the images sent as base64 in JSON and as multipart uploads.
+ */
 export async function encoderPathBenchmark(modelDir: string, images: Buffer[], total = 256): Promise<Row[]> {
   const preprocessor = parsePreprocessorConfig(readFileSync(path.join(modelDir, 'preprocessor_config.json'), 'utf8'));
   const session = await ort.InferenceSession.create(path.join(modelDir, 'vision_model.onnx'), { intraOpNumThreads: 2 });
@@ -78,14 +97,26 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
   const side = preprocessor.cropHeight;
   const rows: Row[] = [];
   await withApp(modelDir, async (app) => {
-    const one = async (i: number) =>
-      post(apiUrl(app), 'query($i: [ImageInput!]!) { embedImages(images: $i) }', {
-        i: [{ data: Buffer.concat([images[i % images.length], Buffer.from(String(i))]).toString('base64') }],
-      });
+    const query = 'query($i: [ImageInput!]!) { embedImages(images: $i) }';
+    // a distinct file each time (bytes appended after the image's end), so no cache answers
+    const file = (i: number) => Buffer.concat([images[i % images.length], Buffer.from(String(i))]);
+    const one = async (i: number) => post(apiUrl(app), query, { i: [{ data: file(i).toString('base64') }] });
+    const oneUpload = async (i: number) => postUpload(apiUrl(app), query, file(i));
+    /** images/s of `total` single-image requests, `width` at a time */
+    const concurrent = async (width: number, send: (i: number) => Promise<unknown>, offset: number) => {
+      const started = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: width }, async () => {
+          while (next < total) await send(offset + next++);
+        }),
+      );
+      return total / ((performance.now() - started) / 1000);
+    };
     await one(1e9); // warm-up
     for (const width of [1, 8, 32]) {
       // raw: preprocessing included, as the service does it per image
-      let started = performance.now();
+      const started = performance.now();
       for (let done = 0; done < total; done += width) {
         const batch = new Float32Array(width * size);
         for (let j = 0; j < width; j++)
@@ -94,20 +125,16 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
       }
       const raw = total / ((performance.now() - started) / 1000);
       const before = app.services.encoder.stats();
-      started = performance.now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: width }, async () => {
-          while (next < total) await one(width * 100_000 + next++);
-        }),
-      );
-      const http = total / ((performance.now() - started) / 1000);
+      const http = await concurrent(width, one, width * 100_000);
       const after = app.services.encoder.stats();
+      const upload = await concurrent(width, oneUpload, width * 100_000 + 50_000);
       rows.push({
         'batch = concurrency': width,
         'raw session images/s': raw.toFixed(0),
-        'GraphQL embedImages images/s': http.toFixed(0),
+        'GraphQL embedImages images/s (base64)': http.toFixed(0),
         'GraphQL / raw': (http / raw).toFixed(2),
+        'GraphQL upload images/s': upload.toFixed(0),
+        'upload / base64': (upload / http).toFixed(2),
         'mean batch reaching the session': (
           (after.imageItems - before.imageItems) /
           Math.max(1, after.imageRuns - before.imageRuns)

@@ -136,7 +136,8 @@ export async function startHttpServer(
         .json(
           errorBody(
             req,
-            `x-request-timeout-ms must be an integer number of milliseconds from 1 to 86400000 (0: none); got ${JSON.stringify(header)}.`,
+            'x-request-timeout-ms must be an integer number of milliseconds from 1 to 86400000 (0: none); got ' +
+              `${JSON.stringify(header)}.`,
             'INVALID_PARAMETER',
           ),
         );

@@ -86,7 +86,7 @@ async function recordCount(): Promise<number> {
   return (await app.database.pool.query('SELECT count(*)::int AS n FROM scoring_records')).rows[0].n;
 }
 
-test('an uploaded file scores as its base64 bytes do; the name is kept; CSRF preflight and the size limit hold', async () => {
+test('an upload scores as its base64 bytes do, keeps its name, needs the CSRF preflight, meets its limit', async () => {
   const base64 = await app.graphql(SCORE, { i: { taxonomyId, images: [{ data: SMALL.toString('base64') }] } });
   const uploaded = await multipart([{ name: 'cat.png', bytes: SMALL }], { 'apollo-require-preflight': 'true' });
   assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body));
@@ -129,7 +129,7 @@ test('a URL on an allowed host is fetched, follows redirects, and its record kee
   assert.equal(record.data.scoringRecord.url, url);
 });
 
-test('URLs to private addresses, bad schemes, endless redirects, stalls and large files are refused with codes', async () => {
+test('URLs to private addresses, bad schemes, redirect loops, stalls and large files are refused', async () => {
   const before = await recordCount();
   const cases: Array<[string, string]> = [
     [`${loopbackBase}/small.png`, 'URL_NOT_ALLOWED'],

@@ -53,7 +53,7 @@ test('the benchmark runs every rendering on a small split, with intervals around
   assert.ok(transparent.methods['MCM (T = 1)'].idScores.every((s) => s > 1 / 66 && s < 0.05));
   assert.equal(result.zeroShotTop1.length, RENDERINGS.length);
   assert.equal(mainTable(result).split('\n').length, 2 + METHODS.length * 2);
-  assert.equal(renderingTable(result).split('\n').length, 2 + 2);
+  assert.equal(renderingTable(result).split('\n').length, 2 + 3);
   // no animals split in this run: three quality goals, the CSP goal and one memory goal per ratio and method
   assert.equal(goals(result).length, 3 + 1 + 2 * 2);
   assert.ok(split.cspNegatives > 100);

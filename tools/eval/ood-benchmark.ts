@@ -88,6 +88,8 @@ export interface StreamResult {
   /** the memory the last test image met */
   memorySize: number;
   methods: Record<StreamMethod, MethodResult>;
+  /** the mean penalty c5 of the ID and of the OOD test images, per memory row */
+  penalties: Partial<Record<StreamMethod, { id: number; ood: number }>>;
 }
 
 export interface MethodResult extends OodMetrics {
@@ -317,6 +319,11 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
             runStream(plan, { id: idEmb, ood: oodEmb }, scorer, EVAL_MEMORY_POLICY);
           const negLabelRun = run(scorers.NegLabel);
           const cspRun = run(scorers.CSP);
+          const meanPenalty = (r: typeof negLabelRun, oodSide: boolean) => {
+            const penalties = r.staticScores.flatMap((s, i) => (ood[i] === oodSide ? [s - r.adaptiveScores[i]] : []));
+            return penalties.reduce((a, b) => a + b, 0) / Math.max(1, penalties.length);
+          };
+          const penalty = (r: typeof negLabelRun) => ({ id: meanPenalty(r, false), ood: meanPenalty(r, true) });
           return {
             ratio,
             warm: plan.warm.length,
@@ -329,6 +336,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
               CSP: byLabel(cspRun.staticScores),
               'CSP + memory': byLabel(cspRun.adaptiveScores),
             },
+            penalties: { 'NegLabel + memory': penalty(negLabelRun), 'CSP + memory': penalty(cspRun) },
           };
         });
         result.renderings.push({
@@ -405,10 +413,10 @@ export function mainTable(result: BenchmarkResult): string {
   return lines.join('\n');
 }
 
-/** AUROC per rendering for NegLabel and MCM, the worst rendering and its gap to the first. */
+/** AUROC per rendering for NegLabel, CSP and MCM, the worst rendering and its gap to the first. */
 export function renderingTable(
   result: BenchmarkResult,
-  methods: readonly Method[] = ['NegLabel', 'MCM (T = 1)'],
+  methods: readonly Method[] = ['NegLabel', 'CSP', 'MCM (T = 1)'],
 ): string {
   const names = result.splits[0]?.renderings.map((r) => r.rendering) ?? [];
   const lines = [
@@ -431,17 +439,20 @@ export function renderingTable(
 /** The stream rows of the first rendering, per split and ratio, with intervals. */
 export function streamTable(result: BenchmarkResult): string {
   const lines = [
-    '| split | ID:OOD (test ID / OOD; warm-up; memory) | method | AUROC ↑ [95 % CI] | FPR95 ↓ [95 % CI] |',
-    '|---|---|---|---|---|',
+    '| split | ID:OOD (test ID / OOD; warm-up; memory) | method | AUROC ↑ [95 % CI] | FPR95 ↓ [95 % CI] | ' +
+      'mean c5 ID / OOD |',
+    '|---|---|---|---|---|---|',
   ];
   for (const s of result.splits) {
     for (const stream of baseline(s).streams) {
       for (const m of STREAM_METHODS) {
         const x = stream.methods[m];
+        const penalty = stream.penalties[m];
         lines.push(
           `| ${s.split} | 1:${stream.ratio} (${stream.idCount} / ${stream.oodCount}; ${stream.warm}; ` +
             `${stream.memorySize}) | ${m} | ${withInterval(x.auroc, x.intervals.auroc)} | ` +
-            `${withInterval(x.fpr95, x.intervals.fpr95)} |`,
+            `${withInterval(x.fpr95, x.intervals.fpr95)} | ` +
+            `${penalty ? `${penalty.id.toFixed(3)} / ${penalty.ood.toFixed(3)}` : '—'} |`,
         );
       }
     }

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isPrivateAddress, parseAllowPrivate } from '../../../src/services/url-images.ts';
+
+test('loopback, private, link-local, metadata, multicast and mapped addresses count as private', () => {
+  for (const address of [
+    '127.0.0.1',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '::1',
+    '::',
+    'fd00:ec2::254',
+    'fe80::1',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    '64:ff9b::a00:1',
+    'not an address',
+  ])
+    assert.equal(isPrivateAddress(address), true, address);
+  for (const address of ['93.184.215.14', '172.32.0.1', '8.8.8.8', '2606:4700::1111', '::ffff:8.8.8.8'])
+    assert.equal(isPrivateAddress(address), false, address);
+});
+
+test('NEGLABEL_ALLOW_PRIVATE_URLS: unset none, 1 all, or addresses and subnets; anything else refused', () => {
+  assert.equal(parseAllowPrivate(undefined), null);
+  assert.equal(parseAllowPrivate('1'), 'all');
+  const list = parseAllowPrivate('10.20.0.0/16, 127.0.0.2, fd00::/8');
+  assert.ok(list !== null && list !== 'all');
+  assert.equal(list.check('10.20.3.4', 'ipv4'), true);
+  assert.equal(list.check('10.21.0.1', 'ipv4'), false);
+  assert.equal(list.check('127.0.0.2', 'ipv4'), true);
+  assert.equal(list.check('127.0.0.1', 'ipv4'), false);
+  assert.equal(list.check('fd12::1', 'ipv6'), true);
+  for (const bad of ['yes', '10.0.0.0/33', '300.1.1.1', '10.0.0.0/x'])
+    assert.throws(() => parseAllowPrivate(bad), /NEGLABEL_ALLOW_PRIVATE_URLS/, bad);
+});

@@ -2,7 +2,7 @@
  * Adaptive memories, kept up to date from the scoring history (the policy and the penalty are
  * src/neglabel/memory.ts). One memory per (taxonomy version, negative set, model): never shared
  * across them. Per memory the main thread keeps the ranking data of its records (id, static score,
- * caller; about 40 bytes a record) and reads only records newer than the last it saw, so a request
+ * caller; about 75 bytes a record, measured) and reads only records newer than the last it saw, so a request
  * costs one small query; the members' vectors live in a shared-memory arena the scoring workers
  * read in place, and a vector is fetched once, when its record enters the memory. A snapshot lists
  * arena rows; a row is reused only when no snapshot in flight lists it, so concurrent requests
@@ -52,6 +52,8 @@ class KeyMemory {
   /** ranking data of every record of the key read so far, ascending by compareCandidates */
   private readonly sorted: MemoryCandidate[] = [];
   private seenUpTo = 0;
+  /** one string per caller, however many records name it */
+  private readonly callers = new Map<string, string>();
   private arena: Float32Array;
   private readonly rowOf = new Map<number, number>();
   /** snapshots in flight that list each row */
@@ -104,7 +106,9 @@ class KeyMemory {
       this.key.modelId,
       this.seenUpTo,
     );
-    for (const c of fresh) {
+    for (const record of fresh) {
+      if (!this.callers.has(record.caller)) this.callers.set(record.caller, record.caller);
+      const c = { ...record, caller: this.callers.get(record.caller)! };
       let lo = 0;
       let hi = this.sorted.length;
       while (lo < hi) {

@@ -4,18 +4,22 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json .npmrc schema.graphql ./
 COPY prisma ./prisma
-# the full install generates the Prisma client (postinstall); pruning then drops the dev tools
+COPY src ./src
+COPY tools/codegen ./tools/codegen
+COPY tools/console ./tools/console
+# the full install generates the Prisma client and the GraphQL types and builds the console's
+# scripts (postinstall); pruning then drops the dev tools
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production NEGLABEL_MODELS_DIR=/app/models NEGLABEL_DATA_DIR=/home/node/data
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/src/generated ./src/generated
+COPY --from=build /app/src ./src
+COPY --from=build /app/dist ./dist
 COPY package.json schema.graphql ./
-COPY src ./src
 COPY migrations ./migrations
 USER node
 EXPOSE 4000

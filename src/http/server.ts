@@ -9,7 +9,9 @@ import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { consoleRouter } from './console.ts';
 import type { Config } from '../config.ts';
 import { requestScope, type Logger } from '../logger.ts';
 import type { Services } from '../services/index.ts';
@@ -102,6 +104,8 @@ export async function startHttpServer(
     formatError: createErrorFormatter(logger, () => services.storage.noteDiskFull()),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      // browsers get the IDE this service serves (console.ts), not Apollo's page from a CDN
+      ApolloServerPluginLandingPageDisabled(),
       metrics.plugin(logger),
       responseSizeCap(config.maxResponseBytes),
     ],
@@ -180,6 +184,8 @@ export async function startHttpServer(
     }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  // the console at / and the GraphQL IDE for browsers at GET /graphql, with their scripts
+  app.use(consoleRouter());
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

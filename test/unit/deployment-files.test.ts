@@ -44,3 +44,14 @@ test('every variable compose sets for neglabel is one the service reads and the 
   }
   assert.deepEqual(environment('postgres').sort(), ['POSTGRES_DB', 'POSTGRES_PASSWORD', 'POSTGRES_USER']);
 });
+
+test('the image builds what npm install builds: the generated code and the console, with their sources', () => {
+  const [build, final] = dockerfile.split(/^FROM /m).slice(1);
+  const postinstall = JSON.parse(readFileSync('package.json', 'utf8')).scripts.postinstall as string;
+  // every generator postinstall runs has its script copied in before `npm ci`
+  for (const script of ['codegen', 'build:console'])
+    assert.ok(postinstall.includes(`npm run ${script}`), `postinstall runs ${script}`);
+  for (const input of ['schema.graphql', 'prisma', 'src', 'tools/codegen', 'tools/console'])
+    assert.match(build, new RegExp(`^COPY [^\\n]*${input.replace('/', '\\/')}`, 'm'), `${input} is in the build stage`);
+  assert.match(final, /^COPY --from=build \/app\/dist \.\/dist$/m, 'the console bundle reaches the image');
+});

@@ -1,0 +1,617 @@
+/**
+ * The operator console: a single page over the public GraphQL API, with the API key the user types
+ * (kept in this browser tab only). It shows what the key's role may do and nothing else: admins
+ * manage taxonomies, mining and calibration; scorers score; admins and auditors read the history
+ * and the audit log. Plain DOM, uPlot for the charts; bundled by tools/build-console.ts.
+ */
+import uPlot from 'uplot';
+
+type Role = 'ADMIN' | 'SCORER' | 'AUDITOR';
+interface Json {
+  // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are read field by field
+  [key: string]: any;
+}
+
+const STORAGE = 'neglabel-key';
+let key = sessionStorage.getItem(STORAGE) ?? '';
+let role: Role | null = null;
+
+/** One GraphQL operation; `files` go as multipart uploads, as the variables $f0, $f1, … */
+async function gql(query: string, variables: Json = {}, files: File[] = []): Promise<Json> {
+  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+  let body: BodyInit;
+  if (files.length > 0) {
+    const form = new FormData();
+    const slots = Object.fromEntries(files.map((_, i) => [`f${i}`, null]));
+    form.set('operations', JSON.stringify({ query, variables: { ...variables, ...slots } }));
+    form.set('map', JSON.stringify(Object.fromEntries(files.map((_, i) => [String(i), [`variables.f${i}`]]))));
+    files.forEach((file, i) => {
+      form.set(String(i), file, file.name);
+    });
+    body = form;
+    headers['apollo-require-preflight'] = 'true';
+  } else {
+    body = JSON.stringify({ query, variables });
+    headers['content-type'] = 'application/json';
+  }
+  const response = await fetch('/graphql', { method: 'POST', headers, body });
+  const result = (await response.json()) as { data?: Json; errors?: Array<{ message: string }> };
+  if (result.errors?.length) throw new Error(result.errors.map((e) => e.message).join('; '));
+  return result.data!;
+}
+
+/** The variable declarations of uploaded files ($f0, $f1, …) and the ImageInput list that names them. */
+const uploadVariables = (files: File[]) => files.map((_, i) => `$f${i}: Upload!`).join(', ');
+const uploadImages = (files: File[]) => `[${files.map((_, i) => `{ file: $f${i} }`).join(', ')}]`;
+
+/** Builds an element: h('td', { class: 'ood' }, 'text', child). */
+function h(tag: string, attributes: Record<string, string> = {}, ...children: Array<Node | string>): HTMLElement {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  element.append(...children);
+  return element;
+}
+
+function table(headers: string[], rows: Array<Array<Node | string>>): HTMLElement {
+  return h(
+    'table',
+    {},
+    h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', {}, t)))),
+    h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells.map((c) => h('td', {}, c))))),
+  );
+}
+
+function button(label: string, onClick: () => unknown, attributes: Record<string, string> = {}): HTMLElement {
+  const b = h('button', { class: 'primary', ...attributes }, label);
+  b.addEventListener('click', async () => {
+    try {
+      await onClick();
+    } catch (error) {
+      notice((error as Error).message);
+    }
+  });
+  return b;
+}
+
+function notice(message: string): void {
+  const line = document.getElementById('notice')!;
+  line.textContent = message;
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(1)} %`;
+const decision = (ood: boolean) => h('span', { class: ood ? 'ood' : 'id' }, ood ? 'OOD' : 'ID');
+const matches = (list: Json[]) => list.map((m) => `${m.label} (${m.similarity.toFixed(3)})`).join(', ');
+
+// ---------------------------------------------------------------------------------------------
+// Taxonomies, mining and the negative-set browser (admins act; everyone reads)
+
+const TAXONOMIES = `{ taxonomies(first: 100) { edges { node { id name defaultThreshold thresholdSpace
+  latestVersion { id version labelCount model activeNegativeSet { id labelCount groupCount parameters { method } }
+  miningJobs { id status phase done total progress error createdAt startedAt } } } } } }`;
+
+let taxonomies: Json[] = [];
+
+async function loadTaxonomies(): Promise<Json[]> {
+  taxonomies = (await gql(TAXONOMIES)).taxonomies.edges.map((e: Json) => e.node);
+  return taxonomies;
+}
+
+function taxonomySelect(id: string): HTMLSelectElement {
+  const select = h('select', { id }) as HTMLSelectElement;
+  for (const t of taxonomies) select.append(h('option', { value: t.id }, t.name));
+  return select;
+}
+
+/** Seconds left at the rate the job has progressed since it started. */
+function eta(job: Json): string {
+  if (!job.startedAt || job.progress <= 0 || job.progress >= 1) return '';
+  const elapsed = (Date.now() - Date.parse(job.startedAt)) / 1000;
+  return `about ${Math.round((elapsed / job.progress) * (1 - job.progress))} s left in this phase`;
+}
+
+function jobLine(job: Json): HTMLElement {
+  const line = h(
+    'div',
+    { class: 'row', 'data-job': job.id },
+    h('span', {}, job.status),
+    h('span', { class: 'muted' }, job.phase),
+    h('progress', { max: '1', value: String(job.progress) }),
+    h('span', { class: 'muted' }, `${job.done} / ${job.total} ${eta(job)}`),
+  );
+  if (job.error) line.append(h('span', { class: 'error' }, job.error));
+  if (role === 'ADMIN' && (job.status === 'QUEUED' || job.status === 'RUNNING')) {
+    line.append(
+      button('Cancel', async () => {
+        await gql('mutation($id: ID!) { cancelMiningJob(id: $id) { id } }', { id: job.id });
+      }),
+    );
+  }
+  return line;
+}
+
+async function renderTaxonomies(view: HTMLElement): Promise<void> {
+  await loadTaxonomies();
+  const list = h('section', { class: 'card', id: 'taxonomies' }, h('h2', {}, 'Taxonomies'));
+  list.append(
+    table(
+      ['name', 'version', 'labels', 'model', 'negative set', 'latest mining job', ''],
+      taxonomies.map((t) => {
+        const v = t.latestVersion;
+        const set = v.activeNegativeSet;
+        const job = v.miningJobs[0];
+        const actions = h('div', { class: 'row' });
+        if (role === 'ADMIN') {
+          const method = h('select', {}, h('option', {}, 'NEGLABEL'), h('option', {}, 'CSP')) as HTMLSelectElement;
+          actions.append(
+            method,
+            button('Mine', async () => {
+              await gql('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', {
+                i: { taxonomyId: t.id, method: method.value },
+              });
+              await show('taxonomies');
+            }),
+          );
+        }
+        if (set) actions.append(button('Negatives', () => renderNegatives(view, t.name, set.id)));
+        return [
+          t.name,
+          String(v.version),
+          String(v.labelCount),
+          v.model,
+          set ? `${set.labelCount} (${set.parameters.method}, ${set.groupCount} groups)` : 'none yet',
+          job ? jobLine(job) : 'none',
+          actions,
+        ];
+      }),
+    ),
+  );
+  view.append(list);
+  if (role === 'ADMIN') view.append(createTaxonomyForm());
+  // live progress while a job runs
+  if (taxonomies.some((t) => t.latestVersion.miningJobs.some((j: Json) => ['QUEUED', 'RUNNING'].includes(j.status))))
+    setTimeout(() => current === 'taxonomies' && show('taxonomies'), 1000);
+}
+
+function createTaxonomyForm(): HTMLElement {
+  const name = h('input', { placeholder: 'name', id: 'new-name' }) as HTMLInputElement;
+  const labels = h('textarea', { rows: '5', cols: '50', placeholder: 'class names, one per line', id: 'new-labels' });
+  const file = h('input', { type: 'file', accept: '.txt,.csv' }) as HTMLInputElement;
+  file.addEventListener('change', async () => {
+    if (file.files?.[0]) (labels as HTMLTextAreaElement).value = await file.files[0].text();
+  });
+  return h(
+    'section',
+    { class: 'card', 'data-admin': '' },
+    h('h2', {}, 'New taxonomy'),
+    h('div', { class: 'row' }, name, h('span', { class: 'muted' }, 'or load a list:'), file),
+    labels,
+    h(
+      'div',
+      { class: 'row' },
+      button('Create', async () => {
+        const list = (labels as HTMLTextAreaElement).value
+          .split(/[\n,]/)
+          .map((l) => l.trim())
+          .filter(Boolean);
+        await gql('mutation($i: CreateTaxonomyInput!) { createTaxonomy(input: $i) { id } }', {
+          i: { name: name.value.trim(), labels: list },
+        });
+        await show('taxonomies');
+      }),
+    ),
+  );
+}
+
+async function renderNegatives(view: HTMLElement, taxonomy: string, setId: string): Promise<void> {
+  const data = await gql(
+    'query($id: ID!) { negativeLabelSet(id: $id) { labels(first: 1000) { edges { node { word partOfSpeech ' +
+      'group quantileSimilarity maxSimilarity } } } } }',
+    { id: setId },
+  );
+  const labels: Json[] = data.negativeLabelSet.labels.edges.map((e: Json) => e.node);
+  const search = h('input', { placeholder: 'search', id: 'negative-search' }) as HTMLInputElement;
+  const pos = h(
+    'select',
+    {},
+    h('option', { value: '' }, 'any part of speech'),
+    h('option', {}, 'NOUN'),
+    h('option', {}, 'ADJECTIVE'),
+  ) as HTMLSelectElement;
+  const group = h('input', { type: 'number', min: '0', placeholder: 'group' }) as HTMLInputElement;
+  const order = h(
+    'select',
+    {},
+    h('option', { value: 'asc' }, 'least similar first'),
+    h('option', { value: 'desc' }, 'most similar first'),
+  ) as HTMLSelectElement;
+  const holder = h('div');
+  const draw = () => {
+    const shown = labels
+      .filter((l) => l.word.includes(search.value.trim().toLowerCase()))
+      .filter((l) => !pos.value || l.partOfSpeech === pos.value)
+      .filter((l) => group.value === '' || l.group === Number(group.value))
+      .sort((a, b) => (order.value === 'asc' ? 1 : -1) * (a.quantileSimilarity - b.quantileSimilarity));
+    holder.replaceChildren(
+      table(
+        ['word', 'part of speech', 'group', 'similarity (quantile)', 'max similarity'],
+        shown
+          .slice(0, 300)
+          .map((l) => [
+            l.word,
+            l.partOfSpeech,
+            String(l.group),
+            l.quantileSimilarity.toFixed(3),
+            l.maxSimilarity.toFixed(3),
+          ]),
+      ),
+    );
+  };
+  for (const control of [search, pos, group, order]) control.addEventListener('input', draw);
+  draw();
+  view.append(
+    h(
+      'section',
+      { class: 'card', id: 'negatives' },
+      h('h2', {}, `Negative labels of ${taxonomy} (first ${labels.length})`),
+      h('div', { class: 'row' }, search, pos, group, order),
+      holder,
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scoring and calibration
+
+function dropZone(label: string, onFiles: (files: File[]) => unknown): HTMLElement {
+  const input = h('input', { type: 'file', accept: 'image/*', multiple: '' }) as HTMLInputElement;
+  const zone = h('div', { class: 'drop' }, label, h('br'), input);
+  input.addEventListener('change', () => input.files && onFiles([...input.files]));
+  zone.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    if (event.dataTransfer?.files) onFiles([...event.dataTransfer.files]);
+  });
+  return zone;
+}
+
+async function renderScoring(view: HTMLElement): Promise<void> {
+  await loadTaxonomies();
+  const select = taxonomySelect('score-taxonomy');
+  const results = h('div', { id: 'score-results' });
+  const score = async (files: File[]) => {
+    const uploaded = await gql(
+      `mutation($t: ID!, ${uploadVariables(files)}) { scoreImages(input: { taxonomyId: $t, ` +
+        `images: ${uploadImages(files)} }) { filename score isOOD threshold predictedLabel ` +
+        'topLabels { label similarity } topNegatives { label similarity } } }',
+      { t: select.value },
+      files,
+    );
+    results.replaceChildren(
+      table(
+        ['image', 'score', 'decision', 'top ID labels', 'top negatives'],
+        uploaded.scoreImages.map((r: Json) => [
+          r.filename ?? '',
+          r.score.toFixed(4),
+          decision(r.isOOD),
+          matches(r.topLabels),
+          matches(r.topNegatives),
+        ]),
+      ),
+    );
+  };
+  view.append(
+    h(
+      'section',
+      { class: 'card', id: 'scoring' },
+      h('h2', {}, 'Score images'),
+      h('div', { class: 'row' }, 'taxonomy', select),
+      dropZone('Drop images here or choose files', (files) => score(files).catch((e) => notice(e.message))),
+      results,
+    ),
+  );
+  if (role === 'ADMIN') view.append(calibrationCard());
+}
+
+function calibrationCard(): HTMLElement {
+  const select = taxonomySelect('calibrate-taxonomy');
+  const outcome = h('div', { id: 'calibration' });
+  let chosen: File[] = [];
+  const calibrate = async (apply: boolean) => {
+    const data = await gql(
+      `mutation($t: ID!, $apply: Boolean, ${uploadVariables(chosen)}) { calibrateThreshold(input: { ` +
+        `taxonomyId: $t, apply: $apply, images: ${uploadImages(chosen)} }) { threshold achievedTpr targetTpr ` +
+        'imageCount applied } }',
+      { t: select.value, apply },
+      chosen,
+    );
+    const c = data.calibrateThreshold;
+    outcome.replaceChildren(
+      h(
+        'p',
+        {},
+        `threshold ${c.threshold.toFixed(4)} keeps ${percent(c.achievedTpr)} of ${c.imageCount} ID images ` +
+          `(target ${percent(c.targetTpr)})${c.applied ? ': applied' : ''}`,
+      ),
+      c.applied ? '' : button('Apply this threshold', () => calibrate(true)),
+    );
+  };
+  return h(
+    'section',
+    { class: 'card', 'data-admin': '' },
+    h('h2', {}, 'Calibrate the threshold on known-ID images'),
+    h('div', { class: 'row' }, 'taxonomy', select),
+    dropZone('Drop ID images', (files) => {
+      chosen = files;
+      calibrate(false).catch((e) => notice(e.message));
+    }),
+    outcome,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// History: OOD rate per day, score histogram with the threshold, records, similar records
+
+function lineChart(title: string, xs: number[], ys: number[]): HTMLElement {
+  const holder = h('div', { class: 'chart', 'data-chart': title });
+  // at least a week wide, so that a young history's few days do not stretch over years
+  const DAY = 86_400;
+  const last = xs.length ? xs[xs.length - 1] : Date.now() / 1000;
+  const first = Math.min(xs[0] ?? last, last - 6 * DAY);
+  new uPlot(
+    {
+      title,
+      width: 520,
+      height: 220,
+      series: [{}, { label: 'OOD rate', stroke: '#c0392b', width: 2, points: { size: 6 } }],
+      scales: { x: { range: [first - DAY / 2, last + DAY / 2] }, y: { range: [0, 1] } },
+    },
+    [xs, ys],
+    holder,
+  );
+  return holder;
+}
+
+function histogramChart(bins: Json[], threshold: number): HTMLElement {
+  const holder = h('div', { class: 'chart', 'data-chart': 'histogram' });
+  const centres = bins.map((b) => (b.lower + b.upper) / 2);
+  new uPlot(
+    {
+      title: `Score histogram (threshold ${threshold.toFixed(3)})`,
+      width: 520,
+      height: 220,
+      scales: { x: { time: false, range: [0, 1] } },
+      series: [
+        {},
+        { label: 'images', stroke: '#2f5bd3', fill: 'rgba(47,91,211,0.3)', paths: uPlot.paths.bars!({ size: [0.9] }) },
+      ],
+      hooks: {
+        // the threshold as a vertical line: images left of it are OOD
+        draw: [
+          (u: uPlot) => {
+            const x = u.valToPos(threshold, 'x', true);
+            u.ctx.save();
+            u.ctx.strokeStyle = '#c0392b';
+            u.ctx.setLineDash([6, 4]);
+            u.ctx.beginPath();
+            u.ctx.moveTo(x, u.bbox.top);
+            u.ctx.lineTo(x, u.bbox.top + u.bbox.height);
+            u.ctx.stroke();
+            u.ctx.restore();
+          },
+        ],
+      },
+    },
+    [centres, bins.map((b) => b.count)],
+    holder,
+  );
+  return holder;
+}
+
+async function renderHistory(view: HTMLElement): Promise<void> {
+  await loadTaxonomies();
+  const select = taxonomySelect('history-taxonomy');
+  const decisionFilter = h(
+    'select',
+    {},
+    h('option', { value: '' }, 'all decisions'),
+    h('option', {}, 'ID'),
+    h('option', {}, 'OOD'),
+  ) as HTMLSelectElement;
+  const charts = h('div', { class: 'charts' });
+  const records = h('div', { id: 'records' });
+  const more = h('div', { class: 'row' });
+  let after: string | null = null;
+  const loadRecords = async (reset: boolean) => {
+    if (reset) after = null;
+    const filter: Json = { taxonomyId: select.value };
+    if (decisionFilter.value) filter.decision = decisionFilter.value;
+    const data = await gql(
+      'query($f: ScoringRecordFilter, $after: String) { scoringRecords(filter: $f, first: 20, after: $after) { ' +
+        'edges { node { id createdAt caller filename score isOOD predictedLabel topNegatives { label } } } ' +
+        'pageInfo { endCursor hasNextPage } } }',
+      { f: filter, after },
+    );
+    const page = data.scoringRecords;
+    const rows = page.edges.map(({ node: r }: Json) => [
+      r.id,
+      new Date(r.createdAt).toLocaleString(),
+      r.caller,
+      r.filename ?? '',
+      r.score.toFixed(4),
+      decision(r.isOOD),
+      r.predictedLabel,
+      r.topNegatives.map((n: Json) => n.label).join(', '),
+    ]);
+    const headers = ['id', 'scored', 'caller', 'file', 'score', 'decision', 'predicted', 'top negatives'];
+    if (reset) records.replaceChildren(table(headers, rows));
+    else records.querySelector('tbody')!.append(...table(headers, rows).querySelectorAll('tbody tr'));
+    after = page.pageInfo.endCursor;
+    more.replaceChildren(page.pageInfo.hasNextPage ? button('Next page', () => loadRecords(false)) : '');
+  };
+  const load = async () => {
+    const taxonomy = taxonomies.find((t) => t.id === select.value);
+    if (!taxonomy) return;
+    const stats = (
+      await gql(
+        'query($f: ScoringRecordFilter) { scoringStats(filter: $f, interval: DAY, histogramBins: 20) { total ' +
+          'oodRate histogram { lower upper count } buckets { start oodRate } } }',
+        { f: { taxonomyId: taxonomy.id } },
+      )
+    ).scoringStats;
+    charts.replaceChildren(
+      h('p', {}, `${stats.total} records, OOD rate ${percent(stats.oodRate)}`),
+      lineChart(
+        'OOD rate per day',
+        stats.buckets.map((b: Json) => Date.parse(b.start) / 1000),
+        stats.buckets.map((b: Json) => b.oodRate),
+      ),
+      histogramChart(stats.histogram, taxonomy.defaultThreshold),
+    );
+    await loadRecords(true);
+  };
+  const similarText = h('input', { placeholder: 'describe an image, e.g. "a red car"' }) as HTMLInputElement;
+  const similar = h('div');
+  select.addEventListener('change', () => load().catch((e) => notice(e.message)));
+  decisionFilter.addEventListener('change', () => loadRecords(true).catch((e) => notice(e.message)));
+  view.append(
+    h('section', { class: 'card', id: 'history' }, h('h2', {}, 'History'), h('div', { class: 'row' }, select), charts),
+    h('section', { class: 'card' }, h('h2', {}, 'Records'), h('div', { class: 'row' }, decisionFilter), records, more),
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'Similar records'),
+      h(
+        'div',
+        { class: 'row' },
+        similarText,
+        button('Search', async () => {
+          const data = await gql(
+            'query($t: String, $x: ID) { similarScoringRecords(text: $t, taxonomyId: $x, first: 10) { similarity ' +
+              'record { id filename score isOOD predictedLabel } } }',
+            { t: similarText.value, x: select.value },
+          );
+          similar.replaceChildren(
+            table(
+              ['similarity', 'record', 'file', 'score', 'decision', 'predicted'],
+              data.similarScoringRecords.map((m: Json) => [
+                m.similarity.toFixed(3),
+                m.record.id,
+                m.record.filename ?? '',
+                m.record.score.toFixed(4),
+                decision(m.record.isOOD),
+                m.record.predictedLabel,
+              ]),
+            ),
+          );
+        }),
+      ),
+      similar,
+    ),
+  );
+  await load();
+}
+
+async function renderAudit(view: HTMLElement): Promise<void> {
+  const data = await gql('{ auditLog(first: 100) { edges { node { createdAt actor action target details } } } }');
+  view.append(
+    h(
+      'section',
+      { class: 'card', id: 'audit' },
+      h('h2', {}, 'Audit log (newest first)'),
+      table(
+        ['when', 'actor', 'action', 'target', 'details'],
+        data.auditLog.edges.map(({ node: e }: Json) => [
+          new Date(e.createdAt).toLocaleString(),
+          e.actor,
+          e.action,
+          e.target ?? '',
+          JSON.stringify(e.details),
+        ]),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The frame: key, identity, the views the role may open
+
+const VIEWS: Record<string, { title: string; roles: Role[]; render: (view: HTMLElement) => Promise<void> }> = {
+  taxonomies: { title: 'Taxonomies', roles: ['ADMIN', 'SCORER', 'AUDITOR'], render: renderTaxonomies },
+  scoring: { title: 'Scoring', roles: ['ADMIN', 'SCORER'], render: renderScoring },
+  history: { title: 'History', roles: ['ADMIN', 'AUDITOR'], render: renderHistory },
+  audit: { title: 'Audit log', roles: ['ADMIN', 'AUDITOR'], render: renderAudit },
+};
+let current = 'taxonomies';
+
+async function show(name: string): Promise<void> {
+  current = name;
+  for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.id === `tab-${name}`);
+  const view = document.getElementById('view')!;
+  const fresh = h('div');
+  try {
+    await VIEWS[name].render(fresh);
+    notice('');
+  } catch (error) {
+    notice((error as Error).message);
+  }
+  if (current === name) view.replaceChildren(fresh);
+}
+
+async function start(): Promise<void> {
+  const nav = document.querySelector('nav')!;
+  const identity = document.getElementById('identity')!;
+  try {
+    const { me } = await gql('{ me { name role openMode } }');
+    role = me.role;
+    identity.textContent = `${me.name} (${me.role.toLowerCase()}${me.openMode ? ', open mode' : ''})`;
+  } catch (error) {
+    role = null;
+    identity.textContent = '';
+    nav.replaceChildren();
+    notice(`${(error as Error).message} Enter an API key above.`);
+    return;
+  }
+  nav.replaceChildren(
+    ...Object.entries(VIEWS)
+      .filter(([, v]) => v.roles.includes(role!))
+      .map(([name, v]) => {
+        const b = h('button', { id: `tab-${name}` }, v.title);
+        b.addEventListener('click', () => show(name));
+        return b;
+      }),
+  );
+  await show('taxonomies');
+}
+
+const keyInput = h('input', {
+  id: 'key',
+  type: 'password',
+  placeholder: 'API key (kept in this tab only)',
+  autocomplete: 'off',
+}) as HTMLInputElement;
+keyInput.value = key;
+keyInput.addEventListener('change', () => {
+  key = keyInput.value.trim();
+  sessionStorage.setItem(STORAGE, key);
+  void start();
+});
+document
+  .getElementById('app')!
+  .append(
+    h(
+      'header',
+      {},
+      h('h1', {}, 'neglabel'),
+      h('nav'),
+      keyInput,
+      h('span', { id: 'identity', class: 'muted' }),
+      h('a', { href: '/graphql' }, 'GraphQL IDE'),
+    ),
+    h('main', {}, h('p', { id: 'notice', class: 'error' }), h('div', { id: 'view' })),
+  );
+void start();

@@ -1,0 +1,162 @@
+/**
+ * The console and the GraphQL IDE in a real browser: Debian's Chromium driven by playwright-core
+ * (nothing downloads a browser). A taxonomy is created, mined and scored through the API; then the
+ * console, opened with an admin key, shows the taxonomy, the finished job, the charts and the
+ * records, and with an auditor key no admin control. Every request the pages make stays on the
+ * service's origin. Screenshots go to test-output/ (git-ignored) for a person to look at.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { ADMIN_KEY, createMinedTaxonomy, startTestApp, type TestApp } from '../helpers/app.ts';
+import { fixtureImage } from '../helpers/fixtures.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = 'test-output/screenshots';
+let app: TestApp;
+let browser: Browser;
+let auditorKey: string;
+/** requests the pages made to anywhere but the service */
+const foreign: string[] = [];
+
+before(async () => {
+  assert.ok(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium); .ci/run does`,
+  );
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  app = await startTestApp({ NEGLABEL_JOB_POLL_MS: '50' });
+  const taxonomyId = await createMinedTaxonomy(app, 'pets');
+  const images = ['images/rgb224.png', 'images/rgb640x480.jpg', 'images/gray256.png'].map((f) => ({
+    data: fixtureImage(f).toString('base64'),
+    filename: f.split('/')[1],
+  }));
+  const scored = await app.graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score } }', {
+    i: { taxonomyId, images },
+  });
+  assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
+  const created = await app.graphql('mutation { createApiKey(input: { name: "audit", role: AUDITOR }) { key } }');
+  auditorKey = created.data.createApiKey.key;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+async function open(path: string, key: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('request', (request) => {
+    if (!request.url().startsWith(app.url) && !request.url().startsWith('data:')) foreign.push(request.url());
+  });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${app.url}${path}`);
+  await page.fill('#key', key);
+  await page.press('#key', 'Enter');
+  await page.dispatchEvent('#key', 'change');
+  assert.deepEqual(errors, []);
+  return page;
+}
+
+test('an admin sees the taxonomy, its finished job, the charts and the records', async () => {
+  const page = await open('/', ADMIN_KEY);
+  await page.waitForSelector('#taxonomies td:text-is("pets")');
+  assert.match((await page.textContent('#taxonomies')) ?? '', /SUCCEEDED/);
+  assert.match((await page.textContent('#taxonomies')) ?? '', /NEGLABEL, 2 groups/);
+  assert.ok(await page.isVisible('text=New taxonomy'), 'admins may create taxonomies');
+  assert.ok(await page.isVisible('button:text-is("Mine")'));
+  // a taxonomy from a pasted list
+  await page.fill('#new-name', 'birds');
+  await page.fill('#new-labels', 'sparrow\nrobin\nowl');
+  await page.click('button:text-is("Create")');
+  await page.waitForSelector('#taxonomies td:text-is("birds")');
+  // the negative-set browser: search and filter the mined labels
+  await page.click('#taxonomies tr:has(td:text-is("pets")) button:text-is("Negatives")');
+  await page.waitForSelector('#negatives tbody tr');
+  const words = await page.locator('#negatives tbody tr td:first-child').allTextContents();
+  await page.fill('#negative-search', words[0]);
+  await page.waitForFunction(
+    (word) =>
+      [...document.querySelectorAll('#negatives tbody tr td:first-child')].every((td) =>
+        td.textContent!.includes(word),
+      ),
+    words[0],
+  );
+  await page.screenshot({ path: `${SCREENSHOTS}/taxonomies-admin.png`, fullPage: true });
+
+  await page.click('#tab-history');
+  await page.selectOption('#history-taxonomy', { label: 'pets' });
+  await page.waitForSelector('#records tbody tr');
+  assert.equal(await page.locator('#records tbody tr').count(), 3);
+  assert.match((await page.textContent('#history')) ?? '', /3 records/);
+  assert.equal(await page.locator('[data-chart] canvas').count(), 2, 'the OOD-rate chart and the histogram');
+  await page.screenshot({ path: `${SCREENSHOTS}/history-admin.png`, fullPage: true });
+
+  await page.click('#tab-audit');
+  await page.waitForSelector('#audit td:text-is("createTaxonomy")');
+  await page.click('#tab-scoring');
+  await page.waitForSelector('#scoring');
+  await page.selectOption('#score-taxonomy', { label: 'pets' });
+  await page.selectOption('#calibrate-taxonomy', { label: 'pets' });
+  await page.setInputFiles('#scoring input[type=file]', {
+    name: 'dropped.png',
+    mimeType: 'image/png',
+    buffer: fixtureImage('images/rgb224.png'),
+  });
+  await page.waitForSelector('#score-results td:text-is("dropped.png")');
+  // calibration on known-ID images: the threshold and its rate, then applied
+  await page.setInputFiles(
+    '#calibrate-taxonomy ~ * input[type=file], section:has(#calibrate-taxonomy) input[type=file]',
+    [
+      { name: 'a.png', mimeType: 'image/png', buffer: fixtureImage('images/rgb224.png') },
+      { name: 'b.jpg', mimeType: 'image/jpeg', buffer: fixtureImage('images/rgb640x480.jpg') },
+    ],
+  );
+  await page.waitForSelector('#calibration:has-text("keeps")');
+  await page.click('#calibration button');
+  await page.waitForSelector('#calibration:has-text("applied")');
+  const { data } = await app.graphql('{ taxonomies { edges { node { name defaultThreshold } } } }');
+  const pets = data.taxonomies.edges.find((e: { node: { name: string } }) => e.node.name === 'pets').node;
+  assert.notEqual(pets.defaultThreshold, 0.5, 'the threshold was applied');
+  await page.screenshot({ path: `${SCREENSHOTS}/scoring-admin.png`, fullPage: true });
+  assert.deepEqual(foreign, []);
+});
+
+test('an auditor sees the history and the audit log, and no admin or scoring control', async () => {
+  const page = await open('/', auditorKey);
+  await page.waitForSelector('#taxonomies td:text-is("pets")');
+  const tabs = await page.locator('nav button').allTextContents();
+  assert.deepEqual(tabs, ['Taxonomies', 'History', 'Audit log']);
+  assert.equal(await page.locator('button:text-is("Mine")').count(), 0);
+  assert.equal(await page.locator('button:text-is("Cancel")').count(), 0);
+  assert.equal(await page.locator('text=New taxonomy').count(), 0);
+  await page.screenshot({ path: `${SCREENSHOTS}/taxonomies-auditor.png`, fullPage: true });
+  assert.deepEqual(foreign, []);
+});
+
+test('the GraphQL IDE loads from the service itself and runs a query with the typed key', async () => {
+  const page = await open('/graphql', ADMIN_KEY);
+  await page.waitForSelector('.graphiql-container');
+  const editor = page.locator('.graphiql-query-editor .CodeMirror').first();
+  await editor.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('{ me { name role } }');
+  await page.click('.graphiql-execute-button');
+  await page.waitForSelector('.result-window .CodeMirror-code:has-text("ADMIN")');
+  await page.screenshot({ path: `${SCREENSHOTS}/graphiql.png` });
+  assert.deepEqual(foreign, []);
+});

@@ -19,6 +19,9 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO neglabel_runtime;
 GRANT INSERT ON scoring_records, scoring_requests, audit_log, label_embeddings, corpus_embeddings, negative_labels
   TO neglabel_runtime;
 
+-- thumbnails kept for audit are deleted when their retention ends
+GRANT INSERT, DELETE ON scoring_thumbnails TO neglabel_runtime;
+
 -- the corpus cache's one backfilled column: the raw norm CSP needs, for rows cached before it was kept
 GRANT UPDATE (norm) ON corpus_embeddings TO neglabel_runtime;
 

@@ -162,6 +162,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   let runnerStarted = false;
   let stopListening: (() => Promise<void>) | undefined;
+  let retention: NodeJS.Timeout | undefined;
   try {
     if (servesApi) {
       await services.access.start(config.adminKey);
@@ -180,6 +181,15 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     if (runsJobs) {
       await runner.start();
       runnerStarted = true;
+      // thumbnails past their taxonomy's retention are deleted (reads never show them anyway)
+      const purge = () =>
+        services.history.purgeExpiredThumbnails(new Date()).then(
+          (deleted) => deleted > 0 && logger.info({ deleted }, 'expired thumbnails deleted'),
+          (error) => logger.warn({ err: error }, 'could not delete expired thumbnails: retrying in an hour'),
+        );
+      void purge();
+      retention = setInterval(purge, 3_600_000);
+      retention.unref();
       if (!database.embedded) {
         stopListening = await database
           .listen(JOBS_CHANNEL, () => runner.poke())
@@ -202,6 +212,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       }
     }
   } catch (error) {
+    clearInterval(retention);
     await http?.close();
     await stopListening?.();
     if (runnerStarted) await runner.stop();
@@ -230,6 +241,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         ['http', async () => server?.close()],
         ['job notifications', async () => stopListening?.()],
         ['mining runner', () => runner.stop()],
+        ['thumbnail retention', async () => clearInterval(retention)],
         ['encoders', () => encoder.close()],
         ['database', () => database.close()],
       ];

@@ -432,12 +432,13 @@ async function renderHistory(view: HTMLElement): Promise<void> {
     if (decisionFilter.value) filter.decision = decisionFilter.value;
     const data = await gql(
       'query($f: ScoringRecordFilter, $after: String) { scoringRecords(filter: $f, first: 20, after: $after) { ' +
-        'edges { node { id createdAt caller filename score isOOD predictedLabel topNegatives { label } } } ' +
+        'edges { node { id createdAt caller filename thumbnail score isOOD predictedLabel topNegatives { label } } } ' +
         'pageInfo { endCursor hasNextPage } } }',
       { f: filter, after },
     );
     const page = data.scoringRecords;
     const rows = page.edges.map(({ node: r }: Json) => [
+      r.thumbnail ? h('img', { src: r.thumbnail, alt: r.filename ?? 'thumbnail', class: 'thumbnail' }) : '',
       r.id,
       new Date(r.createdAt).toLocaleString(),
       r.caller,
@@ -447,7 +448,7 @@ async function renderHistory(view: HTMLElement): Promise<void> {
       r.predictedLabel,
       r.topNegatives.map((n: Json) => n.label).join(', '),
     ]);
-    const headers = ['id', 'scored', 'caller', 'file', 'score', 'decision', 'predicted', 'top negatives'];
+    const headers = ['', 'id', 'scored', 'caller', 'file', 'score', 'decision', 'predicted', 'top negatives'];
     if (reset) records.replaceChildren(table(headers, rows));
     else records.querySelector('tbody')!.append(...table(headers, rows).querySelectorAll('tbody tr'));
     after = page.pageInfo.endCursor;

@@ -60,6 +60,7 @@ const AUDITED = new Set([
   'evaluate',
   'freezeAdaptiveMemory',
   'unfreezeAdaptiveMemory',
+  'setThumbnailPolicy',
 ]);
 
 /** The numbers of a result worth keeping in the log (never score lists or image data). */

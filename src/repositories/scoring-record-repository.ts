@@ -24,6 +24,8 @@ export interface NewScoringRecord {
   /** the URL the image was fetched from, or null */
   sourceUrl: string | null;
   imageEmbedding: Float32Array;
+  /** a small WebP of the image (taxonomies with storeThumbnails), or null */
+  thumbnail: Uint8Array | null;
   score: number;
   logitScore: number;
   isOod: boolean;
@@ -36,7 +38,9 @@ export interface NewScoringRecord {
   adaptive: { adaptiveScore: number; memorySnapshotId: string; memorySize: number } | null;
 }
 
-export interface ScoringRecordRow extends Omit<NewScoringRecord, 'imageEmbedding'> {
+export interface ScoringRecordRow extends Omit<NewScoringRecord, 'imageEmbedding' | 'thumbnail'> {
+  /** the thumbnail as a data: URL, while within its taxonomy's retention; else null */
+  thumbnail: string | null;
   id: string;
   createdAt: Date;
   taxonomyVersion: number;
@@ -58,7 +62,9 @@ const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxo
   v.version AS taxonomy_version, r.negative_set_id, r.model_id, r.threshold, r.threshold_space,
   r.requested_threshold, r.requested_threshold_space, r.requested_is_ood, r.image_hash, r.filename,
   r.score, r.logit_score, r.is_ood, r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms,
-  r.adaptive_score, r.memory_snapshot_id::text AS memory_snapshot_id, r.memory_size, r.source_url`;
+  r.adaptive_score, r.memory_snapshot_id::text AS memory_snapshot_id, r.memory_size, r.source_url,
+  (SELECT encode(t.image, 'base64') FROM scoring_thumbnails t JOIN taxonomies x ON x.id = r.taxonomy_id
+    WHERE t.record_id = r.id AND t.created_at > now() - x.thumbnail_retention_days * interval '1 day') AS thumbnail`;
 
 function toRow(r: any): ScoringRecordRow {
   return {
@@ -79,6 +85,7 @@ function toRow(r: any): ScoringRecordRow {
     imageHash: r.image_hash,
     filename: r.filename,
     sourceUrl: r.source_url,
+    thumbnail: r.thumbnail === null ? null : `data:image/webp;base64,${r.thumbnail}`,
     score: r.score,
     logitScore: r.logit_score,
     isOod: r.is_ood,
@@ -199,6 +206,13 @@ export class ScoringRecordRepository {
           records.map((r) => r.sourceUrl),
         ],
       );
+      const thumbnails = records.flatMap((r, i) => (r.thumbnail ? [{ id: rows[i].id, image: r.thumbnail }] : []));
+      if (thumbnails.length > 0) {
+        await client.query(
+          'INSERT INTO scoring_thumbnails (record_id, image) SELECT * FROM unnest($1::bigint[], $2::bytea[])',
+          [thumbnails.map((t) => t.id), thumbnails.map((t) => Buffer.from(t.image))],
+        );
+      }
       if (idempotency) {
         await client.query(
           'INSERT INTO scoring_requests (caller, idempotency_key, record_ids) VALUES ($1, $2, $3::bigint[])',
@@ -387,6 +401,20 @@ export class ScoringRecordRepository {
       [ids],
     );
     return new Map(rows.map((r) => [Number(r.id), parseVector(r.embedding)]));
+  }
+
+  /**
+   * Deletes the thumbnails older than their taxonomy's retention as of `asOf` (reads never show
+   * them past it anyway); returns how many.
+   */
+  async purgeExpiredThumbnails(asOf: Date): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM scoring_thumbnails t USING scoring_records r, taxonomies x
+       WHERE r.id = t.record_id AND x.id = r.taxonomy_id
+         AND t.created_at <= $1::timestamptz - x.thumbnail_retention_days * interval '1 day'`,
+      [asOf],
+    );
+    return rowCount ?? 0;
   }
 
   /** The highest record id (0 for an empty history): a memory frozen now is frozen at it. */

@@ -127,6 +127,13 @@ export class TaxonomyRepository {
     return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { adaptiveThreshold: threshold } });
   }
 
+  setThumbnailPolicy(taxonomyId: string, storeThumbnails: boolean, retentionDays: number): Promise<TaxonomyRow> {
+    return this.prisma.taxonomy.update({
+      where: { id: taxonomyId },
+      data: { storeThumbnails, thumbnailRetentionDays: retentionDays },
+    });
+  }
+
   /** Freezes the adaptive memory at a snapshot (a record id), or lets it follow the history (null). */
   setMemoryFrozenSnapshot(taxonomyId: string, snapshot: bigint | null): Promise<TaxonomyRow> {
     return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { memoryFrozenSnapshot: snapshot } });

@@ -18,6 +18,11 @@ function validate(filter: ScoringFilter | null | undefined): ScoringFilter {
 export class HistoryService {
   constructor(private readonly records: ScoringRecordRepository) {}
 
+  /** Deletes the thumbnails past their taxonomy's retention as of `asOf`; returns how many. */
+  purgeExpiredThumbnails(asOf: Date): Promise<number> {
+    return this.records.purgeExpiredThumbnails(asOf);
+  }
+
   async page(filter: ScoringFilter | null | undefined, first: number, after: string | null) {
     validateFirst(first, 500);
     const { rows, hasNextPage } = await this.records.page(

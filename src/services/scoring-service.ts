@@ -16,7 +16,7 @@ import type { ScoringRecordRepository } from '../repositories/scoring-record-rep
 import type { TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
 import { stack } from '../inference/vectors.ts';
 import type { EmbeddingService } from './embedding-service.ts';
-import type { ImageInput } from './images.ts';
+import { type ImageInput, thumbnailOf } from './images.ts';
 import type { TaxonomyService, ThresholdSpace } from './taxonomy-service.ts';
 import { hasControlCharacters } from './validation.ts';
 
@@ -255,6 +255,9 @@ export class ScoringService {
       ),
     );
     await this.records.ensureVectorIndex(version.modelId, loaded.dim);
+    const thumbnails = taxonomy.storeThumbnails
+      ? await Promise.all(embedded.images.map((image) => thumbnailOf(image.bytes)))
+      : null;
     const ids = await this.records.insertMany(
       scored.map((s, i) => ({
         caller,
@@ -269,6 +272,7 @@ export class ScoringService {
         imageHash: s.imageHash,
         filename: s.filename,
         sourceUrl: embedded.images[i].url,
+        thumbnail: thumbnails?.[i] ?? null,
         imageEmbedding: embedded.embeddings[i],
         score: s.score,
         logitScore: s.logitScore,

@@ -218,6 +218,19 @@ export class TaxonomyService {
       : this.repository.setDefaultThreshold(taxonomyId, threshold, space);
   }
 
+  /** Whether scoring keeps a thumbnail of each image, and for how many days (1 to 3650). */
+  async setThumbnailPolicy(taxonomyId: string, storeThumbnails: boolean, retentionDays?: number | null) {
+    const taxonomy = await this.require(taxonomyId);
+    const days = retentionDays ?? taxonomy.thumbnailRetentionDays;
+    if (!Number.isInteger(days) || days < 1 || days > 3650)
+      throw new InvalidInputError(
+        'retentionDays must be an integer from 1 to 3650.',
+        { field: 'retentionDays' },
+        'INVALID_PARAMETER',
+      );
+    return this.repository.setThumbnailPolicy(taxonomyId, storeThumbnails, days);
+  }
+
   setMemoryFrozenSnapshot(taxonomyId: string, snapshot: bigint | null) {
     return this.repository.setMemoryFrozenSnapshot(taxonomyId, snapshot);
   }

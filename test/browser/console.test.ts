@@ -28,6 +28,9 @@ before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   app = await startTestApp({ NEGLABEL_JOB_POLL_MS: '50' });
   const taxonomyId = await createMinedTaxonomy(app, 'pets');
+  await app.graphql('mutation($t: ID!) { setThumbnailPolicy(taxonomyId: $t, storeThumbnails: true) { id } }', {
+    t: taxonomyId,
+  });
   const images = ['images/rgb224.png', 'images/rgb640x480.jpg', 'images/gray256.png'].map((f) => ({
     data: fixtureImage(f).toString('base64'),
     filename: f.split('/')[1],
@@ -145,6 +148,15 @@ test('an auditor sees the history and the audit log, and no admin or scoring con
   assert.equal(await page.locator('button:text-is("Cancel")').count(), 0);
   assert.equal(await page.locator('text=New taxonomy').count(), 0);
   await page.screenshot({ path: `${SCREENSHOTS}/taxonomies-auditor.png`, fullPage: true });
+  // auditors read the records with their thumbnails
+  await page.click('#tab-history');
+  await page.selectOption('#history-taxonomy', { label: 'pets' });
+  await page.waitForSelector('#records img.thumbnail');
+  // every record of pets has one (the three scored above, and any the admin dropped in the console)
+  const rows = await page.locator('#records tbody tr').count();
+  assert.ok(rows >= 3);
+  assert.equal(await page.locator('#records img.thumbnail').count(), rows);
+  await page.screenshot({ path: `${SCREENSHOTS}/history-auditor.png`, fullPage: true });
   assert.deepEqual(foreign, []);
 });
 

@@ -16,6 +16,8 @@ export const taxonomyResolvers: Resolvers = {
     createTaxonomy: (_: unknown, { input }, ctx) => ctx.services.taxonomies.create(input, callerName(ctx)),
     createTaxonomyVersion: (_: unknown, { input }, ctx) =>
       ctx.services.taxonomies.createVersion(input, callerName(ctx)),
+    setThumbnailPolicy: (_: unknown, { taxonomyId, storeThumbnails, retentionDays }, { services }) =>
+      services.taxonomies.setThumbnailPolicy(taxonomyId, storeThumbnails, retentionDays),
   },
   Taxonomy: {
     latestVersion: (t: { id: string }, _, { services }) => services.taxonomies.latestVersion(t.id),

@@ -86,6 +86,7 @@ const matches = (list: Json[]) => list.map((m) => `${m.label} (${m.similarity.to
 // Taxonomies, mining and the negative-set browser (admins act; everyone reads)
 
 const TAXONOMIES = `{ taxonomies(first: 100) { edges { node { id name defaultThreshold thresholdSpace
+  versions { version }
   latestVersion { id version labelCount model activeNegativeSet { id labelCount groupCount parameters { method } }
   miningJobs { id status phase done total progress error createdAt startedAt } } } } } }`;
 
@@ -141,12 +142,24 @@ async function renderTaxonomies(view: HTMLElement): Promise<void> {
         const job = v.miningJobs[0];
         const actions = h('div', { class: 'row' });
         if (role === 'ADMIN') {
+          // the parameters people change most; the rest keep the reference defaults
           const method = h('select', {}, h('option', {}, 'NEGLABEL'), h('option', {}, 'CSP')) as HTMLSelectElement;
+          const number = (title: string, value: string, step: string) =>
+            h('input', { type: 'number', title, value, step, min: step, class: 'narrow' }) as HTMLInputElement;
+          const ratio = number('share of each part of speech kept', '0.15', '0.01');
+          const groups = number('groups', '100', '1');
           actions.append(
             method,
+            ratio,
+            groups,
             button('Mine', async () => {
               await gql('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', {
-                i: { taxonomyId: t.id, method: method.value },
+                i: {
+                  taxonomyId: t.id,
+                  method: method.value,
+                  selectionRatio: Number(ratio.value),
+                  groups: Number(groups.value),
+                },
               });
               await show('taxonomies');
             }),
@@ -155,7 +168,7 @@ async function renderTaxonomies(view: HTMLElement): Promise<void> {
         if (set) actions.append(button('Negatives', () => renderNegatives(view, t.name, set.id)));
         return [
           t.name,
-          String(v.version),
+          `${v.version} (of ${t.versions.length})`,
           String(v.labelCount),
           v.model,
           set ? `${set.labelCount} (${set.parameters.method}, ${set.groupCount} groups)` : 'none yet',

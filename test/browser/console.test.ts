@@ -87,6 +87,12 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
   await page.fill('#new-labels', 'sparrow\nrobin\nowl');
   await page.click('button:text-is("Create")');
   await page.waitForSelector('#taxonomies td:text-is("birds")');
+  // mine it from the console: the row follows the job live until it succeeds
+  await page.click('#taxonomies tr:has(td:text-is("birds")) button:text-is("Mine")');
+  await page.waitForSelector('#taxonomies tr:has(td:text-is("birds")) progress');
+  await page.waitForSelector('#taxonomies tr:has(td:text-is("birds")) span:text-is("SUCCEEDED")', {
+    timeout: 180_000,
+  });
   // the negative-set browser: search and filter the mined labels
   await page.click('#taxonomies tr:has(td:text-is("pets")) button:text-is("Negatives")');
   await page.waitForSelector('#negatives tbody tr');

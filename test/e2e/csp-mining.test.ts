@@ -12,6 +12,7 @@ import { ClipTokenizer } from '../../src/inference/tokenizer.ts';
 import { startTestApp, waitForJob, type TestApp } from '../helpers/app.ts';
 import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
 
+// written out from ../shared/docs/beyond-neglabel.md, not imported from src/: they are the oracle's
 const LABEL_TEMPLATES = [
   'a close-up photo of the nice {}.',
   'a photo with the nice {}.',

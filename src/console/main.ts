@@ -130,16 +130,32 @@ function jobLine(job: Json): HTMLElement {
   return line;
 }
 
+const running = (job: Json | undefined) => job !== undefined && ['QUEUED', 'RUNNING'].includes(job.status);
+
 async function renderTaxonomies(view: HTMLElement): Promise<void> {
   await loadTaxonomies();
+  // the cells a running job changes, refreshed in place (a full redraw would wipe what is being typed)
+  const setCell = (t: Json) => {
+    const set = t.latestVersion.activeNegativeSet;
+    if (!set) return h('div', {}, 'none yet');
+    return h(
+      'div',
+      { class: 'row' },
+      `${set.labelCount} (${set.parameters.method}, ${set.groupCount} groups)`,
+      button('Negatives', () => renderNegatives(view, t.name, set.id)),
+    );
+  };
+  const jobCell = (t: Json) => {
+    const job = t.latestVersion.miningJobs[0];
+    return job ? jobLine(job) : h('div', {}, 'none');
+  };
+  const cells = new Map<string, { set: HTMLElement; job: HTMLElement }>();
   const list = h('section', { class: 'card', id: 'taxonomies' }, h('h2', {}, 'Taxonomies'));
   list.append(
     table(
       ['name', 'version', 'labels', 'model', 'negative set', 'latest mining job', ''],
       taxonomies.map((t) => {
         const v = t.latestVersion;
-        const set = v.activeNegativeSet;
-        const job = v.miningJobs[0];
         const actions = h('div', { class: 'row' });
         if (role === 'ADMIN') {
           // the parameters people change most; the rest keep the reference defaults
@@ -161,18 +177,19 @@ async function renderTaxonomies(view: HTMLElement): Promise<void> {
                   groups: Number(groups.value),
                 },
               });
-              await show('taxonomies');
+              follow();
             }),
           );
         }
-        if (set) actions.append(button('Negatives', () => renderNegatives(view, t.name, set.id)));
+        const holder = { set: h('div', {}, setCell(t)), job: h('div', {}, jobCell(t)) };
+        cells.set(t.id, holder);
         return [
           t.name,
           `${v.version} (of ${t.versions.length})`,
           String(v.labelCount),
           v.model,
-          set ? `${set.labelCount} (${set.parameters.method}, ${set.groupCount} groups)` : 'none yet',
-          job ? jobLine(job) : 'none',
+          holder.set,
+          holder.job,
           actions,
         ];
       }),
@@ -180,9 +197,27 @@ async function renderTaxonomies(view: HTMLElement): Promise<void> {
   );
   view.append(list);
   if (role === 'ADMIN') view.append(createTaxonomyForm());
-  // live progress while a job runs
-  if (taxonomies.some((t) => t.latestVersion.miningJobs.some((j: Json) => ['QUEUED', 'RUNNING'].includes(j.status))))
-    setTimeout(() => current === 'taxonomies' && show('taxonomies'), 1000);
+  // live progress: while a job runs, its row follows it every second
+  let following = false;
+  const follow = () => {
+    if (following) return;
+    following = true;
+    const tick = async () => {
+      if (current !== 'taxonomies' || !list.isConnected) {
+        following = false;
+        return;
+      }
+      for (const t of await loadTaxonomies()) {
+        const holder = cells.get(t.id);
+        holder?.set.replaceChildren(setCell(t));
+        holder?.job.replaceChildren(jobCell(t));
+      }
+      if (taxonomies.some((t) => running(t.latestVersion.miningJobs[0]))) setTimeout(tick, 1000);
+      else following = false;
+    };
+    setTimeout(tick, 300);
+  };
+  if (taxonomies.some((t) => running(t.latestVersion.miningJobs[0]))) follow();
 }
 
 function createTaxonomyForm(): HTMLElement {

@@ -11,7 +11,17 @@ export type Logger = pino.Logger;
 export const requestScope = new AsyncLocalStorage<{ requestId: string; deadline?: number }>();
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  // a copy: pino merges each line's fields into the mixin's object, which would otherwise leak them
-  // into every later line of the same request
-  return pino({ level, base: { service: 'neglabel' }, mixin: () => ({ ...requestScope.getStore() }) }, destination);
+  // a fresh object: pino merges each line's fields into the mixin's object, which would otherwise
+  // leak them into every later line of the same request; the request id only (not its deadline)
+  return pino(
+    {
+      level,
+      base: { service: 'neglabel' },
+      mixin: () => {
+        const requestId = requestScope.getStore()?.requestId;
+        return requestId === undefined ? {} : { requestId };
+      },
+    },
+    destination,
+  );
 }

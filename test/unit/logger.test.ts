@@ -12,7 +12,7 @@ test('every line of a request carries its id, and no line inherits fields of an 
     },
   });
   const logger = createLogger('info', sink);
-  requestScope.run({ requestId: 'r-1' }, () => {
+  requestScope.run({ requestId: 'r-1', deadline: 1_800_000_000_000 }, () => {
     logger.info({ secret: 'from the first line' }, 'first');
     logger.info('second');
   });
@@ -20,4 +20,5 @@ test('every line of a request carries its id, and no line inherits fields of an 
   assert.equal(lines[0].requestId, 'r-1');
   assert.equal(lines[1].requestId, 'r-1');
   assert.equal(lines[1].secret, undefined);
+  assert.equal(lines[0].deadline, undefined, 'the deadline steers the encoder, it is not logged');
 });

@@ -41,14 +41,15 @@ export function memoryCapacity(eligible: number, policy: MemoryPolicy): number {
 /**
  * The memory at snapshot `horizon`: from `sorted` (ascending by compareCandidates), the records with
  * id <= horizon, lowest first, skipping a caller once it holds its share, up to the capacity.
+ * `eligible` is the number of records at the snapshot when `sorted` holds only some of them (each
+ * caller's lowest, which is all the memory can take); by default it is counted from `sorted`.
  */
 export function selectMemory(
   sorted: readonly MemoryCandidate[],
   horizon: number,
   policy: MemoryPolicy,
+  eligible = sorted.filter((c) => c.id <= horizon).length,
 ): MemoryCandidate[] {
-  let eligible = 0;
-  for (const c of sorted) if (c.id <= horizon) eligible++;
   const capacity = memoryCapacity(eligible, policy);
   const perCaller = Math.max(1, Math.floor(policy.maxCallerShare * capacity));
   const taken = new Map<string, number>();

@@ -394,6 +394,37 @@ export class ScoringRecordRepository {
     return rows.map((r) => ({ id: Number(r.id), score: r.score, caller: r.caller }));
   }
 
+  /**
+   * The records of a (version, negative set, model) with id <= `horizon` that a memory could take:
+   * each caller's lowest `perCaller` (by score, then id), in memory order; and how many records
+   * there were in all.
+   */
+  async memoryCandidatesAt(
+    versionId: string,
+    setId: string,
+    modelId: string,
+    horizon: number,
+    perCaller: number,
+  ): Promise<{ candidates: MemoryCandidate[]; eligible: number }> {
+    const params = [versionId, setId, modelId, horizon];
+    const { rows } = await this.pool.query<{ id: string; score: number; caller: string }>(
+      `SELECT id::text AS id, score, caller FROM (
+         SELECT id, score, caller, row_number() OVER (PARTITION BY caller ORDER BY score, id) AS rank
+         FROM scoring_records
+         WHERE taxonomy_version_id = $1 AND negative_set_id = $2 AND model_id = $3 AND id <= $4) ranked
+       WHERE rank <= $5 ORDER BY score, ranked.id`,
+      [...params, perCaller],
+    );
+    const {
+      rows: [count],
+    } = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM scoring_records
+       WHERE taxonomy_version_id = $1 AND negative_set_id = $2 AND model_id = $3 AND id <= $4`,
+      params,
+    );
+    return { candidates: rows.map((r) => ({ id: Number(r.id), score: r.score, caller: r.caller })), eligible: count.n };
+  }
+
   /** Stored image embeddings by record id. */
   async embeddings(ids: readonly number[]): Promise<Map<number, Float32Array>> {
     const { rows } = await this.pool.query<{ id: string; embedding: string }>(

@@ -1,10 +1,11 @@
 /**
  * Adaptive memories, kept up to date from the scoring history (the policy and the penalty are
  * src/neglabel/memory.ts). One memory per (taxonomy version, negative set, model): never shared
- * across them. Per memory the main thread keeps the ranking data of its records (id, static score,
- * caller; about 75 bytes a record, measured) and reads only records newer than the last it saw, so a request
- * costs one small query; the members' vectors live in a shared-memory arena the scoring workers
- * read in place, and a vector is fetched once, when its record enters the memory. A snapshot lists
+ * across them. Per memory the main thread keeps, per caller, only the records that could ever enter
+ * the memory (its lowest maxCallerShare × maxSize) and reads only records newer than the last it
+ * saw, so a request costs one small query and the memory held stays bounded whatever the history's
+ * size. The members' vectors live in a shared-memory arena the scoring workers read in place, and
+ * a vector is fetched once, when its record enters the memory. A snapshot lists
  * arena rows; a row is reused only when no snapshot in flight lists it, so concurrent requests
  * each score against exactly their own snapshot.
  */
@@ -49,11 +50,18 @@ export interface MemoryDescription {
 const MEMORIES = 16;
 
 class KeyMemory {
-  /** ranking data of every record of the key read so far, ascending by compareCandidates */
-  private readonly sorted: MemoryCandidate[] = [];
+  /**
+   * Per caller, its lowest-ranked records read so far, at most `keep`: a caller never fills more
+   * than its share, so no record beyond a caller's lowest `keep` can enter the memory, and the
+   * memory is exact from these lists alone. Bounded by callers × keep, whatever the history's size.
+   */
+  private readonly perCaller = new Map<string, MemoryCandidate[]>();
+  private readonly keep: number;
+  /** records of the key read so far (the eligible history of the live memory) */
+  private eligible = 0;
   private seenUpTo = 0;
-  /** one string per caller, however many records name it */
-  private readonly callers = new Map<string, string>();
+  /** the last frozen snapshot's members, read with one query (a frozen memory never changes) */
+  private frozen: { horizon: number; members: MemoryCandidate[]; eligible: number } | null = null;
   private arena: Float32Array;
   private readonly rowOf = new Map<number, number>();
   /** snapshots in flight that list each row */
@@ -67,6 +75,7 @@ class KeyMemory {
     private readonly records: ScoringRecordRepository,
     private readonly policy: MemoryPolicy,
   ) {
+    this.keep = Math.max(1, Math.floor(policy.maxCallerShare * policy.maxSize));
     this.arena = this.allocate(policy.maxSize + 64);
   }
 
@@ -78,9 +87,7 @@ class KeyMemory {
 
   describe(frozenAt: number | null): Promise<MemoryDescription> {
     const next = this.queue.then(async () => {
-      const horizon = await this.catchUp(frozenAt);
-      const members = selectMemory(this.sorted, horizon, this.policy);
-      const eligible = this.sorted.filter((c) => c.id <= horizon).length;
+      const { horizon, members, eligible } = await this.members(frozenAt);
       const counts = new Map<string, number>();
       for (const m of members) counts.set(m.caller, (counts.get(m.caller) ?? 0) + 1);
       return {
@@ -98,33 +105,63 @@ class KeyMemory {
     return next;
   }
 
-  /** Reads the records committed since the last look; returns the horizon the memory uses. */
-  private async catchUp(frozenAt: number | null): Promise<number> {
+  /** Reads the records committed since the last look into the per-caller lists. */
+  private async catchUp(): Promise<void> {
     const fresh = await this.records.memoryCandidatesAfter(
       this.key.versionId,
       this.key.setId,
       this.key.modelId,
       this.seenUpTo,
     );
-    for (const record of fresh) {
-      if (!this.callers.has(record.caller)) this.callers.set(record.caller, record.caller);
-      const c = { ...record, caller: this.callers.get(record.caller)! };
+    for (const c of fresh) {
+      this.eligible++;
+      this.seenUpTo = c.id;
+      let list = this.perCaller.get(c.caller);
+      if (!list) this.perCaller.set(c.caller, (list = []));
+      if (list.length === this.keep && compareCandidates(list[this.keep - 1], c) < 0) continue;
       let lo = 0;
-      let hi = this.sorted.length;
+      let hi = list.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (compareCandidates(this.sorted[mid], c) < 0) lo = mid + 1;
+        if (compareCandidates(list[mid], c) < 0) lo = mid + 1;
         else hi = mid;
       }
-      this.sorted.splice(lo, 0, c);
-      this.seenUpTo = c.id;
+      list.splice(lo, 0, c);
+      if (list.length > this.keep) list.pop();
     }
-    return frozenAt === null ? this.seenUpTo : Math.min(frozenAt, this.seenUpTo);
+  }
+
+  /**
+   * The memory's members now: the live memory over every record read, or the memory as it was at a
+   * frozen snapshot (from the database, once per snapshot: later records may have pushed its
+   * members out of the per-caller lists).
+   */
+  private async members(frozenAt: number | null) {
+    await this.catchUp();
+    if (frozenAt !== null && frozenAt < this.seenUpTo) {
+      if (this.frozen?.horizon !== frozenAt) {
+        const { candidates, eligible } = await this.records.memoryCandidatesAt(
+          this.key.versionId,
+          this.key.setId,
+          this.key.modelId,
+          frozenAt,
+          this.keep,
+        );
+        this.frozen = {
+          horizon: frozenAt,
+          members: selectMemory(candidates, frozenAt, this.policy, eligible),
+          eligible,
+        };
+      }
+      return this.frozen;
+    }
+    const candidates = [...this.perCaller.values()].flat().sort(compareCandidates);
+    const members = selectMemory(candidates, this.seenUpTo, this.policy, this.eligible);
+    return { horizon: this.seenUpTo, members, eligible: this.eligible };
   }
 
   private async take(frozenAt: number | null): Promise<MemorySnapshot> {
-    const horizon = await this.catchUp(frozenAt);
-    const members = selectMemory(this.sorted, horizon, this.policy);
+    const { horizon, members } = await this.members(frozenAt);
     const memberIds = new Set(members.map((m) => m.id));
     // rows of records that left the memory are free once no snapshot in flight lists them
     for (const [id, row] of this.rowOf) {

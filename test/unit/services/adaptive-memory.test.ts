@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MemoryCandidate } from '../../../src/neglabel/memory.ts';
+import { compareCandidates, type MemoryCandidate, selectMemory } from '../../../src/neglabel/memory.ts';
+import { mulberry32 } from '../../../src/neglabel/random.ts';
 import type { ScoringRecordRepository } from '../../../src/repositories/scoring-record-repository.ts';
 import { AdaptiveMemories } from '../../../src/scoring/adaptive-memory.ts';
 
@@ -12,6 +13,7 @@ class FakeHistory {
   records: Array<MemoryCandidate & { vector: Float32Array }> = [];
   fetched: number[] = [];
   readAfter: number[] = [];
+  readAt: number[] = [];
   add(score: number, caller = 'k'): number {
     const id = this.records.length + 1;
     this.records.push({ id, score, caller, vector: Float32Array.from([id, -id]) });
@@ -20,6 +22,19 @@ class FakeHistory {
   async memoryCandidatesAfter(_v: string, _s: string, _m: string, afterId: number) {
     this.readAfter.push(afterId);
     return this.records.filter((r) => r.id > afterId).map(({ id, score, caller }) => ({ id, score, caller }));
+  }
+  async memoryCandidatesAt(_v: string, _s: string, _m: string, horizon: number, perCaller: number) {
+    this.readAt.push(horizon);
+    const eligible = this.records.filter((r) => r.id <= horizon);
+    const byRank = [...eligible].sort((a, b) => a.score - b.score || a.id - b.id);
+    const taken = new Map<string, number>();
+    const candidates = byRank
+      .filter((r) => {
+        taken.set(r.caller, (taken.get(r.caller) ?? 0) + 1);
+        return taken.get(r.caller)! <= perCaller;
+      })
+      .map(({ id, score, caller }) => ({ id, score, caller }));
+    return { candidates, eligible: eligible.length };
   }
   async embeddings(ids: readonly number[]) {
     this.fetched.push(...ids);
@@ -54,11 +69,14 @@ test('a snapshot reads only new records, fetches a vector once, and keeps its ro
   assert.deepEqual(history.fetched.sort(), [1, 2, 4, 5, 6], 'each vector fetched once');
   first.release();
   second.release();
-  // frozen at 4: the memory as it was, from the rows already held
+  // frozen at 4: the memory as it was (read once from the history), from the rows already held
   const frozen = await memories.snapshot(KEY, 4);
   assert.equal(frozen.snapshotId, '4');
   assert.deepEqual(vectorsOf(frozen), [1, 2, 4]);
   frozen.release();
+  (await memories.snapshot(KEY, 4)).release();
+  assert.deepEqual(history.readAt, [4], 'a frozen snapshot is read once');
+  assert.deepEqual(history.fetched.sort(), [1, 2, 4, 5, 6], 'its vectors were held already');
   // many releases and snapshots later the arena still holds every member correctly
   for (let i = 0; i < 50; i++) {
     history.add(0.05 - i * 0.001);
@@ -71,5 +89,25 @@ test('a snapshot reads only new records, fetches a vector once, and keeps its ro
       .sort((a, b) => a - b);
     assert.deepEqual(vectorsOf(s), ids);
     s.release();
+  }
+});
+
+test("keeping only each caller's lowest records gives the memory the whole history gives", async () => {
+  const history = new FakeHistory();
+  const policy = { maxSize: 40, maxFraction: 0.3, maxCallerShare: 0.25 };
+  const memories = new AdaptiveMemories(history as unknown as ScoringRecordRepository, policy);
+  const random = mulberry32(5);
+  const callers = ['flood', 'a', 'b', 'c'];
+  for (let round = 0; round < 12; round++) {
+    // a flood of low scores from one key among a few others
+    for (let i = 0; i < 25; i++) history.add(random() * (i % 2 ? 0.3 : 1), callers[i % 2 ? 0 : 1 + (i % 3)]);
+    const snapshot = await memories.snapshot(KEY, null);
+    const whole = selectMemory([...history.records].sort(compareCandidates), Number.POSITIVE_INFINITY, policy);
+    assert.deepEqual(
+      vectorsOf(snapshot),
+      whole.map((m) => m.id).sort((a, b) => a - b),
+      `round ${round}`,
+    );
+    snapshot.release();
   }
 });

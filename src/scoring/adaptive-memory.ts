@@ -116,8 +116,8 @@ class KeyMemory {
     for (const c of fresh) {
       this.eligible++;
       this.seenUpTo = c.id;
-      let list = this.perCaller.get(c.caller);
-      if (!list) this.perCaller.set(c.caller, (list = []));
+      if (!this.perCaller.has(c.caller)) this.perCaller.set(c.caller, []);
+      const list = this.perCaller.get(c.caller)!;
       if (list.length === this.keep && compareCandidates(list[this.keep - 1], c) < 0) continue;
       let lo = 0;
       let hi = list.length;

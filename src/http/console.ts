@@ -72,7 +72,7 @@ export function consoleRouter(): express.Router {
   const missing = Object.entries(ASSETS).filter(([, file]) => !existsSync(file));
   const router = express.Router();
   const send = (html: string) => (_req: express.Request, res: express.Response) => {
-    res.set('content-security-policy', POLICY).type('html').send(html);
+    res.set({ 'content-security-policy': POLICY, 'x-content-type-options': 'nosniff' }).type('html').send(html);
   };
   router.get('/', send(CONSOLE_PAGE));
   router.get('/graphql', (req, res, next) => (wantsPage(req) ? send(GRAPHIQL_PAGE)(req, res) : next()));
@@ -85,7 +85,7 @@ export function consoleRouter(): express.Router {
         .send(file ? 'The console is not built: run `npm run build:console` (npm install runs it).' : 'Not found');
       return;
     }
-    res.sendFile(file, { headers: { 'cache-control': 'no-cache' } });
+    res.sendFile(file, { headers: { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' } });
   });
   return router;
 }

@@ -110,6 +110,14 @@ async function readUpload(upload: Promise<FileUpload>, field: string, index: num
   return { bytes: new Uint8Array(Buffer.concat(chunks)), filename: file.filename };
 }
 
+/** A URL as the history keeps it: a user name and password in it are not kept. */
+function withoutCredentials(raw: string): string {
+  const url = new URL(raw);
+  url.username = '';
+  url.password = '';
+  return url.href;
+}
+
 /** The bytes of one image from whichever source it names (exactly one). */
 async function readSource(image: ImageInput, limits: ImageSourceLimits, field: string, index: number) {
   const sources = [image.data, image.file, image.url].filter((s) => s != null).length;
@@ -123,7 +131,7 @@ async function readSource(image: ImageInput, limits: ImageSourceLimits, field: s
   if (image.data != null) return { bytes: decodeBase64(image.data, field, index), filename: null, url: null };
   if (image.file != null) return { ...(await readUpload(image.file, field, index, limits.maxFileBytes)), url: null };
   try {
-    return { bytes: await fetchImageUrl(image.url!, limits.url), filename: null, url: image.url! };
+    return { bytes: await fetchImageUrl(image.url!, limits.url), filename: null, url: withoutCredentials(image.url!) };
   } catch (error) {
     if (error instanceof DomainError)
       throw new DomainError(error.code, `${field}[${index}].url: ${error.message}`, { ...error.details, field, index });

@@ -127,6 +127,13 @@ test('a URL on an allowed host is fetched, follows redirects, and its record kee
     id: fetched.data.scoreImages[0].recordId,
   });
   assert.equal(record.data.scoringRecord.url, url);
+  // a password in a URL reaches the image host, never the history
+  const withCredentials = `http://user:secret@127.0.0.2:${new URL(imagesBase).port}/small.png`;
+  const scored = await app.graphql(SCORE, { i: { taxonomyId, images: [{ url: withCredentials }] } });
+  const kept = await app.graphql('query($id: ID!) { scoringRecord(id: $id) { url } }', {
+    id: scored.data.scoreImages[0].recordId,
+  });
+  assert.equal(kept.data.scoringRecord.url, `${imagesBase}/small.png`);
 });
 
 test('URLs to private addresses, bad schemes, redirect loops, stalls and large files are refused', async () => {

@@ -6,14 +6,14 @@
  */
 import { ConflictError, InvalidInputError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
-import type { AdaptiveMemories } from '../scoring/adaptive-memory.ts';
+import type { AdaptiveMemories, MemoryKey } from '../scoring/adaptive-memory.ts';
 import type { ScoringRuntime } from '../scoring/scoring-runtime.ts';
 import { LruCache } from '../inference/lru-cache.ts';
 import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
 import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
-import type { TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
+import type { TaxonomyRow, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
 import { stack } from '../inference/vectors.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import { type ImageInput, thumbnailOf } from './images.ts';
@@ -44,6 +44,13 @@ export interface ScoreImagesInput {
   adaptive?: boolean | null;
 }
 
+/** What scoring against a taxonomy version needs: the taxonomy (thresholds, memory), the version, its bank. */
+interface Prepared {
+  taxonomy: TaxonomyRow;
+  version: TaxonomyVersionRow;
+  loaded: LoadedBank;
+}
+
 interface Threshold {
   value: number;
   space: ThresholdSpace;
@@ -67,6 +74,16 @@ function isOod(scores: { score: number; logitScore: number; adaptiveScore: numbe
 /** The snapshot a taxonomy's memory is frozen at, or null when it follows the history. */
 function frozenSnapshot(taxonomy: { memoryFrozenSnapshot: bigint | null }): number | null {
   return taxonomy.memoryFrozenSnapshot === null ? null : Number(taxonomy.memoryFrozenSnapshot);
+}
+
+/** The adaptive memory a prepared bank has: the history of its version, negative set and model. */
+function memoryKey({ version, loaded }: Prepared): MemoryKey {
+  return { versionId: version.id, setId: loaded.setId, modelId: version.modelId, dim: loaded.dim };
+}
+
+/** The memory a result met, as the API reports it (nulls outside adaptive mode). */
+function memoryFields(memory: { snapshotId: string; size: number } | null) {
+  return { memorySnapshotId: memory?.snapshotId ?? null, memorySize: memory?.size ?? null };
 }
 
 /** The space a calibration works in: ADAPTIVE_SCORE with `adaptive`, else the one asked for (SCORE). */
@@ -151,29 +168,26 @@ export class ScoringService {
     return bank;
   }
 
-  /** The version and its loaded bank; embedding and scoring follow. */
-  private async prepare(taxonomyId: string, versionNumber: number | null | undefined) {
-    const version = await this.taxonomies.version(taxonomyId, versionNumber);
-    return { version, loaded: await this.bankFor(version) };
+  /** The taxonomy, its version and the version's loaded bank; embedding and scoring follow. */
+  private async prepare(taxonomyId: string, versionNumber: number | null | undefined): Promise<Prepared> {
+    const { taxonomy, version } = await this.taxonomies.withVersion(taxonomyId, versionNumber);
+    return { taxonomy, version, loaded: await this.bankFor(version) };
   }
 
   /**
-   * Scores embedded images against a loaded bank; nothing is recorded. With `adaptive`, also
-   * against the memory of the bank's history (up to the frozen snapshot, if any), which answers
-   * which snapshot and how many records it held.
+   * Scores embedded images against a prepared bank; nothing is recorded. With `adaptive`, also
+   * against the memory of the bank's history, which answers which snapshot and how many records
+   * it held.
    */
   private async scoreEmbedded(
-    version: TaxonomyVersionRow,
-    loaded: LoadedBank,
+    prepared: Prepared,
     embeddings: Float32Array[],
     topK: number,
-    adaptive: { frozenAt: number | null } | null,
+    adaptive: boolean,
   ): Promise<{ results: AdaptiveResult[]; memory: { snapshotId: string; size: number } | null }> {
+    const { loaded } = prepared;
     const snapshot = adaptive
-      ? await this.memories.snapshot(
-          { versionId: version.id, setId: loaded.setId, modelId: version.modelId, dim: loaded.dim },
-          adaptive.frozenAt,
-        )
+      ? await this.memories.snapshot(memoryKey(prepared), frozenSnapshot(prepared.taxonomy))
       : null;
     try {
       const { results, penalties } = await this.runtime.score(loaded.key, embeddings, topK, snapshot?.rows);
@@ -187,17 +201,9 @@ export class ScoringService {
   }
 
   /** Embeds and scores images against the version's active set; nothing is recorded. */
-  private async scoreOnly(
-    taxonomyId: string,
-    versionNumber: number | null | undefined,
-    images: ImageInput[],
-    topK: number,
-    adaptive: { frozenAt: number | null } | null,
-  ) {
-    const { version, loaded } = await this.prepare(taxonomyId, versionNumber);
-    const embedded = await this.embeddings.embedImageInputs(version.modelId, images, 'images');
-    const scored = await this.scoreEmbedded(version, loaded, embedded.embeddings, topK, adaptive);
-    return { version, loaded, embedded, ...scored };
+  private async scoreOnly(prepared: Prepared, images: ImageInput[], topK: number, adaptive: boolean) {
+    const embedded = await this.embeddings.embedImageInputs(prepared.version.modelId, images, 'images');
+    return { embedded, ...(await this.scoreEmbedded(prepared, embedded.embeddings, topK, adaptive)) };
   }
 
   async score(input: ScoreImagesInput, caller: string) {
@@ -212,7 +218,7 @@ export class ScoringService {
         { field: 'thresholdSpace' },
         'INVALID_PARAMETER',
       );
-    const taxonomy = await this.taxonomies.require(input.taxonomyId);
+    const { taxonomy, version } = await this.taxonomies.withVersion(input.taxonomyId, input.version);
     // the record's decision is always the taxonomy's (dashboards count it): in adaptive mode its
     // adaptive threshold once calibrated, else its static one. A caller's own threshold decides
     // its answer and is recorded beside it (in adaptive mode on the adaptive score by default).
@@ -235,12 +241,12 @@ export class ScoringService {
       const previous = await this.records.idempotentIds(idempotency.caller, idempotency.key);
       if (previous) return this.replay(previous);
     }
-    const { version, loaded, embedded, results, memory } = await this.scoreOnly(
-      input.taxonomyId,
-      input.version,
+    const loaded = await this.bankFor(version);
+    const { embedded, results, memory } = await this.scoreOnly(
+      { taxonomy, version, loaded },
       input.images,
       topK,
-      adaptive ? { frozenAt: frozenSnapshot(taxonomy) } : null,
+      adaptive,
     );
     const latencyMs = (performance.now() - started) / results.length;
     const scored = results.map((r, index) =>
@@ -311,8 +317,7 @@ export class ScoringService {
       imageHash: row.imageHash,
       recordId: row.id,
       adaptiveScore: row.adaptive?.adaptiveScore ?? null,
-      memorySnapshotId: row.adaptive?.memorySnapshotId ?? null,
-      memorySize: row.adaptive?.memorySize ?? null,
+      ...memoryFields(row.adaptive && { snapshotId: row.adaptive.memorySnapshotId, size: row.adaptive.memorySize }),
     }));
   }
 
@@ -331,8 +336,7 @@ export class ScoringService {
       score: r.score,
       logitScore: r.logitScore,
       adaptiveScore: r.adaptiveScore,
-      memorySnapshotId: memory?.snapshotId ?? null,
-      memorySize: memory?.size ?? null,
+      ...memoryFields(memory),
       isOOD: isOod(r, threshold),
       threshold: threshold.value,
       thresholdSpace: threshold.space,
@@ -361,9 +365,8 @@ export class ScoringService {
     const space = adaptiveSpace(input.adaptive, input.space);
     if (!(targetTpr > 0 && targetTpr <= 1))
       throw new InvalidInputError('targetTpr must be within (0, 1].', { field: 'targetTpr' }, 'INVALID_PARAMETER');
-    const taxonomy = await this.taxonomies.require(input.taxonomyId);
-    const adaptive = space === 'ADAPTIVE_SCORE' ? { frozenAt: frozenSnapshot(taxonomy) } : null;
-    const { results, memory } = await this.scoreOnly(input.taxonomyId, input.version, input.images, 1, adaptive);
+    const prepared = await this.prepare(input.taxonomyId, input.version);
+    const { results, memory } = await this.scoreOnly(prepared, input.images, 1, space === 'ADAPTIVE_SCORE');
     const { threshold, achievedTpr } = calibrateThreshold(
       results.map((r) => scoreIn(r, space)),
       targetTpr,
@@ -376,8 +379,7 @@ export class ScoringService {
       achievedTpr,
       imageCount: results.length,
       applied: Boolean(input.apply),
-      memorySnapshotId: memory?.snapshotId ?? null,
-      memorySize: memory?.size ?? null,
+      ...memoryFields(memory),
     };
   }
 
@@ -388,17 +390,16 @@ export class ScoringService {
     oodImages: ImageInput[];
     adaptive?: boolean | null;
   }) {
-    const taxonomy = await this.taxonomies.require(input.taxonomyId);
-    const { version, loaded } = await this.prepare(input.taxonomyId, input.version);
-    const id = await this.embeddings.embedImageInputs(version.modelId, input.idImages, 'idImages');
-    const ood = await this.embeddings.embedImageInputs(version.modelId, input.oodImages, 'oodImages');
+    const prepared = await this.prepare(input.taxonomyId, input.version);
+    const { modelId } = prepared.version;
+    const id = await this.embeddings.embedImageInputs(modelId, input.idImages, 'idImages');
+    const ood = await this.embeddings.embedImageInputs(modelId, input.oodImages, 'oodImages');
     // one snapshot for both sets: every image meets the same memory
     const { results, memory } = await this.scoreEmbedded(
-      version,
-      loaded,
+      prepared,
       [...id.embeddings, ...ood.embeddings],
       1,
-      input.adaptive ? { frozenAt: frozenSnapshot(taxonomy) } : null,
+      Boolean(input.adaptive),
     );
     const scores = results.map((r) => (input.adaptive ? r.adaptiveScore! : r.score));
     const idScores = scores.slice(0, id.embeddings.length);
@@ -408,19 +409,14 @@ export class ScoringService {
       idScores,
       oodScores,
       adaptive: Boolean(input.adaptive),
-      memorySnapshotId: memory?.snapshotId ?? null,
-      memorySize: memory?.size ?? null,
+      ...memoryFields(memory),
     };
   }
 
   /** The memory an adaptive request against the version would meet now, with its policy. */
   async memory(taxonomyId: string, versionNumber: number | null | undefined) {
-    const taxonomy = await this.taxonomies.require(taxonomyId);
-    const { version, loaded } = await this.prepare(taxonomyId, versionNumber);
-    const description = await this.memories.describe(
-      { versionId: version.id, setId: loaded.setId, modelId: version.modelId, dim: loaded.dim },
-      frozenSnapshot(taxonomy),
-    );
+    const prepared = await this.prepare(taxonomyId, versionNumber);
+    const description = await this.memories.describe(memoryKey(prepared), frozenSnapshot(prepared.taxonomy));
     return { ...description, ...this.memories.policy };
   }
 

@@ -187,12 +187,19 @@ export class TaxonomyService {
 
   /** The given version number, or the latest. */
   async version(taxonomyId: string, version?: number | null): Promise<TaxonomyVersionRow> {
-    if (version == null) return this.latestVersion(taxonomyId);
-    await this.require(taxonomyId);
-    const row = await this.repository.version(taxonomyId, version);
+    return (await this.withVersion(taxonomyId, version)).version;
+  }
+
+  /** The taxonomy and its given version (or the latest), each read once. */
+  async withVersion(taxonomyId: string, version?: number | null) {
+    const taxonomy = await this.require(taxonomyId);
+    const row =
+      version == null
+        ? await this.repository.latestVersion(taxonomyId)
+        : await this.repository.version(taxonomyId, version);
     if (!row)
       throw new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
-    return row;
+    return { taxonomy, version: row };
   }
 
   /** A page of taxonomies, newest first; `only` limits it to those ids (a scoped key's). */

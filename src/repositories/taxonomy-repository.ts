@@ -5,6 +5,19 @@ import { ConflictError } from '../errors.ts';
 import { parseVector, toVectorLiteral } from './vectors.ts';
 
 export type TaxonomyRow = Prisma.TaxonomyGetPayload<object>;
+
+/** What may change on a taxonomy after it is created. */
+export type TaxonomySettings = Partial<
+  Pick<
+    TaxonomyRow,
+    | 'defaultThreshold'
+    | 'thresholdSpace'
+    | 'adaptiveThreshold'
+    | 'memoryFrozenSnapshot'
+    | 'storeThumbnails'
+    | 'thumbnailRetentionDays'
+  >
+>;
 export type TaxonomyVersionRow = Prisma.TaxonomyVersionGetPayload<object>;
 
 interface NewVersion {
@@ -112,31 +125,12 @@ export class TaxonomyRepository {
     return this.prisma.taxonomyVersion.findUnique({ where: { id } });
   }
 
-  setDefaultThreshold(
-    taxonomyId: string,
-    threshold: number,
-    thresholdSpace: 'SCORE' | 'LOGIT_SCORE',
-  ): Promise<TaxonomyRow> {
-    return this.prisma.taxonomy.update({
-      where: { id: taxonomyId },
-      data: { defaultThreshold: threshold, thresholdSpace },
-    });
-  }
-
-  setAdaptiveThreshold(taxonomyId: string, threshold: number): Promise<TaxonomyRow> {
-    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { adaptiveThreshold: threshold } });
-  }
-
-  setThumbnailPolicy(taxonomyId: string, storeThumbnails: boolean, retentionDays: number): Promise<TaxonomyRow> {
-    return this.prisma.taxonomy.update({
-      where: { id: taxonomyId },
-      data: { storeThumbnails, thumbnailRetentionDays: retentionDays },
-    });
-  }
-
-  /** Freezes the adaptive memory at a snapshot (a record id), or lets it follow the history (null). */
-  setMemoryFrozenSnapshot(taxonomyId: string, snapshot: bigint | null): Promise<TaxonomyRow> {
-    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: { memoryFrozenSnapshot: snapshot } });
+  /**
+   * Changes a taxonomy's settings (its versions stay as they are): thresholds, the frozen snapshot
+   * of its adaptive memory, its thumbnail policy.
+   */
+  updateSettings(taxonomyId: string, settings: TaxonomySettings): Promise<TaxonomyRow> {
+    return this.prisma.taxonomy.update({ where: { id: taxonomyId }, data: settings });
   }
 
   /** The version's prompted label embeddings for a model, in label order, or null if not stored. */

@@ -220,9 +220,12 @@ export class TaxonomyService {
 
   /** Sets the threshold of a space: the default (static or logit) or the adaptive one. */
   setThreshold(taxonomyId: string, threshold: number, space: ThresholdSpace) {
-    return space === 'ADAPTIVE_SCORE'
-      ? this.repository.setAdaptiveThreshold(taxonomyId, threshold)
-      : this.repository.setDefaultThreshold(taxonomyId, threshold, space);
+    return this.repository.updateSettings(
+      taxonomyId,
+      space === 'ADAPTIVE_SCORE'
+        ? { adaptiveThreshold: threshold }
+        : { defaultThreshold: threshold, thresholdSpace: space },
+    );
   }
 
   /** Whether scoring keeps a thumbnail of each image, and for how many days (1 to 3650). */
@@ -235,11 +238,12 @@ export class TaxonomyService {
         { field: 'retentionDays' },
         'INVALID_PARAMETER',
       );
-    return this.repository.setThumbnailPolicy(taxonomyId, storeThumbnails, days);
+    return this.repository.updateSettings(taxonomyId, { storeThumbnails, thumbnailRetentionDays: days });
   }
 
+  /** Freezes the adaptive memory at a snapshot (a record id), or lets it follow the history (null). */
   setMemoryFrozenSnapshot(taxonomyId: string, snapshot: bigint | null) {
-    return this.repository.setMemoryFrozenSnapshot(taxonomyId, snapshot);
+    return this.repository.updateSettings(taxonomyId, { memoryFrozenSnapshot: snapshot });
   }
 
   /** The version's prompted label embeddings for its model, encoded once and stored. */

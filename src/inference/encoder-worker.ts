@@ -18,15 +18,16 @@ import {
   type AlphaHandling,
   type PreprocessorConfig,
 } from './image-preprocessing.ts';
-import type {
-  EncoderSettings,
-  ExecutionProvider,
-  ItemError,
-  LoadedModelInfo,
-  PreprocessingMode,
-  WorkerRequest,
-  WorkerResponse,
-  WorkerResult,
+import {
+  DEADLINE_EXCEEDED,
+  type EncoderSettings,
+  type ExecutionProvider,
+  type ItemError,
+  type LoadedModelInfo,
+  type PreprocessingMode,
+  type WorkerRequest,
+  type WorkerResponse,
+  type WorkerResult,
 } from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
 import { LabelBankRegistry } from '../scoring/label-bank-registry.ts';
@@ -165,13 +166,6 @@ function pastDeadline(deadlines: readonly (number | null)[] | undefined, index: 
   return deadline != null && Date.now() > deadline;
 }
 
-const DEADLINE_ERROR: ItemError = {
-  code: 'DEADLINE_EXCEEDED',
-  message:
-    "the request's deadline passed while it waited for the encoder: retry with a longer x-request-timeout-ms, " +
-    'or when the service is less busy',
-};
-
 /** Session runs of one request: when each started (epoch ms), how long it took, and which run each item went in. */
 class RunTimings {
   readonly batchSizes: number[] = [];
@@ -222,7 +216,7 @@ async function embedTexts(
   for (let start = 0; start < order.length; start += TEXT_RUN_SIZE) {
     const chunk = order.slice(start, start + TEXT_RUN_SIZE).filter((i) => {
       if (!pastDeadline(deadlines, i)) return true;
-      errors[i] = DEADLINE_ERROR;
+      errors[i] = DEADLINE_EXCEEDED;
       return false;
     });
     if (chunk.length === 0) continue;
@@ -261,7 +255,7 @@ async function embedImages(
   const pixels: Float32Array[] = [];
   for (const [i, bytes] of images.entries()) {
     if (pastDeadline(deadlines, i)) {
-      errors.push(DEADLINE_ERROR);
+      errors.push(DEADLINE_EXCEEDED);
       continue;
     }
     try {
@@ -286,7 +280,7 @@ async function embedImages(
   errors.forEach((error, i) => {
     if (error) return;
     const p = pixels[next++];
-    if (pastDeadline(deadlines, i)) errors[i] = DEADLINE_ERROR;
+    if (pastDeadline(deadlines, i)) errors[i] = DEADLINE_EXCEEDED;
     else {
       ready.push(i);
       kept.push(p);

@@ -18,7 +18,7 @@ import {
   readModelName,
   type ModelFolder,
 } from './model-folder.ts';
-import type { EncoderSettings, WorkerResult } from './protocol.ts';
+import { DEADLINE_EXCEEDED, type EncoderSettings, type WorkerResult } from './protocol.ts';
 import { rows } from './vectors.ts';
 import { EncoderWorkerPool } from './worker-pool.ts';
 
@@ -61,13 +61,6 @@ interface Arrival {
 function arrivalNow(): Arrival {
   return { arrivedAt: Date.now(), deadline: requestScope.getStore()?.deadline ?? null };
 }
-
-const deadlineError = () =>
-  new DomainError(
-    'DEADLINE_EXCEEDED',
-    "The request's deadline passed while it waited for the encoder: retry with a longer x-request-timeout-ms, " +
-      'or when the service is less busy.',
-  );
 
 interface ModelEntry {
   status: ModelStatus;
@@ -227,8 +220,13 @@ export class OnnxEncoder implements Encoder {
     send: (live: number[]) => Promise<Extract<WorkerResult, { kind: 'texts' | 'images' }>>,
   ): Promise<{ results: Array<Float32Array | DomainError>; norms: Float32Array }> {
     const now = Date.now();
-    const live = items.flatMap((item, i) => (item.deadline !== null && now > item.deadline ? [] : [i]));
-    const results: Array<Float32Array | DomainError> = items.map(deadlineError);
+    const live: number[] = [];
+    const results = new Array<Float32Array | DomainError>(items.length);
+    items.forEach((item, i) => {
+      if (item.deadline !== null && now > item.deadline)
+        results[i] = new DomainError(DEADLINE_EXCEEDED.code, DEADLINE_EXCEEDED.message);
+      else live.push(i);
+    });
     const norms = new Float32Array(items.length);
     let shed = items.length - live.length;
     if (live.length > 0) {
@@ -242,11 +240,21 @@ export class OnnxEncoder implements Encoder {
         if ('norms' in result) norms[item] = result.norms[j];
       });
       const { startedAt, seconds, itemRun } = result.timings;
+      // each item's wait, grouped by the session run it went in (one pass over the items)
+      const waits = result.batchSizes.map((): number[] => []);
+      live.forEach((item, j) => {
+        const run = itemRun[j];
+        if (run >= 0) waits[run].push((startedAt[run] - items[item].arrivedAt) / 1000);
+      });
       result.batchSizes.forEach((size, run) => {
-        const queueSeconds = live.flatMap((item, j) =>
-          itemRun[j] === run ? [(startedAt[run] - items[item].arrivedAt) / 1000] : [],
-        );
-        this.emit({ type: 'batch', model: modelId, kind, size, computeSeconds: seconds[run], queueSeconds });
+        this.emit({
+          type: 'batch',
+          model: modelId,
+          kind,
+          size,
+          computeSeconds: seconds[run],
+          queueSeconds: waits[run],
+        });
       });
     }
     if (shed > 0) this.emit({ type: 'shed', model: modelId, kind, count: shed });

@@ -50,6 +50,14 @@ export interface ItemError {
   details?: Record<string, unknown>;
 }
 
+/** An item dropped unencoded because its request's deadline passed, in the batcher or a worker. */
+export const DEADLINE_EXCEEDED: ItemError = {
+  code: 'DEADLINE_EXCEEDED',
+  message:
+    "The request's deadline passed while it waited for the encoder: retry with a longer x-request-timeout-ms, " +
+    'or when the service is less busy.',
+};
+
 export type WorkerRequest =
   | { id: number; kind: 'load'; modelId: string; dir: string; settings: EncoderSettings }
   /** `deadlines[i]`: epoch ms after which item i is dropped unencoded (DEADLINE_EXCEEDED), or null */

@@ -58,16 +58,11 @@ export class LabelBankRegistry {
         ),
       );
     }
-    const penalties = memory
-      ? results.map((_, i) =>
-          memoryPenalty(
-            images.subarray(i * bank.dim, (i + 1) * bank.dim),
-            new Float32Array(memory.arena),
-            memory.rows,
-            bank.dim,
-          ),
-        )
-      : null;
+    if (!memory) return { results, penalties: null };
+    const arena = new Float32Array(memory.arena);
+    const penalties = results.map((_, i) =>
+      memoryPenalty(images.subarray(i * bank.dim, (i + 1) * bank.dim), arena, memory.rows, bank.dim),
+    );
     return { results, penalties };
   }
 }

@@ -2,16 +2,15 @@
 import type pg from 'pg';
 import type { TextEmbeddings } from '../inference/encoder.ts';
 import type { PromptEmbedding } from '../neglabel/candidates.ts';
-import { parseVector, toVectorLiteral } from './vectors.ts';
+import { vectorArrayBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
 
 /** A cached prompt embedding: the unit vector and its norm before normalization (null if unknown). */
 export type CachedEmbedding = PromptEmbedding;
 
 /**
  * Rows per statement. Small on purpose: the embedded database runs one statement at a time for
- * every connection, so a 4,096-vector statement (megabytes of vector text) would hold up every
- * request behind it, and building or parsing its text would hold up the event loop (a mining pass
- * reads tens of thousands of vectors while requests are served: 250 rows parse in about 2 ms).
+ * every connection, so a 4,096-vector statement would hold up every request behind it (a mining
+ * pass reads tens of thousands of vectors while requests are served).
  */
 const FIND_CHUNK = 250;
 const SAVE_CHUNK = 512;
@@ -26,12 +25,12 @@ export class CorpusEmbeddingRepository {
   async find(modelId: string, prompts: readonly string[]): Promise<Map<string, CachedEmbedding>> {
     const found = new Map<string, CachedEmbedding>();
     for (let i = 0; i < prompts.length; i += FIND_CHUNK) {
-      const { rows } = await this.pool.query<{ prompt: string; embedding: string; norm: number | null }>(
-        'SELECT prompt, embedding::text AS embedding, norm FROM corpus_embeddings WHERE model_id = $1 AND ' +
+      const { rows } = await this.pool.query<{ prompt: string; embedding: Buffer; norm: number | null }>(
+        'SELECT prompt, vector_send(embedding) AS embedding, norm FROM corpus_embeddings WHERE model_id = $1 AND ' +
           'prompt = ANY($2::text[])',
         [modelId, prompts.slice(i, i + FIND_CHUNK)],
       );
-      for (const row of rows) found.set(row.prompt, { vector: parseVector(row.embedding), norm: row.norm });
+      for (const row of rows) found.set(row.prompt, { vector: vectorFromBytes(row.embedding), norm: row.norm });
     }
     return found;
   }
@@ -41,15 +40,16 @@ export class CorpusEmbeddingRepository {
    * without its norm gets it.
    */
   async save(modelId: string, prompts: readonly string[], embeddings: TextEmbeddings): Promise<void> {
+    const vectorOid = await vectorTypeOid(this.pool);
     for (let i = 0; i < prompts.length; i += SAVE_CHUNK) {
       await this.pool.query(
         `INSERT INTO corpus_embeddings (model_id, prompt, embedding, norm)
-         SELECT $1, p, e::vector, n FROM unnest($2::text[], $3::text[], $4::real[]) AS t(p, e, n)
+         SELECT $1, p, e, n FROM unnest($2::text[], $3::vector[], $4::real[]) AS t(p, e, n)
          ON CONFLICT (model_id, prompt) DO UPDATE SET norm = EXCLUDED.norm WHERE corpus_embeddings.norm IS NULL`,
         [
           modelId,
           prompts.slice(i, i + SAVE_CHUNK),
-          embeddings.vectors.slice(i, i + SAVE_CHUNK).map(toVectorLiteral),
+          vectorArrayBytes(embeddings.vectors.slice(i, i + SAVE_CHUNK), vectorOid),
           [...embeddings.norms.subarray(i, i + SAVE_CHUNK)],
         ],
       );

@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { parseVector, toVectorLiteral } from './vectors.ts';
+import { vectorArrayBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
 
 export interface NewNegativeLabel {
   word: string;
@@ -80,6 +80,7 @@ export class NegativeSetRepository {
    * `worker` still holds the job's lease (else nothing is written: the job is someone else's now).
    */
   async saveActivateAndComplete(set: NewNegativeSet, jobId: string, worker: string): Promise<string> {
+    const vectorOid = await vectorTypeOid(this.pool);
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -111,9 +112,9 @@ export class NegativeSetRepository {
         await client.query(
           `INSERT INTO negative_labels (set_id, rank, word, prompt, part_of_speech, quantile_similarity,
              max_similarity, group_index, embedding)
-           SELECT $1, r, w, p, pos, q, m, g, e::vector
+           SELECT $1, r, w, p, pos, q, m, g, e
            FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::real[], $7::real[], $8::int[],
-             $9::text[]) AS t(r, w, p, pos, q, m, g, e)`,
+             $9::vector[]) AS t(r, w, p, pos, q, m, g, e)`,
           [
             id,
             chunk.map((_, i) => start + i),
@@ -123,7 +124,10 @@ export class NegativeSetRepository {
             chunk.map((l) => l.quantileSimilarity),
             chunk.map((l) => l.maxSimilarity),
             chunk.map((l) => l.group),
-            chunk.map((l) => toVectorLiteral(l.embedding)),
+            vectorArrayBytes(
+              chunk.map((l) => l.embedding),
+              vectorOid,
+            ),
           ],
         );
       }
@@ -169,9 +173,9 @@ export class NegativeSetRepository {
 
   /** Everything scoring needs from a set, in rank order. */
   async loadBank(setId: string): Promise<StoredBank> {
-    const { rows } = await this.pool.query<{ word: string; prompt: string; group_index: number; embedding: string }>(
-      'SELECT word, prompt, group_index, embedding::text AS embedding FROM negative_labels WHERE set_id = $1 ORDER ' +
-        'BY rank',
+    const { rows } = await this.pool.query<{ word: string; prompt: string; group_index: number; embedding: Buffer }>(
+      'SELECT word, prompt, group_index, vector_send(embedding) AS embedding FROM negative_labels WHERE set_id = $1 ' +
+        'ORDER BY rank',
       [setId],
     );
     const {
@@ -185,7 +189,7 @@ export class NegativeSetRepository {
       words: rows.map((r) => r.word),
       prompts: rows.map((r) => r.prompt),
       groups: Int32Array.from(rows, (r) => r.group_index),
-      embeddings: rows.map((r) => parseVector(r.embedding)),
+      embeddings: rows.map((r) => vectorFromBytes(r.embedding)),
     };
   }
 }

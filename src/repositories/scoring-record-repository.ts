@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { MemoryCandidate } from '../neglabel/memory.ts';
 import type { ThresholdSpace } from '../services/taxonomy-service.ts';
-import { parseVector, toVectorLiteral } from './vectors.ts';
+import { vectorArrayBytes, vectorBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
 
 export interface NewScoringRecord {
   caller: string;
@@ -155,6 +155,7 @@ export class ScoringRecordRepository {
       const previous = await this.idempotentIds(idempotency.caller, idempotency.key);
       if (previous) return { replayOf: previous };
     }
+    const vectorOid = await vectorTypeOid(this.pool);
     const client = await this.pool.connect();
     let lost: unknown;
     try {
@@ -169,10 +170,10 @@ export class ScoringRecordRepository {
            top_labels, top_negatives, latency_ms, threshold_space,
            requested_threshold, requested_threshold_space, requested_is_ood, adaptive_score, memory_snapshot_id,
            memory_size, source_url)
-         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e::vector, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
+         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
            rt, rs, ro, a, ms, mz, su
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
-                     $8::text[], $9::text[], $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[],
+                     $8::text[], $9::vector[], $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[],
                      $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[], $20::bool[],
                      $21::float8[], $22::bigint[], $23::int[], $24::text[])
               WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, a, ms, mz,
@@ -188,7 +189,10 @@ export class ScoringRecordRepository {
           records.map((r) => r.threshold),
           records.map((r) => r.imageHash),
           records.map((r) => r.filename),
-          records.map((r) => toVectorLiteral(r.imageEmbedding)),
+          vectorArrayBytes(
+            records.map((r) => r.imageEmbedding),
+            vectorOid,
+          ),
           records.map((r) => r.score),
           records.map((r) => r.logitScore),
           records.map((r) => r.isOod),
@@ -427,11 +431,11 @@ export class ScoringRecordRepository {
 
   /** Stored image embeddings by record id. */
   async embeddings(ids: readonly number[]): Promise<Map<number, Float32Array>> {
-    const { rows } = await this.pool.query<{ id: string; embedding: string }>(
-      'SELECT id::text AS id, image_embedding::text AS embedding FROM scoring_records WHERE id = ANY($1::bigint[])',
+    const { rows } = await this.pool.query<{ id: string; embedding: Buffer }>(
+      'SELECT id::text AS id, vector_send(image_embedding) AS embedding FROM scoring_records WHERE id = ANY($1::bigint[])',
       [ids],
     );
-    return new Map(rows.map((r) => [Number(r.id), parseVector(r.embedding)]));
+    return new Map(rows.map((r) => [Number(r.id), vectorFromBytes(r.embedding)]));
   }
 
   /**
@@ -483,7 +487,7 @@ export class ScoringRecordRepository {
 
   async nearest(modelId: string, dim: number, query: Float32Array, first: number, taxonomyId: string | null) {
     await this.ensureVectorIndex(modelId, dim);
-    const params: unknown[] = [modelId, toVectorLiteral(query), first];
+    const params: unknown[] = [modelId, vectorBytes(query), first];
     let extra = '';
     if (taxonomyId) {
       params.push(taxonomyId);

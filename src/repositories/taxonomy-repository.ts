@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { ConflictError } from '../errors.ts';
-import { parseVector, toVectorLiteral } from './vectors.ts';
+import { vectorArrayBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
 
 export type TaxonomyRow = Prisma.TaxonomyGetPayload<object>;
 
@@ -135,12 +135,12 @@ export class TaxonomyRepository {
 
   /** The version's prompted label embeddings for a model, in label order, or null if not stored. */
   async labelEmbeddings(versionId: string, modelId: string, labelCount: number): Promise<Float32Array[] | null> {
-    const { rows } = await this.pool.query<{ embedding: string }>(
-      'SELECT embedding::text AS embedding FROM label_embeddings WHERE taxonomy_version_id = $1 AND model_id = $2 ' +
+    const { rows } = await this.pool.query<{ embedding: Buffer }>(
+      'SELECT vector_send(embedding) AS embedding FROM label_embeddings WHERE taxonomy_version_id = $1 AND model_id = $2 ' +
         'ORDER BY label_index',
       [versionId, modelId],
     );
-    return rows.length === labelCount ? rows.map((r) => parseVector(r.embedding)) : null;
+    return rows.length === labelCount ? rows.map((r) => vectorFromBytes(r.embedding)) : null;
   }
 
   async saveLabelEmbeddings(
@@ -151,9 +151,9 @@ export class TaxonomyRepository {
   ): Promise<void> {
     await this.pool.query(
       `INSERT INTO label_embeddings (taxonomy_version_id, model_id, label_index, prompt, embedding)
-       SELECT $1, $2, i - 1, p, e::vector FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(p, e, i)
+       SELECT $1, $2, i - 1, p, e FROM unnest($3::text[], $4::vector[]) WITH ORDINALITY AS t(p, e, i)
        ON CONFLICT DO NOTHING`,
-      [versionId, modelId, prompts, embeddings.map(toVectorLiteral)],
+      [versionId, modelId, prompts, vectorArrayBytes(embeddings, await vectorTypeOid(this.pool))],
     );
   }
 }

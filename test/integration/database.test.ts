@@ -7,6 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedDatabase } from '../helpers/database.ts';
 import { applyMigrations, migrationStatus, readMigrations } from '../../src/database/migrate.ts';
+import { vectorArrayBytes, vectorBytes, vectorFromBytes, vectorTypeOid } from '../../src/repositories/vectors.ts';
 
 const MIGRATIONS = path.resolve('migrations');
 
@@ -79,6 +80,43 @@ test('a second process cannot open the same embedded data folder', async () => {
   try {
     await assert.rejects(startEmbeddedDatabase(dir, 2), /in use by another neglabel process/);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('vectors written in binary read back exactly as pgvector stores them, single and as arrays', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-db-'));
+  const db = await startEmbeddedDatabase(dir, 4);
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  try {
+    await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
+    await pool.query('CREATE TABLE v (id int, e vector)');
+    const vectors = Array.from({ length: 300 }, (_, i) =>
+      Float32Array.from({ length: 130 }, (_, d) => Math.sin(i * 131 + d) * 10 ** ((d % 9) - 4)),
+    );
+    const oid = await vectorTypeOid(pool);
+    await pool.query('INSERT INTO v SELECT i, e FROM unnest($1::vector[]) WITH ORDINALITY AS t(e, i)', [
+      vectorArrayBytes(vectors.slice(0, 299), oid),
+    ]);
+    await pool.query('INSERT INTO v VALUES (300, $1::vector)', [vectorBytes(vectors[299])]);
+    // pgvector's own text output (shortest round-trip digits) is the independent oracle
+    const { rows } = await pool.query<{ id: number; text: string; bytes: Buffer }>(
+      'SELECT id, e::text AS text, vector_send(e) AS bytes FROM v ORDER BY id',
+    );
+    assert.equal(rows.length, 300);
+    for (const row of rows) {
+      const expected = vectors[row.id - 1];
+      assert.deepEqual(new Float32Array(JSON.parse(row.text)), expected);
+      assert.deepEqual(vectorFromBytes(row.bytes), expected);
+    }
+    // and a vector pgvector parsed from text reads back as the same float32 values
+    const {
+      rows: [parsed],
+    } = await pool.query<{ bytes: Buffer }>(`SELECT vector_send('[0.1,-2.5e-7,3]'::vector) AS bytes`);
+    assert.deepEqual(vectorFromBytes(parsed.bytes), Float32Array.from([0.1, -2.5e-7, 3]));
+  } finally {
+    await pool.end();
+    await db.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -155,7 +155,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       new AdaptiveMemories(records, config.memoryPolicy),
     ),
     history: new HistoryService(records),
-    access: new AccessService(new AccessRepository(prisma)),
+    access: new AccessService(new AccessRepository(prisma), config.keyCacheSeconds * 1000),
   };
   // whatever fails from here on (a revoked bootstrap key, a refused bind) must not leave the
   // database, the workers or a listener behind

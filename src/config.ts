@@ -72,6 +72,8 @@ export interface Config {
   /** adaptive memories: size, share of the history and per-caller share (NEGLABEL_MEMORY_*) */
   memoryPolicy: MemoryPolicy;
   rateLimitPerMinute: number;
+  /** how long a verified API key is trusted before it is looked up again (NEGLABEL_KEY_CACHE_SECONDS) */
+  keyCacheSeconds: number;
   /** encoder-heavy operations in flight per API key (or address); 0 = unbounded */
   maxInFlightPerKey: number;
   maxQueryDepth: number;
@@ -205,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     },
     adminKey: env.NEGLABEL_ADMIN_KEY || undefined,
     rateLimitPerMinute: int(env, 'NEGLABEL_RATE_LIMIT_PER_MINUTE', 6000, 0),
+    keyCacheSeconds: int(env, 'NEGLABEL_KEY_CACHE_SECONDS', 5, 0, 300),
     maxInFlightPerKey: int(env, 'NEGLABEL_MAX_IN_FLIGHT_PER_KEY', 8, 0),
     maxQueryDepth: int(env, 'NEGLABEL_MAX_QUERY_DEPTH', 12, 2),
     maxQueryAliases: int(env, 'NEGLABEL_MAX_QUERY_ALIASES', 20, 0),

@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { AccessRepository } from '../repositories/access-repository.ts';
+import { LruCache } from '../inference/lru-cache.ts';
 import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
 import { isUuid, validateName } from './validation.ts';
 
@@ -33,10 +34,23 @@ export function inScope(caller: Caller | undefined, taxonomyId: string | null | 
 
 const hash = (key: string) => createHash('sha256').update(key).digest('hex');
 
+/** Verified keys kept at most this many (least recently used dropped). */
+const KEY_CACHE_ENTRIES = 10_000;
+
 export class AccessService {
   private openMode = true;
+  /**
+   * Keys verified in the last `keyCacheMs`, by hash: every request authenticates, and on the
+   * embedded database that lookup queued behind every other statement (a GraphQL `health` probe
+   * waited for the history's writes). Revoking a key here clears the cache at once; a key revoked
+   * through another process stops working here within `keyCacheMs`. Unknown keys are never cached.
+   */
+  private readonly verified = new LruCache<string, { caller: Caller; until: number }>(KEY_CACHE_ENTRIES);
 
-  constructor(private readonly repository: AccessRepository) {}
+  constructor(
+    private readonly repository: AccessRepository,
+    private readonly keyCacheMs = 0,
+  ) {}
 
   /** Registers the bootstrap admin key (NEGLABEL_ADMIN_KEY) if new, and decides open mode. */
   async start(bootstrapAdminKey: string | undefined): Promise<void> {
@@ -83,15 +97,22 @@ export class AccessService {
     }
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (!match) throw new DomainError('UNAUTHENTICATED', 'The Authorization header must be `Bearer <key>`.');
-    const key = await this.repository.findActiveByHash(hash(match[1]));
-    if (!key)
+    const keyHash = hash(match[1]);
+    const cached = this.verified.get(keyHash);
+    if (cached && cached.until > Date.now()) return cached.caller;
+    const key = await this.repository.findActiveByHash(keyHash);
+    if (!key) {
+      this.verified.delete(keyHash);
       throw new DomainError('UNAUTHENTICATED', 'The API key is unknown or revoked: ask an admin for a valid key.');
-    return {
+    }
+    const caller: Caller = {
       name: key.name,
       role: key.role as Role,
       keyId: key.id,
       taxonomyIds: key.taxonomyIds.length > 0 ? key.taxonomyIds : null,
     };
+    if (this.keyCacheMs > 0) this.verified.set(keyHash, { caller, until: Date.now() + this.keyCacheMs });
+    return caller;
   }
 
   async createKey(
@@ -148,6 +169,7 @@ export class AccessService {
         { id },
       );
     }
+    this.verified.clear(); // a revoked key stops working in this process now
     await this.audit(actor, 'revokeApiKey', id, { name: key.name });
     await this.refreshMode();
     return revoked;

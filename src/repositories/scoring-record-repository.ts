@@ -143,9 +143,11 @@ export class ScoringRecordRepository {
   ) {}
 
   /**
-   * Writes a request's records in one transaction; with an idempotency key, also its (caller, key)
-   * row. Returns the new ids, or `{ replayOf }` with the first request's ids when the key was used
-   * already (then nothing is written).
+   * Writes a request's records, their thumbnails and, with an idempotency key, its (caller, key)
+   * row in one statement (one transaction, one round trip: each statement costs the request thread
+   * a socket write and, on the embedded database, a turn of the single backend). Returns the new
+   * ids, or `{ replayOf }` with the first request's ids when the key was used already (then
+   * nothing is written).
    */
   async insertMany(
     records: NewScoringRecord[],
@@ -156,30 +158,37 @@ export class ScoringRecordRepository {
       if (previous) return { replayOf: previous };
     }
     const vectorOid = await vectorTypeOid(this.pool);
-    const client = await this.pool.connect();
-    let lost: unknown;
     try {
-      await client.query('BEGIN');
       // Ids are taken under a lock held until commit, so they follow commit order: a record can
-      // never appear behind a page a client already read (cursors follow ids). Concurrent
-      // inserters queue for the few milliseconds of this transaction.
-      await client.query('SELECT pg_advisory_xact_lock($1)', [HISTORY_ORDER_LOCK]);
-      const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id,
-           threshold, image_hash, filename, image_embedding, score, logit_score, is_ood, predicted_label,
-           top_labels, top_negatives, latency_ms, threshold_space,
-           requested_threshold, requested_threshold_space, requested_is_ood, adaptive_score, memory_snapshot_id,
-           memory_size, source_url)
-         SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
-           rt, rs, ro, a, ms, mz, su
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
-                     $8::text[], $9::vector[], $10::float8[], $11::float8[], $12::bool[], $13::text[], $14::text[],
-                     $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[], $20::bool[],
-                     $21::float8[], $22::bigint[], $23::int[], $24::text[])
-              WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, a, ms, mz,
-                su, n)
-         ORDER BY n
-         RETURNING id::text`,
+      // never appear behind a page a client already read (cursors follow ids). No row reaches the
+      // insert before the lock's row is joined to it; concurrent inserters queue for this statement.
+      const { rows } = await this.pool.query<{ id: string }>(
+        `WITH commit_order AS (SELECT pg_advisory_xact_lock($25)),
+         inserted AS (
+           INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id,
+             threshold, image_hash, filename, image_embedding, score, logit_score, is_ood, predicted_label,
+             top_labels, top_negatives, latency_ms, threshold_space,
+             requested_threshold, requested_threshold_space, requested_is_ood, adaptive_score, memory_snapshot_id,
+             memory_size, source_url)
+           SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
+             rt, rs, ro, a, ms, mz, su
+           FROM commit_order, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
+                       $7::text[], $8::text[], $9::vector[], $10::float8[], $11::float8[], $12::bool[], $13::text[],
+                       $14::text[], $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[],
+                       $20::bool[], $21::float8[], $22::bigint[], $23::int[], $24::text[])
+                WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, a, ms,
+                  mz, su, n)
+           ORDER BY n
+           RETURNING id),
+         numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted),
+         thumbnails AS (
+           INSERT INTO scoring_thumbnails (record_id, image)
+           SELECT r.id, t.image FROM numbered r JOIN unnest($26::bytea[]) WITH ORDINALITY AS t(image, n) USING (n)
+           WHERE t.image IS NOT NULL),
+         request AS (
+           INSERT INTO scoring_requests (caller, idempotency_key, record_ids)
+           SELECT $27::text, $28::text, array_agg(id ORDER BY n) FROM numbered HAVING $28::text IS NOT NULL)
+         SELECT id::text FROM numbered ORDER BY n`,
         [
           records.map((r) => r.caller),
           records.map((r) => r.taxonomyId),
@@ -208,36 +217,22 @@ export class ScoringRecordRepository {
           records.map((r) => r.adaptive?.memorySnapshotId ?? null),
           records.map((r) => r.adaptive?.memorySize ?? null),
           records.map((r) => r.sourceUrl),
+          HISTORY_ORDER_LOCK,
+          records.map((r) => (r.thumbnail ? Buffer.from(r.thumbnail) : null)),
+          idempotency?.caller ?? null,
+          idempotency?.key ?? null,
         ],
       );
-      const thumbnails = records.flatMap((r, i) => (r.thumbnail ? [{ id: rows[i].id, image: r.thumbnail }] : []));
-      if (thumbnails.length > 0) {
-        await client.query(
-          'INSERT INTO scoring_thumbnails (record_id, image) SELECT * FROM unnest($1::bigint[], $2::bytea[])',
-          [thumbnails.map((t) => t.id), thumbnails.map((t) => Buffer.from(t.image))],
-        );
-      }
-      if (idempotency) {
-        await client.query(
-          'INSERT INTO scoring_requests (caller, idempotency_key, record_ids) VALUES ($1, $2, $3::bigint[])',
-          [idempotency.caller, idempotency.key, rows.map((r) => r.id)],
-        );
-      }
-      await client.query('COMMIT');
       return rows.map((r) => r.id);
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      lost = error;
-    } finally {
-      client.release(); // before any other query: the embedded pool has one connection
+      // a concurrent request with the same key committed first: answer with its records
+      const previous =
+        idempotency && (error as { code?: string }).code === '23505'
+          ? await this.idempotentIds(idempotency.caller, idempotency.key)
+          : null;
+      if (previous) return { replayOf: previous };
+      throw error;
     }
-    // a concurrent request with the same key committed first: answer with its records
-    const previous =
-      idempotency && (lost as { code?: string }).code === '23505'
-        ? await this.idempotentIds(idempotency.caller, idempotency.key)
-        : null;
-    if (previous) return { replayOf: previous };
-    throw lost;
   }
 
   async idempotentIds(caller: string, key: string): Promise<string[] | null> {

@@ -74,3 +74,33 @@ test('with thumbnails on, a ≤96 px WebP is kept per image until its retention 
   const log = await app.graphql('{ auditLog(first: 5) { edges { node { action target } } } }');
   assert.ok(log.data.auditLog.edges.some((e: { node: { action: string } }) => e.node.action === 'setThumbnailPolicy'));
 });
+
+test('in a request of several images, each record gets its own image, hash and thumbnail, in request order', async () => {
+  const files = ['images/rgb300x200.png', 'images/rgb224.png', 'images/rgb640x480.jpg'];
+  const { data, errors } = await app.graphql(
+    'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId imageHash filename } }',
+    { i: { taxonomyId, images: files.map((f) => ({ data: fixtureImage(f).toString('base64'), filename: f })) } },
+  );
+  assert.equal(errors, undefined, JSON.stringify(errors));
+  const ids = data.scoreImages.map((s: { recordId: string }) => Number(s.recordId));
+  assert.deepEqual(
+    ids,
+    [...ids].sort((a, b) => a - b),
+    'ids follow the request order',
+  );
+  const expectedSizes = [
+    [96, 64],
+    [96, 96],
+    [96, 72],
+  ];
+  for (const [index, file] of files.entries()) {
+    const { recordId, imageHash, filename } = data.scoreImages[index];
+    assert.equal(filename, file);
+    const record = await app.graphql('query($id: ID!) { scoringRecord(id: $id) { imageHash filename thumbnail } }', {
+      id: recordId,
+    });
+    assert.deepEqual([record.data.scoringRecord.imageHash, record.data.scoringRecord.filename], [imageHash, file]);
+    const meta = await sharp(Buffer.from(record.data.scoringRecord.thumbnail.split(',')[1], 'base64')).metadata();
+    assert.deepEqual([meta.width, meta.height], expectedSizes[index], `${file}'s own thumbnail`);
+  }
+});

@@ -427,7 +427,8 @@ export class ScoringRecordRepository {
   /** Stored image embeddings by record id. */
   async embeddings(ids: readonly number[]): Promise<Map<number, Float32Array>> {
     const { rows } = await this.pool.query<{ id: string; embedding: Buffer }>(
-      'SELECT id::text AS id, vector_send(image_embedding) AS embedding FROM scoring_records WHERE id = ANY($1::bigint[])',
+      'SELECT id::text AS id, vector_send(image_embedding) AS embedding FROM scoring_records ' +
+        'WHERE id = ANY($1::bigint[])',
       [ids],
     );
     return new Map(rows.map((r) => [Number(r.id), vectorFromBytes(r.embedding)]));

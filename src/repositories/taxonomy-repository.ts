@@ -136,8 +136,8 @@ export class TaxonomyRepository {
   /** The version's prompted label embeddings for a model, in label order, or null if not stored. */
   async labelEmbeddings(versionId: string, modelId: string, labelCount: number): Promise<Float32Array[] | null> {
     const { rows } = await this.pool.query<{ embedding: Buffer }>(
-      'SELECT vector_send(embedding) AS embedding FROM label_embeddings WHERE taxonomy_version_id = $1 AND model_id = $2 ' +
-        'ORDER BY label_index',
+      'SELECT vector_send(embedding) AS embedding FROM label_embeddings WHERE taxonomy_version_id = $1 ' +
+        'AND model_id = $2 ORDER BY label_index',
       [versionId, modelId],
     );
     return rows.length === labelCount ? rows.map((r) => vectorFromBytes(r.embedding)) : null;

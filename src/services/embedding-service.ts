@@ -62,8 +62,15 @@ export class EmbeddingService {
     const model = this.encoder.resolveModel(modelId);
     const decoded = await readImageInputs(images, this.limits, field);
     // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding
-    const declared = await Promise.all(decoded.map((d) => declaredPixels(d.bytes)));
-    const pixels = declared.reduce((sum, p) => sum + Math.min(p, this.limits.maxImagePixels), 0);
+    // (unless these many images cannot exceed the budget, each counting at most maxImagePixels:
+    // reading their headers would cost the request thread for nothing)
+    const pixels =
+      decoded.length * this.limits.maxImagePixels <= this.limits.maxPixelsPerRequest
+        ? 0
+        : (await Promise.all(decoded.map((d) => declaredPixels(d.bytes)))).reduce(
+            (sum, p) => sum + Math.min(p, this.limits.maxImagePixels),
+            0,
+          );
     if (pixels > this.limits.maxPixelsPerRequest) {
       throw new InvalidInputError(
         `${field} declare ${pixels} pixels together, over the budget of ${this.limits.maxPixelsPerRequest} per ` +

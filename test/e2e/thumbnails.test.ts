@@ -75,7 +75,7 @@ test('with thumbnails on, a ≤96 px WebP is kept per image until its retention 
   assert.ok(log.data.auditLog.edges.some((e: { node: { action: string } }) => e.node.action === 'setThumbnailPolicy'));
 });
 
-test('in a request of several images, each record gets its own image, hash and thumbnail, in request order', async () => {
+test('each record of a multi-image request gets its own image, hash and thumbnail, in request order', async () => {
   const files = ['images/rgb300x200.png', 'images/rgb224.png', 'images/rgb640x480.jpg'];
   const { data, errors } = await app.graphql(
     'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId imageHash filename } }',

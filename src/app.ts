@@ -86,7 +86,11 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     modelsDir: config.modelsDir,
     defaultModelDir: config.defaultModelDir,
     workers: config.encoderWorkers,
-    settings: { executionProviders: config.executionProviders, preprocessing: config.preprocessing },
+    settings: {
+      executionProviders: config.executionProviders,
+      preprocessing: config.preprocessing,
+      threadNice: config.encoderNice,
+    },
     maxBatchSize: config.batchMaxSize,
     batchWindowMs: config.batchWindowMs,
     maxImagePixels: config.maxImagePixels,

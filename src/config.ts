@@ -45,6 +45,8 @@ export interface Config {
   executionProviders: ExecutionProvider[];
   /** image preprocessing (NEGLABEL_PREPROCESSING): exact (Pillow parity) or fast (libvips) */
   preprocessing: PreprocessingMode;
+  /** nice value of the encoder threads (NEGLABEL_ENCODER_NICE): they yield to the request thread */
+  encoderNice: number;
   batchMaxSize: number;
   batchWindowMs: number;
   embeddingCacheEntries: number;
@@ -180,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     defaultModelDir: env.NEGLABEL_MODEL_DIR ? path.resolve(root, env.NEGLABEL_MODEL_DIR) : undefined,
     executionProviders: executionProviders(env.NEGLABEL_EXECUTION_PROVIDERS),
     preprocessing: preprocessingMode(env.NEGLABEL_PREPROCESSING),
+    encoderNice: int(env, 'NEGLABEL_ENCODER_NICE', 10, 0, 19),
     encoderWorkers: int(env, 'NEGLABEL_ENCODER_WORKERS', Math.max(1, os.availableParallelism()), 1, 64),
     batchMaxSize: int(env, 'NEGLABEL_BATCH_MAX_SIZE', 32, 1, 1024),
     batchWindowMs: int(env, 'NEGLABEL_BATCH_WINDOW_MS', 5, 0, 1000),

@@ -31,6 +31,7 @@ import {
 } from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
 import { LabelBankRegistry } from '../scoring/label-bank-registry.ts';
+import { lowerThisThreadPriority } from '../lib/thread-priority.ts';
 
 interface LoadedModel {
   text: ort.InferenceSession;
@@ -316,6 +317,7 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     case 'load': {
       let model = models.get(request.modelId);
       if (!model) {
+        lowerThisThreadPriority(request.settings.threadNice);
         model = loadModel(request.dir, request.settings);
         models.set(request.modelId, model);
         model.catch(() => models.delete(request.modelId));

@@ -13,6 +13,8 @@ export interface EncoderSettings {
   /** in order of preference; cpu in the list allows running on the CPU */
   executionProviders: ExecutionProvider[];
   preprocessing: PreprocessingMode;
+  /** the encoder threads' nice value (NEGLABEL_ENCODER_NICE; 0 = the process's priority) */
+  threadNice: number;
 }
 
 export interface LoadedModelInfo {

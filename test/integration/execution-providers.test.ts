@@ -14,7 +14,7 @@ const start = (executionProviders: Array<'cpu' | 'cuda' | 'tensorrt'>) =>
     modelsDir: '/nonexistent',
     defaultModelDir: FIXTURE_MODEL_DIR,
     workers: 1,
-    settings: { executionProviders, preprocessing: 'exact' },
+    settings: { executionProviders, preprocessing: 'exact', threadNice: 0 },
     maxBatchSize: 8,
     batchWindowMs: 1,
     maxImagePixels: 1e7,

@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
 import { WorkerScoringRuntime } from '../../src/scoring/scoring-runtime.ts';
@@ -13,7 +14,7 @@ before(async () => {
     modelsDir: '/nonexistent',
     defaultModelDir: FIXTURE_MODEL_DIR,
     workers: 2,
-    settings: { executionProviders: ['cpu'], preprocessing: 'exact' },
+    settings: { executionProviders: ['cpu'], preprocessing: 'exact', threadNice: 7 },
     maxBatchSize: 32,
     batchWindowMs: 10,
     maxImagePixels: 1e8,
@@ -21,6 +22,17 @@ before(async () => {
   });
 });
 after(() => encoder.close());
+
+test('the encoder threads run at the configured nice value, the request thread at its own', () => {
+  // /proc/<pid>/task/<tid>/stat: the 17th field after the command's closing parenthesis is nice
+  const niceOf = (tid: string) => {
+    const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  };
+  const nices = readdirSync(`/proc/${process.pid}/task`).map(niceOf);
+  assert.equal(niceOf(String(process.pid)), 0, 'the main thread keeps its priority');
+  assert.equal(nices.filter((n) => n === 7).length >= 2, true, `two encoder threads at nice 7: ${nices}`);
+});
 
 test('the fixture model loads with its dimensions', () => {
   const [model] = encoder.models();
@@ -176,7 +188,7 @@ test(
       modelsDir: '/nonexistent',
       defaultModelDir: FIXTURE_MODEL_DIR,
       workers: 1,
-      settings: { executionProviders: ['cpu'], preprocessing: 'fast' },
+      settings: { executionProviders: ['cpu'], preprocessing: 'fast', threadNice: 0 },
       maxBatchSize: 8,
       batchWindowMs: 1,
       maxImagePixels: 1e8,

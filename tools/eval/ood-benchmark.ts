@@ -171,7 +171,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     modelsDir: '/nonexistent',
     defaultModelDir: options.modelDir,
     workers: 2,
-    settings: { executionProviders: ['cpu'], preprocessing: 'exact' },
+    settings: { executionProviders: ['cpu'], preprocessing: 'exact', threadNice: 0 },
     maxBatchSize: 64,
     batchWindowMs: 2,
     maxImagePixels: 1e7,

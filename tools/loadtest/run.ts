@@ -2,8 +2,8 @@
  * `npm run loadtest`: the service as real processes (`src/main.ts`), in two shapes — all-in-one
  * (`npm start`), and db + two API + one worker processes on the embedded database — each under
  * CLIENTS concurrent clients mixing scoring, history queries and stats while a mining job runs.
- * A separate prober measures what a load balancer and a dashboard see meanwhile: `GET /healthz`
- * and the GraphQL `health` query, every PROBE_MS. Bounded in requests and time; prints latency
+ * A separate prober (its own thread: prober.ts) measures what a load balancer and a dashboard see
+ * meanwhile: `GET /healthz` and the GraphQL `health` query, every PROBE_MS. Bounded in requests and time; prints latency
  * percentiles, throughput, failures, lost records and the peak RSS of the service processes.
  * Each client is a service with its own API key, as in production.
  */
@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { SOCKET_NAME, socketUrl } from '../../src/database/embedded-postgres.ts';
 import { writeReadmeSection } from '../readme-section.ts';
+import { startTsWorker } from '../../src/lib/ts-worker.ts';
+import type { ProberResult, ProberStart } from './prober.ts';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 16);
 const REQUESTS = Number(process.env.REQUESTS ?? 2000);
@@ -209,21 +211,14 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
       }
     };
     let issued = 0;
-    let loadRunning = true;
     const started = performance.now();
     const deadline = started + MAX_SECONDS * 1000;
-    const prober = (async () => {
-      for (let i = 0; loadRunning; i++) {
-        const api = apis[i % apis.length];
-        await timed('GET /healthz', async () => {
-          const response = await fetch(`${api}/healthz`);
-          if (response.status !== 200) throw new Error(`status ${response.status}`);
-          await response.text();
-        });
-        await timed('health (GraphQL)', () => gql('{ health { status } }'));
-        await new Promise((resolve) => setTimeout(resolve, PROBE_MS));
-      }
-    })();
+    const prober = startTsWorker(new URL('./prober.ts', import.meta.url));
+    const probed = new Promise<ProberResult>((resolve, reject) => {
+      prober.once('message', resolve);
+      prober.once('error', reject);
+    });
+    prober.postMessage({ type: 'start', apis, key: ADMIN, probeMs: PROBE_MS } satisfies ProberStart);
     await Promise.all(
       keys.map(async (key) => {
         while (issued < REQUESTS && performance.now() < deadline) {
@@ -232,8 +227,11 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
         }
       }),
     );
-    loadRunning = false;
-    await prober;
+    prober.postMessage({ type: 'stop' });
+    const probes = await probed;
+    latencies['GET /healthz'] = probes.healthz;
+    latencies['health (GraphQL)'] = probes.health;
+    failures.push(...probes.failures);
     const seconds = (performance.now() - started) / 1000;
     const miningStatus = (await gql('query($id: ID!) { miningJob(id: $id) { status phase } }', { id: second }))
       .miningJob;
@@ -285,11 +283,12 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
 
 const header =
   `Load test (\`npm run loadtest\`, about 3 minutes): the service as real processes on this machine's ` +
-  `2 cores, clients and a health prober (every ${PROBE_MS} ms) in the load-test process; model ` +
+  `2 cores, clients in the load-test process, a health prober (every ${PROBE_MS} ms) in a thread of its own ` +
+  `there (its own event loop, as a load balancer's checker has); model ` +
   `${path.basename(modelDir)}; one mining job runs during the load.`;
 const sections = [header, ''];
 let failed = false;
-for (const shape of SHAPES) {
+for (const shape of SHAPES.filter((s) => s.name.startsWith(process.env.LOADTEST_SHAPE ?? ''))) {
   const result = await runShape(shape);
   console.log(result.lines.join('\n'));
   sections.push(...result.lines);

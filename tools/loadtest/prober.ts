@@ -1,0 +1,64 @@
+/**
+ * The load test's health prober, in a thread of its own: like a load balancer's health checker it
+ * has its own event loop, so its timings are the service's answers, not the wait for the clients'
+ * JSON work on the load generator's event loop (it still shares the machine's cores with them).
+ * Started with a `start` message; on `stop` it posts its latencies and failures and exits.
+ */
+import { parentPort } from 'node:worker_threads';
+
+export interface ProberStart {
+  type: 'start';
+  apis: string[];
+  key: string;
+  probeMs: number;
+}
+
+export interface ProberResult {
+  healthz: number[];
+  health: number[];
+  failures: string[];
+}
+
+let running = true;
+const result: ProberResult = { healthz: [], health: [], failures: [] };
+
+async function timed(into: number[], name: string, run: () => Promise<void>): Promise<void> {
+  const started = performance.now();
+  try {
+    await run();
+    into.push(performance.now() - started);
+  } catch (error) {
+    result.failures.push(`${name}: ${(error as Error).message.slice(0, 200)}`);
+  }
+}
+
+async function probe({ apis, key, probeMs }: ProberStart): Promise<void> {
+  for (let i = 0; running; i++) {
+    const api = apis[i % apis.length];
+    await timed(result.healthz, 'GET /healthz', async () => {
+      const response = await fetch(`${api}/healthz`);
+      if (response.status !== 200) throw new Error(`status ${response.status}`);
+      await response.text();
+    });
+    await timed(result.health, 'health (GraphQL)', async () => {
+      const response = await fetch(`${api}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ health { status } }' }),
+      });
+      const body = (await response.json()) as { errors?: unknown };
+      if (response.status !== 200 || body.errors) throw new Error(`${response.status} ${JSON.stringify(body.errors)}`);
+    });
+    await new Promise((resolve) => setTimeout(resolve, probeMs));
+  }
+  parentPort!.postMessage(result);
+}
+
+let probing: Promise<void> | undefined;
+parentPort!.on('message', (message: ProberStart | { type: 'stop' }) => {
+  if (message.type === 'start') probing = probe(message);
+  else {
+    running = false;
+    void probing?.then(() => parentPort!.close());
+  }
+});

@@ -5,7 +5,8 @@
  * A separate prober (its own thread: prober.ts) measures what a load balancer and a dashboard see
  * meanwhile: `GET /healthz` and the GraphQL `health` query, every PROBE_MS. Bounded in requests and time; prints latency
  * percentiles, throughput, failures, lost records and the peak RSS of the service processes.
- * Each client is a service with its own API key, as in production.
+ * Each client is a service with its own API key, as in production. LOADTEST_SHAPE=all (or db)
+ * runs one shape only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

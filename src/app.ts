@@ -79,6 +79,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       statementTimeoutMs: config.dbStatementTimeoutMs,
       idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
       minFreeDiskBytes: config.minFreeDiskBytes,
+      embeddedThreadNice: config.databaseNice,
     },
     (msg, fields) => logger.info(fields ?? {}, msg),
   );

@@ -32,6 +32,8 @@ export interface Config {
   dbIdleInTransactionTimeoutMs: number;
   /** free space kept on the embedded database's disk: writes stop below it (NEGLABEL_MIN_FREE_DISK_MB) */
   minFreeDiskBytes: number;
+  /** nice value of the embedded database's thread in the all-in-one mode (NEGLABEL_DATABASE_NICE) */
+  databaseNice: number;
   /** HTTP keep-alive idle timeout and headers timeout (keep them above the load balancer's idle timeout) */
   keepAliveTimeoutMs: number;
   headersTimeoutMs: number;
@@ -174,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     dbStatementTimeoutMs: int(env, 'NEGLABEL_DB_STATEMENT_TIMEOUT_MS', 60_000, 0),
     dbIdleInTransactionTimeoutMs: int(env, 'NEGLABEL_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 0),
     minFreeDiskBytes: int(env, 'NEGLABEL_MIN_FREE_DISK_MB', 256, 0, 1_000_000_000) * 1_048_576,
+    databaseNice: int(env, 'NEGLABEL_DATABASE_NICE', 5, 0, 19),
     keepAliveTimeoutMs: int(env, 'NEGLABEL_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000),
     headersTimeoutMs: int(env, 'NEGLABEL_HEADERS_TIMEOUT_MS', 66_000, 1000),
     shutdownTimeoutMs: int(env, 'NEGLABEL_SHUTDOWN_TIMEOUT_MS', 30_000, 1000),

@@ -36,6 +36,8 @@ export interface DatabaseOptions {
   idleInTransactionTimeoutMs: number;
   /** free space kept on the embedded database's disk */
   minFreeDiskBytes: number;
+  /** nice value of the embedded database's thread (all-in-one mode; 0 = the process's priority) */
+  embeddedThreadNice?: number;
 }
 
 export interface Database {
@@ -83,7 +85,11 @@ export async function openDatabase(
     // whole transaction or extended-protocol exchange (pglite-server.ts), so a pool is safe
     embedded = await startEmbeddedPostgres(
       options.dataDir,
-      { maxConnections: poolSize + 2, idleInTransactionMs: options.idleInTransactionTimeoutMs },
+      {
+        maxConnections: poolSize + 2,
+        idleInTransactionMs: options.idleInTransactionTimeoutMs,
+        threadNice: options.embeddedThreadNice,
+      },
       storage,
       (message, error) => log(message, { err: error instanceof Error ? error.message : error }),
     );

@@ -6,6 +6,7 @@ import {
   type DatabaseThreadRequest,
   type EmbeddedPostgres,
 } from './embedded-postgres.ts';
+import { lowerThisThreadPriority } from '../lib/thread-priority.ts';
 
 const port = parentPort!;
 const send = (reply: DatabaseThreadReply) => port.postMessage(reply);
@@ -14,6 +15,7 @@ let database: EmbeddedPostgres | undefined;
 port.on('message', async (request: DatabaseThreadRequest) => {
   try {
     if (request.type === 'start') {
+      lowerThisThreadPriority(request.options.threadNice ?? 0);
       database = await serveInThisThread(request.dataDir, request.options, (message, error) =>
         send({ type: 'log', message, error: error ? String((error as Error).message ?? error) : null }),
       );

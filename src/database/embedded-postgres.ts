@@ -170,11 +170,13 @@ export async function serveEmbeddedPostgres(
 
 /**
  * The all-in-one mode: the embedded database runs in a thread of its own, so its queries never
- * hold up the event loop that serves HTTP, and this process reaches it through its socket.
+ * hold up the event loop that serves HTTP, and this process reaches it through its socket. With
+ * `threadNice` (Linux), that thread yields the cores to the request thread under load
+ * (src/lib/thread-priority.ts).
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
-  options: ServeOptions,
+  options: ServeOptions & { threadNice?: number },
   storage: StorageGuard,
   onError: (message: string, error: unknown) => void = () => {},
 ): Promise<EmbeddedPostgres> {
@@ -211,7 +213,9 @@ export async function startEmbeddedPostgres(
   };
 }
 
-export type DatabaseThreadRequest = { type: 'start'; dataDir: string; options: ServeOptions } | { type: 'stop' };
+export type DatabaseThreadRequest =
+  | { type: 'start'; dataDir: string; options: ServeOptions & { threadNice?: number } }
+  | { type: 'stop' };
 export type DatabaseThreadReply =
   | { type: 'started' }
   | { type: 'stopped' }

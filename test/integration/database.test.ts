@@ -6,6 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedDatabase } from '../helpers/database.ts';
+import { niceOfThread, niceOfThreads } from '../helpers/threads.ts';
+import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
+import { StorageGuard } from '../../src/database/storage-guard.ts';
 import { applyMigrations, migrationStatus, readMigrations } from '../../src/database/migrate.ts';
 import { vectorArrayBytes, vectorBytes, vectorFromBytes, vectorTypeOid } from '../../src/repositories/vectors.ts';
 
@@ -116,6 +119,23 @@ test('vectors written in binary read back exactly as pgvector stores them, singl
     assert.deepEqual(vectorFromBytes(parsed.bytes), Float32Array.from([0.1, -2.5e-7, 3]));
   } finally {
     await pool.end();
+    await db.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the all-in-one database thread runs at the nice value it is given', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-db-'));
+  const before = niceOfThreads().filter((n) => n === 6).length;
+  const db = await startEmbeddedPostgres(
+    dir,
+    { maxConnections: 2, idleInTransactionMs: 60_000, threadNice: 6 },
+    new StorageGuard(dir, 0),
+  );
+  try {
+    assert.equal(niceOfThreads().filter((n) => n === 6).length, before + 1, 'one more thread at nice 6');
+    assert.equal(niceOfThread(process.pid), 0);
+  } finally {
     await db.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,9 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
 import { WorkerScoringRuntime } from '../../src/scoring/scoring-runtime.ts';
+import { niceOfThread, niceOfThreads } from '../helpers/threads.ts';
 import { FIXTURE_MODEL_DIR, fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
 
 let encoder: OnnxEncoder;
@@ -24,13 +24,8 @@ before(async () => {
 after(() => encoder.close());
 
 test('the encoder threads run at the configured nice value, the request thread at its own', () => {
-  // /proc/<pid>/task/<tid>/stat: the 17th field after the command's closing parenthesis is nice
-  const niceOf = (tid: string) => {
-    const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  };
-  const nices = readdirSync(`/proc/${process.pid}/task`).map(niceOf);
-  assert.equal(niceOf(String(process.pid)), 0, 'the main thread keeps its priority');
+  const nices = niceOfThreads();
+  assert.equal(niceOfThread(process.pid), 0, 'the main thread keeps its priority');
   assert.equal(nices.filter((n) => n === 7).length >= 2, true, `two encoder threads at nice 7: ${nices}`);
 });
 

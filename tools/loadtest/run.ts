@@ -3,8 +3,9 @@
  * (`npm start`), and db + two API + one worker processes on the embedded database — each under
  * CLIENTS concurrent clients mixing scoring, history queries and stats while a mining job runs.
  * A separate prober (its own thread: prober.ts) measures what a load balancer and a dashboard see
- * meanwhile: `GET /healthz` and the GraphQL `health` query, every PROBE_MS. Bounded in requests and time; prints latency
- * percentiles, throughput, failures, lost records and the peak RSS of the service processes.
+ * meanwhile: `GET /healthz` and the GraphQL `health` query, every PROBE_MS. Bounded in requests
+ * and time; prints latency percentiles, throughput, failures, lost records and the peak RSS of
+ * the service processes.
  * Each client is a service with its own API key, as in production. LOADTEST_SHAPE=all (or db)
  * runs one shape only.
  */

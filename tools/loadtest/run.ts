@@ -284,7 +284,7 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
 }
 
 const header =
-  `Load test (\`npm run loadtest\`, about 3 minutes): the service as real processes on this machine's ` +
+  `Load test (\`npm run loadtest\`, one to three minutes): the service as real processes on this machine's ` +
   `2 cores, clients in the load-test process, a health prober (every ${PROBE_MS} ms) in a thread of its own ` +
   `there (its own event loop, as a load balancer's checker has); model ` +
   `${path.basename(modelDir)}; one mining job runs during the load.`;

@@ -119,6 +119,11 @@ function prepare(dataDir: string, storage: StorageGuard): void {
   process.umask(0o077);
 }
 
+/** The all-in-one mode's database thread: how it serves, and its nice value (0 = the process's). */
+export interface DatabaseThreadOptions extends ServeOptions {
+  threadNice?: number;
+}
+
 /** libpq convention: host names the socket folder; no password (only this user reaches it). */
 export function socketUrl(dataDir: string): string {
   return `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(dataDir)}`;
@@ -176,7 +181,7 @@ export async function serveEmbeddedPostgres(
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
-  options: ServeOptions & { threadNice?: number },
+  options: DatabaseThreadOptions,
   storage: StorageGuard,
   onError: (message: string, error: unknown) => void = () => {},
 ): Promise<EmbeddedPostgres> {
@@ -214,7 +219,7 @@ export async function startEmbeddedPostgres(
 }
 
 export type DatabaseThreadRequest =
-  | { type: 'start'; dataDir: string; options: ServeOptions & { threadNice?: number } }
+  | { type: 'start'; dataDir: string; options: DatabaseThreadOptions }
   | { type: 'stop' };
 export type DatabaseThreadReply =
   | { type: 'started' }

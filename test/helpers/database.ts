@@ -2,6 +2,15 @@
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
 import { StorageGuard } from '../../src/database/storage-guard.ts';
 
-export function startEmbeddedDatabase(dataDir: string, maxConnections = 4, idleInTransactionMs = 60_000) {
-  return startEmbeddedPostgres(dataDir, { maxConnections, idleInTransactionMs }, new StorageGuard(dataDir, 0));
+export function startEmbeddedDatabase(
+  dataDir: string,
+  maxConnections = 4,
+  idleInTransactionMs = 60_000,
+  threadNice = 0,
+) {
+  return startEmbeddedPostgres(
+    dataDir,
+    { maxConnections, idleInTransactionMs, threadNice },
+    new StorageGuard(dataDir, 0),
+  );
 }

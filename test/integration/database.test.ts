@@ -7,8 +7,6 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedDatabase } from '../helpers/database.ts';
 import { niceOfThread, niceOfThreads } from '../helpers/threads.ts';
-import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
-import { StorageGuard } from '../../src/database/storage-guard.ts';
 import { applyMigrations, migrationStatus, readMigrations } from '../../src/database/migrate.ts';
 import { vectorArrayBytes, vectorBytes, vectorFromBytes, vectorTypeOid } from '../../src/repositories/vectors.ts';
 
@@ -127,11 +125,7 @@ test('vectors written in binary read back exactly as pgvector stores them, singl
 test('the all-in-one database thread runs at the nice value it is given', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-db-'));
   const before = niceOfThreads().filter((n) => n === 6).length;
-  const db = await startEmbeddedPostgres(
-    dir,
-    { maxConnections: 2, idleInTransactionMs: 60_000, threadNice: 6 },
-    new StorageGuard(dir, 0),
-  );
+  const db = await startEmbeddedDatabase(dir, 2, 60_000, 6);
   try {
     assert.equal(niceOfThreads().filter((n) => n === 6).length, before + 1, 'one more thread at nice 6');
     assert.equal(niceOfThread(process.pid), 0);

@@ -5,6 +5,7 @@
  * Started with a `start` message; on `stop` it posts its latencies and failures and exits.
  */
 import { parentPort } from 'node:worker_threads';
+import { graphql, timed } from './requests.ts';
 
 export interface ProberStart {
   type: 'start';
@@ -22,33 +23,15 @@ export interface ProberResult {
 let running = true;
 const result: ProberResult = { healthz: [], health: [], failures: [] };
 
-async function timed(into: number[], name: string, run: () => Promise<void>): Promise<void> {
-  const started = performance.now();
-  try {
-    await run();
-    into.push(performance.now() - started);
-  } catch (error) {
-    result.failures.push(`${name}: ${(error as Error).message.slice(0, 200)}`);
-  }
-}
-
 async function probe({ apis, key, probeMs }: ProberStart): Promise<void> {
   for (let i = 0; running; i++) {
     const api = apis[i % apis.length];
-    await timed(result.healthz, 'GET /healthz', async () => {
+    await timed(result.healthz, result.failures, 'GET /healthz', async () => {
       const response = await fetch(`${api}/healthz`);
       if (response.status !== 200) throw new Error(`status ${response.status}`);
       await response.text();
     });
-    await timed(result.health, 'health (GraphQL)', async () => {
-      const response = await fetch(`${api}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({ query: '{ health { status } }' }),
-      });
-      const body = (await response.json()) as { errors?: unknown };
-      if (response.status !== 200 || body.errors) throw new Error(`${response.status} ${JSON.stringify(body.errors)}`);
-    });
+    await timed(result.health, result.failures, 'health (GraphQL)', () => graphql(api, key, '{ health { status } }'));
     await new Promise((resolve) => setTimeout(resolve, probeMs));
   }
   parentPort!.postMessage(result);

@@ -17,6 +17,7 @@ import { SOCKET_NAME, socketUrl } from '../../src/database/embedded-postgres.ts'
 import { writeReadmeSection } from '../readme-section.ts';
 import { startTsWorker } from '../../src/lib/ts-worker.ts';
 import type { ProberResult, ProberStart } from './prober.ts';
+import { graphql, timed } from './requests.ts';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 16);
 const REQUESTS = Number(process.env.REQUESTS ?? 2000);
@@ -108,16 +109,8 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
   try {
     const apis = await shape.start(dataDir, spawnRole);
     let next = 0;
-    const gql = async (query: string, variables: object = {}, key = ADMIN): Promise<any> => {
-      const response = await fetch(`${apis[next++ % apis.length]}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = await response.json();
-      if (response.status !== 200 || body.errors) throw new Error(`${response.status} ${JSON.stringify(body.errors)}`);
-      return body.data;
-    };
+    const gql = (query: string, variables: object = {}, key = ADMIN) =>
+      graphql(apis[next++ % apis.length], key, query, variables);
 
     const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8')
       .split('\n')
@@ -203,15 +196,7 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
       [...Object.keys(operations), 'health (GraphQL)', 'GET /healthz'].map((k) => [k, []]),
     );
     const failures: string[] = [];
-    const timed = async (name: string, run: () => Promise<unknown>) => {
-      const t0 = performance.now();
-      try {
-        await run();
-        latencies[name].push(performance.now() - t0);
-      } catch (error) {
-        failures.push(`${name}: ${(error as Error).message.slice(0, 200)}`);
-      }
-    };
+    const time = (name: string, run: () => Promise<unknown>) => timed(latencies[name], failures, name, run);
     let issued = 0;
     const started = performance.now();
     const deadline = started + MAX_SECONDS * 1000;
@@ -225,7 +210,7 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
       keys.map(async (key) => {
         while (issued < REQUESTS && performance.now() < deadline) {
           const name = mix[issued++ % mix.length];
-          await timed(name, () => operations[name](key));
+          await time(name, () => operations[name](key));
         }
       }),
     );

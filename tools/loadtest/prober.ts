@@ -1,8 +1,10 @@
 /**
  * The load test's health prober, in a thread of its own: like a load balancer's health checker it
  * has its own event loop, so its timings are the service's answers, not the wait for the clients'
- * JSON work on the load generator's event loop (it still shares the machine's cores with them).
- * Started with a `start` message; on `stop` it posts its latencies and failures and exits.
+ * JSON work (clients.ts). It runs at the normal priority, the clients lower: a balancer's checker
+ * does not wait for the callers' CPU either. It still shares this machine's cores with the service.
+ * Posts 'ready' once loaded; started with a `start` message; on `stop` posts its latencies and
+ * failures and exits.
  */
 import { parentPort } from 'node:worker_threads';
 import { graphql, timed } from './requests.ts';
@@ -45,3 +47,4 @@ parentPort!.on('message', (message: ProberStart | { type: 'stop' }) => {
     void probing?.then(() => parentPort!.close());
   }
 });
+parentPort!.postMessage('ready');

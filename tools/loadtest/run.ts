@@ -6,8 +6,8 @@
  * meanwhile: `GET /healthz` and the GraphQL `health` query, every PROBE_MS. Bounded in requests
  * and time; prints latency percentiles, throughput, failures, lost records and the peak RSS of
  * the service processes.
- * Each client is a service with its own API key, as in production. LOADTEST_SHAPE=all (or db)
- * runs one shape only.
+ * Each client is a service with its own API key, as in production; the clients run in clients.ts.
+ * LOADTEST_SHAPE=all (or db) runs one shape only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,13 +16,16 @@ import path from 'node:path';
 import { SOCKET_NAME, socketUrl } from '../../src/database/embedded-postgres.ts';
 import { writeReadmeSection } from '../readme-section.ts';
 import { startTsWorker } from '../../src/lib/ts-worker.ts';
+import type { Worker } from 'node:worker_threads';
 import type { ProberResult, ProberStart } from './prober.ts';
-import { graphql, timed } from './requests.ts';
+import type { ClientsResult, ClientsStart } from './clients.ts';
+import { graphql } from './requests.ts';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 16);
 const REQUESTS = Number(process.env.REQUESTS ?? 2000);
 const MAX_SECONDS = Number(process.env.MAX_SECONDS ?? 300);
 const PROBE_MS = Number(process.env.PROBE_MS ?? 50);
+const CLIENT_NICE = Number(process.env.LOADTEST_CLIENT_NICE ?? 10);
 const ADMIN = 'loadtest-admin-key-0123456789';
 const modelDir = process.env.NEGLABEL_MODEL_DIR ?? path.resolve('models/emoji-clip-small');
 const GOALS = { healthP95Ms: 50, healthzP95Ms: 10 };
@@ -82,6 +85,19 @@ function peakRss(pid: number): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
+/**
+ * A load-test thread (prober.ts, clients.ts): it posts 'ready' once loaded, then its result when
+ * done. Both are started only when both are ready, so the prober measures the load, not a quiet
+ * start.
+ */
+function loadTestThread<T>(file: string): { worker: Worker; ready: Promise<void>; result: Promise<T> } {
+  const worker = startTsWorker(new URL(file, import.meta.url));
+  const failed = new Promise<never>((_resolve, reject) => worker.once('error', reject));
+  const ready = Promise.race([new Promise<void>((resolve) => worker.once('message', () => resolve())), failed]);
+  const result = ready.then(() => Promise.race([new Promise<T>((resolve) => worker.once('message', resolve)), failed]));
+  return { worker, ready, result };
+}
+
 const pct = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
@@ -138,9 +154,6 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
       })
     ).startMining.id;
 
-    const images = ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'gray256.png', 'rgba240.png', 'tiny8.png'].map(
-      (f) => readFileSync(path.join('test/fixtures/clip-tiny-random/images', f)),
-    );
     const keys: string[] = [];
     for (let c = 0; c < CLIENTS; c++)
       keys.push(
@@ -150,79 +163,32 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
           })
         ).createApiKey.key,
       );
-    const operations: Record<string, (key: string) => Promise<unknown>> = {
-      scoreImages: (key) =>
-        gql(
-          'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score isOOD recordId } }',
-          {
-            i: {
-              taxonomyId,
-              images: [
-                {
-                  data: Buffer.concat([
-                    images[Math.floor(Math.random() * images.length)],
-                    Buffer.from(String(Math.random())),
-                  ]).toString('base64'),
-                },
-              ],
-            },
-          },
-          key,
-        ),
-      scoringRecords: (key) =>
-        gql(
-          'query($t: ID!) { scoringRecords(filter: { taxonomyId: $t, decision: OOD }, first: 20) { edges { node { ' +
-            'id score } } } }',
-          { t: taxonomyId },
-          key,
-        ),
-      scoringStats: (key) =>
-        gql(
-          'query($t: ID!) { scoringStats(filter: { taxonomyId: $t }, interval: HOUR) { total oodRate } }',
-          { t: taxonomyId },
-          key,
-        ),
-    };
-    const mix = [
-      'scoreImages',
-      'scoreImages',
-      'scoreImages',
-      'scoreImages',
-      'scoringRecords',
-      'scoringRecords',
-      'scoringStats',
-    ];
-    const latencies: Record<string, number[]> = Object.fromEntries(
-      [...Object.keys(operations), 'health (GraphQL)', 'GET /healthz'].map((k) => [k, []]),
-    );
-    const failures: string[] = [];
-    const time = (name: string, run: () => Promise<unknown>) => timed(latencies[name], failures, name, run);
-    let issued = 0;
+    const prober = loadTestThread<ProberResult>('./prober.ts');
+    const clients = loadTestThread<ClientsResult>('./clients.ts');
+    await Promise.all([prober.ready, clients.ready]);
     const started = performance.now();
-    const deadline = started + MAX_SECONDS * 1000;
-    const prober = startTsWorker(new URL('./prober.ts', import.meta.url));
-    const probed = new Promise<ProberResult>((resolve, reject) => {
-      prober.once('message', resolve);
-      prober.once('error', reject);
-    });
-    prober.postMessage({ type: 'start', apis, key: ADMIN, probeMs: PROBE_MS } satisfies ProberStart);
-    await Promise.all(
-      keys.map(async (key) => {
-        while (issued < REQUESTS && performance.now() < deadline) {
-          const name = mix[issued++ % mix.length];
-          await time(name, () => operations[name](key));
-        }
-      }),
-    );
-    prober.postMessage({ type: 'stop' });
-    const probes = await probed;
-    latencies['GET /healthz'] = probes.healthz;
-    latencies['health (GraphQL)'] = probes.health;
+    prober.worker.postMessage({ type: 'start', apis, key: ADMIN, probeMs: PROBE_MS } satisfies ProberStart);
+    clients.worker.postMessage({
+      apis,
+      keys,
+      taxonomyId,
+      requests: REQUESTS,
+      maxSeconds: MAX_SECONDS,
+      nice: CLIENT_NICE,
+    } satisfies ClientsStart);
+    const { latencies: clientLatencies, failures } = await clients.result;
+    prober.worker.postMessage({ type: 'stop' });
+    const probes = await prober.result;
+    const latencies: Record<string, number[]> = {
+      ...clientLatencies,
+      'health (GraphQL)': probes.health,
+      'GET /healthz': probes.healthz,
+    };
     failures.push(...probes.failures);
     const seconds = (performance.now() - started) / 1000;
     const miningStatus = (await gql('query($id: ID!) { miningJob(id: $id) { status phase } }', { id: second }))
       .miningJob;
-    const done = Object.keys(operations).reduce((a, k) => a + latencies[k].length, 0);
+    const done = Object.values(clientLatencies).reduce((a, values) => a + values.length, 0);
     const records = (
       await gql('query($t: ID!) { scoringStats(filter: { taxonomyId: $t }) { total } }', { t: taxonomyId })
     ).scoringStats.total;
@@ -270,9 +236,10 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
 
 const header =
   `Load test (\`npm run loadtest\`, one to three minutes): the service as real processes on this machine's ` +
-  `2 cores, clients in the load-test process, a health prober (every ${PROBE_MS} ms) in a thread of its own ` +
-  `there (its own event loop, as a load balancer's checker has); model ` +
-  `${path.basename(modelDir)}; one mining job runs during the load.`;
+  `2 cores; the clients in a thread of their own at nice ${CLIENT_NICE} (they stand in for other machines, so ` +
+  `they get the cycles the service leaves; \`LOADTEST_CLIENT_NICE=0\` runs them at its priority); a health ` +
+  `prober (every ${PROBE_MS} ms) in another thread at normal priority, as a load balancer's checker has its ` +
+  `own CPU; model ${path.basename(modelDir)}; one mining job runs during the load.`;
 const sections = [header, ''];
 let failed = false;
 for (const shape of SHAPES.filter((s) => s.name.startsWith(process.env.LOADTEST_SHAPE ?? ''))) {

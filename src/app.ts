@@ -133,6 +133,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       leaseSeconds: config.jobLeaseSeconds,
       // The embedded database belongs to this process alone: whatever was running died with the last one.
       soleWorker: database.embedded,
+      mathThreadNice: config.encoderNice,
     },
   );
   const services: Services = {

@@ -47,7 +47,7 @@ export interface Config {
   executionProviders: ExecutionProvider[];
   /** image preprocessing (NEGLABEL_PREPROCESSING): exact (Pillow parity) or fast (libvips) */
   preprocessing: PreprocessingMode;
-  /** nice value of the encoder threads (NEGLABEL_ENCODER_NICE): they yield to the request thread */
+  /** nice value of the encoder and mining-math threads (NEGLABEL_ENCODER_NICE): they yield to the rest */
   encoderNice: number;
   batchMaxSize: number;
   batchWindowMs: number;
@@ -176,7 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     dbStatementTimeoutMs: int(env, 'NEGLABEL_DB_STATEMENT_TIMEOUT_MS', 60_000, 0),
     dbIdleInTransactionTimeoutMs: int(env, 'NEGLABEL_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 0),
     minFreeDiskBytes: int(env, 'NEGLABEL_MIN_FREE_DISK_MB', 256, 0, 1_000_000_000) * 1_048_576,
-    databaseNice: int(env, 'NEGLABEL_DATABASE_NICE', 5, 0, 19),
+    databaseNice: int(env, 'NEGLABEL_DATABASE_NICE', 10, 0, 19),
     keepAliveTimeoutMs: int(env, 'NEGLABEL_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000),
     headersTimeoutMs: int(env, 'NEGLABEL_HEADERS_TIMEOUT_MS', 66_000, 1000),
     shutdownTimeoutMs: int(env, 'NEGLABEL_SHUTDOWN_TIMEOUT_MS', 30_000, 1000),
@@ -185,7 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     defaultModelDir: env.NEGLABEL_MODEL_DIR ? path.resolve(root, env.NEGLABEL_MODEL_DIR) : undefined,
     executionProviders: executionProviders(env.NEGLABEL_EXECUTION_PROVIDERS),
     preprocessing: preprocessingMode(env.NEGLABEL_PREPROCESSING),
-    encoderNice: int(env, 'NEGLABEL_ENCODER_NICE', 10, 0, 19),
+    encoderNice: int(env, 'NEGLABEL_ENCODER_NICE', 15, 0, 19),
     encoderWorkers: int(env, 'NEGLABEL_ENCODER_WORKERS', Math.max(1, os.availableParallelism()), 1, 64),
     batchMaxSize: int(env, 'NEGLABEL_BATCH_MAX_SIZE', 32, 1, 1024),
     batchWindowMs: int(env, 'NEGLABEL_BATCH_WINDOW_MS', 5, 0, 1000),

@@ -3,6 +3,7 @@
  * from ONNX Runtime's matrix product, then a quickselect quantile per candidate.
  */
 import { parentPort } from 'node:worker_threads';
+import { lowerThisThreadPriority } from '../lib/thread-priority.ts';
 import { SimilarityKernel } from '../inference/similarity-kernel.ts';
 import { statisticsOfRows, type CandidateStatistics } from '../neglabel/mining.ts';
 
@@ -17,8 +18,11 @@ parentPort!.once(
     dim: number;
     percentile: number;
     threads: number;
+    threadNice: number;
   }) => {
     const { candidates, ids, dim, percentile } = request;
+    // before ONNX Runtime starts its threads: they inherit this thread's priority
+    lowerThisThreadPriority(request.threadNice);
     const n = candidates.length / dim;
     const k = ids.length / dim;
     const kernel = await SimilarityKernel.create(request.threads);

@@ -54,6 +54,8 @@ export class MiningRunner {
       leaseSeconds: number;
       /** the database is this process's alone (all-in-one embedded): leases left at start are dead */
       soleWorker: boolean;
+      /** nice value of the mining-math thread (Linux) */
+      mathThreadNice: number;
     },
   ) {}
 
@@ -167,6 +169,7 @@ export class MiningRunner {
         stack(idEmbeddings, dim),
         dim,
         parameters.percentile,
+        this.options.mathThreadNice,
       );
       const mined = mineNegativeSet(corpus, stats, version.labels, parameters);
       const kept = mined.indices.length;

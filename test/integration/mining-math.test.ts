@@ -4,6 +4,7 @@ import { candidateStatisticsInWorker } from '../../src/jobs/mining-math.ts';
 import { candidateStatistics, selectNegatives } from '../../src/neglabel/mining.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
 import { randomUnitVectors } from '../../src/neglabel/random.ts';
+import { niceOfThread, niceOfThreads } from '../helpers/threads.ts';
 
 test(
   'the ONNX Runtime mining path equals the JavaScript reference (1e-5) and selects the same negatives up to ' +
@@ -42,3 +43,21 @@ test(
     });
   },
 );
+
+test('the mining-math thread and the ONNX Runtime threads it starts run at the nice value they are given', async () => {
+  const dim = 64;
+  const before = niceOfThreads().filter((n) => n === 8).length;
+  let most = 0;
+  // sampled while the worker runs: it and its thread pool exist only for the computation
+  const sampler = setInterval(() => {
+    most = Math.max(most, niceOfThreads().filter((n) => n === 8).length - before);
+  }, 2);
+  try {
+    await candidateStatisticsInWorker(randomUnitVectors(20_000, dim, 7), randomUnitVectors(300, dim, 8), dim, 0.95, 8);
+  } finally {
+    clearInterval(sampler);
+  }
+  // the worker's own thread and ONNX Runtime's second intra-op thread (the caller is the first)
+  assert.ok(most >= 2, `threads seen at nice 8: ${most}`);
+  assert.equal(niceOfThread(process.pid), 0, 'the calling thread keeps its priority');
+});

@@ -27,6 +27,41 @@ test('/readyz answers 503 within its bound while the database is wedged, and 200
   }
 });
 
+test('health checks do not wait for a database that answered a moment ago, and still report it wedged', async () => {
+  const app = await startTestApp();
+  const readyz = async () => {
+    const started = Date.now();
+    const response = await fetch(`${app.url}/readyz`);
+    return { status: response.status, body: await response.json(), ms: Date.now() - started };
+  };
+  try {
+    assert.equal((await readyz()).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the next check starts a new probe
+    const client = await app.database.pool.connect();
+    try {
+      await client.query('BEGIN'); // the one backend is held: the new probe waits
+      const wedged = Date.now();
+      const first = await readyz();
+      assert.equal(first.status, 200, 'the probe of a second ago answers while the new one runs');
+      assert.ok(first.ms < 500, `answered after ${first.ms} ms`);
+      let last = first;
+      while (last.status === 200 && Date.now() - wedged < 6000) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        last = await readyz();
+      }
+      assert.equal(last.status, 503, 'reported once the running probe times out');
+      assert.match(last.body.hint, /unreachable/);
+      assert.ok(Date.now() - wedged < 4000, `reported after ${Date.now() - wedged} ms`);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+    assert.equal((await readyz()).status, 200, 'a recovery shows at the next probe');
+  } finally {
+    await app.close();
+  }
+});
+
 test('SIGTERM exits by the shutdown deadline even when a client never finishes its request', async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-deadline-'));
   const port = randomPort();

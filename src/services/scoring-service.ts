@@ -13,7 +13,7 @@ import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
 import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
-import type { TaxonomyRow, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
+import type { TaxonomyRow, TaxonomyVersionHead } from '../repositories/taxonomy-repository.ts';
 import { stack } from '../inference/vectors.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import { type ImageInput, thumbnailOf } from './images.ts';
@@ -47,7 +47,7 @@ export interface ScoreImagesInput {
 /** What scoring against a taxonomy version needs: the taxonomy (thresholds, memory), the version, its bank. */
 interface Prepared {
   taxonomy: TaxonomyRow;
-  version: TaxonomyVersionRow;
+  version: TaxonomyVersionHead;
   loaded: LoadedBank;
 }
 
@@ -124,7 +124,7 @@ export class ScoringService {
     this.banks = new LruCache(8, (key) => runtime.dropBank(key));
   }
 
-  private async bankFor(version: TaxonomyVersionRow): Promise<LoadedBank> {
+  private async bankFor(version: TaxonomyVersionHead): Promise<LoadedBank> {
     const setId = version.activeNegativeSetId;
     if (!setId) {
       throw new ConflictError(
@@ -138,10 +138,12 @@ export class ScoringService {
     let bank = this.banks.get(key);
     if (!bank) {
       bank = (async () => {
+        // the labels are read once, here: a version's labels never change
+        const full = (await this.taxonomies.versionById(version.id))!;
         const negatives = await this.sets.loadBank(setId);
         // a set mined with its own ID-label embeddings (CSP's ensemble) scores with them
         const dim = negatives.embeddings[0].length;
-        const idEmbeddings = negatives.idLabelEmbeddings ?? stack(await this.taxonomies.labelEmbeddings(version), dim);
+        const idEmbeddings = negatives.idLabelEmbeddings ?? stack(await this.taxonomies.labelEmbeddings(full), dim);
         const set = await this.sets.find(setId);
         const bank: LabelBank = {
           dim,
@@ -156,7 +158,7 @@ export class ScoringService {
           key,
           dim,
           setId,
-          idLabels: version.labels,
+          idLabels: full.labels,
           negativeLabels: negatives.words,
           negativePrompts: negatives.prompts,
           logitScale: version.logitScale,
@@ -170,7 +172,7 @@ export class ScoringService {
 
   /** The taxonomy, its version and the version's loaded bank; embedding and scoring follow. */
   private async prepare(taxonomyId: string, versionNumber: number | null | undefined): Promise<Prepared> {
-    const { taxonomy, version } = await this.taxonomies.withVersion(taxonomyId, versionNumber);
+    const { taxonomy, version } = await this.taxonomies.withVersionHead(taxonomyId, versionNumber);
     return { taxonomy, version, loaded: await this.bankFor(version) };
   }
 
@@ -218,7 +220,7 @@ export class ScoringService {
         { field: 'thresholdSpace' },
         'INVALID_PARAMETER',
       );
-    const { taxonomy, version } = await this.taxonomies.withVersion(input.taxonomyId, input.version);
+    const { taxonomy, version } = await this.taxonomies.withVersionHead(input.taxonomyId, input.version);
     // the record's decision is always the taxonomy's (dashboards count it): in adaptive mode its
     // adaptive threshold once calibrated, else its static one. A caller's own threshold decides
     // its answer and is recorded beside it (in adaptive mode on the adaptive score by default).

@@ -187,19 +187,26 @@ export class TaxonomyService {
 
   /** The given version number, or the latest. */
   async version(taxonomyId: string, version?: number | null): Promise<TaxonomyVersionRow> {
-    return (await this.withVersion(taxonomyId, version)).version;
-  }
-
-  /** The taxonomy and its given version (or the latest), each read once. */
-  async withVersion(taxonomyId: string, version?: number | null) {
-    const taxonomy = await this.require(taxonomyId);
+    await this.require(taxonomyId);
     const row =
       version == null
         ? await this.repository.latestVersion(taxonomyId)
         : await this.repository.version(taxonomyId, version);
     if (!row)
       throw new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
-    return { taxonomy, version: row };
+    return row;
+  }
+
+  /**
+   * The taxonomy and the head of its given version (or the latest), without the version's labels,
+   * in one statement: what scoring reads on every request.
+   */
+  async withVersionHead(taxonomyId: string, version?: number | null) {
+    const found = isUuid(taxonomyId) ? await this.repository.withVersionHead(taxonomyId, version ?? null) : null;
+    if (!found) throw new NotFoundError('Taxonomy', taxonomyId, 'query `taxonomies` for the ids that exist');
+    if (!found.version)
+      throw new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
+    return { taxonomy: found.taxonomy, version: found.version };
   }
 
   /** A page of taxonomies, newest first; `only` limits it to those ids (a scoped key's). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { candidateStatisticsInWorker } from '../../src/jobs/mining-math.ts';
-import { candidateStatistics, selectNegatives } from '../../src/neglabel/mining.ts';
+import { candidateStatisticsInWorker, mineInWorker } from '../../src/jobs/mining-math.ts';
+import { candidateStatistics, mineNegativeSet, selectNegatives } from '../../src/neglabel/mining.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
 import { randomUnitVectors } from '../../src/neglabel/random.ts';
 import { niceOfThread, niceOfThreads } from '../helpers/threads.ts';
@@ -60,4 +60,39 @@ test('the mining-math thread and the ONNX Runtime threads it starts run at the n
   // the worker's own thread and ONNX Runtime's second intra-op thread (the caller is the first)
   assert.ok(most >= 2, `threads seen at nice 8: ${most}`);
   assert.equal(niceOfThread(process.pid), 0, 'the calling thread keeps its priority');
+});
+
+test('the negative set selected in the mining thread is the one the selection gives on its statistics', async () => {
+  const dim = 32;
+  const n = 5000;
+  const corpus: CorpusWord[] = Array.from({ length: n }, (_, i) => ({
+    text: i === 7 ? 'label 3' : `w${i}`, // an exact duplicate of an ID label: excluded
+    pos: i % 4 === 0 ? 'adjective' : 'noun',
+  }));
+  const idLabels = Array.from({ length: 40 }, (_, i) => `label ${i}`);
+  const options = {
+    selectionRatio: 0.2,
+    count: null,
+    excludeNearDuplicates: true,
+    nearDuplicateThreshold: 0.5,
+    groups: 3,
+    seed: 11,
+  };
+  const { stats, mined } = await mineInWorker(randomUnitVectors(n, dim, 1), randomUnitVectors(40, dim, 2), dim, 0.9, {
+    corpus,
+    idLabels,
+    options,
+  });
+  const expected = mineNegativeSet(corpus, stats, idLabels, options);
+  assert.ok(expected.excluded >= 1 && expected.indices.length > 100);
+  assert.deepEqual(mined, expected);
+
+  await assert.rejects(
+    mineInWorker(randomUnitVectors(10, dim, 3), randomUnitVectors(4, dim, 4), dim, 0.9, {
+      corpus: corpus.slice(0, 10),
+      idLabels: idLabels.slice(0, 4),
+      options: { ...options, groups: 50 },
+    }),
+    /fewer than groups \(50\)/,
+  );
 });

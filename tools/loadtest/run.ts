@@ -1,6 +1,7 @@
 /**
  * `npm run loadtest`: the service as real processes (`src/main.ts`), in two shapes — all-in-one
- * (`npm start`), and db + two API + one worker processes on the embedded database — each under
+ * (`npm start`, also run with the clients at nice 0), and db + two API + one worker processes on
+ * the embedded database — each under
  * CLIENTS concurrent clients mixing scoring, history queries and stats while a mining job runs.
  * A separate prober (its own thread: prober.ts) measures what a load balancer and a dashboard see
  * meanwhile: `GET /healthz` and the GraphQL `health` query, every PROBE_MS. Bounded in requests
@@ -32,6 +33,8 @@ const GOALS = { healthP95Ms: 50, healthzP95Ms: 10 };
 
 interface Shape {
   name: string;
+  /** the clients' nice value, when not LOADTEST_CLIENT_NICE */
+  clientNice?: number;
   /** starts the processes; returns the API base URLs */
   start(dataDir: string, spawnRole: (env: Record<string, string>) => ChildProcess): Promise<string[]>;
 }
@@ -63,6 +66,12 @@ async function startApi(
 const SHAPES: Shape[] = [
   {
     name: 'all-in-one (`npm start`)',
+    start: async (_dataDir, spawnRole) => [await startApi(spawnRole, {})],
+  },
+  {
+    // the same with the clients competing for the cores as equals, for comparison with earlier runs
+    name: 'all-in-one, clients at nice 0',
+    clientNice: 0,
     start: async (_dataDir, spawnRole) => [await startApi(spawnRole, {})],
   },
   {
@@ -174,7 +183,7 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
       taxonomyId,
       requests: REQUESTS,
       maxSeconds: MAX_SECONDS,
-      nice: CLIENT_NICE,
+      nice: shape.clientNice ?? CLIENT_NICE,
     } satisfies ClientsStart);
     const { latencies: clientLatencies, failures } = await clients.result;
     prober.worker.postMessage({ type: 'stop' });
@@ -235,11 +244,12 @@ async function runShape(shape: Shape): Promise<{ lines: string[]; failed: boolea
 }
 
 const header =
-  `Load test (\`npm run loadtest\`, one to three minutes): the service as real processes on this machine's ` +
+  `Load test (\`npm run loadtest\`, two to four minutes): the service as real processes on this machine's ` +
   `2 cores; the clients in a thread of their own at nice ${CLIENT_NICE} (they stand in for other machines, so ` +
-  `they get the cycles the service leaves; \`LOADTEST_CLIENT_NICE=0\` runs them at its priority); a health ` +
-  `prober (every ${PROBE_MS} ms) in another thread at normal priority, as a load balancer's checker has its ` +
-  `own CPU; model ${path.basename(modelDir)}; one mining job runs during the load.`;
+  `they get the cycles the service leaves; the second run below puts them at the service's priority, as ` +
+  `earlier runs of this test had them); a health prober (every ${PROBE_MS} ms) in another thread at normal ` +
+  `priority, as a load balancer's checker has its own CPU; model ${path.basename(modelDir)}; one mining job ` +
+  `runs during the load.`;
 const sections = [header, ''];
 let failed = false;
 for (const shape of SHAPES.filter((s) => s.name.startsWith(process.env.LOADTEST_SHAPE ?? ''))) {

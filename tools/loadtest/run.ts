@@ -1,14 +1,14 @@
 /**
  * `npm run loadtest`: the service as real processes (`src/main.ts`), in two shapes — all-in-one
  * (`npm start`, also run with the clients at nice 0), and db + two API + one worker processes on
- * the embedded database — each under
- * CLIENTS concurrent clients mixing scoring, history queries and stats while a mining job runs.
+ * the embedded database — each under CLIENTS concurrent clients mixing scoring, history queries
+ * and stats while a mining job runs.
  * A separate prober (its own thread: prober.ts) measures what a load balancer and a dashboard see
  * meanwhile: `GET /healthz` and the GraphQL `health` query, every PROBE_MS. Bounded in requests
  * and time; prints latency percentiles, throughput, failures, lost records and the peak RSS of
  * the service processes.
  * Each client is a service with its own API key, as in production; the clients run in clients.ts.
- * LOADTEST_SHAPE=all (or db) runs one shape only.
+ * LOADTEST_SHAPE=all (or db) runs those shapes only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -110,8 +110,10 @@ test(
 );
 
 test('a mining job that meets a full disk pauses back in the queue and finishes once space is freed', async (t) => {
-  // enough corpus for several checkpoints (one per 4,096-prompt chunk)
-  const corpus = Array.from({ length: 12_000 }, (_, i) => ({ text: `ballast word ${i}`, partOfSpeech: 'NOUN' }));
+  // enough corpus that encoding outlasts the free-space check's one-second cache by several
+  // checkpoints (one per 4,096-prompt chunk, a few tenths of a second each here): with 12,000
+  // words a fast run finished the job inside that second and never saw the disk full
+  const corpus = Array.from({ length: 48_000 }, (_, i) => ({ text: `ballast word ${i}`, partOfSpeech: 'NOUN' }));
   const started = await app.graphql(
     'mutation($t: ID!, $c: [CorpusWordInput!]) { startMining(input: { taxonomyId: $t, corpus: $c, groups: 2 }) { ' +
       'id } }',

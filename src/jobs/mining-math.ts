@@ -58,26 +58,6 @@ export async function mineInWorker(
   selection: NonNullable<MiningMathRequest['selection']>,
   threadNice = 0,
 ): Promise<{ stats: CandidateStatistics; mined: MinedNegativeSet }> {
-  const { options } = selection;
-  const { stats, mined } = await runInWorker({
-    candidates,
-    ids,
-    dim,
-    percentile,
-    threadNice,
-    threads: 2,
-    selection: {
-      ...selection,
-      // only the selection's options: a job's parameters may carry a whole custom corpus
-      options: {
-        selectionRatio: options.selectionRatio,
-        count: options.count,
-        excludeNearDuplicates: options.excludeNearDuplicates,
-        nearDuplicateThreshold: options.nearDuplicateThreshold,
-        groups: options.groups,
-        seed: options.seed,
-      },
-    },
-  });
+  const { stats, mined } = await runInWorker({ candidates, ids, dim, percentile, threadNice, threads: 2, selection });
   return { stats, mined: mined! };
 }

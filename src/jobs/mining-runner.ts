@@ -7,6 +7,7 @@
  * transaction, which commits only while the lease is still this runner's.
  */
 import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { StorageGuard } from '../database/storage-guard.ts';
 import type { Encoder } from '../inference/encoder.ts';
@@ -163,6 +164,9 @@ export class MiningRunner {
         log,
       );
 
+      // the parameters without a custom corpus (that is `corpus` here): what the set stores, and the
+      // selection options sent to the mining thread
+      const { corpusWords, ...stored } = parameters;
       await checkpoint('mining', 0, corpus.length);
       // stacked a slice at a time: in one go, 70k candidates held the request thread ~150 ms
       const wordEmbeddings: Float32Array[] = [];
@@ -170,20 +174,19 @@ export class MiningRunner {
       for (let c = 0; c < candidates.length; c++) {
         wordEmbeddings.push(candidateEmbedding(candidates[c].prompts, embeddings, csp));
         stacked.set(wordEmbeddings[c], c * dim);
-        if (c % STACK_SLICE === STACK_SLICE - 1) await new Promise((resolve) => setImmediate(resolve));
+        if (c % STACK_SLICE === STACK_SLICE - 1) await nextTurn();
       }
       const { stats, mined } = await mineInWorker(
         stacked,
         stack(idEmbeddings, dim),
         dim,
         parameters.percentile,
-        { corpus, idLabels: version.labels, options: parameters },
+        { corpus, idLabels: version.labels, options: stored },
         this.options.mathThreadNice,
       );
       const kept = mined.indices.length;
 
       await checkpoint('saving', 0, kept);
-      const { corpusWords, ...stored } = parameters;
       const setId = await this.sets.saveActivateAndComplete(
         {
           taxonomyVersionId: version.id,

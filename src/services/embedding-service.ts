@@ -61,16 +61,12 @@ export class EmbeddingService {
   ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
     const decoded = await readImageInputs(images, this.limits, field);
-    // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding
-    // (unless these many images cannot exceed the budget, each counting at most maxImagePixels:
-    // reading their headers would cost the request thread for nothing)
-    const pixels =
-      decoded.length * this.limits.maxImagePixels <= this.limits.maxPixelsPerRequest
-        ? 0
-        : (await Promise.all(decoded.map((d) => declaredPixels(d.bytes)))).reduce(
-            (sum, p) => sum + Math.min(p, this.limits.maxImagePixels),
-            0,
-          );
+    // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding.
+    // Each image counts at most maxImagePixels, so headers are read only when these many images
+    // could exceed the budget (otherwise reading them costs the request thread for nothing).
+    const couldExceed = decoded.length * this.limits.maxImagePixels > this.limits.maxPixelsPerRequest;
+    const declared = couldExceed ? await Promise.all(decoded.map((d) => declaredPixels(d.bytes))) : [];
+    const pixels = declared.reduce((sum, p) => sum + Math.min(p, this.limits.maxImagePixels), 0);
     if (pixels > this.limits.maxPixelsPerRequest) {
       throw new InvalidInputError(
         `${field} declare ${pixels} pixels together, over the budget of ${this.limits.maxPixelsPerRequest} per ` +

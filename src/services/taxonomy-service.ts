@@ -79,6 +79,11 @@ export function validatePromptTemplate(template: string | null | undefined, fiel
 }
 
 /** A given logit scale, validated; null when none was given. */
+const noSuchTaxonomy = (id: string) => new NotFoundError('Taxonomy', id, 'query `taxonomies` for the ids that exist');
+
+const noSuchVersion = (taxonomyId: string, version: number | null | undefined) =>
+  new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
+
 function validateLogitScale(value: number | null | undefined): number | null {
   if (value == null) return null;
   if (!(Number.isFinite(value) && value > 0 && value <= 1000)) {
@@ -176,7 +181,7 @@ export class TaxonomyService {
 
   async require(id: string) {
     const taxonomy = await this.get(id);
-    if (!taxonomy) throw new NotFoundError('Taxonomy', id, 'query `taxonomies` for the ids that exist');
+    if (!taxonomy) throw noSuchTaxonomy(id);
     return taxonomy;
   }
 
@@ -192,8 +197,7 @@ export class TaxonomyService {
       version == null
         ? await this.repository.latestVersion(taxonomyId)
         : await this.repository.version(taxonomyId, version);
-    if (!row)
-      throw new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
+    if (!row) throw noSuchVersion(taxonomyId, version);
     return row;
   }
 
@@ -203,9 +207,8 @@ export class TaxonomyService {
    */
   async withVersionHead(taxonomyId: string, version?: number | null) {
     const found = isUuid(taxonomyId) ? await this.repository.withVersionHead(taxonomyId, version ?? null) : null;
-    if (!found) throw new NotFoundError('Taxonomy', taxonomyId, 'query `taxonomies` for the ids that exist');
-    if (!found.version)
-      throw new NotFoundError('Taxonomy version', String(version), `taxonomy ${taxonomyId} has no such version`);
+    if (!found) throw noSuchTaxonomy(taxonomyId);
+    if (!found.version) throw noSuchVersion(taxonomyId, version);
     return { taxonomy: found.taxonomy, version: found.version };
   }
 

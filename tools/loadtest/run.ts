@@ -63,17 +63,12 @@ async function startApi(
   return url;
 }
 
+const allInOne: Shape['start'] = async (_dataDir, spawnRole) => [await startApi(spawnRole, {})];
+
 const SHAPES: Shape[] = [
-  {
-    name: 'all-in-one (`npm start`)',
-    start: async (_dataDir, spawnRole) => [await startApi(spawnRole, {})],
-  },
-  {
-    // the same with the clients competing for the cores as equals, for comparison with earlier runs
-    name: 'all-in-one, clients at nice 0',
-    clientNice: 0,
-    start: async (_dataDir, spawnRole) => [await startApi(spawnRole, {})],
-  },
+  { name: 'all-in-one (`npm start`)', start: allInOne },
+  // the same with the clients competing for the cores as equals, for comparison with earlier runs
+  { name: 'all-in-one, clients at nice 0', clientNice: 0, start: allInOne },
   {
     name: 'db + 2 API + 1 worker processes',
     start: async (dataDir, spawnRole) => {

@@ -21,6 +21,7 @@ import { TaxonomyService } from './services/taxonomy-service.ts';
 import { AdaptiveMemories } from './scoring/adaptive-memory.ts';
 import { WorkerScoringRuntime } from './scoring/scoring-runtime.ts';
 import { MiningRunner } from './jobs/mining-runner.ts';
+import { buildSimilarityIndexes, type SimilarityIndexBuilds } from './jobs/similarity-indexes.ts';
 import { CorpusEmbeddingRepository } from './repositories/corpus-embedding-repository.ts';
 import { MiningJobRepository } from './repositories/mining-job-repository.ts';
 import { NegativeSetRepository } from './repositories/negative-set-repository.ts';
@@ -78,10 +79,13 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       migrationsDir: config.migrationsDir,
       statementTimeoutMs: config.dbStatementTimeoutMs,
       idleInTransactionTimeoutMs: config.dbIdleInTransactionTimeoutMs,
+      ddlLockTimeoutMs: config.ddlLockTimeoutMs,
+      ddlStatementTimeoutMs: config.ddlStatementTimeoutMs,
       minFreeDiskBytes: config.minFreeDiskBytes,
       embeddedThreadNice: config.databaseNice,
+      applicationName: `neglabel ${config.role} pid ${process.pid}`,
     },
-    (msg, fields) => logger.info(fields ?? {}, msg),
+    (level, msg, fields) => logger[level](fields ?? {}, msg),
   );
   const encoder = await OnnxEncoder.start({
     modelsDir: config.modelsDir,
@@ -101,7 +105,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const { prisma, pool } = database;
   const jobs = new MiningJobRepository(prisma, pool);
   const sets = new NegativeSetRepository(prisma, pool);
-  const records = new ScoringRecordRepository(pool, database.ddl, (message, fields) => logger.warn(fields, message));
+  const records = new ScoringRecordRepository(pool, database.ddl, !database.embedded);
   const embeddings = new EmbeddingService(encoder, {
     maxTexts: config.maxTextsPerRequest,
     maxImages: config.maxImagesPerRequest,
@@ -169,6 +173,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   let runnerStarted = false;
   let stopListening: (() => Promise<void>) | undefined;
   let retention: NodeJS.Timeout | undefined;
+  let indexBuilds: SimilarityIndexBuilds | undefined;
   try {
     if (servesApi) {
       await services.access.start(config.adminKey);
@@ -206,6 +211,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       }
     }
     if (servesApi) {
+      // similarity search is the API's: its indexes are built in the background, never on a request
+      indexBuilds = buildSimilarityIndexes(records, encoder.models(), logger);
       const metrics = createMetrics({ encoder, pool, rootFields, miningProgress: () => runner.current });
       http = await startHttpServer(config, services, logger, metrics);
       const bound = (http.server.address() as { address: string }).address;
@@ -219,6 +226,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     }
   } catch (error) {
     clearInterval(retention);
+    indexBuilds?.stop();
     await http?.close();
     await stopListening?.();
     if (runnerStarted) await runner.stop();
@@ -245,6 +253,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       // then release the workers and the database
       const steps: Array<[string, () => Promise<void>]> = [
         ['http', async () => server?.close()],
+        ['similarity index builds', async () => indexBuilds?.stop()],
         ['job notifications', async () => stopListening?.()],
         ['mining runner', () => runner.stop()],
         ['thumbnail retention', async () => clearInterval(retention)],

@@ -30,6 +30,9 @@ export interface Config {
   /** external Postgres only: statement_timeout and idle_in_transaction_session_timeout, ms */
   dbStatementTimeoutMs: number;
   dbIdleInTransactionTimeoutMs: number;
+  /** DDL sessions (migrations, similarity-index builds): lock wait and statement limits, ms */
+  ddlLockTimeoutMs: number;
+  ddlStatementTimeoutMs: number;
   /** free space kept on the embedded database's disk: writes stop below it (NEGLABEL_MIN_FREE_DISK_MB) */
   minFreeDiskBytes: number;
   /** nice value of the embedded database's thread in the all-in-one mode (NEGLABEL_DATABASE_NICE) */
@@ -175,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     dbMaxConnections: int(env, 'NEGLABEL_DB_MAX_CONNECTIONS', 64, 2, 1000),
     dbStatementTimeoutMs: int(env, 'NEGLABEL_DB_STATEMENT_TIMEOUT_MS', 60_000, 0),
     dbIdleInTransactionTimeoutMs: int(env, 'NEGLABEL_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, 0),
+    ddlLockTimeoutMs: int(env, 'NEGLABEL_DDL_LOCK_TIMEOUT_MS', 5_000, 1),
+    ddlStatementTimeoutMs: int(env, 'NEGLABEL_DDL_STATEMENT_TIMEOUT_MS', 3_600_000, 1),
     minFreeDiskBytes: int(env, 'NEGLABEL_MIN_FREE_DISK_MB', 256, 0, 1_000_000_000) * 1_048_576,
     databaseNice: int(env, 'NEGLABEL_DATABASE_NICE', 10, 0, 19),
     keepAliveTimeoutMs: int(env, 'NEGLABEL_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000),

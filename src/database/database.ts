@@ -20,40 +20,47 @@ export function embeddedDataDirOf(url: string): string | null {
   return host?.startsWith('/') && existsSync(path.join(host, LOCK_FILE)) ? host : null;
 }
 
-/** Advisory lock key of run-time DDL (distinct from the migrations' key). */
-const RUNTIME_DDL_LOCK = 72_707_369_001;
-
 export interface DatabaseOptions {
   databaseUrl?: string;
   /** the owner role's URL for migrations and runtime DDL; default databaseUrl */
   migrationDatabaseUrl?: string;
-  /** SET ROLE on every runtime connection */
+  /** the role every runtime connection acts as (set when the connection opens) */
   role?: string;
   dataDir: string;
   poolSize: number;
   migrationsDir: string;
   statementTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
+  /** DDL sessions (migrations, index builds): how long they wait for a lock, and run at most */
+  ddlLockTimeoutMs: number;
+  ddlStatementTimeoutMs: number;
   /** free space kept on the embedded database's disk */
   minFreeDiskBytes: number;
   /** nice value of the embedded database's thread (all-in-one mode; 0 = the process's priority) */
   embeddedThreadNice?: number;
+  /** what `pg_stat_activity.application_name` shows for this process's connections */
+  applicationName: string;
 }
+
+/** A connection of the owner role for DDL, with the DDL timeouts; ended by `close()` at the latest. */
+export type DdlSession = <T>(run: (client: pg.Client) => Promise<T>) => Promise<T>;
 
 export interface Database {
   pool: pg.Pool;
   /**
-   * Runs DDL the service needs at run time (per-model vector indexes) as the owner role: the
-   * runtime role may own nothing.
+   * Runs DDL as the owner role (the runtime role may own nothing) on a session of its own, with a
+   * lock timeout, so that a lock it waits for never queues other sessions behind it for long.
    */
-  ddl(sql: string): Promise<void>;
+  ddl: DdlSession;
   prisma: PrismaClient;
   embedded: boolean;
   /** NOTIFY on a channel (other processes' `listen` hears it; best effort) */
   notify(channel: string): Promise<void>;
   /**
-   * Calls `onNotify` for each NOTIFY on `channel`, on a connection of its own. The embedded
-   * database is one session, so its notifications reach no other connection: callers poll too.
+   * Calls `onNotify` for each NOTIFY on `channel`, on a connection of its own that is opened again
+   * (with backoff) whenever it is lost; `onNotify` also runs after each reconnection, since
+   * notifications sent meanwhile are gone. The embedded database is one session, so its
+   * notifications reach no other connection: callers poll too.
    */
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   /** refuses writes before the disk fills */
@@ -61,10 +68,41 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(
-  options: DatabaseOptions,
-  log: (msg: string, fields?: object) => void,
-): Promise<Database> {
+type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
+
+/** Session settings of a connection to an external Postgres; only those set (0 = none). */
+export function sessionSettings(settings: {
+  applicationName: string;
+  role?: string;
+  statementTimeoutMs: number;
+  lockTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  extra?: string[];
+}): pg.ClientConfig {
+  // the role is a startup option, so a connection either acts as it from its first statement or
+  // fails to open: it can never run a statement as the login role
+  const options = [...(settings.role ? [`-c role=${settings.role}`] : []), ...(settings.extra ?? [])];
+  return {
+    application_name: settings.applicationName,
+    ...(settings.statementTimeoutMs > 0 && { statement_timeout: settings.statementTimeoutMs }),
+    ...(settings.lockTimeoutMs && { lock_timeout: settings.lockTimeoutMs }),
+    ...(settings.idleInTransactionTimeoutMs && {
+      idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
+    }),
+    ...(options.length > 0 && { options: options.join(' ') }),
+  };
+}
+
+/** Why the runtime role could not be taken, as one line that says what to do. */
+function roleError(role: string, cause: string): Error {
+  return new Error(
+    `NEGLABEL_DATABASE_ROLE=${role} could not be set on a database connection (${cause}): create the role and ` +
+      `grant it to DATABASE_URL's user (GRANT ${role} TO <user>; see docs/database-roles.sql), or unset ` +
+      'NEGLABEL_DATABASE_ROLE',
+  );
+}
+
+export async function openDatabase(options: DatabaseOptions, log: Log): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   // the embedded database's disk is ours to watch, whether this process or a `db` process serves
   // it; an external Postgres reports a full disk itself
@@ -74,12 +112,6 @@ export async function openDatabase(
   );
   let url = options.databaseUrl;
   const poolSize = options.poolSize;
-  // PGlite ignores session parameters and cannot interrupt a statement (one WASM thread): its
-  // protection is that only this user's processes can reach it at all (embedded-postgres.ts).
-  let timeouts = {
-    statement_timeout: options.statementTimeoutMs,
-    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
-  };
   if (!url) {
     // PGlite is one backend: the embedded server hands it to one connection at a time, for a
     // whole transaction or extended-protocol exchange (pglite-server.ts), so a pool is safe
@@ -91,71 +123,150 @@ export async function openDatabase(
         threadNice: options.embeddedThreadNice,
       },
       storage,
-      (message, error) => log(message, { err: error instanceof Error ? error.message : error }),
+      (message, error) => log('info', message, { err: error instanceof Error ? error.message : error }),
     );
     url = embedded.url;
-    timeouts = { statement_timeout: 0, idle_in_transaction_session_timeout: 0 };
-    log('embedded postgres started on a private Unix socket', { dataDir: options.dataDir });
+    log('info', 'embedded postgres started on a private Unix socket', { dataDir: options.dataDir });
   }
+  // PGlite ignores session parameters and cannot interrupt a statement (one WASM thread): its
+  // protection is that only this user's processes can reach it at all (embedded-postgres.ts).
+  const external = embedded === undefined && embeddedDataDirOf(url) === null;
   const ownerUrl = options.migrationDatabaseUrl ?? url;
-  // migrations may build large indexes: no statement timeout for them
-  const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
-  owner.on('error', (error) => log('database pool error', { err: error.message }));
+  const ddlSettings: pg.ClientConfig = external
+    ? sessionSettings({
+        applicationName: `${options.applicationName} ddl`,
+        statementTimeoutMs: options.ddlStatementTimeoutMs,
+        lockTimeoutMs: options.ddlLockTimeoutMs,
+        // a statement of a session whose client went away (a process stopping mid-build) ends
+        extra: ['-c client_connection_check_interval=1000'],
+      })
+    : {};
+  const ddlSessions = new Set<pg.Client>();
+  const ddl: DdlSession = async (run) => {
+    const client = new pg.Client({ connectionString: ownerUrl, ...ddlSettings });
+    client.on('error', (error) => log('warn', 'DDL connection lost', { err: error.message }));
+    ddlSessions.add(client);
+    try {
+      await client.connect();
+      return await run(client);
+    } finally {
+      ddlSessions.delete(client);
+      await client.end().catch(() => {});
+    }
+  };
   try {
-    await applyMigrations(owner, options.migrationsDir, log);
+    await ddl((client) => applyMigrations(client, options.migrationsDir, (msg, fields) => log('info', msg, fields)));
   } catch (error) {
-    await owner.end();
     await embedded?.stop();
     throw error;
   }
-  if (embedded) await owner.end(); // one PGlite session: the runtime pool's single connection does everything
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, ...(timeouts.statement_timeout ? timeouts : {}) });
-  pool.on('error', (error) => log('database pool error', { err: error.message }));
-  if (options.role) {
-    // every runtime connection acts as the unprivileged role (see docs/database-roles.sql)
-    const role = options.role;
-    pool.on(
-      'connect',
-      (client) =>
-        void client.query(`SET ROLE "${role}"`).catch((error) => log('SET ROLE failed', { role, err: error.message })),
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    ...(external
+      ? sessionSettings({
+          applicationName: options.applicationName,
+          role: options.role,
+          statementTimeoutMs: options.statementTimeoutMs,
+          idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
+        })
+      : {}),
+  });
+  pool.on('error', (error) => log('warn', 'database pool error', { err: error.message }));
+  const role = options.role;
+  if (role && !external) {
+    // the embedded server ignores startup options: the role is set by statement
+    pool.on('connect', (client) => void client.query(`SET ROLE "${role}"`).catch(() => client.release(true)));
+  }
+  const fail = async (error: Error) => {
+    await pool.end().catch(() => {});
+    await embedded?.stop();
+    return error;
+  };
+  if (role) {
+    // one clear line and no start, rather than a service running as the schema owner
+    const acting = await pool.query<{ u: string }>('SELECT current_user AS u').then(
+      (r) => r.rows[0].u,
+      (error: Error) => error,
     );
+    if (acting instanceof Error) throw await fail(roleError(role, acting.message));
+    if (acting !== role) throw await fail(roleError(role, `connections act as ${acting}`));
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const listeners = new Set<() => Promise<void>>();
   return {
     pool,
     prisma,
     embedded: embedded !== undefined,
     storage,
+    ddl,
     async notify(channel) {
       await pool.query(`NOTIFY ${channel}`);
     },
     async listen(channel, onNotify) {
-      const client = new pg.Client({ connectionString: url });
-      client.on('error', (error) => log('notification connection lost: polling only', { err: error.message }));
-      client.on('notification', (message) => message.channel === channel && onNotify());
-      await client.connect();
-      await client.query(`LISTEN ${channel}`);
-      return () => client.end();
-    },
-    async ddl(sql) {
-      // several processes may start at once: one builds the index, the others find it built
-      const client = await (embedded ? pool : owner).connect();
-      try {
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock($1)', [RUNTIME_DDL_LOCK]);
-        await client.query(sql);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      } finally {
-        client.release();
-      }
+      let client: pg.Client | undefined;
+      let stopped = false;
+      let retry: NodeJS.Timeout | undefined;
+      const connect = async (attempt: number): Promise<void> => {
+        const next = new pg.Client({
+          connectionString: url,
+          ...(external
+            ? sessionSettings({ applicationName: `${options.applicationName} listen`, statementTimeoutMs: 0 })
+            : {}),
+        });
+        next.on('notification', (message) => message.channel === channel && onNotify());
+        next.on('error', (error) => {
+          if (stopped || client !== next) return;
+          client = undefined;
+          log('warn', 'notification connection lost: reconnecting (jobs are found by polling meanwhile)', {
+            channel,
+            err: error.message,
+          });
+          schedule(0);
+        });
+        try {
+          await next.connect();
+          await next.query(`LISTEN ${channel}`);
+        } catch (error) {
+          await next.end().catch(() => {});
+          if (attempt === 0 && !stopped) throw error;
+          log('warn', 'could not reopen the notification connection: retrying', {
+            channel,
+            attempt,
+            err: (error as Error).message,
+          });
+          schedule(attempt);
+          return;
+        }
+        if (stopped) return void (await next.end().catch(() => {}));
+        client = next;
+        if (attempt > 0) {
+          log('info', 'notification connection reopened', { channel, attempt });
+          onNotify(); // whatever was notified while it was down
+        }
+      };
+      const schedule = (attempt: number) => {
+        // backoff 0.5 s, 1 s, 2 s … up to 30 s
+        const delay = Math.min(30_000, 500 * 2 ** attempt);
+        retry = setTimeout(() => void connect(attempt + 1), delay);
+        retry.unref();
+      };
+      await connect(0);
+      const stop = async () => {
+        stopped = true;
+        clearTimeout(retry);
+        listeners.delete(stop);
+        await client?.end().catch(() => {});
+      };
+      listeners.add(stop);
+      return stop;
     },
     async close() {
+      for (const stop of [...listeners]) await stop();
+      // an index build in progress is abandoned (the server ends it once its client is gone)
+      await Promise.all([...ddlSessions].map((client) => client.end().catch(() => {})));
       await prisma.$disconnect();
       await pool.end();
-      if (!embedded) await owner.end();
       await embedded?.stop();
     },
   };

@@ -66,9 +66,12 @@ export async function migrationStatus(pool: pg.Pool, files: readonly MigrationFi
 // where that lock is re-entrant, so starters within one process also queue here.
 let inProcess: Promise<unknown> = Promise.resolve();
 
-/** Applies pending migrations, each in its own transaction; returns the names applied now. */
+/**
+ * Applies pending migrations, each in its own transaction; returns the names applied now. Takes a
+ * pool (a connection of it is used) or a connected client.
+ */
 export function applyMigrations(
-  pool: pg.Pool,
+  pool: pg.Pool | pg.Client,
   dir: string,
   log: (msg: string, fields?: object) => void,
 ): Promise<string[]> {
@@ -78,15 +81,21 @@ export function applyMigrations(
 }
 
 async function applyMigrationsLocked(
-  pool: pg.Pool,
+  pool: pg.Pool | pg.Client,
   dir: string,
   log: (msg: string, fields?: object) => void,
 ): Promise<string[]> {
   const files = readMigrations(dir);
-  const client = await pool.connect();
+  const pooled = 'idleCount' in pool ? await pool.connect() : null;
+  const client = pooled ?? (pool as pg.Client);
   const appliedNow: string[] = [];
   try {
+    // another starter may hold the lock through a long migration: wait for it as long as it takes,
+    // then let the migrations' own statements wait for table locks only as the session allows
+    const { rows: timeout } = await client.query<{ lock_timeout: string }>('SHOW lock_timeout');
+    await client.query('SET lock_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK]);
+    await client.query("SELECT set_config('lock_timeout', $1, false)", [timeout[0].lock_timeout]);
     await client.query(CREATE_TABLE);
     const { rows } = await client.query(
       `SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"`,
@@ -125,7 +134,7 @@ async function applyMigrationsLocked(
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]).catch(() => {});
-    client.release();
+    pooled?.release();
   }
   return appliedNow;
 }

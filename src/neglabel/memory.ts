@@ -39,16 +39,15 @@ export function memoryCapacity(eligible: number, policy: MemoryPolicy): number {
 }
 
 /**
- * The memory at snapshot `horizon`: from `sorted` (ascending by compareCandidates), the records with
- * id <= horizon, lowest first, skipping a caller once it holds its share, up to the capacity.
+ * The memory over the records of a snapshot: from `sorted` (the snapshot's records, ascending by
+ * compareCandidates), lowest first, skipping a caller once it holds its share, up to the capacity.
  * `eligible` is the number of records at the snapshot when `sorted` holds only some of them (each
- * caller's lowest, which is all the memory can take); by default it is counted from `sorted`.
+ * caller's lowest, which is all the memory can take); by default it is `sorted.length`.
  */
 export function selectMemory(
   sorted: readonly MemoryCandidate[],
-  horizon: number,
   policy: MemoryPolicy,
-  eligible = sorted.filter((c) => c.id <= horizon).length,
+  eligible = sorted.length,
 ): MemoryCandidate[] {
   const capacity = memoryCapacity(eligible, policy);
   const perCaller = Math.max(1, Math.floor(policy.maxCallerShare * capacity));
@@ -56,7 +55,6 @@ export function selectMemory(
   const members: MemoryCandidate[] = [];
   for (const c of sorted) {
     if (members.length >= capacity) break;
-    if (c.id > horizon) continue;
     const count = taken.get(c.caller) ?? 0;
     if (count >= perCaller) continue;
     taken.set(c.caller, count + 1);

@@ -1,18 +1,42 @@
 /** API keys and the append-only audit log. */
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { HORIZON, parsePosition } from './history-position.ts';
+
+/** Transaction advisory lock taken by whoever creates the first key (open mode ends with it). */
+const FIRST_KEY_LOCK = 72_707_369_004;
+
+export interface NewApiKey {
+  name: string;
+  role: string;
+  keyHash: string;
+  keyPrefix: string;
+  createdBy: string | null;
+  taxonomyIds: string[];
+}
 
 export class AccessRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  createKey(data: {
-    name: string;
-    role: string;
-    keyHash: string;
-    keyPrefix: string;
-    createdBy: string | null;
-    taxonomyIds: string[];
-  }) {
+  createKey(data: NewApiKey) {
     return this.prisma.apiKey.create({ data });
+  }
+
+  /**
+   * Creates a key only if no key exists yet in the database, whichever process asks: the first
+   * key ends open mode for every process, so two anonymous callers racing through two processes
+   * cannot both make one. Null when a key already existed.
+   */
+  createFirstKey(data: NewApiKey) {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${FIRST_KEY_LOCK}::bigint)`;
+      if ((await tx.apiKey.count()) > 0) return null;
+      return tx.apiKey.create({ data });
+    });
+  }
+
+  /** Registers a key unless one with its hash exists (idempotent: processes may start together). */
+  async createKeyIfAbsent(data: NewApiKey): Promise<void> {
+    await this.prisma.apiKey.createMany({ data: [data], skipDuplicates: true });
   }
 
   findActiveByHash(keyHash: string) {
@@ -54,12 +78,32 @@ export class AccessRepository {
     await this.prisma.auditLogEntry.create({ data: { ...entry, details: entry.details as never } });
   }
 
-  async auditPage(first: number, beforeId: bigint | null) {
-    const rows = await this.prisma.auditLogEntry.findMany({
-      where: beforeId === null ? undefined : { id: { lt: beforeId } },
-      orderBy: { id: 'desc' },
-      take: first + 1,
-    });
+  /**
+   * Newest first in the log's order, below the horizon (history-position.ts): an entry committed
+   * later never lands behind a page already read.
+   */
+  async auditPage(first: number, before: string | null) {
+    const position = parsePosition(before) ?? { xid: null, id: null };
+    const rows = await this.prisma.$queryRawUnsafe<
+      Array<{
+        id: string;
+        position: string;
+        createdAt: Date;
+        actor: string;
+        action: string;
+        target: string | null;
+        details: unknown;
+      }>
+    >(
+      `SELECT id::text AS id, writer_xid::text || ':' || id AS position, created_at AS "createdAt", actor, action,
+         target, details
+       FROM audit_log
+       WHERE writer_xid < ${HORIZON} AND ($1::xid8 IS NULL OR (writer_xid, id) < ($1::xid8, $2::bigint))
+       ORDER BY writer_xid DESC, id DESC LIMIT $3`,
+      position.xid,
+      position.id,
+      first + 1,
+    );
     return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 }

@@ -10,7 +10,11 @@ export class MiningJobRepository {
     private readonly pool: pg.Pool,
   ) {}
 
-  create(data: {
+  /**
+   * A new job, or, when an identical one (same version and parameters) is queued or running
+   * already, that one: the database holds at most one such job, whichever process asks.
+   */
+  async create(data: {
     taxonomyVersionId: string;
     modelId: string;
     parameters: object;
@@ -20,14 +24,20 @@ export class MiningJobRepository {
     negativeSetId?: string;
   }) {
     const finished = data.status === 'SUCCEEDED';
-    return this.prisma.miningJob.create({
-      data: {
-        ...data,
-        status: data.status ?? 'QUEUED',
-        phase: finished ? 'done' : 'queued',
-        finishedAt: finished ? new Date() : null,
-      },
-    });
+    try {
+      return await this.prisma.miningJob.create({
+        data: {
+          ...data,
+          status: data.status ?? 'QUEUED',
+          phase: finished ? 'done' : 'queued',
+          finishedAt: finished ? new Date() : null,
+        },
+      });
+    } catch (error) {
+      const active = finished ? null : await this.findActive(data.taxonomyVersionId, data.parametersKey);
+      if (active) return active;
+      throw error;
+    }
   }
 
   find(id: string) {

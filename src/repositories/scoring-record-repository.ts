@@ -1,12 +1,16 @@
 /**
  * The append-only scoring history (a trigger refuses UPDATE/DELETE). A batch of records is written
- * in one transaction: a request either leaves all its records or none. Similarity search uses a
- * per-model HNSW index on the embedding cast to the model's width.
+ * in one transaction: a request either leaves all its records or none. The history's order is the
+ * position (writer_xid, id), and readers that page or follow it see only what is below the
+ * horizon, so nothing can later commit behind what they read (history-position.ts). Similarity
+ * search uses a per-model HNSW index on the embedding cast to the model's width.
  */
 import type pg from 'pg';
+import type { DdlSession } from '../database/database.ts';
 import type { MemoryCandidate } from '../neglabel/memory.ts';
 import type { ThresholdSpace } from '../services/taxonomy-service.ts';
 import { vectorArrayBytes, vectorBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
+import { HORIZON, parsePosition } from './history-position.ts';
 
 export interface NewScoringRecord {
   caller: string;
@@ -42,6 +46,8 @@ export interface ScoringRecordRow extends Omit<NewScoringRecord, 'imageEmbedding
   /** the thumbnail as a data: URL, while within its taxonomy's retention; else null */
   thumbnail: string | null;
   id: string;
+  /** the record's place in the history's order, `writerXid:id` */
+  position: string;
   createdAt: Date;
   taxonomyVersion: number;
 }
@@ -58,7 +64,8 @@ export interface ScoringFilter {
   model?: string | null;
 }
 
-const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxonomy_version_id,
+const COLUMNS = `r.id::text AS id, r.writer_xid::text AS writer_xid, r.created_at, r.caller, r.taxonomy_id,
+  r.taxonomy_version_id,
   v.version AS taxonomy_version, r.negative_set_id, r.model_id, r.threshold, r.threshold_space,
   r.requested_threshold, r.requested_threshold_space, r.requested_is_ood, r.image_hash, r.filename,
   r.score, r.logit_score, r.is_ood, r.predicted_label, r.top_labels, r.top_negatives, r.latency_ms,
@@ -69,6 +76,7 @@ const COLUMNS = `r.id::text AS id, r.created_at, r.caller, r.taxonomy_id, r.taxo
 function toRow(r: any): ScoringRecordRow {
   return {
     id: r.id,
+    position: `${r.writer_xid}:${r.id}`,
     createdAt: r.created_at,
     caller: r.caller,
     taxonomyId: r.taxonomy_id,
@@ -129,17 +137,21 @@ function where(filter: ScoringFilter, offset = 0, source: 'r' | 'd' = 'r'): { sq
   return { sql: conditions.length ? conditions.join(' AND ') : 'TRUE', params };
 }
 
-/** Advisory lock key that orders scoring-record ids by commit. */
-const HISTORY_ORDER_LOCK = 72_707_369_002;
+/** Session advisory lock held by the one process building similarity indexes. */
+const VECTOR_INDEX_LOCK = 72_707_369_003;
+
+/** The name of a model's HNSW index over the history. */
+export function vectorIndexName(modelId: string, dim: number): string {
+  return `scoring_records_hnsw_${modelId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}_${dim}`;
+}
 
 export class ScoringRecordRepository {
-  private readonly indexedModels = new Set<string>();
-
   constructor(
     private readonly pool: pg.Pool,
-    /** runs DDL as the schema owner */
-    private readonly ddl: (sql: string) => Promise<void> = (sql) => pool.query(sql).then(() => undefined),
-    private readonly warn: (message: string, fields: object) => void = () => {},
+    /** a session of the schema owner for DDL */
+    private readonly ddl: DdlSession,
+    /** whether index builds may run CONCURRENTLY (a server; PGlite is one backend anyway) */
+    private readonly concurrentDdl: boolean,
   ) {}
 
   /**
@@ -159,12 +171,9 @@ export class ScoringRecordRepository {
     }
     const vectorOid = await vectorTypeOid(this.pool);
     try {
-      // Ids are taken under a lock held until commit, so they follow commit order: a record can
-      // never appear behind a page a client already read (cursors follow ids). No row reaches the
-      // insert before the lock's row is joined to it; concurrent inserters queue for this statement.
+      // no lock: the rows' writer_xid (a column default) places them in the history's order
       const { rows } = await this.pool.query<{ id: string }>(
-        `WITH commit_order AS (SELECT pg_advisory_xact_lock($25)),
-         inserted AS (
+        `WITH inserted AS (
            INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id,
              threshold, image_hash, filename, image_embedding, score, logit_score, is_ood, predicted_label,
              top_labels, top_negatives, latency_ms, threshold_space,
@@ -172,7 +181,7 @@ export class ScoringRecordRepository {
              memory_size, source_url)
            SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
              rt, rs, ro, a, ms, mz, su
-           FROM commit_order, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
                        $7::text[], $8::text[], $9::vector[], $10::float8[], $11::float8[], $12::bool[], $13::text[],
                        $14::text[], $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[],
                        $20::bool[], $21::float8[], $22::bigint[], $23::int[], $24::text[])
@@ -183,11 +192,11 @@ export class ScoringRecordRepository {
          numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted),
          thumbnails AS (
            INSERT INTO scoring_thumbnails (record_id, image)
-           SELECT r.id, t.image FROM numbered r JOIN unnest($26::bytea[]) WITH ORDINALITY AS t(image, n) USING (n)
+           SELECT r.id, t.image FROM numbered r JOIN unnest($25::bytea[]) WITH ORDINALITY AS t(image, n) USING (n)
            WHERE t.image IS NOT NULL),
          request AS (
            INSERT INTO scoring_requests (caller, idempotency_key, record_ids)
-           SELECT $27::text, $28::text, array_agg(id ORDER BY n) FROM numbered HAVING $28::text IS NOT NULL)
+           SELECT $26::text, $27::text, array_agg(id ORDER BY n) FROM numbered HAVING $27::text IS NOT NULL)
          SELECT id::text FROM numbered ORDER BY n`,
         [
           records.map((r) => r.caller),
@@ -217,7 +226,6 @@ export class ScoringRecordRepository {
           records.map((r) => r.adaptive?.memorySnapshotId ?? null),
           records.map((r) => r.adaptive?.memorySize ?? null),
           records.map((r) => r.sourceUrl),
-          HISTORY_ORDER_LOCK,
           records.map((r) => (r.thumbnail ? Buffer.from(r.thumbnail) : null)),
           idempotency?.caller ?? null,
           idempotency?.key ?? null,
@@ -263,23 +271,28 @@ export class ScoringRecordRepository {
     return rows[0] ? toRow(rows[0]) : null;
   }
 
-  /** Newest first; the cursor is the last id seen, so pages never shift when records are added. */
+  /**
+   * Newest first, below the horizon; the cursor is the last position seen, so pages never shift
+   * when records are added, and a record committed later never lands behind a page already read.
+   */
   async page(
     filter: ScoringFilter,
     first: number,
-    beforeId: string | null,
+    before: string | null,
   ): Promise<{ rows: ScoringRecordRow[]; hasNextPage: boolean }> {
     const w = where(filter);
     const params = [...w.params];
     let cursor = '';
-    if (beforeId) {
-      params.push(beforeId);
-      cursor = ` AND r.id < $${params.length}::bigint`;
+    const position = parsePosition(before);
+    if (position) {
+      params.push(position.xid, position.id);
+      cursor = ` AND (r.writer_xid, r.id) < ($${params.length - 1}::xid8, $${params.length}::bigint)`;
     }
     params.push(first + 1);
     const { rows } = await this.pool.query(
       `SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id
-       WHERE ${w.sql}${cursor} ORDER BY r.id DESC LIMIT $${params.length}`,
+       WHERE ${w.sql}${cursor} AND r.writer_xid < ${HORIZON}
+       ORDER BY r.writer_xid DESC, r.id DESC LIMIT $${params.length}`,
       params,
     );
     return { rows: rows.slice(0, first).map(toRow), hasNextPage: rows.length > first };
@@ -375,28 +388,36 @@ export class ScoringRecordRepository {
   }
 
   /**
-   * The records of a (version, negative set, model) after record `afterId`, in id order, as an
-   * adaptive memory ranks them. Ids follow commit order, so nothing can commit behind them later.
+   * The records of a (version, negative set, model) after position `after` (null: from the start)
+   * and below the horizon, in the history's order, as an adaptive memory follows them: nothing can
+   * commit behind them later. `last` is the position of the last one (`after` if none).
    */
   async memoryCandidatesAfter(
     versionId: string,
     setId: string,
     modelId: string,
-    afterId: number,
-  ): Promise<MemoryCandidate[]> {
-    // ordered by the bigint column, not by the text alias
-    const { rows } = await this.pool.query<{ id: string; score: number; caller: string }>(
-      `SELECT r.id::text AS id, r.score, r.caller FROM scoring_records r
-       WHERE r.taxonomy_version_id = $1 AND r.negative_set_id = $2 AND r.model_id = $3 AND r.id > $4 ORDER BY r.id`,
-      [versionId, setId, modelId, afterId],
+    after: string | null,
+  ): Promise<{ candidates: MemoryCandidate[]; last: string | null }> {
+    const position = parsePosition(after) ?? { xid: '0', id: '0' };
+    const { rows } = await this.pool.query<{ id: string; xid: string; score: number; caller: string }>(
+      `SELECT r.id::text AS id, r.writer_xid::text AS xid, r.score, r.caller FROM scoring_records r
+       WHERE r.taxonomy_version_id = $1 AND r.negative_set_id = $2 AND r.model_id = $3
+         AND (r.writer_xid, r.id) > ($4::xid8, $5::bigint) AND r.writer_xid < ${HORIZON}
+       ORDER BY r.writer_xid, r.id`,
+      [versionId, setId, modelId, position.xid, position.id],
     );
-    return rows.map((r) => ({ id: Number(r.id), score: r.score, caller: r.caller }));
+    const tail = rows.at(-1);
+    return {
+      candidates: rows.map((r) => ({ id: Number(r.id), score: r.score, caller: r.caller })),
+      last: tail ? `${tail.xid}:${tail.id}` : after,
+    };
   }
 
   /**
-   * The records of a (version, negative set, model) with id <= `horizon` that a memory could take:
-   * each caller's lowest `perCaller` (by score, then id), in memory order; and how many records
-   * there were in all.
+   * The records of a (version, negative set, model) up to and including record `horizon` in the
+   * history's order (a snapshot id: all of them had committed when it was taken) that a memory
+   * could take: each caller's lowest `perCaller` (by score, then id), in memory order; and how
+   * many records there were in all.
    */
   async memoryCandidatesAt(
     versionId: string,
@@ -410,7 +431,8 @@ export class ScoringRecordRepository {
       `SELECT id::text AS id, score, caller FROM (
          SELECT id, score, caller, row_number() OVER (PARTITION BY caller ORDER BY score, id) AS rank
          FROM scoring_records
-         WHERE taxonomy_version_id = $1 AND negative_set_id = $2 AND model_id = $3 AND id <= $4) ranked
+         WHERE taxonomy_version_id = $1 AND negative_set_id = $2 AND model_id = $3
+           AND (writer_xid, id) <= (SELECT writer_xid, id FROM scoring_records WHERE id = $4)) ranked
        WHERE rank <= $5 ORDER BY score, ranked.id`,
       [...params, perCaller],
     );
@@ -418,7 +440,8 @@ export class ScoringRecordRepository {
       rows: [count],
     } = await this.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM scoring_records
-       WHERE taxonomy_version_id = $1 AND negative_set_id = $2 AND model_id = $3 AND id <= $4`,
+       WHERE taxonomy_version_id = $1 AND negative_set_id = $2 AND model_id = $3
+         AND (writer_xid, id) <= (SELECT writer_xid, id FROM scoring_records WHERE id = $4)`,
       params,
     );
     return { candidates: rows.map((r) => ({ id: Number(r.id), score: r.score, caller: r.caller })), eligible: count.n };
@@ -448,54 +471,98 @@ export class ScoringRecordRepository {
     return rowCount ?? 0;
   }
 
-  /** The highest record id (0 for an empty history): a memory frozen now is frozen at it. */
+  /**
+   * The id of the last record below the horizon in the history's order (0 for an empty history):
+   * a memory frozen now is frozen at it, and names exactly the records up to it.
+   */
   async latestId(): Promise<number> {
-    const { rows } = await this.pool.query<{ id: string | null }>('SELECT max(id)::text AS id FROM scoring_records');
-    return Number(rows[0].id ?? 0);
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id::text AS id FROM scoring_records WHERE writer_xid < ${HORIZON} ORDER BY writer_xid DESC, id DESC ` +
+        'LIMIT 1',
+    );
+    return Number(rows[0]?.id ?? 0);
   }
 
   /**
-   * The model's HNSW index, created once by the owner role. Without it similarity search still
-   * works (a scan), so a refusal is logged with the statement to run, and scoring goes on.
+   * Builds the model's HNSW index if it does not exist yet, as the owner role, off every request
+   * path (at start-up, for each loaded model). On a server the build is CONCURRENTLY, so scoring
+   * writes go on meanwhile; its existence is read from the catalog, which takes no table lock; one
+   * process builds at a time (a session lock: the others answer `busy` and look again later). A
+   * build that failed half way leaves an invalid index, which is dropped and built again.
    */
-  async ensureVectorIndex(modelId: string, dim: number): Promise<void> {
-    if (this.indexedModels.has(modelId)) return;
-    const name = `scoring_records_hnsw_${modelId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}_${dim}`;
+  async ensureVectorIndex(modelId: string, dim: number): Promise<'exists' | 'built' | 'busy'> {
+    const name = vectorIndexName(modelId, dim);
     const literal = modelId.replace(/'/g, "''");
-    const sql =
-      `CREATE INDEX IF NOT EXISTS "${name}" ON scoring_records USING hnsw ` +
-      `((image_embedding::vector(${dim})) vector_cosine_ops) WHERE model_id = '${literal}'`;
-    try {
-      await this.ddl(sql);
-    } catch (error) {
-      this.warn(
-        'could not create the similarity index for a model: set NEGLABEL_MIGRATION_DATABASE_URL to the owner role, ' +
-          'or run the statement as the owner',
-        {
-          model: modelId,
-          sql,
-          err: (error as Error).message,
-        },
-      );
-    }
-    this.indexedModels.add(modelId);
+    const concurrently = this.concurrentDdl ? ' CONCURRENTLY' : '';
+    return this.ddl(async (client) => {
+      const state = async () =>
+        (
+          await client.query<{ valid: boolean }>(
+            'SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid ' +
+              'WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace',
+            [name],
+          )
+        ).rows[0]?.valid;
+      if ((await state()) === true) return 'exists';
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+        VECTOR_INDEX_LOCK,
+      ]);
+      if (!rows[0].ok) return 'busy';
+      try {
+        const found = await state();
+        if (found === true) return 'exists';
+        if (found === false) await client.query(`DROP INDEX${concurrently} IF EXISTS "${name}"`);
+        await client.query(
+          `CREATE INDEX${concurrently} IF NOT EXISTS "${name}" ON scoring_records USING hnsw ` +
+            `((image_embedding::vector(${dim})) vector_cosine_ops) WHERE model_id = '${literal}'`,
+        );
+        return 'built';
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [VECTOR_INDEX_LOCK]).catch(() => {});
+      }
+    });
   }
 
+  /**
+   * The `first` records nearest to `query` among the model's (and the taxonomy's, if given):
+   * min(first, matching records) of them, whatever the filter. The HNSW index is scanned
+   * iteratively in exact distance order with a candidate list at least `first` long (pgvector's
+   * default of 40 candidates, filtered afterwards, returned 0 rows for a taxonomy holding 2.6 % of
+   * the history); when the scan stops short (its tuple budget is spent on other taxonomies' rows,
+   * or there are fewer matching records), the matching records are ranked exactly instead.
+   */
   async nearest(modelId: string, dim: number, query: Float32Array, first: number, taxonomyId: string | null) {
-    await this.ensureVectorIndex(modelId, dim);
     const params: unknown[] = [modelId, vectorBytes(query), first];
     let extra = '';
     if (taxonomyId) {
       params.push(taxonomyId);
       extra = ' AND r.taxonomy_id = $4::uuid';
     }
-    const { rows } = await this.pool.query(
-      `SELECT ${COLUMNS}, r.image_embedding::vector(${dim}) <=> $2::vector(${dim}) AS distance
+    const search = (distance: string) =>
+      `SELECT ${COLUMNS}, ${distance} AS distance
        FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id
        WHERE r.model_id = $1${extra}
-       ORDER BY r.image_embedding::vector(${dim}) <=> $2::vector(${dim}) LIMIT $3`,
-      params,
-    );
+       ORDER BY ${distance} LIMIT $3`;
+    const indexed = `r.image_embedding::vector(${dim}) <=> $2::vector(${dim})`;
+    const client = await this.pool.connect();
+    let rows: any[];
+    try {
+      const candidates = Math.min(1000, Math.max(40, first));
+      await client.query(
+        `BEGIN; SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = ${candidates}`,
+      );
+      rows = (await client.query(search(indexed), params)).rows;
+      if (rows.length < first) {
+        // `+ 0` keeps the planner off the index: an exact ranking of the matching records
+        rows = (await client.query(search(`(${indexed}) + 0`), params)).rows;
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
     return rows.map((r) => ({ similarity: 1 - Number(r.distance), record: toRow(r) }));
   }
 }

@@ -59,7 +59,10 @@ class KeyMemory {
   private readonly keep: number;
   /** records of the key read so far (the eligible history of the live memory) */
   private eligible = 0;
+  /** the id of the last record read, in the history's order (0: none): the live snapshot's id */
   private seenUpTo = 0;
+  /** its position, where the next read starts */
+  private seenPosition: string | null = null;
   /** the last frozen snapshot's members, read with one query (a frozen memory never changes) */
   private frozen: { horizon: number; members: MemoryCandidate[]; eligible: number } | null = null;
   private arena: Float32Array;
@@ -107,12 +110,13 @@ class KeyMemory {
 
   /** Reads the records committed since the last look into the per-caller lists. */
   private async catchUp(): Promise<void> {
-    const fresh = await this.records.memoryCandidatesAfter(
+    const { candidates: fresh, last } = await this.records.memoryCandidatesAfter(
       this.key.versionId,
       this.key.setId,
       this.key.modelId,
-      this.seenUpTo,
+      this.seenPosition,
     );
+    this.seenPosition = last;
     for (const c of fresh) {
       this.eligible++;
       this.seenUpTo = c.id;
@@ -138,7 +142,8 @@ class KeyMemory {
    */
   private async members(frozenAt: number | null) {
     await this.catchUp();
-    if (frozenAt !== null && frozenAt < this.seenUpTo) {
+    // a frozen snapshot other than the live one (ids are not ordered: positions are)
+    if (frozenAt !== null && frozenAt !== this.seenUpTo) {
       if (this.frozen?.horizon !== frozenAt) {
         const { candidates, eligible } = await this.records.memoryCandidatesAt(
           this.key.versionId,
@@ -149,14 +154,14 @@ class KeyMemory {
         );
         this.frozen = {
           horizon: frozenAt,
-          members: selectMemory(candidates, frozenAt, this.policy, eligible),
+          members: selectMemory(candidates, this.policy, eligible),
           eligible,
         };
       }
       return this.frozen;
     }
     const candidates = [...this.perCaller.values()].flat().sort(compareCandidates);
-    const members = selectMemory(candidates, this.seenUpTo, this.policy, this.eligible);
+    const members = selectMemory(candidates, this.policy, this.eligible);
     return { horizon: this.seenUpTo, members, eligible: this.eligible };
   }
 

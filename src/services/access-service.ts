@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, DomainError, InvalidInputError, NotFoundError } from '../errors.ts';
 import type { AccessRepository } from '../repositories/access-repository.ts';
 import { LruCache } from '../inference/lru-cache.ts';
-import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
+import { connection, decodePositionCursor, validateFirst } from './pagination.ts';
 import { isUuid, validateName } from './validation.ts';
 
 export const ROLES = ['admin', 'scorer', 'auditor'] as const;
@@ -64,7 +64,7 @@ export class AccessService {
         );
       }
       if (!existing) {
-        await this.repository.createKey({
+        await this.repository.createKeyIfAbsent({
           name: 'bootstrap-admin',
           role: 'admin',
           keyHash: hash(bootstrapAdminKey),
@@ -77,10 +77,16 @@ export class AccessService {
     await this.refreshMode();
   }
 
-  private async refreshMode(): Promise<void> {
-    this.openMode = !(await this.repository.anyKeyEverExisted());
+  /**
+   * Open mode as the database has it: a key created through any process ends it for all. Once
+   * ended it never returns, so only a process that still believes it open asks again.
+   */
+  private async refreshMode(): Promise<boolean> {
+    if (this.openMode) this.openMode = !(await this.repository.anyKeyEverExisted());
+    return this.openMode;
   }
 
+  /** As of the last look (start-up, or the last anonymous request). */
   get isOpen(): boolean {
     return this.openMode;
   }
@@ -88,7 +94,7 @@ export class AccessService {
   /** The caller of a request from its Authorization header. */
   async authenticate(authorization: string | undefined): Promise<Caller> {
     if (!authorization) {
-      if (this.openMode) return { name: 'anonymous', role: 'admin', keyId: null, taxonomyIds: null };
+      if (await this.refreshMode()) return { name: 'anonymous', role: 'admin', keyId: null, taxonomyIds: null };
       throw new DomainError(
         'UNAUTHENTICATED',
         'This service requires an API key: send `Authorization: Bearer <key>` (an admin creates keys with ' +
@@ -124,7 +130,8 @@ export class AccessService {
     const role = input.role.toLowerCase();
     if (!(ROLES as readonly string[]).includes(role))
       throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}.`, { field: 'role' });
-    if (this.openMode && role !== 'admin') {
+    const first = actor.keyId === null; // an anonymous caller of open mode
+    if (first && role !== 'admin') {
       throw new InvalidInputError(
         'The first API key must be an ADMIN key: creating it ends open mode, and without an admin key nobody could ' +
           'manage the service. Create an ADMIN key first, then other keys with it.',
@@ -145,14 +152,16 @@ export class AccessService {
         throw new NotFoundError('Taxonomy', id, 'query `taxonomies` for the ids that exist');
     }
     const key = `nl_${randomBytes(24).toString('base64url')}`;
-    const record = await this.repository.createKey({
-      name,
-      role,
-      keyHash: hash(key),
-      keyPrefix: key.slice(0, 6),
-      createdBy: actor.name,
-      taxonomyIds,
-    });
+    const data = { name, role, keyHash: hash(key), keyPrefix: key.slice(0, 6), createdBy: actor.name, taxonomyIds };
+    const record = first ? await this.repository.createFirstKey(data) : await this.repository.createKey(data);
+    if (!record) {
+      this.openMode = false;
+      throw new DomainError(
+        'UNAUTHENTICATED',
+        'An API key was created meanwhile (open mode has ended): send `Authorization: Bearer <key>` with an ADMIN ' +
+          'key.',
+      );
+    }
     await this.audit(actor, 'createApiKey', record.id, { name, role, taxonomyIds });
     await this.refreshMode();
     return { key, apiKey: record };
@@ -185,12 +194,7 @@ export class AccessService {
 
   async auditPage(first: number, after: string | null) {
     validateFirst(first, 500);
-    const cursor = decodeIdCursor(after, 'auditLog');
-    const page = await this.repository.auditPage(first, cursor === null ? null : BigInt(cursor));
-    return connection(
-      page.rows.map((row) => ({ ...row, id: String(row.id) })),
-      page.hasNextPage,
-      (node) => node.id,
-    );
+    const page = await this.repository.auditPage(first, decodePositionCursor(after, 'auditLog'));
+    return connection(page.rows, page.hasNextPage, (node) => node.position);
   }
 }

@@ -2,7 +2,7 @@
 import { isUuid } from './validation.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { ScoringFilter, ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
-import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
+import { connection, decodePositionCursor, validateFirst } from './pagination.ts';
 
 const INTERVALS = { HOUR: 'hour', DAY: 'day', WEEK: 'week' } as const;
 
@@ -28,9 +28,9 @@ export class HistoryService {
     const { rows, hasNextPage } = await this.records.page(
       validate(filter),
       first,
-      decodeIdCursor(after, 'scoringRecords'),
+      decodePositionCursor(after, 'scoringRecords'),
     );
-    return connection(rows, hasNextPage, (node) => node.id);
+    return connection(rows, hasNextPage, (node) => node.position);
   }
 
   record(id: string) {

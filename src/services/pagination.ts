@@ -3,6 +3,7 @@
  * edges/pageInfo shape every connection returns.
  */
 import { InvalidInputError } from '../errors.ts';
+import { isPosition } from '../repositories/history-position.ts';
 
 export function encodeCursor(key: string): string {
   return Buffer.from(key).toString('base64url');
@@ -12,12 +13,21 @@ export function decodeCursor(after: string | null | undefined): string | null {
   return after ? Buffer.from(after, 'base64url').toString('utf8') : null;
 }
 
-/** A cursor over numeric ids (bigint sequences); refuses anything else. */
-export function decodeIdCursor(after: string | null | undefined, connection: string): string | null {
+function decodeChecked(after: string | null | undefined, connection: string, valid: (key: string) => boolean) {
   const cursor = decodeCursor(after);
-  if (cursor !== null && !/^\d{1,18}$/.test(cursor))
+  if (cursor !== null && !valid(cursor))
     throw new InvalidInputError(`after is not a cursor from ${connection}.`, { field: 'after' }, 'INVALID_CURSOR');
   return cursor;
+}
+
+/** A cursor over numeric ids (bigint sequences); refuses anything else. */
+export function decodeIdCursor(after: string | null | undefined, connection: string): string | null {
+  return decodeChecked(after, connection, (key) => /^\d{1,18}$/.test(key));
+}
+
+/** A cursor over positions in the history's order (history-position.ts); refuses anything else. */
+export function decodePositionCursor(after: string | null | undefined, connection: string): string | null {
+  return decodeChecked(after, connection, isPosition);
 }
 
 export function validateFirst(first: number, max: number): void {

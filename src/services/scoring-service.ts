@@ -262,7 +262,6 @@ export class ScoringService {
         memory,
       ),
     );
-    await this.records.ensureVectorIndex(version.modelId, loaded.dim);
     const thumbnails = taxonomy.storeThumbnails
       ? await Promise.all(embedded.images.map((image) => thumbnailOf(image.bytes)))
       : null;

@@ -5,22 +5,20 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestApp } from '../helpers/app.ts';
+import { dropServiceDatabase, serviceDatabaseEnv, wedgeDatabase } from '../helpers/backend.ts';
 import { randomPort, startServer, stopServer, waitReady } from '../helpers/server-process.ts';
 
 test('/readyz answers 503 within its bound while the database is wedged, and 200 again after', async () => {
   const app = await startTestApp();
   try {
-    // a transaction held open owns the embedded database's one backend: every other connection waits
-    const client = await app.database.pool.connect();
-    await client.query('BEGIN');
+    const release = await wedgeDatabase(app.database.pool);
     const started = Date.now();
     const wedged = await fetch(`${app.url}/readyz`);
     const elapsed = Date.now() - started;
     assert.equal(wedged.status, 503);
     assert.ok(elapsed < 5000, `answered after ${elapsed} ms`);
     assert.match((await wedged.json()).hint, /unreachable/);
-    await client.query('ROLLBACK');
-    client.release();
+    await release();
     assert.equal((await fetch(`${app.url}/readyz`)).status, 200);
   } finally {
     await app.close();
@@ -37,9 +35,8 @@ test('health checks do not wait for a database that answered a moment ago, and s
   try {
     assert.equal((await readyz()).status, 200);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the next check starts a new probe
-    const client = await app.database.pool.connect();
+    const release = await wedgeDatabase(app.database.pool); // the new probe waits
     try {
-      await client.query('BEGIN'); // the one backend is held: the new probe waits
       const wedged = Date.now();
       const first = await readyz();
       assert.equal(first.status, 200, 'the probe of a second ago answers while the new one runs');
@@ -53,8 +50,7 @@ test('health checks do not wait for a database that answered a moment ago, and s
       assert.match(last.body.hint, /unreachable/);
       assert.ok(Date.now() - wedged < 4000, `reported after ${Date.now() - wedged} ms`);
     } finally {
-      await client.query('ROLLBACK');
-      client.release();
+      await release();
     }
     assert.equal((await readyz()).status, 200, 'a recovery shows at the next probe');
   } finally {
@@ -65,7 +61,10 @@ test('health checks do not wait for a database that answered a moment ago, and s
 test('SIGTERM exits by the shutdown deadline even when a client never finishes its request', async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-deadline-'));
   const port = randomPort();
-  const server = startServer(port, dataDir, { NEGLABEL_SHUTDOWN_TIMEOUT_MS: '1500' });
+  const server = startServer(port, dataDir, {
+    ...(await serviceDatabaseEnv(dataDir)),
+    NEGLABEL_SHUTDOWN_TIMEOUT_MS: '1500',
+  });
   try {
     await waitReady(port);
     // a request whose body never arrives keeps a connection busy past Apollo's 10 s drain
@@ -86,6 +85,7 @@ test('SIGTERM exits by the shutdown deadline even when a client never finishes i
     assert.equal(code, 1, 'a shutdown cut short by the deadline exits non-zero');
   } finally {
     await stopServer(server);
+    await dropServiceDatabase(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { dropServiceDatabase, serviceDatabaseEnv } from '../helpers/backend.ts';
 import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
 import {
   randomPort,
@@ -13,21 +14,23 @@ import {
 } from '../helpers/server-process.ts';
 
 const PORT = randomPort();
-const startServer = (dataDir: string) => startProcess(PORT, dataDir);
+const startServer = (dataDir: string, env: Record<string, string>) => startProcess(PORT, dataDir, env);
 const waitReady = () => waitForReady(PORT);
 
 /** Runs `fn` with a fresh data folder and a way to start servers on it; kills them and removes it after. */
 async function withDataDir(fn: (start: () => ChildProcess) => Promise<void>): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-crash-'));
   const started: ChildProcess[] = [];
+  const database = await serviceDatabaseEnv(dataDir);
   try {
     await fn(() => {
-      const server = startServer(dataDir);
+      const server = startServer(dataDir, database);
       started.push(server);
       return server;
     });
   } finally {
     for (const server of started) await stopServer(server);
+    await dropServiceDatabase(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -20,7 +20,7 @@ test('health reports the database, applied migrations and the loaded model', asy
   );
   assert.equal(data.health.status, 'ok');
   assert.equal(data.health.database.reachable, true);
-  assert.equal(data.health.database.embedded, true);
+  assert.equal(data.health.database.embedded, !onPostgres);
   assert.deepEqual(data.health.database.pendingMigrations, []);
   assert.equal(data.health.defaultModel, 'clip-tiny-random');
   assert.deepEqual(data.health.models[0], {

@@ -1,7 +1,7 @@
 /**
- * The production shape on one machine: a `db` process serving the embedded database, two `api`
- * processes and two `worker` processes, all real (`src/main.ts` with NEGLABEL_ROLE), over the
- * database's Unix socket.
+ * The production shape: two `api` processes and two `worker` processes, all real (`src/main.ts`
+ * with NEGLABEL_ROLE), sharing one database: on PGlite a `db` process serving the embedded
+ * database over its Unix socket, on the Postgres pass a database of the test server.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +13,14 @@ import pg from 'pg';
 import { SOCKET_NAME, socketUrl } from '../../src/database/embedded-postgres.ts';
 import { readMigrations } from '../../src/database/migrate.ts';
 import { ADMIN_KEY, base64 } from '../helpers/app.ts';
+import { createTestDatabase, onPostgres, type TestDatabase } from '../helpers/backend.ts';
 import { fixtureImage } from '../helpers/fixtures.ts';
 import { randomPort, startServer, stopServer, waitReady } from '../helpers/server-process.ts';
 
 const LEASE_SECONDS = 3;
 let dir: string;
 let databaseUrl: string;
+let serverDatabase: TestDatabase | undefined;
 let sql: pg.Pool;
 const processes: ChildProcess[] = [];
 const apis: number[] = [];
@@ -50,16 +52,22 @@ function startWorker(): ChildProcess {
 before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-topology-'));
   const dataDir = path.join(dir, 'data');
-  databaseUrl = socketUrl(dataDir);
-  processes.push(startServer(0, dataDir, { NEGLABEL_ROLE: 'db' }));
-  const migrations = readMigrations(path.resolve('migrations')).length;
-  for (let migrated = false; !migrated; await new Promise((resolve) => setTimeout(resolve, 100))) {
-    if (!existsSync(path.join(dataDir, SOCKET_NAME))) continue;
-    sql ??= new pg.Pool({ connectionString: databaseUrl, max: 1 });
-    const rows = await sql
-      .query('SELECT count(*)::int AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL')
-      .catch(() => ({ rows: [{ n: 0 }] }));
-    migrated = rows.rows[0].n === migrations;
+  if (onPostgres) {
+    serverDatabase = await createTestDatabase();
+    databaseUrl = serverDatabase.url;
+    sql = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  } else {
+    databaseUrl = socketUrl(dataDir);
+    processes.push(startServer(0, dataDir, { NEGLABEL_ROLE: 'db' }));
+    const migrations = readMigrations(path.resolve('migrations')).length;
+    for (let migrated = false; !migrated; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      if (!existsSync(path.join(dataDir, SOCKET_NAME))) continue;
+      sql ??= new pg.Pool({ connectionString: databaseUrl, max: 1 });
+      const rows = await sql
+        .query('SELECT count(*)::int AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL')
+        .catch(() => ({ rows: [{ n: 0 }] }));
+      migrated = rows.rows[0].n === migrations;
+    }
   }
   // the first API creates the bootstrap admin key; the second finds it
   for (let i = 0; i < 2; i++) {
@@ -82,6 +90,7 @@ before(async () => {
 after(async () => {
   await sql?.end();
   for (const child of processes.reverse()) await stopServer(child);
+  await serverDatabase?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 

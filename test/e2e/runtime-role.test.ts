@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedDatabase } from '../helpers/database.ts';
+import { createTestDatabase, onPostgres } from '../helpers/backend.ts';
 import { applyMigrations } from '../../src/database/migrate.ts';
 import { base64, createMinedTaxonomy, startTestApp } from '../helpers/app.ts';
 import { fixtureImage } from '../helpers/fixtures.ts';
@@ -16,10 +17,16 @@ test(
   'the service runs as a runtime role with the documented grants, and that role cannot rewrite ' + 'history',
   async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-role-'));
-    const db = await startEmbeddedDatabase(path.join(dir, 'data'), 4);
+    // the owner's database: the embedded one, or one of the test server's (its roles are the cluster's)
+    const db = onPostgres
+      ? await createTestDatabase().then((d) => ({ url: d.url, stop: d.drop }))
+      : await startEmbeddedDatabase(path.join(dir, 'data'), 4);
     const owner = new pg.Pool({ connectionString: db.url, max: 1 });
     await applyMigrations(owner, path.resolve('migrations'), () => {});
-    await owner.query('CREATE ROLE neglabel_runtime');
+    await owner.query(
+      "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'neglabel_runtime') THEN " +
+        'CREATE ROLE neglabel_runtime; END IF; END $$',
+    );
     await owner.query(GRANTS);
     await owner.end();
     const app = await startTestApp({

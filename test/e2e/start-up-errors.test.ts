@@ -10,12 +10,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
-import { randomPort, startServer, stopServer, waitReady } from '../helpers/server-process.ts';
+import { childEnv, randomPort, startServer, stopServer, waitReady } from '../helpers/server-process.ts';
 
 function run(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR, LOG_LEVEL: 'info', ...env },
+      env: childEnv({ NEGLABEL_MODEL_DIR: FIXTURE_MODEL_DIR, LOG_LEVEL: 'info', ...env }),
     });
     let stderr = '';
     let stdout = '';

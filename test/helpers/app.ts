@@ -1,10 +1,15 @@
-/** Starts the real service (embedded PGlite, real ONNX workers, real HTTP) on a free port. */
+/**
+ * Starts the real service (real ONNX workers, real HTTP) on a free port, on the test run's database:
+ * the data folder's embedded PGlite, or its own database on the test server (unless `env` names a
+ * DATABASE_URL). A data folder passed in keeps its database across restarts.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { apiUrl, startApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
+import { dropServiceDatabase, serviceDatabaseEnv } from './backend.ts';
 import { FIXTURE_MODEL_DIR } from './fixtures.ts';
 
 export interface TestApp extends Omit<App, 'url'> {
@@ -30,6 +35,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     NEGLABEL_ENCODER_WORKERS: '2',
     LOG_LEVEL: 'warn',
     NEGLABEL_ADMIN_KEY: ADMIN_KEY,
+    ...('DATABASE_URL' in env ? {} : await serviceDatabaseEnv(dataDir)),
     ...env,
   });
   const app = await startApp(config, createLogger(config.logLevel));
@@ -48,7 +54,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     },
     async close() {
       await app.close();
-      if (!env.NEGLABEL_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
+      if (!env.NEGLABEL_DATA_DIR) {
+        rmSync(dataDir, { recursive: true, force: true });
+        if (!('DATABASE_URL' in env)) await dropServiceDatabase(dataDir);
+      }
     },
   };
 }

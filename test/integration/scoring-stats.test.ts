@@ -37,7 +37,7 @@ before(async () => {
       ],
     );
   }
-  repository = new ScoringRecordRepository(pool);
+  repository = new ScoringRecordRepository(pool, app.database.ddl, !app.database.embedded);
 });
 after(() => app.close());
 

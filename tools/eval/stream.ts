@@ -88,7 +88,7 @@ export function runStream(
   let memorySize = 0;
   items.forEach((_, position) => {
     if (position >= plan.warm.length) {
-      const members = selectMemory(history, Number.POSITIVE_INFINITY, policy);
+      const members = selectMemory(history, policy);
       memorySize = members.length;
       const rows = Int32Array.from(members, (m) => m.id);
       const penalty = memoryPenalty(vectors[position], arena, rows, dim);

@@ -19,19 +19,24 @@ test('the memory: the lowest scores, up to min(maxSize, maxFraction × eligible)
   ]);
   assert.equal(memoryCapacity(8, policy), 4);
   assert.equal(memoryCapacity(5, policy), 2);
-  // horizon 8: eligible 8 → capacity 4, 2 per caller: b(0.05), flood(0.1, 0.2), then flood is full → a(0.4)
+  const upTo = (last: number) => history.filter((c) => c.id <= last);
+  // a snapshot of records 1-8: eligible 8 → capacity 4, 2 per caller: b(0.05), flood(0.1, 0.2), then flood is
+  // full → a(0.4)
   assert.deepEqual(
-    selectMemory(history, 8, policy).map((m) => m.id),
+    selectMemory(upTo(8), policy).map((m) => m.id),
     [6, 1, 2, 4],
   );
-  // horizon 5: eligible 5 → capacity 2, 1 per caller
+  // records 1-5: eligible 5 → capacity 2, 1 per caller
   assert.deepEqual(
-    selectMemory(history, 5, policy).map((m) => m.id),
+    selectMemory(upTo(5), policy).map((m) => m.id),
     [1, 4],
   );
-  // a record after the horizon never enters, however low
-  assert.ok(!selectMemory(history, 8, policy).some((m) => m.id === 9));
-  assert.deepEqual(selectMemory(history, 0, policy), []);
+  // eligible counted apart from the candidates: 8 records of which only these were kept
+  assert.deepEqual(
+    selectMemory(upTo(8).slice(0, 3), policy, 8).map((m) => m.id),
+    [6, 1, 2],
+  );
+  assert.deepEqual(selectMemory([], policy), []);
 });
 
 test('the penalty is the 5th-largest cosine over the listed rows, 0 below 5 members', () => {

@@ -22,11 +22,16 @@ interface Row {
 function fakeKeys() {
   const rows: Row[] = [];
   let lookups = 0;
+  const createKey = async (data: Omit<Row, 'id' | 'revokedAt'>) => {
+    const row = { ...data, id: `00000000-0000-4000-8000-${String(rows.length).padStart(12, '0')}`, revokedAt: null };
+    rows.push(row);
+    return row;
+  };
   const repository = {
-    createKey: async (data: Omit<Row, 'id' | 'revokedAt'>) => {
-      const row = { ...data, id: `00000000-0000-4000-8000-${String(rows.length).padStart(12, '0')}`, revokedAt: null };
-      rows.push(row);
-      return row;
+    createKey,
+    createFirstKey: async (data: Omit<Row, 'id' | 'revokedAt'>) => (rows.length > 0 ? null : createKey(data)),
+    createKeyIfAbsent: async (data: Omit<Row, 'id' | 'revokedAt'>) => {
+      if (!rows.some((r) => r.keyHash === data.keyHash)) await createKey(data);
     },
     findActiveByHash: async (keyHash: string) => {
       lookups++;
@@ -101,4 +106,48 @@ test('unknown keys are never cached, and a cache period of 0 looks every request
   const start = uncached.keys.lookups();
   for (let i = 0; i < 3; i++) await uncached.access.authenticate(bearer(SCORER));
   assert.equal(uncached.keys.lookups() - start, 3);
+});
+
+test('open mode ends for this process as soon as a key exists in the shared table, made by any process', async () => {
+  const { repository, rows } = fakeKeys();
+  const service = new AccessService(repository, 5_000);
+  await service.start(undefined);
+  assert.equal(service.isOpen, true);
+  assert.equal((await service.authenticate(undefined)).role, 'admin', 'open: an anonymous caller is an admin');
+  // another process (same database) creates the first key
+  rows.push({
+    id: 'k',
+    name: 'elsewhere',
+    role: 'admin',
+    keyHash: 'h',
+    keyPrefix: 'nl_',
+    taxonomyIds: [],
+    revokedAt: null,
+  });
+  await assert.rejects(service.authenticate(undefined), { code: 'UNAUTHENTICATED' });
+  assert.equal(service.isOpen, false);
+});
+
+test('no anonymous key once a key exists elsewhere; the bootstrap key registers once', async () => {
+  const { repository, rows } = fakeKeys();
+  const open = new AccessService(repository);
+  await open.start(undefined);
+  const anonymous = await open.authenticate(undefined);
+  rows.push({
+    id: 'k',
+    name: 'elsewhere',
+    role: 'admin',
+    keyHash: 'h',
+    keyPrefix: 'nl_',
+    taxonomyIds: [],
+    revokedAt: null,
+  });
+  await assert.rejects(
+    open.createKey({ name: 'second', role: 'ADMIN' }, anonymous, async () => true),
+    { code: 'UNAUTHENTICATED' },
+  );
+  assert.equal(rows.length, 1, 'no second key');
+  const bootstrap = 'bootstrap-key-0123456789';
+  await Promise.all([new AccessService(repository).start(bootstrap), new AccessService(repository).start(bootstrap)]);
+  assert.equal(rows.filter((r) => r.name === 'bootstrap-admin').length, 1);
 });

@@ -19,9 +19,14 @@ class FakeHistory {
     this.records.push({ id, score, caller, vector: Float32Array.from([id, -id]) });
     return id;
   }
-  async memoryCandidatesAfter(_v: string, _s: string, _m: string, afterId: number) {
+  /** positions are `0:id` here: the fake's history is in id order */
+  async memoryCandidatesAfter(_v: string, _s: string, _m: string, after: string | null) {
+    const afterId = after === null ? 0 : Number(after.split(':')[1]);
     this.readAfter.push(afterId);
-    return this.records.filter((r) => r.id > afterId).map(({ id, score, caller }) => ({ id, score, caller }));
+    const candidates = this.records
+      .filter((r) => r.id > afterId)
+      .map(({ id, score, caller }) => ({ id, score, caller }));
+    return { candidates, last: candidates.length ? `0:${candidates.at(-1)!.id}` : after };
   }
   async memoryCandidatesAt(_v: string, _s: string, _m: string, horizon: number, perCaller: number) {
     this.readAt.push(horizon);
@@ -102,7 +107,7 @@ test("keeping only each caller's lowest records gives the memory the whole histo
     // a flood of low scores from one key among a few others
     for (let i = 0; i < 25; i++) history.add(random() * (i % 2 ? 0.3 : 1), callers[i % 2 ? 0 : 1 + (i % 3)]);
     const snapshot = await memories.snapshot(KEY, null);
-    const whole = selectMemory([...history.records].sort(compareCandidates), Number.POSITIVE_INFINITY, policy);
+    const whole = selectMemory([...history.records].sort(compareCandidates), policy);
     assert.deepEqual(
       vectorsOf(snapshot),
       whole.map((m) => m.id).sort((a, b) => a - b),

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
 import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
+import { onPostgres } from '../helpers/backend.ts';
 import { fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
 
 let app: TestApp;

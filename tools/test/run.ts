@@ -2,7 +2,8 @@
  * `npm test`: every test on the embedded database (PGlite), then the integration and end-to-end
  * tiers again on a real PostgreSQL server with pgvector (a throwaway cluster, see
  * tools/postgres/cluster.ts), which shows what one PGlite backend cannot: concurrent sessions,
- * locks, timeouts, roles. Each pass is Node's test runner; the last line adds both passes up.
+ * locks, timeouts, roles. Files named embedded-* test the embedded database itself and run on the
+ * first pass only; files named server-* test what only a server shows and run on the second only. Each pass is Node's test runner; the last line adds both passes up.
  * Arguments narrow the files (substrings of their paths), e.g. `npm test -- e2e/open-mode`.
  * NEGLABEL_TEST_POSTGRES_URL names an existing server (a superuser URL) instead of a throwaway one;
  * NEGLABEL_TEST_BACKENDS=pglite or =postgres runs one pass only.
@@ -31,6 +32,8 @@ const all = [...testFiles('test'), ...testFiles('tools')]
 const serverTier = all.filter(
   (f) => (f.startsWith('test/integration/') || f.startsWith('test/e2e/')) && !path.basename(f).startsWith('embedded-'),
 );
+/** what only a server shows (named server-*): on the server pass only */
+const embeddedPass = all.filter((f) => !path.basename(f).startsWith('server-'));
 const backends = (process.env.NEGLABEL_TEST_BACKENDS ?? 'pglite,postgres').split(',');
 
 interface Totals {
@@ -81,8 +84,8 @@ const baseEnv = { ...process.env };
 delete baseEnv.DATABASE_URL; // a reader's exported database is never a test database
 delete baseEnv.NEGLABEL_MIGRATION_DATABASE_URL;
 
-if (backends.includes('pglite') && all.length > 0)
-  add(await runPass('embedded PGlite, every tier', all, { ...baseEnv, NEGLABEL_TEST_DATABASE: 'pglite' }));
+if (backends.includes('pglite') && embeddedPass.length > 0)
+  add(await runPass('embedded PGlite, every tier', embeddedPass, { ...baseEnv, NEGLABEL_TEST_DATABASE: 'pglite' }));
 
 if (backends.includes('postgres') && serverTier.length > 0) {
   let cluster: PostgresCluster | undefined;

@@ -105,7 +105,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const { prisma, pool } = database;
   const jobs = new MiningJobRepository(prisma, pool);
   const sets = new NegativeSetRepository(prisma, pool);
-  const records = new ScoringRecordRepository(pool, database.ddl, !database.embedded);
+  const records = new ScoringRecordRepository(pool, database.ddl, database.server);
   const embeddings = new EmbeddingService(encoder, {
     maxTexts: config.maxTextsPerRequest,
     maxImages: config.maxImagesPerRequest,

@@ -53,7 +53,10 @@ export interface Database {
    */
   ddl: DdlSession;
   prisma: PrismaClient;
+  /** this process runs the embedded database */
   embedded: boolean;
+  /** a PostgreSQL server (not PGlite, here or in a `db` process): many backends, CONCURRENTLY DDL */
+  server: boolean;
   /** NOTIFY on a channel (other processes' `listen` hears it; best effort) */
   notify(channel: string): Promise<void>;
   /**
@@ -198,6 +201,7 @@ export async function openDatabase(options: DatabaseOptions, log: Log): Promise<
     pool,
     prisma,
     embedded: embedded !== undefined,
+    server: external,
     storage,
     ddl,
     async notify(channel) {

@@ -547,7 +547,7 @@ export class ScoringRecordRepository {
     const client = await this.pool.connect();
     let rows: any[];
     try {
-      const candidates = Math.min(1000, Math.max(40, first));
+      const candidates = Math.min(1000, Math.max(100, 2 * first));
       await client.query(
         `BEGIN; SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = ${candidates}`,
       );

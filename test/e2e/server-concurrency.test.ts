@@ -272,7 +272,7 @@ function follower(read: () => Promise<Array<{ id: string }>>) {
   };
 }
 
-test('a record committed after a later one is never skipped by a follower of the history or the audit log', async () => {
+test('a record committed after a later one is never skipped by a follower of the history or audit log', async () => {
   const records = follower(async () => {
     const r = await app.graphql('{ scoringRecords(first: 50) { edges { node { id } } } }');
     return r.data.scoringRecords.edges.map((e: { node: { id: string } }) => e.node);

@@ -37,7 +37,7 @@ before(async () => {
       ],
     );
   }
-  repository = new ScoringRecordRepository(pool, app.database.ddl, !app.database.embedded);
+  repository = new ScoringRecordRepository(pool, app.database.ddl, app.database.server);
 });
 after(() => app.close());
 

@@ -52,7 +52,7 @@ export async function historyBenchmark(
       `INSERT INTO bench_vectors SELECT i - 1, v::vector FROM unnest($1::text[]) WITH ORDINALITY AS x(v, i)`,
       [Array.from({ length: 1000 }, (_, i) => `[${Array.from(vectors.subarray(i * dim, (i + 1) * dim)).join(',')}]`)],
     );
-    await new ScoringRecordRepository(pool, app.database.ddl, !app.database.embedded).ensureVectorIndex(model.id, dim);
+    await new ScoringRecordRepository(pool, app.database.ddl, app.database.server).ensureVectorIndex(model.id, dim);
     const started = performance.now();
     for (let done = 0; done < records; done += CHUNK) {
       const n = Math.min(CHUNK, records - done);

@@ -3,7 +3,8 @@
  * tiers again on a real PostgreSQL server with pgvector (a throwaway cluster, see
  * tools/postgres/cluster.ts), which shows what one PGlite backend cannot: concurrent sessions,
  * locks, timeouts, roles. Files named embedded-* test the embedded database itself and run on the
- * first pass only; files named server-* test what only a server shows and run on the second only. Each pass is Node's test runner; the last line adds both passes up.
+ * first pass only; files named server-* test what only a server shows and run on the second only.
+ * Each pass is Node's test runner; the last line adds both passes up.
  * Arguments narrow the files (substrings of their paths), e.g. `npm test -- e2e/open-mode`.
  * NEGLABEL_TEST_POSTGRES_URL names an existing server (a superuser URL) instead of a throwaway one;
  * NEGLABEL_TEST_BACKENDS=pglite or =postgres runs one pass only.

@@ -108,22 +108,24 @@ test('unknown keys are never cached, and a cache period of 0 looks every request
   assert.equal(uncached.keys.lookups() - start, 3);
 });
 
+/** A key row another process (same database) wrote. */
+const keyMadeElsewhere = (): Row => ({
+  id: 'k',
+  name: 'elsewhere',
+  role: 'admin',
+  keyHash: 'h',
+  keyPrefix: 'nl_',
+  taxonomyIds: [],
+  revokedAt: null,
+});
+
 test('open mode ends for this process as soon as a key exists in the shared table, made by any process', async () => {
   const { repository, rows } = fakeKeys();
   const service = new AccessService(repository, 5_000);
   await service.start(undefined);
   assert.equal(service.isOpen, true);
   assert.equal((await service.authenticate(undefined)).role, 'admin', 'open: an anonymous caller is an admin');
-  // another process (same database) creates the first key
-  rows.push({
-    id: 'k',
-    name: 'elsewhere',
-    role: 'admin',
-    keyHash: 'h',
-    keyPrefix: 'nl_',
-    taxonomyIds: [],
-    revokedAt: null,
-  });
+  rows.push(keyMadeElsewhere());
   await assert.rejects(service.authenticate(undefined), { code: 'UNAUTHENTICATED' });
   assert.equal(service.isOpen, false);
 });
@@ -133,15 +135,7 @@ test('no anonymous key once a key exists elsewhere; the bootstrap key registers 
   const open = new AccessService(repository);
   await open.start(undefined);
   const anonymous = await open.authenticate(undefined);
-  rows.push({
-    id: 'k',
-    name: 'elsewhere',
-    role: 'admin',
-    keyHash: 'h',
-    keyPrefix: 'nl_',
-    taxonomyIds: [],
-    revokedAt: null,
-  });
+  rows.push(keyMadeElsewhere());
   await assert.rejects(
     open.createKey({ name: 'second', role: 'ADMIN' }, anonymous, async () => true),
     { code: 'UNAUTHENTICATED' },

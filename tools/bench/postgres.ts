@@ -1,0 +1,415 @@
+/**
+ * `npm run bench:postgres`: the several-process shape measured on a real PostgreSQL server with
+ * pgvector (a throwaway cluster, durable as a production server: fsync and synchronous commit on),
+ * the same figures on the embedded PGlite beside it. `--write-readme` puts the table in the
+ * README. HISTORY_RECORDS (default 100,000) sizes the seeded history; SECONDS each timed run.
+ *   1. the history's write path with 16 connections: ordered by position (this code), under the
+ *      former global lock, and with no ordering at all (the same insert, writer_xid a constant)
+ *   2. scoring records/s through GraphQL with 1, 2 and 4 API processes on one database
+ *   3. similarScoringRecords on the seeded history: recall against an exact ranking, p95
+ *   4. the first scoring request of a new process on that history, its similarity index missing
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { DdlSession } from '../../src/database/database.ts';
+import { socketUrl } from '../../src/database/embedded-postgres.ts';
+import { readMigrations } from '../../src/database/migrate.ts';
+import {
+  type NewScoringRecord,
+  ScoringRecordRepository,
+  vectorIndexName,
+} from '../../src/repositories/scoring-record-repository.ts';
+import { randomUnitVectors } from '../../src/neglabel/random.ts';
+import { startThrowawayCluster, TEMPLATE_DATABASE } from '../postgres/cluster.ts';
+import { writeReadmeSection } from '../readme-section.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const MODEL_DIR = path.join(ROOT, 'test/fixtures/clip-tiny-random');
+const MODEL = 'clip-tiny-random';
+const DIM = 32;
+const ADMIN = 'bench-admin-key-0123456789';
+const HISTORY = Number(process.env.HISTORY_RECORDS ?? 100_000);
+const SECONDS = Number(process.env.SECONDS ?? 8);
+const IMAGES = ['rgb224.png', 'tiny8.png', 'gray256.png', 'rgba240.png'].map((f) =>
+  readFileSync(path.join(MODEL_DIR, 'images', f)).toString('base64'),
+);
+
+const log = (m: string) => console.error(`[bench:postgres] ${m}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(0.95 * (xs.length - 1))];
+
+function serve(env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NEGLABEL_MODEL_DIR: MODEL_DIR,
+      NEGLABEL_MODELS_DIR: path.join(os.tmpdir(), 'neglabel-no-models'),
+      NEGLABEL_ADMIN_KEY: ADMIN,
+      NEGLABEL_RATE_LIMIT_PER_MINUTE: '0',
+      NEGLABEL_MAX_IN_FLIGHT_PER_KEY: '0',
+      NEGLABEL_ENCODER_WORKERS: '1',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+async function ready(port: number): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`port ${port} never became ready`);
+}
+
+async function graphql(port: number, query: string, variables?: object): Promise<any> {
+  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function minedTaxonomy(port: number, name: string): Promise<string> {
+  const { createTaxonomy } = await graphql(
+    port,
+    'mutation($n: String!) { createTaxonomy(input: { name: $n, labels: ["cat", "dog", "owl"] }) { id } }',
+    { n: name },
+  );
+  const corpus = ['car', 'house', 'tree', 'river', 'cloud', 'stone', 'chair', 'lamp', 'boat', 'bridge', 'road', 'hill']
+    .map((text) => ({ text, partOfSpeech: 'NOUN' }))
+    .concat(['red', 'quiet', 'tall', 'wet', 'slow', 'bright'].map((text) => ({ text, partOfSpeech: 'ADJECTIVE' })));
+  const { startMining } = await graphql(port, 'mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', {
+    i: { taxonomyId: createTaxonomy.id, corpus, selectionRatio: 0.5, groups: 1 },
+  });
+  for (;;) {
+    const { miningJob } = await graphql(port, 'query($id: ID!) { miningJob(id: $id) { status error } }', {
+      id: startMining.id,
+    });
+    if (miningJob.status === 'SUCCEEDED') return createTaxonomy.id;
+    if (miningJob.status !== 'QUEUED' && miningJob.status !== 'RUNNING') throw new Error(miningJob.error);
+    await sleep(100);
+  }
+}
+
+const scoreRequest = (taxonomyId: string) => ({
+  i: { taxonomyId, images: [...IMAGES, ...IMAGES].map((data) => ({ data })) },
+});
+const SCORE = 'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }';
+
+/** Records/s of `clients` clients scoring 8 images a request for SECONDS, spread over `ports`. */
+async function scoringThroughput(ports: number[], taxonomyId: string, clients = 16): Promise<number> {
+  let records = 0;
+  const until = Date.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      while (Date.now() < until) {
+        const { scoreImages } = await graphql(ports[c % ports.length], SCORE, scoreRequest(taxonomyId));
+        records += scoreImages.length;
+      }
+    }),
+  );
+  return records / SECONDS;
+}
+
+/** A template record of a mined taxonomy, to write copies of through the repository. */
+async function templateRecord(pool: pg.Pool, taxonomyId: string): Promise<NewScoringRecord> {
+  const { rows } = await pool.query(
+    `SELECT taxonomy_version_id AS v, negative_set_id AS s FROM scoring_records WHERE taxonomy_id = $1 LIMIT 1`,
+    [taxonomyId],
+  );
+  return {
+    caller: 'bench',
+    taxonomyId,
+    taxonomyVersionId: rows[0].v,
+    negativeSetId: rows[0].s,
+    modelId: MODEL,
+    threshold: 0.5,
+    thresholdSpace: 'SCORE',
+    requested: null,
+    imageHash: 'h',
+    filename: null,
+    sourceUrl: null,
+    imageEmbedding: randomUnitVectors(1, DIM, 3),
+    thumbnail: null,
+    score: 0.5,
+    logitScore: 0,
+    isOod: false,
+    predictedLabel: 'cat',
+    topLabels: [],
+    topNegatives: [],
+    latencyMs: 1,
+    adaptive: null,
+  };
+}
+
+const noDdl: DdlSession = () => Promise.reject(new Error('no DDL in this measurement'));
+
+/** Records/s of 16 connections each writing 8-record batches through insertMany for SECONDS. */
+async function insertThroughput(url: string, record: NewScoringRecord, locked: boolean): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: 16 });
+  pool.on('error', (error) => log(`pool: ${error.message}`));
+  const batch = Array.from({ length: 8 }, () => record);
+  let written = 0;
+  const until = Date.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (Date.now() < until) {
+        const client = await pool.connect();
+        try {
+          // the former design: ids taken under one advisory lock held through commit
+          if (locked) await client.query('BEGIN; SELECT pg_advisory_xact_lock(72707369002)');
+          const repository = new ScoringRecordRepository(client as unknown as pg.Pool, noDdl, false);
+          written += ((await repository.insertMany(batch)) as string[]).length;
+          if (locked) await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+      }
+    }),
+  );
+  await pool.end();
+  return written / SECONDS;
+}
+
+/** Copies the template record `n` times with random unit embeddings, `share` of them into `into`. */
+async function seed(pool: pg.Pool, n: number, into: string, share: number): Promise<void> {
+  for (let done = 0; done < n; done += 20_000) {
+    await pool.query(
+      `INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold,
+         image_hash, image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives,
+         latency_ms, threshold_space)
+       SELECT 'seed', CASE WHEN random() < $3 THEN $2::uuid ELSE r.taxonomy_id END, r.taxonomy_version_id,
+         r.negative_set_id, r.model_id, r.threshold, r.image_hash, e.v, random(), 0, false, r.predicted_label,
+         '[]', '[]', 1, r.threshold_space
+       FROM (SELECT * FROM scoring_records WHERE caller <> 'seed' ORDER BY id LIMIT 1) r, generate_series(1, $1) g,
+         LATERAL (SELECT array_agg(random() - 0.5)::vector AS v FROM generate_series(1, ${DIM}) WHERE g > 0) e`,
+      [Math.min(20_000, n - done), into, share],
+    );
+  }
+}
+
+/** Recall of the indexed search against an exact ranking, and its p95, over 40 random queries. */
+async function similarity(pool: pg.Pool, taxonomyId: string | null, first: number) {
+  const repository = new ScoringRecordRepository(pool, noDdl, false);
+  const queries = randomUnitVectors(40, DIM, 11);
+  const times: number[] = [];
+  let found = 0;
+  let expected = 0;
+  for (let q = 0; q < 40; q++) {
+    const query = queries.subarray(q * DIM, (q + 1) * DIM);
+    const started = performance.now();
+    const rows = await repository.nearest(MODEL, DIM, query, first, taxonomyId);
+    times.push(performance.now() - started);
+    const exact = await pool.query<{ id: string }>(
+      `SELECT id::text AS id FROM scoring_records WHERE model_id = $1 AND ($3::uuid IS NULL OR taxonomy_id = $3)
+       ORDER BY (image_embedding::vector(${DIM}) <=> $2::vector(${DIM})) + 0 LIMIT $4`,
+      [MODEL, `[${Array.from(query).join(',')}]`, taxonomyId, first],
+    );
+    const truth = new Set(exact.rows.map((r) => r.id));
+    found += rows.filter((r) => truth.has(r.record.id)).length;
+    expected += truth.size;
+  }
+  return { recall: found / expected, p95: p95(times) };
+}
+
+interface Backend {
+  name: string;
+  /** a database URL for a fresh database, and how to serve it to several processes */
+  database(): Promise<string>;
+  close(): Promise<void>;
+}
+
+async function postgresBackend(): Promise<Backend> {
+  const cluster = await startThrowawayCluster({ durable: true });
+  let n = 0;
+  return {
+    name: `PostgreSQL ${cluster.version.split(' ')[0]}`,
+    async database() {
+      const admin = new pg.Client(cluster.adminUrl);
+      await admin.connect();
+      await admin.query(`CREATE DATABASE bench_${++n} TEMPLATE ${TEMPLATE_DATABASE}`);
+      await admin.end();
+      return cluster.adminUrl.replace('/postgres?', `/bench_${n}?`);
+    },
+    close: () => cluster.stop(),
+  };
+}
+
+async function pgliteBackend(): Promise<Backend> {
+  const dirs: string[] = [];
+  const servers: ChildProcess[] = [];
+  return {
+    name: 'PGlite (embedded, db process)',
+    async database() {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-bench-pglite-'));
+      dirs.push(dir);
+      servers.push(serve({ NEGLABEL_ROLE: 'db', NEGLABEL_DATA_DIR: dir, PORT: '0' }));
+      const url = socketUrl(dir);
+      // the db process applies the migrations itself: wait until they are all recorded
+      const migrations = readMigrations(path.join(ROOT, 'migrations')).length;
+      for (let i = 0; i < 1200; i++) {
+        const client = new pg.Client(url);
+        client.on('error', () => {});
+        const applied = await client
+          .connect()
+          .then(() => client.query('SELECT count(*)::int AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL'))
+          .then(
+            (r) => r.rows[0].n as number,
+            () => 0,
+          );
+        await client.end().catch(() => {});
+        if (applied === migrations) break;
+        await sleep(100);
+      }
+      return url;
+    },
+    async close() {
+      for (const s of servers) s.kill('SIGTERM');
+      await sleep(1000);
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+async function measure(backend: Backend): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  let port = 5200 + Math.floor(Math.random() * 500);
+  const processes: ChildProcess[] = [];
+  const api = async (url: string, role = 'api') => {
+    const p = ++port;
+    processes.push(serve({ NEGLABEL_ROLE: role, DATABASE_URL: url, PORT: String(p), NEGLABEL_DATA_DIR: os.tmpdir() }));
+    await ready(p);
+    return p;
+  };
+  const stopAll = async () => {
+    for (const child of processes.splice(0)) {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+  };
+  try {
+    // 1. the write path, three ways
+    const url = await backend.database();
+    const first = await api(url, 'all');
+    const taxonomyId = await minedTaxonomy(first, 'bench');
+    await graphql(first, SCORE, scoreRequest(taxonomyId));
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', (error) => log(`pool: ${error.message}`));
+    const record = await templateRecord(pool, taxonomyId);
+    log(`${backend.name}: insert throughput`);
+    const ordered = await insertThroughput(url, record, false);
+    const locked = await insertThroughput(url, record, true);
+    await pool.query(`ALTER TABLE scoring_records ALTER COLUMN writer_xid SET DEFAULT '0'`);
+    const unordered = await insertThroughput(url, record, false);
+    await pool.query('ALTER TABLE scoring_records ALTER COLUMN writer_xid SET DEFAULT pg_current_xact_id()');
+    out.ordered = `${ordered.toFixed(0)} records/s`;
+    out.locked = `${locked.toFixed(0)} records/s`;
+    out.unordered = `${unordered.toFixed(0)} records/s`;
+    out.orderedRatio = `${(ordered / unordered).toFixed(2)} (goal >= 0.8)`;
+    out.lockRatio = `${(ordered / locked).toFixed(2)}x`;
+    // 2. scoring through 1, 2 and 4 API processes (one all-in-one is the first)
+    log(`${backend.name}: scoring throughput`);
+    const ports = [first];
+    for (const count of [1, 2, 4]) {
+      while (ports.length < count) ports.push(await api(url));
+      out[`api${count}`] = `${(await scoringThroughput(ports, taxonomyId)).toFixed(0)} records/s`;
+    }
+    await stopAll();
+    // 3. similarity on a seeded history
+    log(`${backend.name}: seeding ${HISTORY} records`);
+    const small = await (async () => {
+      const p = await api(url, 'all');
+      const id = await minedTaxonomy(p, 'small');
+      await graphql(p, SCORE, scoreRequest(id));
+      await stopAll();
+      return id;
+    })();
+    await seed(pool, HISTORY, small, 0.026);
+    const started = performance.now();
+    await new ScoringRecordRepository(
+      pool,
+      async (run) => {
+        const client = await pool.connect();
+        try {
+          return await run(client as unknown as pg.Client);
+        } finally {
+          client.release();
+        }
+      },
+      false,
+    ).ensureVectorIndex(MODEL, DIM);
+    out.indexBuild = `${((performance.now() - started) / 1000).toFixed(1)} s`;
+    for (const [label, taxonomy] of [
+      ['all', null],
+      ['small', small],
+    ] as const) {
+      for (const k of [10, 100]) {
+        const s = await similarity(pool, taxonomy, k);
+        out[`similar_${label}_${k}`] = `recall ${s.recall.toFixed(3)}, p95 ${s.p95.toFixed(1)} ms`;
+      }
+    }
+    // 4. a new process on that history without its index
+    await pool.query(`DROP INDEX "${vectorIndexName(MODEL, DIM)}"`);
+    await pool.end();
+    log(`${backend.name}: first request of a new process`);
+    const fresh = await api(url);
+    const t0 = performance.now();
+    await graphql(fresh, SCORE, scoreRequest(taxonomyId));
+    const t1 = performance.now();
+    await graphql(fresh, SCORE, scoreRequest(taxonomyId));
+    const t2 = performance.now();
+    out.firstRequest = `${(t1 - t0).toFixed(0)} ms (the next: ${(t2 - t1).toFixed(0)} ms)`;
+  } finally {
+    await stopAll();
+  }
+  return out;
+}
+
+const took = Date.now();
+const results: Array<[string, Record<string, string>]> = [];
+for (const make of [postgresBackend, pgliteBackend]) {
+  const backend = await make();
+  try {
+    results.push([backend.name, await measure(backend)]);
+  } finally {
+    await backend.close();
+  }
+}
+const rows: Array<[string, string]> = [
+  ['history writes, 16 connections × 8 records, ordered by position (this code)', 'ordered'],
+  ['the same under the former global lock', 'locked'],
+  ['the same with no ordering at all', 'unordered'],
+  ['ordered / unordered', 'orderedRatio'],
+  ['ordered / former lock', 'lockRatio'],
+  ['scoring through GraphQL, 16 clients × 8 images: 1 all-in-one process', 'api1'],
+  ['… 2 processes (all-in-one + 1 API)', 'api2'],
+  ['… 4 processes (all-in-one + 3 API)', 'api4'],
+  [`HNSW build, ${HISTORY.toLocaleString('en')} records`, 'indexBuild'],
+  ['similarScoringRecords first 10, every record', 'similar_all_10'],
+  ['… first 100, every record', 'similar_all_100'],
+  ['… first 10, a taxonomy with 2.6 % of the records', 'similar_small_10'],
+  ['… first 100, that taxonomy', 'similar_small_100'],
+  ['first scoring request of a new API process, index missing', 'firstRequest'],
+];
+const table = [
+  `| measured (${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${SECONDS} s runs) | ` +
+    `${results.map(([n]) => n).join(' | ')} |`,
+  `|---|${results.map(() => '---').join('|')}|`,
+  ...rows.map(([label, key]) => `| ${label} | ${results.map(([, r]) => r[key] ?? '—').join(' | ')} |`),
+  '',
+  `bench:postgres took ${((Date.now() - took) / 1000).toFixed(0)} s; the fixture model (32-dim embeddings), ` +
+    'PostgreSQL durable (fsync, synchronous commit on).',
+].join('\n');
+console.log(table);
+if (process.argv.includes('--write-readme')) writeReadmeSection('postgres', table);

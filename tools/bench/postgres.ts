@@ -155,16 +155,26 @@ async function templateRecord(pool: pg.Pool, taxonomyId: string): Promise<NewSco
 
 const noDdl: DdlSession = () => Promise.reject(new Error('no DDL in this measurement'));
 
-/** Records/s of 16 connections each writing 8-record batches through insertMany for SECONDS. */
+/**
+ * Records/s of 16 connections each writing 8-record batches (random embeddings, four callers)
+ * through insertMany for SECONDS.
+ */
 async function insertThroughput(url: string, record: NewScoringRecord, locked: boolean): Promise<number> {
   const pool = new pg.Pool({ connectionString: url, max: 16 });
   pool.on('error', (error) => log(`pool: ${error.message}`));
-  const batch = Array.from({ length: 8 }, () => record);
   let written = 0;
+  let seed = 0;
   const until = Date.now() + SECONDS * 1000;
   await Promise.all(
-    Array.from({ length: 16 }, async () => {
+    Array.from({ length: 16 }, async (_, connection) => {
       while (Date.now() < until) {
+        // distinct images (identical vectors make a degenerate HNSW graph), four callers
+        const vectors = randomUnitVectors(8, DIM, ++seed);
+        const batch = Array.from({ length: 8 }, (_, i) => ({
+          ...record,
+          caller: `bench-${connection % 4}`,
+          imageEmbedding: vectors.subarray(i * DIM, (i + 1) * DIM),
+        }));
         const client = await pool.connect();
         try {
           // the former design: ids taken under one advisory lock held through commit

@@ -16,11 +16,14 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO neglabel_runtime;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO neglabel_runtime;
 
 -- append-only: the history, the audit log, and the caches that are only ever added to
-GRANT INSERT ON scoring_records, scoring_requests, audit_log, label_embeddings, corpus_embeddings, negative_labels
+GRANT INSERT ON scoring_records, audit_log, label_embeddings, corpus_embeddings, negative_labels
   TO neglabel_runtime;
 
 -- thumbnails kept for audit are deleted when their retention ends
 GRANT INSERT, DELETE ON scoring_thumbnails TO neglabel_runtime;
+
+-- idempotency keys are deleted when they expire
+GRANT INSERT, DELETE ON scoring_idempotency_keys TO neglabel_runtime;
 
 -- the corpus cache's one backfilled column: the raw norm CSP needs, for rows cached before it was kept
 GRANT UPDATE (norm) ON corpus_embeddings TO neglabel_runtime;
@@ -30,7 +33,7 @@ GRANT UPDATE (norm) ON corpus_embeddings TO neglabel_runtime;
 GRANT INSERT, UPDATE ON taxonomies, taxonomy_versions, mining_jobs, negative_label_sets, api_keys
   TO neglabel_runtime;
 
--- nothing else: no DELETE or TRUNCATE anywhere, no write on _prisma_migrations or
+-- nothing else: no other DELETE, no TRUNCATE anywhere, no write on _prisma_migrations or
 -- scoring_daily_stats (its trigger runs as the owner)
 
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO neglabel_runtime;

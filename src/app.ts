@@ -105,7 +105,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const { prisma, pool } = database;
   const jobs = new MiningJobRepository(prisma, pool);
   const sets = new NegativeSetRepository(prisma, pool);
-  const records = new ScoringRecordRepository(pool, database.ddl, database.server);
+  const records = new ScoringRecordRepository(pool, database.ddl, database.server, config.idempotencyWindowHours);
   const embeddings = new EmbeddingService(encoder, {
     maxTexts: config.maxTextsPerRequest,
     maxImages: config.maxImagesPerRequest,
@@ -163,6 +163,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       encoder,
       new WorkerScoringRuntime(encoder.pool),
       new AdaptiveMemories(records, config.memoryPolicy),
+      config.idempotencyWindowHours,
     ),
     history: new HistoryService(records),
     access: new AccessService(new AccessRepository(prisma), config.keyCacheSeconds * 1000),
@@ -192,11 +193,16 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     if (runsJobs) {
       await runner.start();
       runnerStarted = true;
-      // thumbnails past their taxonomy's retention are deleted (reads never show them anyway)
+      // thumbnails past their taxonomy's retention and idempotency keys past their window are
+      // deleted (reads never show them anyway)
       const purge = () =>
-        services.history.purgeExpiredThumbnails(new Date()).then(
-          (deleted) => deleted > 0 && logger.info({ deleted }, 'expired thumbnails deleted'),
-          (error) => logger.warn({ err: error }, 'could not delete expired thumbnails: retrying in an hour'),
+        Promise.all([
+          services.history.purgeExpiredThumbnails(new Date()),
+          services.history.purgeExpiredIdempotencyKeys(),
+        ]).then(
+          ([thumbnails, idempotencyKeys]) =>
+            thumbnails + idempotencyKeys > 0 && logger.info({ thumbnails, idempotencyKeys }, 'expired rows deleted'),
+          (error) => logger.warn({ err: error }, 'could not delete expired rows: retrying in an hour'),
         );
       void purge();
       retention = setInterval(purge, 3_600_000);

@@ -76,6 +76,8 @@ export interface Config {
   jobPollMs: number;
   /** how long a worker holds a mining job without renewing it (NEGLABEL_JOB_LEASE_SECONDS) */
   jobLeaseSeconds: number;
+  /** how long a scoreImages idempotency key answers with its first request */
+  idempotencyWindowHours: number;
   /** adaptive memories: size, share of the history and per-caller share (NEGLABEL_MEMORY_*) */
   memoryPolicy: MemoryPolicy;
   rateLimitPerMinute: number;
@@ -211,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     logLevel: env.LOG_LEVEL || 'info',
     jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),
     jobLeaseSeconds: int(env, 'NEGLABEL_JOB_LEASE_SECONDS', 60, 3, 86_400),
+    idempotencyWindowHours: int(env, 'NEGLABEL_IDEMPOTENCY_WINDOW_HOURS', 24, 1, 8760),
     memoryPolicy: {
       maxSize: int(env, 'NEGLABEL_MEMORY_SIZE', DEFAULT_MEMORY_POLICY.maxSize, 1, 1_000_000),
       maxFraction: fraction(env, 'NEGLABEL_MEMORY_FRACTION', DEFAULT_MEMORY_POLICY.maxFraction),

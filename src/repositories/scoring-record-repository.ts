@@ -145,6 +145,19 @@ export function vectorIndexName(modelId: string, dim: number): string {
   return `scoring_records_hnsw_${modelId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}_${dim}`;
 }
 
+/** An idempotency key as a request claims it: who, which key, and a fingerprint of what it asks. */
+export interface IdempotencyClaim {
+  principal: string;
+  key: string;
+  fingerprint: string;
+}
+
+/** The first request sent with an idempotency key: its records and its fingerprint. */
+export interface IdempotentRequest {
+  recordIds: string[];
+  fingerprint: string;
+}
+
 export class ScoringRecordRepository {
   constructor(
     private readonly pool: pg.Pool,
@@ -152,22 +165,24 @@ export class ScoringRecordRepository {
     private readonly ddl: DdlSession,
     /** whether index builds may run CONCURRENTLY (a server; PGlite is one backend anyway) */
     private readonly concurrentDdl: boolean,
+    /** how long an idempotency key answers with its first request's records */
+    private readonly idempotencyWindowHours = 24,
   ) {}
 
   /**
-   * Writes a request's records, their thumbnails and, with an idempotency key, its (caller, key)
-   * row in one statement (one transaction, one round trip: each statement costs the request thread
+   * Writes a request's records, their thumbnails and, with an idempotency key, its (principal,
+   * key, fingerprint) row in one statement (one transaction, one round trip: each statement costs the request thread
    * a socket write and, on the embedded database, a turn of the single backend). Returns the new
-   * ids, or `{ replayOf }` with the first request's ids when the key was used already (then
-   * nothing is written).
+   * ids, or the earlier use of the key (then nothing is written): the caller compares its
+   * fingerprint with its own.
    */
   async insertMany(
     records: NewScoringRecord[],
-    idempotency?: { caller: string; key: string },
-  ): Promise<string[] | { replayOf: string[] }> {
+    idempotency?: IdempotencyClaim,
+  ): Promise<string[] | { earlier: IdempotentRequest }> {
     if (idempotency) {
-      const previous = await this.idempotentIds(idempotency.caller, idempotency.key);
-      if (previous) return { replayOf: previous };
+      const earlier = await this.idempotentRequest(idempotency.principal, idempotency.key);
+      if (earlier) return { earlier };
     }
     const vectorOid = await vectorTypeOid(this.pool);
     try {
@@ -195,8 +210,9 @@ export class ScoringRecordRepository {
            SELECT r.id, t.image FROM numbered r JOIN unnest($25::bytea[]) WITH ORDINALITY AS t(image, n) USING (n)
            WHERE t.image IS NOT NULL),
          request AS (
-           INSERT INTO scoring_requests (caller, idempotency_key, record_ids)
-           SELECT $26::text, $27::text, array_agg(id ORDER BY n) FROM numbered HAVING $27::text IS NOT NULL)
+           INSERT INTO scoring_idempotency_keys (principal, idempotency_key, fingerprint, record_ids)
+           SELECT $26::text, $27::text, $28::text, array_agg(id ORDER BY n) FROM numbered
+           HAVING $27::text IS NOT NULL)
          SELECT id::text FROM numbered ORDER BY n`,
         [
           records.map((r) => r.caller),
@@ -227,28 +243,51 @@ export class ScoringRecordRepository {
           records.map((r) => r.adaptive?.memorySize ?? null),
           records.map((r) => r.sourceUrl),
           records.map((r) => (r.thumbnail ? Buffer.from(r.thumbnail) : null)),
-          idempotency?.caller ?? null,
+          idempotency?.principal ?? null,
           idempotency?.key ?? null,
+          idempotency?.fingerprint ?? null,
         ],
       );
       return rows.map((r) => r.id);
     } catch (error) {
       // a concurrent request with the same key committed first: answer with its records
-      const previous =
+      const earlier =
         idempotency && (error as { code?: string }).code === '23505'
-          ? await this.idempotentIds(idempotency.caller, idempotency.key)
+          ? await this.idempotentRequest(idempotency.principal, idempotency.key)
           : null;
-      if (previous) return { replayOf: previous };
+      if (earlier) return { earlier };
       throw error;
     }
   }
 
-  async idempotentIds(caller: string, key: string): Promise<string[] | null> {
-    const { rows } = await this.pool.query<{ ids: string[] }>(
-      'SELECT record_ids::text[] AS ids FROM scoring_requests WHERE caller = $1 AND idempotency_key = $2',
-      [caller, key],
+  /**
+   * The request this principal last sent with this idempotency key within the window, or null. An
+   * expired row is deleted here, so the key can be claimed again by the insert that follows.
+   */
+  async idempotentRequest(principal: string, key: string): Promise<IdempotentRequest | null> {
+    const { rows } = await this.pool.query<{ ids: string[]; fingerprint: string; live: boolean }>(
+      `SELECT record_ids::text[] AS ids, fingerprint, created_at > now() - $3 * interval '1 hour' AS live
+       FROM scoring_idempotency_keys WHERE principal = $1 AND idempotency_key = $2`,
+      [principal, key, this.idempotencyWindowHours],
     );
-    return rows[0]?.ids ?? null;
+    const row = rows[0];
+    if (!row) return null;
+    if (row.live) return { recordIds: row.ids, fingerprint: row.fingerprint };
+    await this.pool.query(
+      `DELETE FROM scoring_idempotency_keys WHERE principal = $1 AND idempotency_key = $2
+         AND created_at <= now() - $3 * interval '1 hour'`,
+      [principal, key, this.idempotencyWindowHours],
+    );
+    return null;
+  }
+
+  /** Deletes the idempotency keys past the window; returns how many. */
+  async purgeExpiredIdempotencyKeys(): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM scoring_idempotency_keys WHERE created_at <= now() - $1 * interval '1 hour'`,
+      [this.idempotencyWindowHours],
+    );
+    return rowCount ?? 0;
   }
 
   /** Records by id, in the order given. */

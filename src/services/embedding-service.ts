@@ -60,7 +60,21 @@ export class EmbeddingService {
     field = 'images',
   ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
-    const decoded = await readImageInputs(images, this.limits, field);
+    return this.embedDecoded(model.id, await this.readImages(images, field), field);
+  }
+
+  /** The bytes of each image input, within the request's byte budget (nothing is decoded yet). */
+  readImages(images: readonly ImageInput[], field = 'images'): Promise<DecodedImage[]> {
+    return readImageInputs(images, this.limits, field);
+  }
+
+  /** Embeds images already read (readImages) with a model. */
+  async embedDecoded(
+    modelId: string,
+    decoded: DecodedImage[],
+    field = 'images',
+  ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
+    const model = this.encoder.resolveModel(modelId);
     // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding.
     // Each image counts at most maxImagePixels, so headers are read only when these many images
     // could exceed the budget (otherwise reading them costs the request thread for nothing).

@@ -23,6 +23,11 @@ export class HistoryService {
     return this.records.purgeExpiredThumbnails(asOf);
   }
 
+  /** Deletes the idempotency keys past their window; returns how many. */
+  purgeExpiredIdempotencyKeys(): Promise<number> {
+    return this.records.purgeExpiredIdempotencyKeys();
+  }
+
   async page(filter: ScoringFilter | null | undefined, first: number, after: string | null) {
     validateFirst(first, 500);
     const { rows, hasNextPage } = await this.records.page(

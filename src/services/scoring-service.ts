@@ -4,6 +4,7 @@
  * per negative set into the scoring runtime (src/scoring/), which computes the scores off the
  * request thread.
  */
+import { createHash } from 'node:crypto';
 import { ConflictError, InvalidInputError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import type { AdaptiveMemories, MemoryKey } from '../scoring/adaptive-memory.ts';
@@ -12,11 +13,15 @@ import { LruCache } from '../inference/lru-cache.ts';
 import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
-import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
+import type {
+  IdempotencyClaim,
+  IdempotentRequest,
+  ScoringRecordRepository,
+} from '../repositories/scoring-record-repository.ts';
 import type { TaxonomyRow, TaxonomyVersionHead } from '../repositories/taxonomy-repository.ts';
 import { stack } from '../inference/vectors.ts';
 import type { EmbeddingService } from './embedding-service.ts';
-import { type ImageInput, thumbnailOf } from './images.ts';
+import { type DecodedImage, type ImageInput, thumbnailOf } from './images.ts';
 import type { TaxonomyService, ThresholdSpace } from './taxonomy-service.ts';
 import { hasControlCharacters } from './validation.ts';
 
@@ -38,7 +43,10 @@ export interface ScoreImagesInput {
   threshold?: number | null;
   thresholdSpace?: ThresholdSpace | null;
   topK?: number | null;
-  /** a retried request with the same key (per caller) returns the first request's results */
+  /**
+   * a retried request with the same key (per API key, within the idempotency window) returns the
+   * first request's results; the key reused for a different request is refused
+   */
   idempotencyKey?: string | null;
   /** also score against the memory of the history (adaptiveScore) */
   adaptive?: boolean | null;
@@ -97,6 +105,37 @@ function adaptiveSpace(adaptive: boolean | null | undefined, space: ThresholdSpa
   return adaptive ? 'ADAPTIVE_SCORE' : (space ?? 'SCORE');
 }
 
+/** Who sends a scoring request: the name the history records, and the key it authenticated with. */
+export interface ScoringCaller {
+  name: string;
+  /** the API key's id; null for the anonymous caller of open mode */
+  keyId: string | null;
+}
+
+/**
+ * An idempotency key as this request claims it: owned by the API key (by id: names are not
+ * unique), with a fingerprint of everything that shapes the answer.
+ */
+function idempotencyClaim(
+  caller: ScoringCaller,
+  key: string,
+  input: ScoreImagesInput,
+  topK: number,
+  images: readonly DecodedImage[],
+): IdempotencyClaim {
+  const asked = {
+    taxonomyId: input.taxonomyId,
+    version: input.version ?? null,
+    images: images.map((i) => [i.sha256, i.filename, i.alpha, i.url]),
+    threshold: input.threshold ?? null,
+    thresholdSpace: input.thresholdSpace ?? null,
+    topK,
+    adaptive: input.adaptive ?? false,
+  };
+  const fingerprint = createHash('sha256').update(JSON.stringify(asked)).digest('hex');
+  return { principal: caller.keyId ?? 'open', key, fingerprint };
+}
+
 function validateIdempotencyKey(key: string): string {
   if (key.length < 1 || key.length > 200 || hasControlCharacters(key)) {
     throw new InvalidInputError(
@@ -120,6 +159,8 @@ export class ScoringService {
     private readonly encoder: Encoder,
     private readonly runtime: ScoringRuntime,
     private readonly memories: AdaptiveMemories,
+    /** how long an idempotency key answers with its first request (the records' repository expires it) */
+    private readonly idempotencyWindowHours = 24,
   ) {
     this.banks = new LruCache(8, (key) => runtime.dropBank(key));
   }
@@ -208,7 +249,7 @@ export class ScoringService {
     return { embedded, ...(await this.scoreEmbedded(prepared, embedded.embeddings, topK, adaptive)) };
   }
 
-  async score(input: ScoreImagesInput, caller: string) {
+  async score(input: ScoreImagesInput, caller: ScoringCaller) {
     const started = performance.now();
     const topK = input.topK ?? 5;
     if (!Number.isInteger(topK) || topK < 1 || topK > 50)
@@ -237,19 +278,19 @@ export class ScoringService {
           };
     if (requested && !Number.isFinite(requested.value))
       throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
-    const idempotency =
-      input.idempotencyKey == null ? undefined : { caller, key: validateIdempotencyKey(input.idempotencyKey) };
+    const key = input.idempotencyKey == null ? null : validateIdempotencyKey(input.idempotencyKey);
+    // the bytes are read (within the request's budget) before the key is looked up: what the
+    // request asks is part of the key's identity, so a reused key with other images is refused
+    const images = await this.embeddings.readImages(input.images);
+    const idempotency = key === null ? undefined : idempotencyClaim(caller, key, input, topK, images);
     if (idempotency) {
-      const previous = await this.records.idempotentIds(idempotency.caller, idempotency.key);
-      if (previous) return this.replay(previous);
+      const earlier = await this.records.idempotentRequest(idempotency.principal, idempotency.key);
+      if (earlier) return this.replay(earlier, idempotency);
     }
     const loaded = await this.bankFor(version);
-    const { embedded, results, memory } = await this.scoreOnly(
-      { taxonomy, version, loaded },
-      input.images,
-      topK,
-      adaptive,
-    );
+    const prepared = { taxonomy, version, loaded };
+    const embedded = await this.embeddings.embedDecoded(version.modelId, images);
+    const { results, memory } = await this.scoreEmbedded(prepared, embedded.embeddings, topK, adaptive);
     const latencyMs = (performance.now() - started) / results.length;
     const scored = results.map((r, index) =>
       this.describe(
@@ -267,7 +308,7 @@ export class ScoringService {
       : null;
     const ids = await this.records.insertMany(
       scored.map((s, i) => ({
-        caller,
+        caller: caller.name,
         taxonomyId: taxonomy.id,
         taxonomyVersionId: version.id,
         negativeSetId: loaded.setId,
@@ -295,13 +336,23 @@ export class ScoringService {
       })),
       idempotency,
     );
-    if ('replayOf' in ids) return this.replay(ids.replayOf);
+    if ('earlier' in ids) return this.replay(ids.earlier, idempotency!);
     return scored.map((s, i) => ({ ...s, recordId: ids[i] }));
   }
 
-  /** The results of an earlier request, rebuilt from its records. */
-  private async replay(recordIds: string[]) {
-    const rows = await this.records.findMany(recordIds);
+  /**
+   * The results of an earlier request with the same idempotency key, rebuilt from its records; a
+   * key reused for another request is refused (its first answer belongs to that request).
+   */
+  private async replay(earlier: IdempotentRequest, claim: IdempotencyClaim) {
+    if (earlier.fingerprint !== claim.fingerprint)
+      throw new InvalidInputError(
+        `idempotencyKey ${JSON.stringify(claim.key)} was used in the last ${this.idempotencyWindowHours} h for a ` +
+          'different request (other images, taxonomy or options): use a new key for a new request.',
+        { field: 'idempotencyKey', windowHours: this.idempotencyWindowHours },
+        'IDEMPOTENCY_KEY_REUSED',
+      );
+    const rows = await this.records.findMany(earlier.recordIds);
     const version = rows.length ? await this.taxonomies.versionById(rows[0].taxonomyVersionId) : null;
     return rows.map((row, index) => ({
       index,

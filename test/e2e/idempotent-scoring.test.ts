@@ -109,3 +109,58 @@ test(
     );
   },
 );
+
+test('an idempotency key belongs to the API key that used it, answers only its own request, and expires', async () => {
+  const otherTaxonomy = await createMinedTaxonomy(app, 'retry-safe-other');
+  // two tenants whose keys share a name: names are not identities
+  const keyFor = async (t: string) =>
+    (
+      await app.graphql(
+        'mutation($t: ID!) { createApiKey(input: { name: "tenant", role: SCORER, taxonomyIds: [$t] }) { key } }',
+        { t },
+      )
+    ).data.createApiKey.key as string;
+  const tenantA = { authorization: `Bearer ${await keyFor(taxonomyId)}` };
+  const tenantB = { authorization: `Bearer ${await keyFor(otherTaxonomy)}` };
+  const RECORD = 'query($id: ID!) { scoringRecord(id: $id) { taxonomyId } }';
+  const a = await app.graphql(SCORE, { i: { taxonomyId, images, idempotencyKey: 'shared-string' } }, tenantA);
+  assert.equal(a.errors, undefined, JSON.stringify(a.errors));
+  const b = await app.graphql(
+    SCORE,
+    { i: { taxonomyId: otherTaxonomy, images, idempotencyKey: 'shared-string' } },
+    tenantB,
+  );
+  assert.equal(b.errors, undefined, JSON.stringify(b.errors));
+  const bRecord = await app.graphql(RECORD, { id: b.data.scoreImages[0].recordId });
+  assert.equal(bRecord.data.scoringRecord.taxonomyId, otherTaxonomy, "tenant B got its own records, not A's");
+
+  // the same key for a different request is refused and writes nothing
+  const before = await total();
+  for (const changed of [
+    { taxonomyId, images: images.slice(0, 1) },
+    { taxonomyId, images, threshold: 0.9 },
+    { taxonomyId, images, topK: 2 },
+    { taxonomyId, images: [images[1], images[0]] },
+  ]) {
+    const reused = await app.graphql(SCORE, { i: { ...changed, idempotencyKey: 'shared-string' } }, tenantA);
+    assert.equal(reused.errors?.[0].extensions.code, 'IDEMPOTENCY_KEY_REUSED', JSON.stringify(changed));
+    assert.match(reused.errors![0].message, /use a new key/);
+  }
+  assert.equal(await total(), before);
+  const retried = await app.graphql(SCORE, { i: { taxonomyId, images, idempotencyKey: 'shared-string' } }, tenantA);
+  assert.deepEqual(retried.data, a.data);
+
+  // past the window the key is free again: the same string starts a new request
+  await app.database.pool.query(
+    "UPDATE scoring_idempotency_keys SET created_at = now() - interval '25 hours' WHERE idempotency_key = $1",
+    ['shared-string'],
+  );
+  const fresh = await app.graphql(
+    SCORE,
+    { i: { taxonomyId, images: images.slice(0, 1), idempotencyKey: 'shared-string' } },
+    tenantA,
+  );
+  assert.equal(fresh.errors, undefined, JSON.stringify(fresh.errors));
+  assert.notEqual(fresh.data.scoreImages[0].recordId, a.data.scoreImages[0].recordId);
+  assert.equal(await total(), before + 1);
+});

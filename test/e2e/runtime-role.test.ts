@@ -76,7 +76,7 @@ test(
       );
       await refused('CREATE INDEX evil ON scoring_records (score)', /must be owner/);
       await refused('DROP TABLE audit_log', /must be owner/);
-      await refused('DELETE FROM scoring_requests', /permission denied/);
+      await refused('DELETE FROM scoring_records', /permission denied/);
     } finally {
       await app.close();
       await db.stop();

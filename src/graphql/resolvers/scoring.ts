@@ -13,7 +13,7 @@ export const scoringResolvers: Resolvers = {
   Mutation: {
     scoreImages: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);
-      return ctx.services.scoring.score(input, callerName(ctx));
+      return ctx.services.scoring.score(input, { name: callerName(ctx), keyId: ctx.auth?.keyId ?? null });
     },
     calibrateThreshold: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);

@@ -40,6 +40,10 @@ export interface Config {
   /** HTTP keep-alive idle timeout and headers timeout (keep them above the load balancer's idle timeout) */
   keepAliveTimeoutMs: number;
   headersTimeoutMs: number;
+  /** the whole request (headers and body) must arrive within this */
+  bodyTimeoutMs: number;
+  /** open connections at once; more are refused by the kernel's accept queue */
+  maxConnections: number;
   /** how long a SIGTERM may take before the process exits anyway */
   shutdownTimeoutMs: number;
   migrationsDir: string;
@@ -186,6 +190,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     databaseNice: int(env, 'NEGLABEL_DATABASE_NICE', 10, 0, 19),
     keepAliveTimeoutMs: int(env, 'NEGLABEL_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000),
     headersTimeoutMs: int(env, 'NEGLABEL_HEADERS_TIMEOUT_MS', 66_000, 1000),
+    bodyTimeoutMs: int(env, 'NEGLABEL_BODY_TIMEOUT_MS', 120_000, 1000),
+    maxConnections: int(env, 'NEGLABEL_MAX_CONNECTIONS', 1024, 1),
     shutdownTimeoutMs: int(env, 'NEGLABEL_SHUTDOWN_TIMEOUT_MS', 30_000, 1000),
     migrationsDir: path.resolve(root, 'migrations'),
     modelsDir: path.resolve(root, env.NEGLABEL_MODELS_DIR || 'models'),

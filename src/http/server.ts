@@ -61,6 +61,92 @@ function responseSizeCap(maxBytes: number): ApolloServerPlugin<GraphQLContext> {
   };
 }
 
+/** Room in a multipart body for its operations and map fields, beside the files' bytes. */
+const MULTIPART_FIELDS_BYTES = 1024 * 1024;
+
+/**
+ * Multipart bodies carry files. Nothing of one is read (or spooled to disk) before its caller is
+ * known and may score, and before it proves it is no cross-site form post (Apollo's preflight
+ * header, which a form cannot send); the body as a whole is bounded, from its declared length when
+ * it has one, else as it arrives (then the connection is cut at the limit).
+ */
+function uploadGate(maxBytes: number, errorBody: ErrorBody): express.RequestHandler {
+  return (req, res, next) => {
+    if (!req.is('multipart/form-data')) return next();
+    const refuse = (status: number, message: string, code: string) =>
+      refuseUnread(req, res, status, errorBody(req, message, code));
+    const caller = res.locals.caller as Caller | undefined;
+    if (!caller)
+      return refuse(
+        401,
+        'Uploads need a valid API key (Authorization: Bearer <key>) with the SCORER or ADMIN role.',
+        'UNAUTHENTICATED',
+      );
+    if (caller.role === 'auditor') return refuse(403, 'An AUDITOR key cannot upload images to score.', 'FORBIDDEN');
+    if (!req.headers['apollo-require-preflight'] && !req.headers['x-apollo-operation-name'])
+      return refuse(
+        400,
+        'This upload was blocked as a potential cross-site request (CSRF): send the header ' +
+          'apollo-require-preflight: true with multipart requests.',
+        'BAD_REQUEST',
+      );
+    const tooLarge = `The request body is over ${maxBytes} bytes: send fewer or smaller images per request.`;
+    const declared = Number(req.headers['content-length']);
+    if (declared > maxBytes) return refuse(413, tooLarge, 'PAYLOAD_TOO_LARGE');
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= maxBytes || res.headersSent) return;
+      req.unpipe();
+      refuse(413, tooLarge, 'PAYLOAD_TOO_LARGE');
+    });
+    next();
+  };
+}
+
+/**
+ * Refuses a non-multipart body whose declared length is over the limit before reading any of it
+ * (the JSON parser would read it to its end before answering) and closes the connection.
+ */
+function declaredLengthGuard(maxBytes: number, errorBody: ErrorBody): express.RequestHandler {
+  return (req, res, next) => {
+    if (req.is('multipart/form-data') || !(Number(req.headers['content-length']) > maxBytes)) return next();
+    const message = `The request body is over ${maxBytes} bytes: send fewer or smaller images per request.`;
+    refuseUnread(req, res, 413, errorBody(req, message, 'PAYLOAD_TOO_LARGE'));
+  };
+}
+
+/** How long, and how many bytes, a refused body is still read after the answer (a lingering close). */
+const LINGER_MS = 1000;
+const LINGER_BYTES = 1024 * 1024;
+
+/**
+ * Answers a request whose body is not wanted, without reading that body to its end: the answer
+ * says `connection: close`, then what the client still sends is discarded for a moment (closing a
+ * socket with unread data resets it, and a reset can destroy the answer before the client reads
+ * it), and the connection is cut. Written directly: once the upload middleware has run, res.send
+ * waits for the body's end.
+ */
+function refuseUnread(req: express.Request, res: express.Response, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  req.pause();
+  res.once('finish', () => {
+    let discarded = 0;
+    const cut = () => req.socket.destroy();
+    const timer = setTimeout(cut, LINGER_MS);
+    timer.unref();
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_BYTES) cut();
+    });
+    req.once('end', () => clearTimeout(timer));
+    req.resume();
+  });
+  res
+    .writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' })
+    .end(JSON.stringify(body));
+}
+
 /**
  * Refuses a port another process holds, before anything else starts (a database, workers), with
  * what to do about it.
@@ -98,6 +184,9 @@ export async function startHttpServer(
   // server, closes an idle keep-alive connection, so a reused connection is never reset under it
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   server.headersTimeout = config.headersTimeoutMs;
+  // a slow sender cannot hold a connection (and its buffers) for ever, nor can many of them
+  server.requestTimeout = Math.max(config.bodyTimeoutMs, config.headersTimeoutMs);
+  server.maxConnections = config.maxConnections;
   const apollo = new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
@@ -216,9 +305,11 @@ export async function startHttpServer(
   const inFlight = new InFlightLimiter(config.maxInFlightPerKey);
   // one budget per key, whichever route it calls
   const limit = rateLimit(config.rateLimitPerMinute, identify, errorBody);
+  const lengthGuard = declaredLengthGuard(config.maxBodyBytes, errorBody);
   app.post(
     '/v1/embeddings',
     limit,
+    lengthGuard,
     express.json({ limit: config.maxBodyBytes }),
     openAiEmbeddingsHandler(services, inFlight, (error) =>
       logger.error({ err: error }, 'unexpected error in /v1/embeddings'),
@@ -227,8 +318,10 @@ export async function startHttpServer(
   app.use(
     '/graphql',
     limit,
-    // multipart requests (uploads) only: files stream to temporary storage, each stopped at its
-    // limit; Apollo's CSRF prevention still asks them for a preflight header
+    lengthGuard,
+    uploadGate(config.maxBodyBytes + MULTIPART_FIELDS_BYTES, errorBody),
+    // multipart requests (uploads) only, past the gate: files stream to temporary storage, each
+    // stopped at its limit, the whole body at the gate's
     graphqlUploadExpress({
       maxFileSize: config.maxUploadBytes,
       maxFiles: 2 * config.maxImagesPerRequest,

@@ -42,6 +42,36 @@ export interface ImageSourceLimits {
   url: UrlFetchOptions;
 }
 
+/**
+ * The bytes one request's images may bring, counted as they arrive (base64 by its length before
+ * decoding, uploads and URL bodies chunk by chunk) over every source together: the request is
+ * refused the moment the budget is spent, before the next image is decoded or read further. An
+ * image given N times (one variable in N slots) counts N times.
+ */
+class ByteBudget {
+  private spent = 0;
+  private exceeded: InvalidInputError | null = null;
+
+  constructor(
+    private readonly max: number,
+    private readonly field: string,
+  ) {}
+
+  /** Counts `bytes` more, or throws once the request is over its budget (and for every later take). */
+  take(bytes: number): void {
+    if (this.exceeded) throw this.exceeded;
+    this.spent += bytes;
+    if (this.spent <= this.max) return;
+    this.exceeded = new InvalidInputError(
+      `${this.field} bring more than ${this.max} bytes together, over the budget per request: send fewer or ` +
+        'smaller images per request.',
+      { field: this.field, max: this.max },
+      'REQUEST_BUDGET_EXCEEDED',
+    );
+    throw this.exceeded;
+  }
+}
+
 function alphaOf(image: ImageInput, field: string, index: number): AlphaHandling | null {
   if (image.dropAlpha && image.background != null) {
     throw new InvalidInputError(
@@ -89,9 +119,11 @@ function cleanDecodedLength(text: string): number {
   return characters % 4 === 1 ? -1 : Math.floor((characters * 3) / 4);
 }
 
-function decodeBase64(data: string, field: string, index: number): Uint8Array {
+function decodeBase64(data: string, field: string, index: number, budget: ByteBudget): Uint8Array {
   // Accept a data: URL too, since browsers produce those.
   let text = data.startsWith('data:') ? data.replace(/^data:[^,]*;base64,/, '') : data;
+  // at most this many bytes come out: counted before anything is allocated
+  budget.take(Math.ceil((text.length * 3) / 4));
   // Node's decoder (both alphabets) skips any other character silently: a payload that decodes
   // to exactly the length its characters promise had none, so it needs no scan of its own. Only
   // one that comes up short is scanned: whitespace is dropped, anything else refused.
@@ -111,12 +143,23 @@ function decodeBase64(data: string, field: string, index: number): Uint8Array {
 }
 
 /** An upload's bytes; the multipart parser stops a file at the per-file limit (HTTP 413 on its stream). */
-async function readUpload(upload: Promise<FileUpload>, field: string, index: number, maxBytes: number) {
+async function readUpload(
+  upload: Promise<FileUpload>,
+  field: string,
+  index: number,
+  maxBytes: number,
+  budget: ByteBudget,
+) {
   const file = await upload;
   const chunks: Buffer[] = [];
+  const stream = file.createReadStream();
   try {
-    for await (const chunk of file.createReadStream()) chunks.push(chunk as Buffer);
+    for await (const chunk of stream) {
+      budget.take((chunk as Buffer).length);
+      chunks.push(chunk as Buffer);
+    }
   } catch (error) {
+    stream.destroy();
     if ((error as { status?: number }).status === 413)
       throw new InvalidInputError(
         `${field}[${index}].file is over ${maxBytes} bytes: send a smaller file.`,
@@ -137,7 +180,13 @@ function withoutCredentials(raw: string): string {
 }
 
 /** The bytes of one image from whichever source it names (exactly one). */
-async function readSource(image: ImageInput, limits: ImageSourceLimits, field: string, index: number) {
+async function readSource(
+  image: ImageInput,
+  limits: ImageSourceLimits,
+  field: string,
+  index: number,
+  budget: ByteBudget,
+) {
   const sources = [image.data, image.file, image.url].filter((s) => s != null).length;
   if (sources !== 1) {
     throw new InvalidInputError(
@@ -146,10 +195,12 @@ async function readSource(image: ImageInput, limits: ImageSourceLimits, field: s
       'INVALID_PARAMETER',
     );
   }
-  if (image.data != null) return { bytes: decodeBase64(image.data, field, index), filename: null, url: null };
-  if (image.file != null) return { ...(await readUpload(image.file, field, index, limits.maxFileBytes)), url: null };
+  if (image.data != null) return { bytes: decodeBase64(image.data, field, index, budget), filename: null, url: null };
+  if (image.file != null)
+    return { ...(await readUpload(image.file, field, index, limits.maxFileBytes, budget)), url: null };
   try {
-    return { bytes: await fetchImageUrl(image.url!, limits.url), filename: null, url: withoutCredentials(image.url!) };
+    const bytes = await fetchImageUrl(image.url!, limits.url, (chunk) => budget.take(chunk));
+    return { bytes, filename: null, url: withoutCredentials(image.url!) };
   } catch (error) {
     if (error instanceof DomainError)
       throw new DomainError(error.code, `${field}[${index}].url: ${error.message}`, { ...error.details, field, index });
@@ -190,16 +241,8 @@ export async function readImageInputs(
     );
   }
   const alphas = images.map((image, index) => alphaOf(image, field, index));
-  const read = await Promise.all(images.map((image, index) => readSource(image, limits, field, index)));
-  const total = read.reduce((sum, r) => sum + r.bytes.length, 0);
-  if (total > limits.maxRequestBytes) {
-    throw new InvalidInputError(
-      `${field} add up to ${total} bytes, over the budget of ${limits.maxRequestBytes} per request: send fewer ` +
-        `or smaller images per request.`,
-      { field, bytes: total, max: limits.maxRequestBytes },
-      'REQUEST_BUDGET_EXCEEDED',
-    );
-  }
+  const budget = new ByteBudget(limits.maxRequestBytes, field);
+  const read = await Promise.all(images.map((image, index) => readSource(image, limits, field, index, budget)));
   return read.map(({ bytes, filename, url }, index) => ({
     bytes,
     filename: cleanFilename(images[index].filename ?? filename),

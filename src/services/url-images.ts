@@ -96,6 +96,7 @@ function fetchHop(
   url: URL,
   options: UrlFetchOptions,
   signal: AbortSignal,
+  onChunk: (bytes: number) => void,
 ): Promise<{ status: number; location?: string; body?: Buffer }> {
   return new Promise((resolve, reject) => {
     // the connection uses the address this lookup checked: no second resolution to rebind
@@ -143,6 +144,13 @@ function fetchHop(
           reject(tooLarge(url.href, options.maxBytes));
           return;
         }
+        try {
+          onChunk(chunk.length);
+        } catch (error) {
+          response.destroy();
+          reject(error);
+          return;
+        }
         chunks.push(chunk);
       });
       response.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
@@ -167,8 +175,15 @@ function fetchHop(
 const tooLarge = (url: string, max: number) =>
   urlError('IMAGE_TOO_LARGE', `the image at the URL is over ${max} bytes: send a smaller file.`, url);
 
-/** The bytes of the image at `raw`, following at most `maxRedirects` redirects, each hop checked. */
-export async function fetchImageUrl(raw: string, options: UrlFetchOptions): Promise<Uint8Array> {
+/**
+ * The bytes of the image at `raw`, following at most `maxRedirects` redirects, each hop checked.
+ * `onChunk` sees each chunk's size as it arrives and may throw to stop the download (a budget).
+ */
+export async function fetchImageUrl(
+  raw: string,
+  options: UrlFetchOptions,
+  onChunk: (bytes: number) => void = () => {},
+): Promise<Uint8Array> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -181,7 +196,7 @@ export async function fetchImageUrl(raw: string, options: UrlFetchOptions): Prom
     for (let hop = 0; ; hop++) {
       if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw urlError('URL_NOT_ALLOWED', `${url.protocol} URLs are refused: use http or https.`, url.href);
-      const result = await fetchHop(url, options, controller.signal).catch((error: Error) => {
+      const result = await fetchHop(url, options, controller.signal, onChunk).catch((error: Error) => {
         if (error instanceof InvalidInputError) throw error;
         if (controller.signal.aborted)
           throw urlError('URL_TIMEOUT', `fetching the image took over ${options.totalTimeoutMs} ms.`, url.href);

@@ -13,6 +13,7 @@ import { fixtureImage } from '../helpers/fixtures.ts';
 const SMALL = fixtureImage('images/rgb224.png');
 const LARGE = fixtureImage('images/rgb640x480.png');
 const MAX_UPLOAD = Math.floor((SMALL.length + LARGE.length) / 2);
+const MAX_BODY = 4 << 20;
 
 // the image host: 127.0.0.2 is allowed by the service under test, 127.0.0.1 is not
 let images: http.Server;
@@ -43,6 +44,7 @@ before(async () => {
   app = await startTestApp({
     NEGLABEL_ALLOW_PRIVATE_URLS: '127.0.0.2',
     NEGLABEL_MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+    NEGLABEL_MAX_BODY_BYTES: String(MAX_BODY),
     NEGLABEL_URL_TIMEOUT_MS: '1000',
   });
   taxonomyId = await createMinedTaxonomy(app, 'sources');
@@ -157,4 +159,105 @@ test('URLs to private addresses, bad schemes, redirect loops, stalls and large f
     assert.equal(errors?.[0].extensions.field, 'images');
   }
   assert.equal(await recordCount(), before);
+});
+
+/**
+ * A multipart request whose body is never finished: it declares `declared` bytes (or is chunked)
+ * and sends only its start, so an answer proves the server decided without reading the files.
+ */
+function unfinishedUpload(headers: Record<string, string>, declared?: number, send = 64 * 1024) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const boundary = 'neglabel-boundary';
+    const start =
+      `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n` +
+      JSON.stringify({ query: SCORE, variables: { i: { taxonomyId, images: [{ file: null }] } } }) +
+      `\r\n--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.i.images.0.file"]}` +
+      `\r\n--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="big.png"\r\n` +
+      'Content-Type: image/png\r\n\r\n';
+    const request = http.request(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        ...(declared === undefined ? {} : { 'content-length': String(declared) }),
+        ...headers,
+      },
+    });
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (c) => chunks.push(c));
+      response.on('end', () => {
+        request.destroy();
+        resolve({ status: response.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) });
+      });
+    });
+    request.on('error', (error) => (request.destroyed ? undefined : reject(error)));
+    request.write(start);
+    // the file's bytes, in pieces, as long as the server reads them
+    let sent = 0;
+    const pump = () => {
+      while (sent < send && request.write(Buffer.alloc(16 * 1024, 1))) sent += 16 * 1024;
+      if (sent < send) request.once('drain', pump);
+    };
+    pump();
+  });
+}
+
+test('no byte of a file is read before the caller, its role and the CSRF preflight are checked; the body is bounded', {
+  timeout: 60_000,
+}, async () => {
+  const preflight = { 'apollo-require-preflight': 'true' };
+  const huge = 1 << 30;
+  const anonymous = await unfinishedUpload(preflight, huge);
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.body.errors[0].extensions.code, 'UNAUTHENTICATED');
+  const wrongKey = await unfinishedUpload({ ...preflight, authorization: 'Bearer not-a-key' }, huge);
+  assert.equal(wrongKey.status, 401);
+  const auditor = (await app.graphql('mutation { createApiKey(input: { name: "reader", role: AUDITOR }) { key } }'))
+    .data.createApiKey.key;
+  const asAuditor = await unfinishedUpload({ ...preflight, authorization: `Bearer ${auditor}` }, huge);
+  assert.equal(asAuditor.status, 403);
+  const crossSite = await unfinishedUpload({ authorization: `Bearer ${ADMIN_KEY}` }, huge);
+  assert.equal(crossSite.status, 400);
+  assert.match(crossSite.body.errors[0].message, /CSRF/);
+  // an admin's body over the bound: refused from its declared length, or cut as it streams
+  const declaredTooLarge = await unfinishedUpload({ ...preflight, authorization: `Bearer ${ADMIN_KEY}` }, huge);
+  assert.equal(declaredTooLarge.status, 413);
+  assert.equal(declaredTooLarge.body.errors[0].extensions.code, 'PAYLOAD_TOO_LARGE');
+  const chunked = await unfinishedUpload(
+    { ...preflight, authorization: `Bearer ${ADMIN_KEY}` },
+    undefined,
+    MAX_BODY + (2 << 20),
+  );
+  assert.equal(chunked.status, 413);
+});
+
+test('a JSON body declared over the limit is refused at once and its connection closed, not drained', {
+  timeout: 30_000,
+}, async () => {
+  const closed = await new Promise<{ status: number; closedBy: 'server' | 'timeout' }>((resolve) => {
+    const request = http.request(`${app.url}/graphql`, {
+      method: 'POST',
+      agent: false,
+      headers: {
+        'content-type': 'application/json',
+        'content-length': String(1 << 30),
+        authorization: `Bearer ${ADMIN_KEY}`,
+      },
+    });
+    request.on('error', () => {});
+    request.on('response', (response) => {
+      response.resume();
+      const timer = setTimeout(() => {
+        request.destroy();
+        resolve({ status: response.statusCode!, closedBy: 'timeout' });
+      }, 3000);
+      request.socket!.once('close', () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode!, closedBy: 'server' });
+      });
+    });
+    request.write('{"query": "');
+    request.write('x'.repeat(64 * 1024));
+  });
+  assert.deepEqual(closed, { status: 413, closedBy: 'server' });
 });

@@ -1,6 +1,7 @@
 /** Base64 image data as clients send it: clean, wrapped, URL-safe, in a data: URL — or refused. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { readImageInputs } from '../../../src/services/images.ts';
 
 const limits = {
@@ -42,4 +43,48 @@ test('anything else is refused with INVALID_BASE64, not decoded to something sho
   ]) {
     await assert.rejects(readImageInputs([{ data: text }], limits), { code: 'INVALID_BASE64' }, text);
   }
+});
+
+test('a request over its byte budget stops reading the moment it is spent, whatever the sources', async () => {
+  const budget = { ...limits, maxImages: 300, maxFileBytes: 1 << 30, maxRequestBytes: 4 << 20 };
+  // one 1 MiB base64 value in 200 slots (one variable referenced 200 times): each slot counts, and
+  // nothing past the budget is decoded
+  const megabyte = Buffer.alloc(1 << 20, 7).toString('base64');
+  const decodeBase64 = Buffer.from;
+  let decoded = 0;
+  Buffer.from = ((value: unknown, encoding?: unknown) => {
+    if (encoding === 'base64') decoded++;
+    return (decodeBase64 as (v: unknown, e?: unknown) => Buffer)(value, encoding);
+  }) as typeof Buffer.from;
+  try {
+    await assert.rejects(
+      readImageInputs(
+        Array.from({ length: 200 }, () => ({ data: megabyte })),
+        budget,
+      ),
+      { code: 'REQUEST_BUDGET_EXCEEDED' },
+    );
+  } finally {
+    Buffer.from = decodeBase64;
+  }
+  assert.ok(decoded <= 4, `${decoded} of 200 slots decoded with a budget of 4 MiB`);
+
+  // an upload that would go on for 1 GiB is read only until the budget is spent
+  let pulled = 0;
+  const endless = () =>
+    Promise.resolve({
+      filename: 'endless.png',
+      createReadStream: () =>
+        new Readable({
+          read() {
+            pulled++;
+            this.push(pulled > 1024 ? null : Buffer.alloc(1 << 20));
+          },
+        }),
+    } as never);
+  await assert.rejects(
+    readImageInputs([{ data: Buffer.alloc(3 << 20).toString('base64') }, { file: endless() }], budget),
+    { code: 'REQUEST_BUDGET_EXCEEDED' },
+  );
+  assert.ok(pulled <= 4, `${pulled} MiB of the upload read with 1 MiB of budget left`);
 });

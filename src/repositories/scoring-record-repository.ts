@@ -456,7 +456,7 @@ export class ScoringRecordRepository {
    * The records of a (version, negative set, model) up to and including record `horizon` in the
    * history's order (a snapshot id: all of them had committed when it was taken) that a memory
    * could take: each caller's lowest `perCaller` (by score, then id), in memory order; and how
-   * many records there were in all.
+   * many records each caller had.
    */
   async memoryCandidatesAt(
     versionId: string,
@@ -464,7 +464,7 @@ export class ScoringRecordRepository {
     modelId: string,
     horizon: number,
     perCaller: number,
-  ): Promise<{ candidates: MemoryCandidate[]; eligible: number }> {
+  ): Promise<{ candidates: MemoryCandidate[]; eligible: Map<string, number> }> {
     const params = [versionId, setId, modelId, horizon];
     const { rows } = await this.pool.query<{ id: string; score: number; caller: string }>(
       `SELECT id::text AS id, score, caller FROM (
@@ -475,15 +475,17 @@ export class ScoringRecordRepository {
        WHERE rank <= $5 ORDER BY score, ranked.id`,
       [...params, perCaller],
     );
-    const {
-      rows: [count],
-    } = await this.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM scoring_records
+    const { rows: counts } = await this.pool.query<{ caller: string; n: number }>(
+      `SELECT caller, count(*)::int AS n FROM scoring_records
        WHERE taxonomy_version_id = $1 AND negative_set_id = $2 AND model_id = $3
-         AND (writer_xid, id) <= (SELECT writer_xid, id FROM scoring_records WHERE id = $4)`,
+         AND (writer_xid, id) <= (SELECT writer_xid, id FROM scoring_records WHERE id = $4)
+       GROUP BY caller`,
       params,
     );
-    return { candidates: rows.map((r) => ({ id: Number(r.id), score: r.score, caller: r.caller })), eligible: count.n };
+    return {
+      candidates: rows.map((r) => ({ id: Number(r.id), score: r.score, caller: r.caller })),
+      eligible: new Map(counts.map((c) => [c.caller, c.n])),
+    };
   }
 
   /** Stored image embeddings by record id. */

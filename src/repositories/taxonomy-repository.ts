@@ -17,7 +17,7 @@ export type TaxonomySettings = Partial<
     | 'storeThumbnails'
     | 'thumbnailRetentionDays'
   >
->;
+> & { memoryFrozenPolicy?: Prisma.InputJsonValue | typeof Prisma.DbNull };
 export type TaxonomyVersionRow = Prisma.TaxonomyVersionGetPayload<object>;
 /** A version without its labels: what a scoring request needs once the version's bank is loaded. */
 export type TaxonomyVersionHead = Omit<TaxonomyVersionRow, 'labels'>;
@@ -32,6 +32,7 @@ interface TaxonomyWithHeadRow {
   threshold_space: string;
   adaptive_threshold: number | null;
   memory_frozen_snapshot: string | null;
+  memory_frozen_policy: Prisma.JsonValue | null;
   store_thumbnails: boolean;
   thumbnail_retention_days: number;
   v_id: string | null;
@@ -171,7 +172,7 @@ export class TaxonomyRepository {
   ): Promise<{ taxonomy: TaxonomyRow; version: TaxonomyVersionHead | null } | null> {
     const { rows } = await this.pool.query<TaxonomyWithHeadRow>(
       `SELECT t.id, t.name, t.created_at, t.created_by, t.default_threshold, t.threshold_space,
-              t.adaptive_threshold, t.memory_frozen_snapshot::text, t.store_thumbnails, t.thumbnail_retention_days,
+              t.adaptive_threshold, t.memory_frozen_snapshot::text, t.memory_frozen_policy, t.store_thumbnails, t.thumbnail_retention_days,
               v.id AS v_id, v.version AS v_version, v.prompt_template AS v_prompt_template,
               v.prompt_templates AS v_prompt_templates, v.model_id AS v_model_id, v.logit_scale AS v_logit_scale,
               v.active_negative_set_id AS v_active_negative_set_id, v.created_at AS v_created_at,
@@ -196,6 +197,7 @@ export class TaxonomyRepository {
       thresholdSpace: row.threshold_space,
       adaptiveThreshold: row.adaptive_threshold,
       memoryFrozenSnapshot: row.memory_frozen_snapshot === null ? null : BigInt(row.memory_frozen_snapshot),
+      memoryFrozenPolicy: row.memory_frozen_policy,
       storeThumbnails: row.store_thumbnails,
       thumbnailRetentionDays: row.thumbnail_retention_days,
     };

@@ -12,6 +12,7 @@
 import type { MemoryRows } from '../inference/protocol.ts';
 import { LruCache } from '../inference/lru-cache.ts';
 import {
+  callerCap,
   compareCandidates,
   type MemoryCandidate,
   type MemoryPolicy,
@@ -36,6 +37,13 @@ export interface MemorySnapshot {
   release(): void;
 }
 
+/**
+ * Where a request's memory stands: following the history under the service's policy (null), or
+ * frozen at a snapshot under the policy stored with the freeze (a frozen memory never changes,
+ * whatever the service's settings are later).
+ */
+export type MemoryFreeze = { snapshotId: number; policy: MemoryPolicy } | null;
+
 /** What an auditor sees of a memory. */
 export interface MemoryDescription {
   snapshotId: string;
@@ -57,14 +65,19 @@ class KeyMemory {
    */
   private readonly perCaller = new Map<string, MemoryCandidate[]>();
   private readonly keep: number;
-  /** records of the key read so far (the eligible history of the live memory) */
-  private eligible = 0;
+  /** records of the key read so far, per caller (the eligible history of the live memory) */
+  private readonly eligible = new Map<string, number>();
   /** the id of the last record read, in the history's order (0: none): the live snapshot's id */
   private seenUpTo = 0;
   /** its position, where the next read starts */
   private seenPosition: string | null = null;
   /** the last frozen snapshot's members, read with one query (a frozen memory never changes) */
-  private frozen: { horizon: number; members: MemoryCandidate[]; eligible: number } | null = null;
+  private frozen: {
+    horizon: number;
+    policy: MemoryPolicy;
+    members: MemoryCandidate[];
+    eligible: Map<string, number>;
+  } | null = null;
   private arena: Float32Array;
   private readonly rowOf = new Map<number, number>();
   /** snapshots in flight that list each row */
@@ -78,26 +91,26 @@ class KeyMemory {
     private readonly records: ScoringRecordRepository,
     private readonly policy: MemoryPolicy,
   ) {
-    this.keep = Math.max(1, Math.floor(policy.maxCallerShare * policy.maxSize));
+    this.keep = callerCap(policy);
     this.arena = this.allocate(policy.maxSize + 64);
   }
 
-  snapshot(frozenAt: number | null): Promise<MemorySnapshot> {
-    const next = this.queue.then(() => this.take(frozenAt));
+  snapshot(freeze: MemoryFreeze): Promise<MemorySnapshot> {
+    const next = this.queue.then(() => this.take(freeze));
     this.queue = next.catch(() => {});
     return next;
   }
 
-  describe(frozenAt: number | null): Promise<MemoryDescription> {
+  describe(freeze: MemoryFreeze): Promise<MemoryDescription> {
     const next = this.queue.then(async () => {
-      const { horizon, members, eligible } = await this.members(frozenAt);
+      const { horizon, members, eligible, policy } = await this.members(freeze);
       const counts = new Map<string, number>();
       for (const m of members) counts.set(m.caller, (counts.get(m.caller) ?? 0) + 1);
       return {
         snapshotId: String(horizon),
-        frozen: frozenAt !== null,
-        eligible,
-        capacity: memoryCapacity(eligible, this.policy),
+        frozen: freeze !== null,
+        eligible: [...eligible.values()].reduce((sum, n) => sum + n, 0),
+        capacity: memoryCapacity(eligible, policy),
         size: members.length,
         contributors: [...counts]
           .map(([caller, count]) => ({ caller, count }))
@@ -118,7 +131,7 @@ class KeyMemory {
     );
     this.seenPosition = last;
     for (const c of fresh) {
-      this.eligible++;
+      this.eligible.set(c.caller, (this.eligible.get(c.caller) ?? 0) + 1);
       this.seenUpTo = c.id;
       if (!this.perCaller.has(c.caller)) this.perCaller.set(c.caller, []);
       const list = this.perCaller.get(c.caller)!;
@@ -140,33 +153,37 @@ class KeyMemory {
    * frozen snapshot (from the database, once per snapshot: later records may have pushed its
    * members out of the per-caller lists).
    */
-  private async members(frozenAt: number | null) {
+  private async members(freeze: MemoryFreeze) {
     await this.catchUp();
-    // a frozen snapshot other than the live one (ids are not ordered: positions are)
-    if (frozenAt !== null && frozenAt !== this.seenUpTo) {
-      if (this.frozen?.horizon !== frozenAt) {
+    // a frozen snapshot other than the live one (ids are not ordered: positions are), or one
+    // frozen under another policy
+    const samePolicy = freeze && JSON.stringify(freeze.policy) === JSON.stringify(this.policy);
+    if (freeze !== null && (freeze.snapshotId !== this.seenUpTo || !samePolicy)) {
+      const cached = this.frozen;
+      if (cached?.horizon !== freeze.snapshotId || JSON.stringify(cached.policy) !== JSON.stringify(freeze.policy)) {
         const { candidates, eligible } = await this.records.memoryCandidatesAt(
           this.key.versionId,
           this.key.setId,
           this.key.modelId,
-          frozenAt,
-          this.keep,
+          freeze.snapshotId,
+          callerCap(freeze.policy),
         );
         this.frozen = {
-          horizon: frozenAt,
-          members: selectMemory(candidates, this.policy, eligible),
+          horizon: freeze.snapshotId,
+          policy: freeze.policy,
+          members: selectMemory(candidates, freeze.policy, eligible),
           eligible,
         };
       }
-      return this.frozen;
+      return this.frozen!;
     }
     const candidates = [...this.perCaller.values()].flat().sort(compareCandidates);
     const members = selectMemory(candidates, this.policy, this.eligible);
-    return { horizon: this.seenUpTo, members, eligible: this.eligible };
+    return { horizon: this.seenUpTo, members, eligible: this.eligible, policy: this.policy };
   }
 
-  private async take(frozenAt: number | null): Promise<MemorySnapshot> {
-    const { horizon, members } = await this.members(frozenAt);
+  private async take(freeze: MemoryFreeze): Promise<MemorySnapshot> {
+    const { horizon, members } = await this.members(freeze);
     const memberIds = new Set(members.map((m) => m.id));
     // rows of records that left the memory are free once no snapshot in flight lists them
     for (const [id, row] of this.rowOf) {
@@ -243,11 +260,11 @@ export class AdaptiveMemories {
   }
 
   /** The memory a request scores against: records committed before now (or up to the frozen snapshot). */
-  snapshot(key: MemoryKey, frozenAt: number | null): Promise<MemorySnapshot> {
-    return this.memory(key).snapshot(frozenAt);
+  snapshot(key: MemoryKey, freeze: MemoryFreeze): Promise<MemorySnapshot> {
+    return this.memory(key).snapshot(freeze);
   }
 
-  describe(key: MemoryKey, frozenAt: number | null): Promise<MemoryDescription> {
-    return this.memory(key).describe(frozenAt);
+  describe(key: MemoryKey, freeze: MemoryFreeze): Promise<MemoryDescription> {
+    return this.memory(key).describe(freeze);
   }
 }

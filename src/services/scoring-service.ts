@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { ConflictError, InvalidInputError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
-import type { AdaptiveMemories, MemoryKey } from '../scoring/adaptive-memory.ts';
+import type { AdaptiveMemories, MemoryFreeze, MemoryKey } from '../scoring/adaptive-memory.ts';
+import type { MemoryPolicy } from '../neglabel/memory.ts';
 import type { ScoringRuntime } from '../scoring/scoring-runtime.ts';
 import { LruCache } from '../inference/lru-cache.ts';
 import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
@@ -79,9 +80,17 @@ function isOod(scores: { score: number; logitScore: number; adaptiveScore: numbe
   return scoreIn(scores, threshold.space) < threshold.value;
 }
 
-/** The snapshot a taxonomy's memory is frozen at, or null when it follows the history. */
-function frozenSnapshot(taxonomy: { memoryFrozenSnapshot: bigint | null }): number | null {
-  return taxonomy.memoryFrozenSnapshot === null ? null : Number(taxonomy.memoryFrozenSnapshot);
+/**
+ * Where a taxonomy's memory is frozen, under which policy (the one stored with the freeze; the
+ * service's for freezes older than that column), or null when it follows the history.
+ */
+function frozenSnapshot(
+  taxonomy: { memoryFrozenSnapshot: bigint | null; memoryFrozenPolicy: unknown },
+  policy: MemoryPolicy,
+): MemoryFreeze {
+  if (taxonomy.memoryFrozenSnapshot === null) return null;
+  const stored = taxonomy.memoryFrozenPolicy as MemoryPolicy | null;
+  return { snapshotId: Number(taxonomy.memoryFrozenSnapshot), policy: stored ?? policy };
 }
 
 /** The adaptive memory a prepared bank has: the history of its version, negative set and model. */
@@ -230,7 +239,7 @@ export class ScoringService {
   ): Promise<{ results: AdaptiveResult[]; memory: { snapshotId: string; size: number } | null }> {
     const { loaded } = prepared;
     const snapshot = adaptive
-      ? await this.memories.snapshot(memoryKey(prepared), frozenSnapshot(prepared.taxonomy))
+      ? await this.memories.snapshot(memoryKey(prepared), frozenSnapshot(prepared.taxonomy, this.memories.policy))
       : null;
     try {
       const { results, penalties } = await this.runtime.score(loaded.key, embeddings, topK, snapshot?.rows);
@@ -468,8 +477,9 @@ export class ScoringService {
   /** The memory an adaptive request against the version would meet now, with its policy. */
   async memory(taxonomyId: string, versionNumber: number | null | undefined) {
     const prepared = await this.prepare(taxonomyId, versionNumber);
-    const description = await this.memories.describe(memoryKey(prepared), frozenSnapshot(prepared.taxonomy));
-    return { ...description, ...this.memories.policy };
+    const freeze = frozenSnapshot(prepared.taxonomy, this.memories.policy);
+    const description = await this.memories.describe(memoryKey(prepared), freeze);
+    return { ...description, ...(freeze?.policy ?? this.memories.policy) };
   }
 
   /** Freezes a taxonomy's memory at a snapshot: the latest record (now), or an earlier one (a rollback). */
@@ -483,12 +493,12 @@ export class ScoringService {
         'INVALID_PARAMETER',
       );
     }
-    return this.taxonomies.setMemoryFrozenSnapshot(taxonomyId, BigInt(snapshotId ?? latest));
+    return this.taxonomies.setMemoryFrozenSnapshot(taxonomyId, BigInt(snapshotId ?? latest), this.memories.policy);
   }
 
   async unfreezeMemory(taxonomyId: string) {
     await this.taxonomies.require(taxonomyId);
-    return this.taxonomies.setMemoryFrozenSnapshot(taxonomyId, null);
+    return this.taxonomies.setMemoryFrozenSnapshot(taxonomyId, null, null);
   }
 
   /** Nearest past scored images to an image or a text, by cosine in the model's space. */

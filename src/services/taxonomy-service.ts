@@ -1,6 +1,8 @@
 /** Taxonomy use cases: validated creation of taxonomies and versions, lookups, label embeddings. */
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
+import { Prisma } from '../generated/prisma/client.ts';
+import type { MemoryPolicy } from '../neglabel/memory.ts';
 import { applyPrompt, DEFAULT_ID_PROMPT, ensembleEmbedding, promptTemplateProblem } from '../neglabel/prompts.ts';
 import { REFERENCE_LOGIT_SCALE } from '../neglabel/scoring.ts';
 import type { TaxonomyRepository, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
@@ -251,9 +253,15 @@ export class TaxonomyService {
     return this.repository.updateSettings(taxonomyId, { storeThumbnails, thumbnailRetentionDays: days });
   }
 
-  /** Freezes the adaptive memory at a snapshot (a record id), or lets it follow the history (null). */
-  setMemoryFrozenSnapshot(taxonomyId: string, snapshot: bigint | null) {
-    return this.repository.updateSettings(taxonomyId, { memoryFrozenSnapshot: snapshot });
+  /**
+   * Freezes the adaptive memory at a snapshot (a record id) under a policy, or lets it follow the
+   * history (null).
+   */
+  setMemoryFrozenSnapshot(taxonomyId: string, snapshot: bigint | null, policy: MemoryPolicy | null) {
+    return this.repository.updateSettings(taxonomyId, {
+      memoryFrozenSnapshot: snapshot,
+      memoryFrozenPolicy: policy ? { ...policy } : Prisma.DbNull,
+    });
   }
 
   /** The version's prompted label embeddings for its model, encoded once and stored. */

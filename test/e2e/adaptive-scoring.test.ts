@@ -80,13 +80,11 @@ async function oracleAdaptiveScore(recordId: string, snapshotId: string): Promis
      WHERE taxonomy_version_id = $1 AND negative_set_id = $2 AND model_id = $3 AND id <= $4 ORDER BY score, id`,
     [target.taxonomy_version_id, target.negative_set_id, target.model_id, snapshotId],
   );
-  const capacity = Math.min(POLICY.maxSize, Math.floor(POLICY.maxFraction * rows.length));
-  const perCaller = Math.max(1, Math.floor(POLICY.maxCallerShare * capacity));
+  const quota = quotasOf(rows);
   const memory: number[][] = [];
   const taken: Record<string, number> = {};
   for (const row of rows) {
-    if (memory.length === capacity) break;
-    if ((taken[row.caller] ?? 0) === perCaller) continue;
+    if ((taken[row.caller] ?? 0) === quota[row.caller]) continue;
     taken[row.caller] = (taken[row.caller] ?? 0) + 1;
     memory.push(JSON.parse(row.e).map(Math.fround));
   }
@@ -94,6 +92,23 @@ async function oracleAdaptiveScore(recordId: string, snapshotId: string): Promis
   const image: number[] = JSON.parse(target.e).map(Math.fround);
   const cosines = memory.map((m) => m.reduce((s, v, d) => s + v * image[d], 0)).sort((a, b) => b - a);
   return { value: target.score - (cosines.length < 5 ? 0 : cosines[4]), size: memory.length };
+}
+
+/**
+ * Each caller's share of the memory as the README states the rule: ⌊maxFraction × its records⌋, at
+ * most maxCallerShare × maxSize, all lowered to one common level while they add up to more than
+ * maxSize.
+ */
+function quotasOf(rows: Array<{ caller: string }>): Record<string, number> {
+  const cap = Math.floor(POLICY.maxCallerShare * POLICY.maxSize);
+  const counts: Record<string, number> = {};
+  for (const r of rows) counts[r.caller] = (counts[r.caller] ?? 0) + 1;
+  const wanted = Object.entries(counts).map(
+    ([caller, n]) => [caller, Math.min(cap, Math.floor(POLICY.maxFraction * n))] as const,
+  );
+  let level = cap;
+  while (wanted.reduce((sum, [, q]) => sum + Math.min(q, level), 0) > POLICY.maxSize) level--;
+  return Object.fromEntries(wanted.map(([caller, q]) => [caller, Math.min(q, level)]));
 }
 
 async function memoryState(key?: string) {
@@ -139,11 +154,12 @@ test('adaptive scores are reproducible from the stored history and the snapshot 
     memorySize: adaptive[0].memorySize,
   });
 
-  // one key fills at most its share: admin scored most of the history, yet holds half the memory
+  // one key fills at most its cap: admin scored most of the history, yet holds half the memory at most
   const state = await memoryState();
-  assert.equal(state.data.capacity, Math.min(POLICY.maxSize, Math.floor(POLICY.maxFraction * state.data.eligible)));
+  const total = state.data.contributors.reduce((sum: number, c: { count: number }) => sum + c.count, 0);
+  assert.ok(state.data.capacity <= POLICY.maxSize && total <= state.data.capacity);
   for (const c of state.data.contributors)
-    assert.ok(c.count <= Math.floor(POLICY.maxCallerShare * state.data.capacity), JSON.stringify(c));
+    assert.ok(c.count <= Math.floor(POLICY.maxCallerShare * POLICY.maxSize), JSON.stringify(c));
   assert.deepEqual(
     { maxSize: state.data.maxSize, maxFraction: state.data.maxFraction, maxCallerShare: state.data.maxCallerShare },
     POLICY,

@@ -1,11 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { memoryCapacity, memoryPenalty, selectMemory, type MemoryCandidate } from '../../../src/neglabel/memory.ts';
+import {
+  countByCaller,
+  memoryCapacity,
+  memoryPenalty,
+  memoryQuotas,
+  selectMemory,
+  type MemoryCandidate,
+} from '../../../src/neglabel/memory.ts';
+import { mulberry32 } from '../../../src/neglabel/random.ts';
 
 const policy = { maxSize: 4, maxFraction: 0.5, maxCallerShare: 0.5 };
 const sorted = (c: MemoryCandidate[]) => [...c].sort((a, b) => a.score - b.score || a.id - b.id);
 
-test('the memory: the lowest scores, up to min(maxSize, maxFraction × eligible), a caller at most its share', () => {
+test("the memory: each caller's lowest, up to min(cap, maxFraction × its records), cut to a common level when full", () => {
   const history = sorted([
     { id: 1, score: 0.1, caller: 'flood' },
     { id: 2, score: 0.2, caller: 'flood' },
@@ -17,26 +25,102 @@ test('the memory: the lowest scores, up to min(maxSize, maxFraction × eligible)
     { id: 8, score: 0.6, caller: 'a' },
     { id: 9, score: 0.01, caller: 'late' },
   ]);
-  assert.equal(memoryCapacity(8, policy), 4);
-  assert.equal(memoryCapacity(5, policy), 2);
+  // cap = 0.5 × 4 = 2; quotas ⌊0.5 × records⌋: flood 3 → 1, a 3 → 1, b 2 → 1
+  assert.deepEqual(
+    memoryQuotas(countByCaller(history.filter((c) => c.id <= 8)), policy),
+    new Map([
+      ['flood', 1],
+      ['a', 1],
+      ['b', 1],
+    ]),
+  );
   const upTo = (last: number) => history.filter((c) => c.id <= last);
-  // a snapshot of records 1-8: eligible 8 → capacity 4, 2 per caller: b(0.05), flood(0.1, 0.2), then flood is
-  // full → a(0.4)
   assert.deepEqual(
     selectMemory(upTo(8), policy).map((m) => m.id),
-    [6, 1, 2, 4],
+    [6, 1, 4],
   );
-  // records 1-5: eligible 5 → capacity 2, 1 per caller
+  // records 1-5: a and b have one record each, so no quota yet
   assert.deepEqual(
     selectMemory(upTo(5), policy).map((m) => m.id),
-    [1, 4],
+    [1],
   );
-  // eligible counted apart from the candidates: 8 records of which only these were kept
+  // eligible counted apart from the candidates: only some records were kept
   assert.deepEqual(
-    selectMemory(upTo(8).slice(0, 3), policy, 8).map((m) => m.id),
+    selectMemory(
+      upTo(8).slice(0, 3),
+      policy,
+      new Map([
+        ['b', 2],
+        ['flood', 6],
+      ]),
+    ).map((m) => m.id),
     [6, 1, 2],
   );
   assert.deepEqual(selectMemory([], policy), []);
+  // full: quotas 2, 2, 2 add up to 6 > 4, so each is cut to the common level 1 (3 ≤ 4, while 2 gives 6)
+  assert.deepEqual(
+    [
+      ...memoryQuotas(
+        new Map([
+          ['x', 10],
+          ['y', 10],
+          ['z', 10],
+        ]),
+        policy,
+      ).values(),
+    ],
+    [1, 1, 1],
+  );
+  assert.equal(
+    memoryCapacity(
+      new Map([
+        ['x', 10],
+        ['y', 10],
+        ['z', 10],
+      ]),
+      policy,
+    ),
+    3,
+  );
+});
+
+test("whatever one key sends, another key's members do not change while the memory has room, and the key holds at most its cap", () => {
+  const policy = { maxSize: 2048, maxFraction: 0.1, maxCallerShare: 0.25 };
+  const random = mulberry32(11);
+  const victims = Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, score: random(), caller: `victim-${i % 3}` }));
+  const alone = selectMemory(sorted(victims), policy);
+  const ofVictims = (members: MemoryCandidate[]) =>
+    members
+      .filter((m) => m.caller !== 'attacker')
+      .map((m) => m.id)
+      .sort((a, b) => a - b);
+  for (const [name, score] of [
+    ['high scores (raising the capacity)', () => 0.99 + random() * 0.01],
+    ['low scores (pushing others out)', () => random() * 0.001],
+    ['one cached image, again and again', () => 0.0005],
+  ] as const) {
+    for (const flood of [10, 1000, 100_000]) {
+      const attack = Array.from({ length: flood }, (_, i) => ({ id: 10_000 + i, score: score(), caller: 'attacker' }));
+      const members = selectMemory(sorted([...victims, ...attack]), policy);
+      assert.deepEqual(ofVictims(members), ofVictims(alone), `${name}, ${flood} records`);
+      const held = members.length - ofVictims(members).length;
+      assert.ok(held <= Math.min(512, Math.floor(0.1 * flood)), `${name}, ${flood}: the attacker holds ${held}`);
+    }
+  }
+  // five keys at their cap fill the memory: a sixth key's flood cuts each of them to the common level,
+  // so no key loses more than its cap's share of the memory to it
+  const full = Array.from({ length: 30_000 }, (_, i) => ({ id: i + 1, score: random(), caller: `k${i % 5}` }));
+  const before = countByCaller(selectMemory(sorted(full), policy));
+  const attack = Array.from({ length: 100_000 }, (_, i) => ({ id: 50_000 + i, score: 0, caller: 'attacker' }));
+  const after = countByCaller(selectMemory(sorted([...full, ...attack]), policy));
+  assert.equal(after.get('attacker'), Math.floor(2048 / 6));
+  let lost = 0;
+  for (const [caller, count] of before) {
+    assert.equal(count, Math.floor(2048 / 5), caller);
+    assert.equal(after.get(caller), Math.floor(2048 / 6), caller);
+    lost += count - after.get(caller)!;
+  }
+  assert.ok(lost <= 512, `the other keys lost ${lost} members together, at most the attacker's cap`);
 });
 
 test('the penalty is the 5th-largest cosine over the listed rows, 0 below 5 members', () => {

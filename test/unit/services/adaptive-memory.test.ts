@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareCandidates, type MemoryCandidate, selectMemory } from '../../../src/neglabel/memory.ts';
+import { compareCandidates, countByCaller, type MemoryCandidate, selectMemory } from '../../../src/neglabel/memory.ts';
 import { mulberry32 } from '../../../src/neglabel/random.ts';
 import type { ScoringRecordRepository } from '../../../src/repositories/scoring-record-repository.ts';
 import { AdaptiveMemories } from '../../../src/scoring/adaptive-memory.ts';
@@ -39,7 +39,7 @@ class FakeHistory {
         return taken.get(r.caller)! <= perCaller;
       })
       .map(({ id, score, caller }) => ({ id, score, caller }));
-    return { candidates, eligible: eligible.length };
+    return { candidates, eligible: countByCaller(eligible) };
   }
   async embeddings(ids: readonly number[]) {
     this.fetched.push(...ids);
@@ -55,11 +55,9 @@ const vectorsOf = (s: { rows: { arena: SharedArrayBuffer; rows: Int32Array } }) 
 
 test('a snapshot reads only new records, fetches a vector once, and keeps its rows while in flight', async () => {
   const history = new FakeHistory();
-  const memories = new AdaptiveMemories(history as unknown as ScoringRecordRepository, {
-    maxSize: 3,
-    maxFraction: 1,
-    maxCallerShare: 1,
-  });
+  const policy = { maxSize: 3, maxFraction: 1, maxCallerShare: 1 };
+  const memories = new AdaptiveMemories(history as unknown as ScoringRecordRepository, policy);
+  const frozenAt4 = { snapshotId: 4, policy };
   for (const score of [0.5, 0.4, 0.9, 0.8]) history.add(score);
   const first = await memories.snapshot(KEY, null);
   assert.equal(first.snapshotId, '4');
@@ -75,11 +73,11 @@ test('a snapshot reads only new records, fetches a vector once, and keeps its ro
   first.release();
   second.release();
   // frozen at 4: the memory as it was (read once from the history), from the rows already held
-  const frozen = await memories.snapshot(KEY, 4);
+  const frozen = await memories.snapshot(KEY, frozenAt4);
   assert.equal(frozen.snapshotId, '4');
   assert.deepEqual(vectorsOf(frozen), [1, 2, 4]);
   frozen.release();
-  (await memories.snapshot(KEY, 4)).release();
+  (await memories.snapshot(KEY, frozenAt4)).release();
   assert.deepEqual(history.readAt, [4], 'a frozen snapshot is read once');
   assert.deepEqual(history.fetched.sort(), [1, 2, 4, 5, 6], 'its vectors were held already');
   // many releases and snapshots later the arena still holds every member correctly
@@ -115,4 +113,24 @@ test("keeping only each caller's lowest records gives the memory the whole histo
     );
     snapshot.release();
   }
+});
+
+test('a frozen snapshot keeps the policy it was frozen under, whatever the service runs with later', async () => {
+  const history = new FakeHistory();
+  for (const score of [0.5, 0.4, 0.9, 0.8, 0.1, 0.2]) history.add(score);
+  const frozenUnder = { maxSize: 3, maxFraction: 1, maxCallerShare: 1 };
+  const before = new AdaptiveMemories(history as unknown as ScoringRecordRepository, frozenUnder);
+  const freeze = { snapshotId: 6, policy: frozenUnder };
+  const original = await before.snapshot(KEY, freeze);
+  // a restart with other memory settings: the frozen memory has the same members
+  const restarted = new AdaptiveMemories(history as unknown as ScoringRecordRepository, {
+    maxSize: 1,
+    maxFraction: 0.2,
+    maxCallerShare: 1,
+  });
+  const after = await restarted.snapshot(KEY, freeze);
+  assert.deepEqual(vectorsOf(after), vectorsOf(original));
+  assert.deepEqual(vectorsOf(original), [2, 5, 6]);
+  const live = await restarted.snapshot(KEY, null);
+  assert.deepEqual(vectorsOf(live), [5], 'the live memory follows the new settings');
 });

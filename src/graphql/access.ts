@@ -118,10 +118,16 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
         field === 'evaluate' || field === 'calibrateThreshold'
           ? args.input?.taxonomyId
           : ((result as { id?: string } | null)?.id ?? args.id ?? args.input?.taxonomyId ?? null);
-      await context.services.access.audit(context.auth, field, target ?? null, {
-        ...summarize(args),
-        ...resultSummary(field, result),
-      });
+      const r = result as { id?: string; taxonomyId?: string } | null;
+      const taxonomyId =
+        args.taxonomyId ?? args.input?.taxonomyId ?? r?.taxonomyId ?? (field === 'createTaxonomy' ? r?.id : null);
+      await context.services.access.audit(
+        context.auth,
+        field,
+        target ?? null,
+        { ...summarize(args), ...resultSummary(field, result) },
+        taxonomyId ?? null,
+      );
     }
     return result;
   };

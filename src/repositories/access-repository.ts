@@ -74,7 +74,13 @@ export class AccessRepository {
     return this.prisma.apiKey.findUnique({ where: { id } });
   }
 
-  async appendAudit(entry: { actor: string; action: string; target: string | null; details: object }): Promise<void> {
+  async appendAudit(entry: {
+    actor: string;
+    action: string;
+    target: string | null;
+    details: object;
+    taxonomyId: string | null;
+  }): Promise<void> {
     await this.prisma.auditLogEntry.create({ data: { ...entry, details: entry.details as never } });
   }
 
@@ -82,7 +88,8 @@ export class AccessRepository {
    * Newest first in the log's order, below the horizon (history-position.ts): an entry committed
    * later never lands behind a page already read.
    */
-  async auditPage(first: number, before: string | null) {
+  /** `taxonomyIds`: only entries about these taxonomies (a scoped key), or null for all. */
+  async auditPage(first: number, before: string | null, taxonomyIds: string[] | null) {
     const position = parsePosition(before) ?? { xid: null, id: null };
     const rows = await this.prisma.$queryRawUnsafe<
       Array<{
@@ -99,10 +106,12 @@ export class AccessRepository {
          target, details
        FROM audit_log
        WHERE writer_xid < ${HORIZON} AND ($1::xid8 IS NULL OR (writer_xid, id) < ($1::xid8, $2::bigint))
+         AND ($4::uuid[] IS NULL OR taxonomy_id = ANY($4::uuid[]))
        ORDER BY writer_xid DESC, id DESC LIMIT $3`,
       position.xid,
       position.id,
       first + 1,
+      taxonomyIds,
     );
     return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
   }

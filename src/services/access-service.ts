@@ -188,13 +188,25 @@ export class AccessService {
     return this.repository.listKeys();
   }
 
-  audit(actor: Caller, action: string, target: string | null, details: object = {}): Promise<void> {
-    return this.repository.appendAudit({ actor: actor.name, action, target, details });
+  /** Appends to the audit log; `taxonomyId` is the taxonomy the entry concerns (scoped readers see only theirs). */
+  audit(
+    actor: Caller,
+    action: string,
+    target: string | null,
+    details: object = {},
+    taxonomyId: string | null = null,
+  ): Promise<void> {
+    return this.repository.appendAudit({ actor: actor.name, action, target, details, taxonomyId });
   }
 
-  async auditPage(first: number, after: string | null) {
+  /** The log, newest first; a taxonomy-scoped reader sees only the entries about its taxonomies. */
+  async auditPage(first: number, after: string | null, reader?: Caller) {
     validateFirst(first, 500);
-    const page = await this.repository.auditPage(first, decodePositionCursor(after, 'auditLog'));
+    const page = await this.repository.auditPage(
+      first,
+      decodePositionCursor(after, 'auditLog'),
+      reader?.taxonomyIds ?? null,
+    );
     return connection(page.rows, page.hasNextPage, (node) => node.position);
   }
 }

@@ -98,3 +98,24 @@ test('a limited auditor reads only its taxonomies history, sets and records', as
   const similar = await app.graphql('{ similarScoringRecords(text: "a cat") { similarity } }', {}, as('auditor-a'));
   assert.equal(code(similar), 'FORBIDDEN');
 });
+
+test("a limited auditor's audit log holds only the entries about its taxonomies", async () => {
+  const LOG = '{ auditLog(first: 500) { edges { node { action target details } } } }';
+  const all = (await app.graphql(LOG)).data.auditLog.edges.map((e: { node: { details: string } }) => e.node);
+  assert.ok(
+    all.some((e: { details: string }) => e.details.includes(theirs)),
+    'the log mentions the other tenant',
+  );
+  assert.ok(all.some((e: { action: string }) => e.action === 'createApiKey'));
+  const scoped = await app.graphql(LOG, {}, as('auditor-a'));
+  assert.equal(scoped.errors, undefined, JSON.stringify(scoped.errors));
+  const entries = scoped.data.auditLog.edges.map(
+    (e: { node: { action: string; details: string; target: string } }) => e.node,
+  );
+  assert.ok(entries.length >= 2, 'its own taxonomy was created and mined');
+  for (const entry of entries) {
+    assert.ok(!JSON.stringify(entry).includes(theirs), JSON.stringify(entry));
+    assert.ok(!JSON.stringify(entry).includes('product-line-b'), JSON.stringify(entry));
+    assert.notEqual(entry.action, 'createApiKey', 'key management is not about one taxonomy');
+  }
+});

@@ -11,8 +11,8 @@ export const accessResolvers: Resolvers = {
       openMode: ctx.services.access.isOpen,
     }),
     apiKeys: (_: unknown, __, { services }: GraphQLContext) => services.access.listKeys(),
-    auditLog: (_: unknown, { first, after }, { services }: GraphQLContext) =>
-      services.access.auditPage(first, after ?? null),
+    auditLog: (_: unknown, { first, after }, { services, auth }: GraphQLContext) =>
+      services.access.auditPage(first, after ?? null, auth),
   },
   Mutation: {
     createApiKey: (_: unknown, { input }, ctx) =>

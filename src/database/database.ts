@@ -134,6 +134,15 @@ export async function openDatabase(options: DatabaseOptions, log: Log): Promise<
   // PGlite ignores session parameters and cannot interrupt a statement (one WASM thread): its
   // protection is that only this user's processes can reach it at all (embedded-postgres.ts).
   const external = embedded === undefined && embeddedDataDirOf(url) === null;
+  if (options.role && !external) {
+    // PGlite has one session shared by every process, as its superuser: a role set there would
+    // switch every process's role and protect nothing, so it is refused rather than pretended
+    await embedded?.stop();
+    throw new Error(
+      `NEGLABEL_DATABASE_ROLE=${options.role} protects nothing on the embedded database (one shared superuser ` +
+        'session, reachable only by this user): unset it, or point DATABASE_URL at a PostgreSQL server',
+    );
+  }
   const ownerUrl = options.migrationDatabaseUrl ?? url;
   const ddlSettings: pg.ClientConfig = external
     ? sessionSettings({
@@ -177,10 +186,6 @@ export async function openDatabase(options: DatabaseOptions, log: Log): Promise<
   });
   pool.on('error', (error) => log('warn', 'database pool error', { err: error.message }));
   const role = options.role;
-  if (role && !external) {
-    // the embedded server ignores startup options: the role is set by statement
-    pool.on('connect', (client) => void client.query(`SET ROLE "${role}"`).catch(() => client.release(true)));
-  }
   const fail = async (error: Error) => {
     await pool.end().catch(() => {});
     await embedded?.stop();

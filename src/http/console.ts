@@ -77,7 +77,8 @@ export function consoleRouter(): express.Router {
   router.get('/', send(CONSOLE_PAGE));
   router.get('/graphql', (req, res, next) => (wantsPage(req) ? send(GRAPHIQL_PAGE)(req, res) : next()));
   router.get('/assets/:name', (req, res) => {
-    const file = ASSETS[req.params.name];
+    // own keys only: `constructor` and other prototype names are not assets
+    const file = Object.hasOwn(ASSETS, req.params.name) ? ASSETS[req.params.name] : undefined;
     if (!file || missing.some(([name]) => name === req.params.name)) {
       res
         .status(404)

@@ -38,11 +38,15 @@ for (const [prefix, bits] of [
 ] as const)
   BLOCKED.addSubnet(prefix, bits, 'ipv4');
 for (const [prefix, bits] of [
-  ['::', 127], // :: and ::1
+  ['::', 96], // ::, ::1 and IPv4-compatible ::a.b.c.d
   ['fc00::', 7], // unique local, AWS metadata fd00:ec2::254
   ['fe80::', 10],
   ['ff00::', 8],
   ['64:ff9b::', 96], // NAT64 of any IPv4 address
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['2002::', 16], // 6to4: an IPv4 address (a private one too) inside
+  ['2001::', 32], // Teredo: likewise
+  ['fec0::', 10], // site-local (deprecated, still routed by some stacks)
 ] as const)
   BLOCKED.addSubnet(prefix, bits, 'ipv6');
 

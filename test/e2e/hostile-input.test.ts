@@ -253,3 +253,11 @@ test(
     );
   },
 );
+
+test('prototype names under /assets are not assets: 404, not 500', async () => {
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    const response = await fetch(`${app.url}/assets/${name}`);
+    assert.equal(response.status, 404, name);
+  }
+  assert.equal((await fetch(`${app.url}/assets/console.css`)).status, 200);
+});

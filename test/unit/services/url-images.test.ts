@@ -27,6 +27,19 @@ test('loopback, private, link-local, metadata, multicast and mapped addresses co
     assert.equal(isPrivateAddress(address), false, address);
 });
 
+test('IPv6 spellings that carry an IPv4 address or a local range are refused too', () => {
+  for (const address of [
+    '::7f00:1', // IPv4-compatible ::127.0.0.1
+    '::a9fe:a9fe', // ::169.254.169.254
+    '64:ff9b:1::a00:1', // local-use NAT64
+    '2002:7f00:1::1', // 6to4 of 127.0.0.1
+    '2002:a00:1::', // 6to4 of 10.0.0.1
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo
+    'fec0::1', // site-local
+  ])
+    assert.equal(isPrivateAddress(address), true, address);
+});
+
 test('NEGLABEL_ALLOW_PRIVATE_URLS: unset none, 1 all, or addresses and subnets; anything else refused', () => {
   assert.equal(parseAllowPrivate(undefined), null);
   assert.equal(parseAllowPrivate('1'), 'all');

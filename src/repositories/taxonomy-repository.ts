@@ -172,7 +172,8 @@ export class TaxonomyRepository {
   ): Promise<{ taxonomy: TaxonomyRow; version: TaxonomyVersionHead | null } | null> {
     const { rows } = await this.pool.query<TaxonomyWithHeadRow>(
       `SELECT t.id, t.name, t.created_at, t.created_by, t.default_threshold, t.threshold_space,
-              t.adaptive_threshold, t.memory_frozen_snapshot::text, t.memory_frozen_policy, t.store_thumbnails, t.thumbnail_retention_days,
+              t.adaptive_threshold, t.memory_frozen_snapshot::text, t.memory_frozen_policy, t.store_thumbnails,
+              t.thumbnail_retention_days,
               v.id AS v_id, v.version AS v_version, v.prompt_template AS v_prompt_template,
               v.prompt_templates AS v_prompt_templates, v.model_id AS v_model_id, v.logit_scale AS v_logit_scale,
               v.active_negative_set_id AS v_active_negative_set_id, v.created_at AS v_created_at,

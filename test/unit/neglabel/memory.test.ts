@@ -13,7 +13,7 @@ import { mulberry32 } from '../../../src/neglabel/random.ts';
 const policy = { maxSize: 4, maxFraction: 0.5, maxCallerShare: 0.5 };
 const sorted = (c: MemoryCandidate[]) => [...c].sort((a, b) => a.score - b.score || a.id - b.id);
 
-test("the memory: each caller's lowest, up to min(cap, maxFraction × its records), cut to a common level when full", () => {
+test("the memory: each caller's lowest, min(cap, maxFraction × its records), one common level when full", () => {
   const history = sorted([
     { id: 1, score: 0.1, caller: 'flood' },
     { id: 2, score: 0.2, caller: 'flood' },
@@ -84,7 +84,7 @@ test("the memory: each caller's lowest, up to min(cap, maxFraction × its record
   );
 });
 
-test("whatever one key sends, another key's members do not change while the memory has room, and the key holds at most its cap", () => {
+test("whatever one key sends, others' members stay while the memory has room; the key holds at most its cap", () => {
   const policy = { maxSize: 2048, maxFraction: 0.1, maxCallerShare: 0.25 };
   const random = mulberry32(11);
   const victims = Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, score: random(), caller: `victim-${i % 3}` }));

@@ -163,7 +163,6 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       encoder,
       new WorkerScoringRuntime(encoder.pool),
       new AdaptiveMemories(records, config.memoryPolicy),
-      config.idempotencyWindowHours,
     ),
     history: new HistoryService(records),
     access: new AccessService(new AccessRepository(prisma), config.keyCacheSeconds * 1000),

@@ -34,6 +34,14 @@ const ALLOWED: Record<string, Role[]> = {
   'Mutation.evaluate': SCORERS,
 };
 
+/**
+ * Roles whose multipart uploads are read at all (src/http/server.ts): those that may score. An
+ * auditor's image lookups take base64 or a URL.
+ */
+export function mayUploadImages(role: Role): boolean {
+  return ALLOWED['Mutation.scoreImages'].includes(role);
+}
+
 /** Mutations that write nothing (all others are refused with STORAGE_FULL when the disk is full). */
 const READ_ONLY_MUTATIONS = new Set(['embedTexts', 'embedImages']);
 

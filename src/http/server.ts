@@ -18,7 +18,7 @@ import type { Services } from '../services/index.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { createErrorFormatter } from '../graphql/errors.ts';
 import { queryLimitsRule } from '../graphql/limits.ts';
-import { HEAVY } from '../graphql/access.ts';
+import { HEAVY, mayUploadImages } from '../graphql/access.ts';
 import { type ErrorBody, graphqlErrorBody, InFlightLimiter, rateLimit } from './rate-limit.ts';
 import { openAiEmbeddingsHandler, openAiErrorBody } from './openai-embeddings.ts';
 import type { Caller } from '../services/access-service.ts';
@@ -64,11 +64,14 @@ function responseSizeCap(maxBytes: number): ApolloServerPlugin<GraphQLContext> {
 /** Room in a multipart body for its operations and map fields, beside the files' bytes. */
 const MULTIPART_FIELDS_BYTES = 1024 * 1024;
 
+const bodyTooLarge = (maxBytes: number) =>
+  `The request body is over ${maxBytes} bytes: send fewer or smaller images per request.`;
+
 /**
  * Multipart bodies carry files. Nothing of one is read (or spooled to disk) before its caller is
  * known and may score, and before it proves it is no cross-site form post (Apollo's preflight
- * header, which a form cannot send); the body as a whole is bounded, from its declared length when
- * it has one, else as it arrives (then the connection is cut at the limit).
+ * header, which a form cannot send); a body without a declared length (declaredLengthGuard) is
+ * bounded as it arrives (then the connection is cut at the limit).
  */
 function uploadGate(maxBytes: number, errorBody: ErrorBody): express.RequestHandler {
   return (req, res, next) => {
@@ -82,7 +85,8 @@ function uploadGate(maxBytes: number, errorBody: ErrorBody): express.RequestHand
         'Uploads need a valid API key (Authorization: Bearer <key>) with the SCORER or ADMIN role.',
         'UNAUTHENTICATED',
       );
-    if (caller.role === 'auditor') return refuse(403, 'An AUDITOR key cannot upload images to score.', 'FORBIDDEN');
+    if (!mayUploadImages(caller.role))
+      return refuse(403, `A ${caller.role.toUpperCase()} key cannot upload images to score.`, 'FORBIDDEN');
     if (!req.headers['apollo-require-preflight'] && !req.headers['x-apollo-operation-name'])
       return refuse(
         400,
@@ -90,29 +94,29 @@ function uploadGate(maxBytes: number, errorBody: ErrorBody): express.RequestHand
           'apollo-require-preflight: true with multipart requests.',
         'BAD_REQUEST',
       );
-    const tooLarge = `The request body is over ${maxBytes} bytes: send fewer or smaller images per request.`;
-    const declared = Number(req.headers['content-length']);
-    if (declared > maxBytes) return refuse(413, tooLarge, 'PAYLOAD_TOO_LARGE');
     let received = 0;
     req.on('data', (chunk: Buffer) => {
       received += chunk.length;
       if (received <= maxBytes || res.headersSent) return;
       req.unpipe();
-      refuse(413, tooLarge, 'PAYLOAD_TOO_LARGE');
+      refuse(413, bodyTooLarge(maxBytes), 'PAYLOAD_TOO_LARGE');
     });
     next();
   };
 }
 
 /**
- * Refuses a non-multipart body whose declared length is over the limit before reading any of it
- * (the JSON parser would read it to its end before answering) and closes the connection.
+ * Refuses a body whose declared length is over its limit (`maxBytesOf` the request) before reading
+ * any of it (the JSON parser would read it to its end before answering) and closes the connection.
  */
-function declaredLengthGuard(maxBytes: number, errorBody: ErrorBody): express.RequestHandler {
+function declaredLengthGuard(
+  maxBytesOf: (req: express.Request) => number,
+  errorBody: ErrorBody,
+): express.RequestHandler {
   return (req, res, next) => {
-    if (req.is('multipart/form-data') || !(Number(req.headers['content-length']) > maxBytes)) return next();
-    const message = `The request body is over ${maxBytes} bytes: send fewer or smaller images per request.`;
-    refuseUnread(req, res, 413, errorBody(req, message, 'PAYLOAD_TOO_LARGE'));
+    const maxBytes = maxBytesOf(req);
+    if (!(Number(req.headers['content-length']) > maxBytes)) return next();
+    refuseUnread(req, res, 413, errorBody(req, bodyTooLarge(maxBytes), 'PAYLOAD_TOO_LARGE'));
   };
 }
 
@@ -305,7 +309,11 @@ export async function startHttpServer(
   const inFlight = new InFlightLimiter(config.maxInFlightPerKey);
   // one budget per key, whichever route it calls
   const limit = rateLimit(config.rateLimitPerMinute, identify, errorBody);
-  const lengthGuard = declaredLengthGuard(config.maxBodyBytes, errorBody);
+  const maxMultipartBytes = config.maxBodyBytes + MULTIPART_FIELDS_BYTES;
+  const lengthGuard = declaredLengthGuard(
+    (req) => (req.is('multipart/form-data') ? maxMultipartBytes : config.maxBodyBytes),
+    errorBody,
+  );
   app.post(
     '/v1/embeddings',
     limit,
@@ -319,7 +327,7 @@ export async function startHttpServer(
     '/graphql',
     limit,
     lengthGuard,
-    uploadGate(config.maxBodyBytes + MULTIPART_FIELDS_BYTES, errorBody),
+    uploadGate(maxMultipartBytes, errorBody),
     // multipart requests (uploads) only, past the gate: files stream to temporary storage, each
     // stopped at its limit, the whole body at the gate's
     graphqlUploadExpress({
@@ -357,7 +365,7 @@ export async function startHttpServer(
             : 'INTERNAL_SERVER_ERROR';
       const message =
         code === 'PAYLOAD_TOO_LARGE'
-          ? `The request body is over ${config.maxBodyBytes} bytes: send fewer or smaller images per request.`
+          ? bodyTooLarge(config.maxBodyBytes)
           : status < 500
             ? `The request could not be read: ${error.message}`
             : 'Internal server error';

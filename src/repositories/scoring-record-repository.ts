@@ -166,24 +166,21 @@ export class ScoringRecordRepository {
     /** whether index builds may run CONCURRENTLY (a server; PGlite is one backend anyway) */
     private readonly concurrentDdl: boolean,
     /** how long an idempotency key answers with its first request's records */
-    private readonly idempotencyWindowHours = 24,
+    readonly idempotencyWindowHours = 24,
   ) {}
 
   /**
    * Writes a request's records, their thumbnails and, with an idempotency key, its (principal,
    * key, fingerprint) row in one statement (one transaction, one round trip: each statement costs the request thread
    * a socket write and, on the embedded database, a turn of the single backend). Returns the new
-   * ids, or the earlier use of the key (then nothing is written): the caller compares its
+   * ids, or the earlier use of the key when a concurrent request claimed it first (then nothing
+   * is written): the caller, which looked the key up already (idempotentRequest), compares its
    * fingerprint with its own.
    */
   async insertMany(
     records: NewScoringRecord[],
     idempotency?: IdempotencyClaim,
   ): Promise<string[] | { earlier: IdempotentRequest }> {
-    if (idempotency) {
-      const earlier = await this.idempotentRequest(idempotency.principal, idempotency.key);
-      if (earlier) return { earlier };
-    }
     const vectorOid = await vectorTypeOid(this.pool);
     try {
       // no lock: the rows' writer_xid (a column default) places them in the history's order

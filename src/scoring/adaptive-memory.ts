@@ -54,6 +54,9 @@ export interface MemoryDescription {
   contributors: Array<{ caller: string; count: number }>;
 }
 
+const samePolicy = (a: MemoryPolicy, b: MemoryPolicy) =>
+  a.maxSize === b.maxSize && a.maxFraction === b.maxFraction && a.maxCallerShare === b.maxCallerShare;
+
 /** Memories kept at once; the least recently used is rebuilt from the history when needed again. */
 const MEMORIES = 16;
 
@@ -157,10 +160,9 @@ class KeyMemory {
     await this.catchUp();
     // a frozen snapshot other than the live one (ids are not ordered: positions are), or one
     // frozen under another policy
-    const samePolicy = freeze && JSON.stringify(freeze.policy) === JSON.stringify(this.policy);
-    if (freeze !== null && (freeze.snapshotId !== this.seenUpTo || !samePolicy)) {
+    if (freeze !== null && (freeze.snapshotId !== this.seenUpTo || !samePolicy(freeze.policy, this.policy))) {
       const cached = this.frozen;
-      if (cached?.horizon !== freeze.snapshotId || JSON.stringify(cached.policy) !== JSON.stringify(freeze.policy)) {
+      if (cached?.horizon !== freeze.snapshotId || !samePolicy(cached.policy, freeze.policy)) {
         const { candidates, eligible } = await this.records.memoryCandidatesAt(
           this.key.versionId,
           this.key.setId,

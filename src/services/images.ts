@@ -50,7 +50,6 @@ export interface ImageSourceLimits {
  */
 class ByteBudget {
   private spent = 0;
-  private exceeded: InvalidInputError | null = null;
 
   constructor(
     private readonly max: number,
@@ -59,16 +58,14 @@ class ByteBudget {
 
   /** Counts `bytes` more, or throws once the request is over its budget (and for every later take). */
   take(bytes: number): void {
-    if (this.exceeded) throw this.exceeded;
     this.spent += bytes;
     if (this.spent <= this.max) return;
-    this.exceeded = new InvalidInputError(
+    throw new InvalidInputError(
       `${this.field} bring more than ${this.max} bytes together, over the budget per request: send fewer or ` +
         'smaller images per request.',
       { field: this.field, max: this.max },
       'REQUEST_BUDGET_EXCEEDED',
     );
-    throw this.exceeded;
   }
 }
 

@@ -168,8 +168,6 @@ export class ScoringService {
     private readonly encoder: Encoder,
     private readonly runtime: ScoringRuntime,
     private readonly memories: AdaptiveMemories,
-    /** how long an idempotency key answers with its first request (the records' repository expires it) */
-    private readonly idempotencyWindowHours = 24,
   ) {
     this.banks = new LruCache(8, (key) => runtime.dropBank(key));
   }
@@ -356,9 +354,9 @@ export class ScoringService {
   private async replay(earlier: IdempotentRequest, claim: IdempotencyClaim) {
     if (earlier.fingerprint !== claim.fingerprint)
       throw new InvalidInputError(
-        `idempotencyKey ${JSON.stringify(claim.key)} was used in the last ${this.idempotencyWindowHours} h for a ` +
-          'different request (other images, taxonomy or options): use a new key for a new request.',
-        { field: 'idempotencyKey', windowHours: this.idempotencyWindowHours },
+        `idempotencyKey ${JSON.stringify(claim.key)} was used in the last ${this.records.idempotencyWindowHours} h ` +
+          'for a different request (other images, taxonomy or options): use a new key for a new request.',
+        { field: 'idempotencyKey', windowHours: this.records.idempotencyWindowHours },
         'IDEMPOTENCY_KEY_REUSED',
       );
     const rows = await this.records.findMany(earlier.recordIds);

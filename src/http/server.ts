@@ -134,9 +134,13 @@ const LINGER_BYTES = 1024 * 1024;
 function refuseUnread(req: express.Request, res: express.Response, status: number, body: unknown): void {
   if (res.headersSent) return;
   req.pause();
+  // Node destroys a `connection: close` socket once its answer is written, unread data or not;
+  // here only its sending side ends, so what the client still sends is read until the cut below
+  const socket = req.socket;
+  socket.destroySoon = () => socket.end();
   res.once('finish', () => {
     let discarded = 0;
-    const cut = () => req.socket.destroy();
+    const cut = () => socket.destroy();
     const timer = setTimeout(cut, LINGER_MS);
     timer.unref();
     req.on('data', (chunk: Buffer) => {
@@ -326,8 +330,9 @@ export async function startHttpServer(
   app.use(
     '/graphql',
     limit,
-    lengthGuard,
+    // who may upload is answered before how much: an anonymous caller learns no limits
     uploadGate(maxMultipartBytes, errorBody),
+    lengthGuard,
     // multipart requests (uploads) only, past the gate: files stream to temporary storage, each
     // stopped at its limit, the whole body at the gate's
     graphqlUploadExpress({
@@ -356,6 +361,9 @@ export async function startHttpServer(
       res: express.Response,
       _next: express.NextFunction,
     ) => {
+      // answered already (a body refused as it streamed, then the operation ending late): the
+      // refusal stands, and its connection is left to its lingering close, not cut here
+      if (res.headersSent) return;
       const status = error.status ?? 500;
       const code =
         error.type === 'entity.too.large'

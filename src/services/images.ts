@@ -149,14 +149,16 @@ async function readUpload(
 ) {
   const file = await upload;
   const chunks: Buffer[] = [];
-  const stream = file.createReadStream();
+  let stream: ReturnType<FileUpload['createReadStream']> | undefined;
   try {
+    // throws at once when the parser already stopped the file (a loaded server reads it late)
+    stream = file.createReadStream();
     for await (const chunk of stream) {
       budget.take((chunk as Buffer).length);
       chunks.push(chunk as Buffer);
     }
   } catch (error) {
-    stream.destroy();
+    stream?.destroy();
     if ((error as { status?: number }).status === 413)
       throw new InvalidInputError(
         `${field}[${index}].file is over ${maxBytes} bytes: send a smaller file.`,

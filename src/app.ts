@@ -18,6 +18,7 @@ import { HistoryService } from './services/history-service.ts';
 import { MiningService } from './services/mining-service.ts';
 import { ScoringService } from './services/scoring-service.ts';
 import { TaxonomyService } from './services/taxonomy-service.ts';
+import { FetchSlots } from './services/url-images.ts';
 import { AdaptiveMemories } from './scoring/adaptive-memory.ts';
 import { WorkerScoringRuntime } from './scoring/scoring-runtime.ts';
 import { MiningRunner } from './jobs/mining-runner.ts';
@@ -121,7 +122,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       totalTimeoutMs: config.urlTimeoutMs,
       maxBytes: config.maxUploadBytes,
       maxRedirects: 3,
+      slots: new FetchSlots(config.urlFetchConcurrency, config.urlFetchPerHost),
     },
+    keepUrlQuery: config.keepUrlQuery,
   });
   const taxonomies = new TaxonomyService(new TaxonomyRepository(prisma, pool), encoder);
   const runner = new MiningRunner(

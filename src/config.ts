@@ -72,6 +72,11 @@ export interface Config {
   allowPrivateUrls: UrlFetchOptions['allowPrivate'];
   urlConnectTimeoutMs: number;
   urlTimeoutMs: number;
+  /** outbound image fetches this process runs at once, in all and to one host */
+  urlFetchConcurrency: number;
+  urlFetchPerHost: number;
+  /** NEGLABEL_HISTORY_URL_QUERY=keep: the history keeps image URLs' query strings */
+  keepUrlQuery: boolean;
   maxResponseBytes: number;
   /** per-request budgets: decoded pixels over all images, characters over all texts */
   maxPixelsPerRequest: number;
@@ -118,6 +123,13 @@ function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
   const value = Number(raw);
   if (!(value > 0 && value <= 1)) throw new Error(`${name}=${raw} is invalid: expected a number in (0, 1]`);
   return value;
+}
+
+/** NEGLABEL_HISTORY_URL_QUERY: `strip` (the default) or `keep`. */
+function historyUrlQuery(raw: string | undefined): boolean {
+  if (!raw || raw === 'strip') return false;
+  if (raw === 'keep') return true;
+  throw new Error(`NEGLABEL_HISTORY_URL_QUERY=${raw} is invalid: use strip (the default) or keep`);
 }
 
 /** A Postgres role name, quoted as an identifier is only when plain: refuse anything else. */
@@ -213,6 +225,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     requestTimeoutMs: int(env, 'NEGLABEL_REQUEST_TIMEOUT_MS', 120_000, 0, 86_400_000),
     urlConnectTimeoutMs: int(env, 'NEGLABEL_URL_CONNECT_TIMEOUT_MS', 5000, 1),
     urlTimeoutMs: int(env, 'NEGLABEL_URL_TIMEOUT_MS', 20_000, 1),
+    urlFetchConcurrency: int(env, 'NEGLABEL_URL_FETCH_CONCURRENCY', 32, 1, 10_000),
+    urlFetchPerHost: int(env, 'NEGLABEL_URL_FETCH_PER_HOST', 4, 1, 10_000),
+    keepUrlQuery: historyUrlQuery(env.NEGLABEL_HISTORY_URL_QUERY),
     maxResponseBytes: int(env, 'NEGLABEL_MAX_RESPONSE_BYTES', 32 * 1024 * 1024, 1024),
     maxPixelsPerRequest: int(env, 'NEGLABEL_MAX_PIXELS_PER_REQUEST', 200_000_000, 1),
     maxTextCharsPerRequest: int(env, 'NEGLABEL_MAX_TEXT_CHARS_PER_REQUEST', 400_000, 1),

@@ -40,6 +40,8 @@ export interface ImageSourceLimits {
   /** over all images of one request, however they came */
   maxRequestBytes: number;
   url: UrlFetchOptions;
+  /** NEGLABEL_HISTORY_URL_QUERY=keep: the history keeps a URL's query string (default: dropped) */
+  keepUrlQuery: boolean;
 }
 
 /**
@@ -170,11 +172,18 @@ async function readUpload(
   return { bytes: new Uint8Array(Buffer.concat(chunks)), filename: file.filename };
 }
 
-/** A URL as the history keeps it: a user name and password in it are not kept. */
-function withoutCredentials(raw: string): string {
+/**
+ * A URL as the history keeps it: never a user name and password; its query and fragment only when
+ * `keepQuery` (signed URLs carry their secrets there, and the history is kept for good).
+ */
+function historyUrl(raw: string, keepQuery: boolean): string {
   const url = new URL(raw);
   url.username = '';
   url.password = '';
+  if (!keepQuery) {
+    url.search = '';
+    url.hash = '';
+  }
   return url.href;
 }
 
@@ -199,7 +208,7 @@ async function readSource(
     return { ...(await readUpload(image.file, field, index, limits.maxFileBytes, budget)), url: null };
   try {
     const bytes = await fetchImageUrl(image.url!, limits.url, (chunk) => budget.take(chunk));
-    return { bytes, filename: null, url: withoutCredentials(image.url!) };
+    return { bytes, filename: null, url: historyUrl(image.url!, limits.keepUrlQuery) };
   } catch (error) {
     if (error instanceof DomainError)
       throw new DomainError(error.code, `${field}[${index}].url: ${error.message}`, { ...error.details, field, index });

@@ -4,7 +4,9 @@
  * checked (loopback, private, link-local, metadata, multicast and reserved ranges are refused
  * unless allowed), and the connection goes to the address that was checked, so a name that
  * resolves differently a second time (DNS rebinding) cannot slip through. Bounded by a connect
- * timeout, a total timeout, a size cap and a redirect limit.
+ * timeout, a total timeout, a size cap, a redirect limit, and a number of fetches at once, in all
+ * and to one host (FetchSlots), so one request naming hundreds of URLs cannot turn the service
+ * into a flood towards a host.
  */
 import dns from 'node:dns';
 import http from 'node:http';
@@ -19,6 +21,69 @@ export interface UrlFetchOptions {
   totalTimeoutMs: number;
   maxBytes: number;
   maxRedirects: number;
+  /** the process's outbound fetches, shared by every request */
+  slots: FetchSlots;
+}
+
+/**
+ * Outbound fetches this process runs at once: at most `maxActive` in all and `maxPerHost` to one
+ * host. A fetch waits for its slot within its own total timeout. A bound on this process's
+ * sockets, so it is kept per process (each process is bounded alike).
+ */
+export class FetchSlots {
+  private active = 0;
+  private readonly byHost = new Map<string, number>();
+  private readonly queue: { host: string; start: () => void }[] = [];
+
+  constructor(
+    readonly maxActive: number,
+    readonly maxPerHost: number,
+  ) {}
+
+  /** Waits for a slot for `host`, or rejects when `signal` aborts first; the result frees it. */
+  acquire(host: string, signal: AbortSignal): Promise<() => void> {
+    return new Promise((resolve, reject) => {
+      const abandon = () => {
+        const at = this.queue.indexOf(entry);
+        if (at >= 0) this.queue.splice(at, 1);
+        reject(signal.reason);
+      };
+      const entry = {
+        host,
+        start: () => {
+          signal.removeEventListener('abort', abandon);
+          this.active++;
+          this.byHost.set(host, (this.byHost.get(host) ?? 0) + 1);
+          let freed = false;
+          resolve(() => {
+            if (freed) return;
+            freed = true;
+            this.active--;
+            const left = this.byHost.get(host)! - 1;
+            if (left === 0) this.byHost.delete(host);
+            else this.byHost.set(host, left);
+            this.startWaiting();
+          });
+        },
+      };
+      if (signal.aborted) return reject(signal.reason);
+      signal.addEventListener('abort', abandon, { once: true });
+      this.queue.push(entry);
+      this.startWaiting();
+    });
+  }
+
+  /** Starts, in arrival order, every waiting fetch whose host and the total have room. */
+  private startWaiting(): void {
+    for (let i = 0; i < this.queue.length && this.active < this.maxActive; ) {
+      const entry = this.queue[i];
+      if ((this.byHost.get(entry.host) ?? 0) >= this.maxPerHost) i++;
+      else {
+        this.queue.splice(i, 1);
+        entry.start();
+      }
+    }
+  }
 }
 
 /** Addresses a public image URL never legitimately resolves to. */
@@ -200,12 +265,20 @@ export async function fetchImageUrl(
     for (let hop = 0; ; hop++) {
       if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw urlError('URL_NOT_ALLOWED', `${url.protocol} URLs are refused: use http or https.`, url.href);
-      const result = await fetchHop(url, options, controller.signal, onChunk).catch((error: Error) => {
-        if (error instanceof InvalidInputError) throw error;
-        if (controller.signal.aborted)
-          throw urlError('URL_TIMEOUT', `fetching the image took over ${options.totalTimeoutMs} ms.`, url.href);
-        throw urlError('URL_FETCH_FAILED', `fetching ${url.host} failed: ${error.message}`, url.href);
-      });
+      const target = url;
+      const result = await options.slots
+        .acquire(target.hostname, controller.signal)
+        .then((free) => fetchHop(target, options, controller.signal, onChunk).finally(free))
+        .catch((error: Error) => {
+          if (error instanceof InvalidInputError) throw error;
+          if (controller.signal.aborted)
+            throw urlError(
+              'URL_TIMEOUT',
+              `fetching the image (waiting for a free outbound slot included) took over ${options.totalTimeoutMs} ms.`,
+              target.href,
+            );
+          throw urlError('URL_FETCH_FAILED', `fetching ${target.host} failed: ${error.message}`, target.href);
+        });
       if (result.body) return new Uint8Array(result.body);
       if (result.location === undefined)
         throw urlError('URL_FETCH_FAILED', `the server answered HTTP ${result.status}.`, url.href);

@@ -23,9 +23,20 @@ let loopback: http.Server;
 let app: TestApp;
 let taxonomyId: string;
 
+/** fetches of /slow.png open at once, and the most seen */
+const slow = { open: 0, most: 0 };
+
 function serve(host: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
-    if (req.url === '/small.png') res.end(SMALL);
+    const path = req.url!.split('?')[0];
+    if (path === '/small.png') res.end(SMALL);
+    else if (path === '/slow.png') {
+      slow.most = Math.max(slow.most, ++slow.open);
+      setTimeout(() => {
+        slow.open--;
+        res.end(SMALL);
+      }, 100);
+    } else if (req.url === '/large.png') res.end(LARGE);
     else if (req.url === '/large.png') res.end(LARGE);
     else if (req.url === '/redirect-public') res.writeHead(302, { location: '/small.png' }).end();
     else if (req.url === '/redirect-private') res.writeHead(302, { location: `${loopbackBase}/small.png` }).end();
@@ -46,6 +57,7 @@ before(async () => {
     NEGLABEL_MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
     NEGLABEL_MAX_BODY_BYTES: String(MAX_BODY),
     NEGLABEL_URL_TIMEOUT_MS: '1000',
+    NEGLABEL_URL_FETCH_PER_HOST: '2',
   });
   taxonomyId = await createMinedTaxonomy(app, 'sources');
 });
@@ -136,6 +148,23 @@ test('a URL on an allowed host is fetched, follows redirects, and its record kee
     id: scored.data.scoreImages[0].recordId,
   });
   assert.equal(kept.data.scoringRecord.url, `${imagesBase}/small.png`);
+  // a signed URL's query (and fragment) reach the image host, never the history
+  const signed = await app.graphql(SCORE, {
+    i: { taxonomyId, images: [{ url: `${imagesBase}/small.png?X-Amz-Signature=secret&X-Amz-Expires=60#part` }] },
+  });
+  assert.equal(signed.errors, undefined, JSON.stringify(signed.errors));
+  const stripped = await app.graphql('query($id: ID!) { scoringRecord(id: $id) { url } }', {
+    id: signed.data.scoreImages[0].recordId,
+  });
+  assert.equal(stripped.data.scoringRecord.url, `${imagesBase}/small.png`);
+});
+
+test('a request naming many URLs on one host fetches at most NEGLABEL_URL_FETCH_PER_HOST at once', async () => {
+  const urls = Array.from({ length: 6 }, (_, i) => ({ url: `${imagesBase}/slow.png?n=${i}` }));
+  const { errors, data } = await app.graphql(SCORE, { i: { taxonomyId, images: urls } });
+  assert.equal(errors, undefined, JSON.stringify(errors));
+  assert.equal(data.scoreImages.length, 6);
+  assert.equal(slow.most, 2);
 });
 
 test('URLs to private addresses, bad schemes, redirect loops, stalls and large files are refused', async () => {
@@ -199,8 +228,10 @@ function unfinishedUpload(headers: Record<string, string>, declared?: number, se
     request.write(start);
     // the file's bytes, in pieces, as long as the server reads them
     const pump = () => {
-      while (sent < send && request.write(Buffer.alloc(16 * 1024, 1))) sent += 16 * 1024;
-      if (sent < send) request.once('drain', pump);
+      while (sent < send) {
+        sent += 16 * 1024;
+        if (!request.write(Buffer.alloc(16 * 1024, 1))) return request.once('drain', pump);
+      }
     };
     pump();
   });

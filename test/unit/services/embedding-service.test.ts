@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { DomainError } from '../../../src/errors.ts';
 import type { Encoder, ImageToEncode } from '../../../src/inference/encoder.ts';
 import { EmbeddingService } from '../../../src/services/embedding-service.ts';
+import { FetchSlots } from '../../../src/services/url-images.ts';
 import { base64 } from '../../helpers/app.ts';
 import { fixtureImage } from '../../helpers/fixtures.ts';
 
@@ -36,7 +37,15 @@ const limits = {
   maxImagePixels: 60_000,
   maxFileBytes: 1_000_000,
   maxRequestBytes: 2_000_000,
-  url: { allowPrivate: null, connectTimeoutMs: 1000, totalTimeoutMs: 1000, maxBytes: 1_000_000, maxRedirects: 3 },
+  url: {
+    allowPrivate: null,
+    connectTimeoutMs: 1000,
+    totalTimeoutMs: 1000,
+    maxBytes: 1_000_000,
+    maxRedirects: 3,
+    slots: new FetchSlots(8, 4),
+  },
+  keepUrlQuery: false,
 };
 
 test('text limits are checked before any encoding: count, length per text, length per request', async () => {

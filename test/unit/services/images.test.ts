@@ -89,7 +89,7 @@ test('a request over its byte budget stops reading the moment it is spent, whate
   assert.ok(pulled <= 4, `${pulled} MiB of the upload read with 1 MiB of budget left`);
 });
 
-test('an upload over its limit is IMAGE_TOO_LARGE, whether the parser stops it before or while it is read', async () => {
+test('an upload over its limit is IMAGE_TOO_LARGE, whether the parser stopped it before or while read', async () => {
   const tooLarge = () => Object.assign(new Error('File truncated as it exceeds the byte size limit.'), { status: 413 });
   // a loaded server reaches the resolver after the parser already stopped the file
   const stoppedBefore = Promise.resolve({

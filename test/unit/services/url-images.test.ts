@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isPrivateAddress, parseAllowPrivate } from '../../../src/services/url-images.ts';
+import { FetchSlots, isPrivateAddress, parseAllowPrivate } from '../../../src/services/url-images.ts';
 
 test('loopback, private, link-local, metadata, multicast and mapped addresses count as private', () => {
   for (const address of [
@@ -52,4 +52,34 @@ test('NEGLABEL_ALLOW_PRIVATE_URLS: unset none, 1 all, or addresses and subnets; 
   assert.equal(list.check('fd12::1', 'ipv6'), true);
   for (const bad of ['yes', '10.0.0.0/33', '300.1.1.1', '10.0.0.0/x'])
     assert.throws(() => parseAllowPrivate(bad), /NEGLABEL_ALLOW_PRIVATE_URLS/, bad);
+});
+
+test('fetch slots: so many at once, so many per host; waiting ones start in order; an abort leaves', async () => {
+  const slots = new FetchSlots(3, 2);
+  const started: string[] = [];
+  const frees = new Map<string, () => void>();
+  const never = new AbortController().signal;
+  const take = (name: string, host: string, signal = never) =>
+    slots.acquire(host, signal).then((free) => {
+      started.push(name);
+      frees.set(name, free);
+    });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const aborting = new AbortController();
+  const a = [take('a1', 'a'), take('a2', 'a'), take('a3', 'a')];
+  const b1 = take('b1', 'b');
+  const leaving = slots.acquire('c', aborting.signal);
+  const c2 = take('c2', 'c');
+  await settle();
+  // a3 waits for its host, c for the total of 3
+  assert.deepEqual(started, ['a1', 'a2', 'b1']);
+  aborting.abort(new Error('timed out'));
+  await assert.rejects(leaving, /timed out/);
+  frees.get('a1')!();
+  frees.get('a1')!(); // freeing twice frees once
+  await settle();
+  assert.deepEqual(started, ['a1', 'a2', 'b1', 'a3']);
+  frees.get('b1')!();
+  await Promise.all([...a, b1, c2]);
+  assert.deepEqual(started, ['a1', 'a2', 'b1', 'a3', 'c2']);
 });

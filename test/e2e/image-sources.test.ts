@@ -37,7 +37,6 @@ function serve(host: string): Promise<http.Server> {
         res.end(SMALL);
       }, 100);
     } else if (req.url === '/large.png') res.end(LARGE);
-    else if (req.url === '/large.png') res.end(LARGE);
     else if (req.url === '/redirect-public') res.writeHead(302, { location: '/small.png' }).end();
     else if (req.url === '/redirect-private') res.writeHead(302, { location: `${loopbackBase}/small.png` }).end();
     else if (req.url === '/loop') res.writeHead(302, { location: '/loop' }).end();

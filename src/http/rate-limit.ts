@@ -9,6 +9,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError } from '../errors.ts';
+import { CountsByKey } from '../lib/counts-by-key.ts';
 
 /** The body of a refusal, in the format of the route that refused. */
 export type ErrorBody = (req: Request, message: string, code: string) => object;
@@ -56,28 +57,19 @@ export function rateLimit(
  * shared batches and starve the others. Per process, like the rate limit.
  */
 export class InFlightLimiter {
-  private readonly counts = new Map<string, number>();
+  private readonly inFlight = new CountsByKey();
 
   constructor(private readonly limit: number) {}
 
   /** A release function; TOO_MANY_IN_FLIGHT when the caller is at its limit. */
   acquire(caller: string): () => void {
-    const current = this.counts.get(caller) ?? 0;
-    if (this.limit > 0 && current >= this.limit) {
+    if (this.limit > 0 && this.inFlight.of(caller) >= this.limit) {
       throw new DomainError(
         'TOO_MANY_IN_FLIGHT',
         'This key already has the most encoder requests in flight that one key may have: wait for them to ' +
           'finish, then retry.',
       );
     }
-    this.counts.set(caller, current + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.counts.get(caller) ?? 1) - 1;
-      if (left <= 0) this.counts.delete(caller);
-      else this.counts.set(caller, left);
-    };
+    return this.inFlight.take(caller);
   }
 }

@@ -13,6 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { InvalidInputError } from '../errors.ts';
+import { CountsByKey } from '../lib/counts-by-key.ts';
 
 export interface UrlFetchOptions {
   /** private addresses allowed anyway: all of them, those in a list of subnets, or none */
@@ -31,13 +32,12 @@ export interface UrlFetchOptions {
  * sockets, so it is kept per process (each process is bounded alike).
  */
 export class FetchSlots {
-  private active = 0;
-  private readonly byHost = new Map<string, number>();
+  private readonly fetching = new CountsByKey();
   private readonly queue: { host: string; start: () => void }[] = [];
 
   constructor(
-    readonly maxActive: number,
-    readonly maxPerHost: number,
+    private readonly maxActive: number,
+    private readonly maxPerHost: number,
   ) {}
 
   /** Waits for a slot for `host`, or rejects when `signal` aborts first; the result frees it. */
@@ -52,18 +52,7 @@ export class FetchSlots {
         host,
         start: () => {
           signal.removeEventListener('abort', abandon);
-          this.active++;
-          this.byHost.set(host, (this.byHost.get(host) ?? 0) + 1);
-          let freed = false;
-          resolve(() => {
-            if (freed) return;
-            freed = true;
-            this.active--;
-            const left = this.byHost.get(host)! - 1;
-            if (left === 0) this.byHost.delete(host);
-            else this.byHost.set(host, left);
-            this.startWaiting();
-          });
+          resolve(this.fetching.take(host, () => this.startWaiting()));
         },
       };
       if (signal.aborted) return reject(signal.reason);
@@ -75,9 +64,9 @@ export class FetchSlots {
 
   /** Starts, in arrival order, every waiting fetch whose host and the total have room. */
   private startWaiting(): void {
-    for (let i = 0; i < this.queue.length && this.active < this.maxActive; ) {
+    for (let i = 0; i < this.queue.length && this.fetching.total < this.maxActive; ) {
       const entry = this.queue[i];
-      if ((this.byHost.get(entry.host) ?? 0) >= this.maxPerHost) i++;
+      if (this.fetching.of(entry.host) >= this.maxPerHost) i++;
       else {
         this.queue.splice(i, 1);
         entry.start();

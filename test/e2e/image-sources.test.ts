@@ -36,11 +36,11 @@ function serve(host: string): Promise<http.Server> {
         slow.open--;
         res.end(SMALL);
       }, 100);
-    } else if (req.url === '/large.png') res.end(LARGE);
-    else if (req.url === '/redirect-public') res.writeHead(302, { location: '/small.png' }).end();
-    else if (req.url === '/redirect-private') res.writeHead(302, { location: `${loopbackBase}/small.png` }).end();
-    else if (req.url === '/loop') res.writeHead(302, { location: '/loop' }).end();
-    else if (req.url === '/stall') setTimeout(() => res.end(SMALL), 5000).unref();
+    } else if (path === '/large.png') res.end(LARGE);
+    else if (path === '/redirect-public') res.writeHead(302, { location: '/small.png' }).end();
+    else if (path === '/redirect-private') res.writeHead(302, { location: `${loopbackBase}/small.png` }).end();
+    else if (path === '/loop') res.writeHead(302, { location: '/loop' }).end();
+    else if (path === '/stall') setTimeout(() => res.end(SMALL), 5000).unref();
     else res.writeHead(404).end();
   });
   return new Promise((resolve) => server.listen(0, host, () => resolve(server)));

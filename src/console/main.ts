@@ -596,29 +596,42 @@ const VIEWS: Record<string, { title: string; roles: Role[]; render: (view: HTMLE
   audit: { title: 'Audit log', roles: ['ADMIN', 'AUDITOR'], render: renderAudit },
 };
 let current = 'taxonomies';
+/**
+ * Renders and sign-ins run concurrently (a key typed while the first page load still asks who is
+ * calling, a tab clicked twice); only the latest of each may touch the page, or a late one would
+ * replace a form someone is already filling in.
+ */
+let latestRender = 0;
+let latestStart = 0;
 
 async function show(name: string): Promise<void> {
   current = name;
+  const render = ++latestRender;
   for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.id === `tab-${name}`);
   const view = document.getElementById('view')!;
   const fresh = h('div');
+  let failure = '';
   try {
     await VIEWS[name].render(fresh);
-    notice('');
   } catch (error) {
-    notice((error as Error).message);
+    failure = (error as Error).message;
   }
-  if (current === name) view.replaceChildren(fresh);
+  if (render !== latestRender) return;
+  notice(failure);
+  view.replaceChildren(fresh);
 }
 
 async function start(): Promise<void> {
   const nav = document.querySelector('nav')!;
   const identity = document.getElementById('identity')!;
+  const attempt = ++latestStart;
   try {
     const { me } = await gql('{ me { name role openMode } }');
+    if (attempt !== latestStart) return;
     role = me.role;
     identity.textContent = `${me.name} (${me.role.toLowerCase()}${me.openMode ? ', open mode' : ''})`;
   } catch (error) {
+    if (attempt !== latestStart) return;
     role = null;
     identity.textContent = '';
     nav.replaceChildren();
@@ -645,6 +658,7 @@ const keyInput = h('input', {
 }) as HTMLInputElement;
 keyInput.value = key;
 keyInput.addEventListener('change', () => {
+  if (keyInput.value.trim() === key && role !== null) return;
   key = keyInput.value.trim();
   sessionStorage.setItem(STORAGE, key);
   void start();

@@ -1,5 +1,6 @@
 /** Per-request GraphQL context: the services and who is calling. */
 import type { Caller } from '../services/access-service.ts';
+import { imageCacheScope } from '../services/embedding-service.ts';
 import type { Services } from '../services/index.ts';
 import type { InFlightLimiter } from '../http/rate-limit.ts';
 
@@ -17,4 +18,9 @@ export interface GraphQLContext {
 /** The caller's name, as recorded in the history. */
 export function callerName(context: GraphQLContext): string {
   return context.auth?.name ?? 'anonymous';
+}
+
+/** Whose cached image embeddings may answer this request: its key's (imageCacheScope). */
+export function cacheScope(context: GraphQLContext): string {
+  return imageCacheScope(context.auth?.keyId ?? null);
 }

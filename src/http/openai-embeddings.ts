@@ -13,6 +13,7 @@ import { DomainError, InvalidInputError } from '../errors.ts';
 import { assertAllowed } from '../graphql/access.ts';
 import { ClipTokenizer } from '../inference/tokenizer.ts';
 import type { Caller } from '../services/access-service.ts';
+import { imageCacheScope } from '../services/embedding-service.ts';
 import type { Services } from '../services/index.ts';
 import type { ErrorBody, InFlightLimiter } from './rate-limit.ts';
 
@@ -114,7 +115,9 @@ export function openAiEmbeddingsHandler(
       }
       if (imageAt.length) {
         const images = imageAt.map((i) => ({ data: inputs[i].replace(DATA_IMAGE, '') }));
-        (await services.embeddings.embedImageInputs(model.id, images, 'input')).embeddings.forEach((v, k) => {
+        (
+          await services.embeddings.embedImageInputs(model.id, images, imageCacheScope(caller.keyId), 'input')
+        ).embeddings.forEach((v, k) => {
           vectors[imageAt[k]] = v;
         });
       }

@@ -12,6 +12,12 @@ export interface ImageToEncode {
   sha256?: string;
   /** null or absent: the model's default (composite over white unless its folder says otherwise) */
   alpha?: AlphaHandling | null;
+  /**
+   * whose cache entries these are: an image is served from the cache only to the scope that sent
+   * it before. One cache for everyone would tell a tenant, by the speed of its answer, that another
+   * tenant sent the same picture. Absent: the shared scope of internal passes (evaluation tools).
+   */
+  cacheScope?: string;
 }
 
 export interface ModelStatus {
@@ -83,8 +89,8 @@ export interface Encoder {
    */
   embedTextsBulk(modelId: string, texts: string[]): Promise<TextEmbeddings>;
   /**
-   * L2-normalized image embeddings, one result or error per image, cached by content hash and
-   * transparency handling.
+   * L2-normalized image embeddings, one result or error per image, cached by cache scope, content
+   * hash and transparency handling.
    */
   embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>>;
   stats(): EncoderStats;

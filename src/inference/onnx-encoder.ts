@@ -45,7 +45,7 @@ interface TextKey extends Arrival {
 }
 
 interface ImageKey extends Arrival {
-  /** content hash, plus the transparency handling when it is not the model's default */
+  /** cache scope and content hash, plus the transparency handling when it is not the model's default */
   hash: string;
   bytes: Uint8Array;
   alpha?: AlphaHandling | null;
@@ -352,10 +352,11 @@ export class OnnxEncoder implements Encoder {
   async embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>> {
     const { images: loader, imageCache } = this.loadedEntry(modelId);
     const arrival = arrivalNow();
-    const keys = images.map(({ bytes, sha256, alpha }) => {
+    const keys = images.map(({ bytes, sha256, alpha, cacheScope = '' }) => {
       const hash = sha256 ?? createHash('sha256').update(bytes).digest('hex');
       // the same bytes composited differently are a different picture
-      return { hash: alpha ? `${hash}/${alphaKey(alpha)}` : hash, bytes, alpha, ...arrival };
+      const picture = alpha ? `${hash}/${alphaKey(alpha)}` : hash;
+      return { hash: `${cacheScope}|${picture}`, bytes, alpha, ...arrival };
     });
     this.counters.imageCacheHits += keys.filter((k) => imageCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);

@@ -53,14 +53,18 @@ export class EmbeddingService {
     return this.encoder.embedTexts(model.id, [...texts]);
   }
 
-  /** Decodes and embeds images; any bad image fails the whole request, naming its index. */
+  /**
+   * Decodes and embeds images; any bad image fails the whole request, naming its index. `cacheScope`
+   * (imageCacheScope: the caller's key) is whose earlier images may answer from the cache.
+   */
   async embedImageInputs(
     modelId: string | null | undefined,
     images: readonly ImageInput[],
+    cacheScope: string,
     field = 'images',
   ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
-    return this.embedDecoded(model.id, await this.readImages(images, field), field);
+    return this.embedDecoded(model.id, await this.readImages(images, field), cacheScope, field);
   }
 
   /** The bytes of each image input, within the request's byte budget (nothing is decoded yet). */
@@ -72,6 +76,7 @@ export class EmbeddingService {
   async embedDecoded(
     modelId: string,
     decoded: DecodedImage[],
+    cacheScope: string,
     field = 'images',
   ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
@@ -91,7 +96,7 @@ export class EmbeddingService {
     }
     const results = await this.encoder.embedImages(
       model.id,
-      decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha })),
+      decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha, cacheScope })),
     );
     results.forEach((result, index) => {
       if (result instanceof DomainError) {
@@ -104,4 +109,12 @@ export class EmbeddingService {
     });
     return { model: model.id, images: decoded, embeddings: results as Float32Array[] };
   }
+}
+
+/**
+ * The image-cache scope of a caller: its API key (the anonymous caller of open mode is one
+ * scope). Keys are the unit of trust the service knows; two keys never share cached images.
+ */
+export function imageCacheScope(keyId: string | null): string {
+  return keyId === null ? 'open' : `key:${keyId}`;
 }

@@ -21,7 +21,7 @@ import type {
 } from '../repositories/scoring-record-repository.ts';
 import type { TaxonomyRow, TaxonomyVersionHead } from '../repositories/taxonomy-repository.ts';
 import { stack } from '../inference/vectors.ts';
-import type { EmbeddingService } from './embedding-service.ts';
+import { type EmbeddingService, imageCacheScope } from './embedding-service.ts';
 import { type DecodedImage, type ImageInput, thumbnailOf } from './images.ts';
 import type { TaxonomyService, ThresholdSpace } from './taxonomy-service.ts';
 import { hasControlCharacters } from './validation.ts';
@@ -251,8 +251,14 @@ export class ScoringService {
   }
 
   /** Embeds and scores images against the version's active set; nothing is recorded. */
-  private async scoreOnly(prepared: Prepared, images: ImageInput[], topK: number, adaptive: boolean) {
-    const embedded = await this.embeddings.embedImageInputs(prepared.version.modelId, images, 'images');
+  private async scoreOnly(
+    prepared: Prepared,
+    images: ImageInput[],
+    topK: number,
+    adaptive: boolean,
+    cacheScope: string,
+  ) {
+    const embedded = await this.embeddings.embedImageInputs(prepared.version.modelId, images, cacheScope, 'images');
     return { embedded, ...(await this.scoreEmbedded(prepared, embedded.embeddings, topK, adaptive)) };
   }
 
@@ -296,7 +302,7 @@ export class ScoringService {
     }
     const loaded = await this.bankFor(version);
     const prepared = { taxonomy, version, loaded };
-    const embedded = await this.embeddings.embedDecoded(version.modelId, images);
+    const embedded = await this.embeddings.embedDecoded(version.modelId, images, imageCacheScope(caller.keyId));
     const { results, memory } = await this.scoreEmbedded(prepared, embedded.embeddings, topK, adaptive);
     const latencyMs = (performance.now() - started) / results.length;
     const scored = results.map((r, index) =>
@@ -411,21 +417,25 @@ export class ScoringService {
     };
   }
 
-  async calibrate(input: {
-    taxonomyId: string;
-    version?: number | null;
-    images: ImageInput[];
-    targetTpr?: number | null;
-    apply?: boolean | null;
-    space?: ThresholdSpace | null;
-    adaptive?: boolean | null;
-  }) {
+  async calibrate(
+    input: {
+      taxonomyId: string;
+      version?: number | null;
+      images: ImageInput[];
+      targetTpr?: number | null;
+      apply?: boolean | null;
+      space?: ThresholdSpace | null;
+      adaptive?: boolean | null;
+    },
+    cacheScope: string,
+  ) {
     const targetTpr = input.targetTpr ?? 0.95;
     const space = adaptiveSpace(input.adaptive, input.space);
     if (!(targetTpr > 0 && targetTpr <= 1))
       throw new InvalidInputError('targetTpr must be within (0, 1].', { field: 'targetTpr' }, 'INVALID_PARAMETER');
     const prepared = await this.prepare(input.taxonomyId, input.version);
-    const { results, memory } = await this.scoreOnly(prepared, input.images, 1, space === 'ADAPTIVE_SCORE');
+    const adaptive = space === 'ADAPTIVE_SCORE';
+    const { results, memory } = await this.scoreOnly(prepared, input.images, 1, adaptive, cacheScope);
     const { threshold, achievedTpr } = calibrateThreshold(
       results.map((r) => scoreIn(r, space)),
       targetTpr,
@@ -442,17 +452,20 @@ export class ScoringService {
     };
   }
 
-  async evaluate(input: {
-    taxonomyId: string;
-    version?: number | null;
-    idImages: ImageInput[];
-    oodImages: ImageInput[];
-    adaptive?: boolean | null;
-  }) {
+  async evaluate(
+    input: {
+      taxonomyId: string;
+      version?: number | null;
+      idImages: ImageInput[];
+      oodImages: ImageInput[];
+      adaptive?: boolean | null;
+    },
+    cacheScope: string,
+  ) {
     const prepared = await this.prepare(input.taxonomyId, input.version);
     const { modelId } = prepared.version;
-    const id = await this.embeddings.embedImageInputs(modelId, input.idImages, 'idImages');
-    const ood = await this.embeddings.embedImageInputs(modelId, input.oodImages, 'oodImages');
+    const id = await this.embeddings.embedImageInputs(modelId, input.idImages, cacheScope, 'idImages');
+    const ood = await this.embeddings.embedImageInputs(modelId, input.oodImages, cacheScope, 'oodImages');
     // one snapshot for both sets: every image meets the same memory
     const { results, memory } = await this.scoreEmbedded(
       prepared,
@@ -500,13 +513,16 @@ export class ScoringService {
   }
 
   /** Nearest past scored images to an image or a text, by cosine in the model's space. */
-  async similar(input: {
-    image?: ImageInput | null;
-    text?: string | null;
-    model?: string | null;
-    taxonomyId?: string | null;
-    first: number;
-  }) {
+  async similar(
+    input: {
+      image?: ImageInput | null;
+      text?: string | null;
+      model?: string | null;
+      taxonomyId?: string | null;
+      first: number;
+    },
+    cacheScope: string,
+  ) {
     if ((input.image ? 1 : 0) + (input.text != null ? 1 : 0) !== 1) {
       throw new InvalidInputError('give exactly one of image or text.', { field: 'image' }, 'INVALID_PARAMETER');
     }
@@ -514,7 +530,7 @@ export class ScoringService {
       throw new InvalidInputError('first must be from 1 to 100.', { field: 'first' });
     const model = this.encoder.resolveModel(input.model);
     const query = input.image
-      ? (await this.embeddings.embedImageInputs(model.id, [input.image], 'image')).embeddings[0]
+      ? (await this.embeddings.embedImageInputs(model.id, [input.image], cacheScope, 'image')).embeddings[0]
       : (await this.embeddings.embedTexts(model.id, [input.text!]))[0];
     return this.records.nearest(model.id, model.embeddingDim!, query, input.first, input.taxonomyId ?? null);
   }

@@ -157,6 +157,22 @@ test('identical texts and images are served from the cache', async () => {
   assert.equal(afterStats.imageCacheHits - before.imageCacheHits, 1);
 });
 
+test('an image is served from the cache only to the scope that sent it: another key embeds it afresh', async () => {
+  const image = fixtureImage('images/gray256.png');
+  const [first] = await encoder.embedImages(MODEL, [{ bytes: image, cacheScope: 'key:a' }]);
+  const before = encoder.stats();
+  const [again] = await encoder.embedImages(MODEL, [{ bytes: image, cacheScope: 'key:a' }]);
+  const afterOwn = encoder.stats();
+  assert.equal(afterOwn.imageCacheHits - before.imageCacheHits, 1);
+  assert.equal(afterOwn.imageRuns, before.imageRuns);
+  const [other] = await encoder.embedImages(MODEL, [{ bytes: image, cacheScope: 'key:b' }]);
+  const afterOther = encoder.stats();
+  assert.equal(afterOther.imageCacheHits, afterOwn.imageCacheHits, 'no hit for another scope');
+  assert.equal(afterOther.imageRuns - afterOwn.imageRuns, 1, 'the other scope ran the model');
+  assert.deepEqual(other, first);
+  assert.deepEqual(again, first);
+});
+
 test('a bad image fails alone; its neighbours in the batch still embed', async () => {
   const results = await Promise.all([
     encoder.embedImages(MODEL, [{ bytes: Buffer.from('garbage bytes') }]),

@@ -1,6 +1,7 @@
 /** Resolvers for the scoring history: records, statistics and similarity search. */
 import type { ScoringRecordRow } from '../../repositories/scoring-record-repository.ts';
 import { inScope } from '../../services/access-service.ts';
+import { cacheScope } from '../context.ts';
 import { scopedFilter } from '../scope.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
 
@@ -15,13 +16,16 @@ export const historyResolvers: Resolvers = {
     scoringStats: (_: unknown, { filter, interval, histogramBins }, ctx) =>
       ctx.services.history.stats(scopedFilter(ctx, filter), interval, histogramBins),
     similarScoringRecords: (_: unknown, args, ctx) =>
-      ctx.services.scoring.similar({
-        image: args.image,
-        text: args.text,
-        model: args.model,
-        taxonomyId: scopedFilter(ctx, { taxonomyId: args.taxonomyId })?.taxonomyId,
-        first: args.first,
-      }),
+      ctx.services.scoring.similar(
+        {
+          image: args.image,
+          text: args.text,
+          model: args.model,
+          taxonomyId: scopedFilter(ctx, { taxonomyId: args.taxonomyId })?.taxonomyId,
+          first: args.first,
+        },
+        cacheScope(ctx),
+      ),
   },
   ScoringRecord: {
     model: (r: { modelId: string }) => r.modelId,

@@ -1,5 +1,5 @@
 /** Resolvers for scoring, calibration and evaluation. Thin: they call the scoring service. */
-import { callerName } from '../context.ts';
+import { cacheScope, callerName } from '../context.ts';
 import { requireTaxonomyInScope } from '../scope.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
 
@@ -17,11 +17,11 @@ export const scoringResolvers: Resolvers = {
     },
     calibrateThreshold: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);
-      return ctx.services.scoring.calibrate(input);
+      return ctx.services.scoring.calibrate(input, cacheScope(ctx));
     },
     evaluate: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);
-      return ctx.services.scoring.evaluate(input);
+      return ctx.services.scoring.evaluate(input, cacheScope(ctx));
     },
     freezeAdaptiveMemory: (_: unknown, { taxonomyId, snapshotId }, { services }) =>
       services.scoring.freezeMemory(taxonomyId, snapshotId ?? null),

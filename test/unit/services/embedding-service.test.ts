@@ -70,12 +70,12 @@ test(
     const image = (file: string) => ({ data: base64(fixtureImage(`images/${file}`)), filename: file });
     // 224x224 = 50,176 pixels each: two fit in 100,000, three do not
     await assert.rejects(
-      service.embedImageInputs(null, [image('rgb224.png'), image('rgb224b.png'), image('rgb224.jpg')]),
+      service.embedImageInputs(null, [image('rgb224.png'), image('rgb224b.png'), image('rgb224.jpg')], 'test'),
       (error: DomainError) => error.code === 'REQUEST_BUDGET_EXCEEDED',
     );
     assert.deepEqual(calls, []);
     await assert.rejects(
-      service.embedImageInputs(null, [image('rgb224.png'), image('tiny8.png')]),
+      service.embedImageInputs(null, [image('rgb224.png'), image('tiny8.png')], 'test'),
       (error: DomainError) => {
         assert.equal(error.code, 'INVALID_IMAGE');
         assert.match(error.message, /^images\[1\] \(tiny8\.png\): not an image/);

@@ -6,12 +6,9 @@
  * services, key roles, limits and in-flight bound. Errors use OpenAI's `{ error: { message, type,
  * param, code } }` shape, with our stable codes.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type express from 'express';
 import { DomainError, InvalidInputError } from '../errors.ts';
 import { assertAllowed } from '../graphql/access.ts';
-import { ClipTokenizer } from '../inference/tokenizer.ts';
 import type { Caller } from '../services/access-service.ts';
 import { imageCacheScope } from '../services/embedding-service.ts';
 import type { Services } from '../services/index.ts';
@@ -36,23 +33,6 @@ function classify(code: string): { status: number; type: string } {
 export const openAiErrorBody: ErrorBody = (_req, message, code) => ({
   error: { message, type: classify(code).type, param: null, code },
 });
-
-/** The texts of a request, read as the model reads them: at most its context length in tokens. */
-class TokenCounter {
-  private readonly tokenizers = new Map<string, ClipTokenizer>();
-
-  count(modelDir: string, contextLength: number, texts: readonly string[]): number {
-    let tokenizer = this.tokenizers.get(modelDir);
-    if (!tokenizer) {
-      tokenizer = ClipTokenizer.fromTokenizerJson(
-        readFileSync(path.join(modelDir, 'tokenizer.json'), 'utf8'),
-        contextLength,
-      );
-      this.tokenizers.set(modelDir, tokenizer);
-    }
-    return texts.reduce((sum, text) => sum + tokenizer.encode(text).length, 0);
-  }
-}
 
 function readRequest(body: unknown): { model: string | undefined; inputs: string[]; base64: boolean } {
   const request = (body ?? {}) as { model?: unknown; input?: unknown; encoding_format?: unknown; dimensions?: unknown };
@@ -94,7 +74,6 @@ export function openAiEmbeddingsHandler(
   inFlight: InFlightLimiter,
   onUnexpected: (error: unknown) => void,
 ) {
-  const tokens = new TokenCounter();
   return async (req: express.Request, res: express.Response) => {
     let release: (() => void) | null = null;
     try {
@@ -108,10 +87,14 @@ export function openAiEmbeddingsHandler(
       const textAt = inputs.flatMap((input, i) => (DATA_IMAGE.test(input) ? [] : [i]));
       const texts = textAt.map((i) => inputs[i]);
       const vectors: Float32Array[] = new Array(inputs.length);
+      let promptTokens = 0;
       if (texts.length) {
-        (await services.embeddings.embedTexts(model.id, texts)).forEach((v, k) => {
+        // counted where the texts were tokenized: the worker (no second tokenizer on this thread)
+        const { vectors: textVectors, tokenCounts } = await services.embeddings.embedTexts(model.id, texts);
+        textVectors.forEach((v, k) => {
           vectors[textAt[k]] = v;
         });
+        promptTokens = tokenCounts.reduce((sum, n) => sum + n, 0);
       }
       if (imageAt.length) {
         const images = imageAt.map((i) => ({ data: inputs[i].replace(DATA_IMAGE, '') }));
@@ -121,7 +104,6 @@ export function openAiEmbeddingsHandler(
           vectors[imageAt[k]] = v;
         });
       }
-      const promptTokens = texts.length ? tokens.count(model.dir, model.contextLength ?? 77, texts) : 0;
       res.json({
         object: 'list',
         data: vectors.map((v, index) => ({

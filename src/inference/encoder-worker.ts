@@ -238,6 +238,7 @@ async function embedTexts(
     kind: 'texts',
     embeddings: out ?? new Float32Array(texts.length * dim),
     norms,
+    tokenCounts: Int32Array.from(rows, (row, i) => (errors[i] ? 0 : row.length)),
     dim,
     errors,
     ...timings.result,

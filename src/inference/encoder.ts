@@ -62,6 +62,12 @@ export interface TextEmbeddings {
   norms: Float32Array;
 }
 
+/** Unit text embeddings, with each text's length in tokens as the model read it (start and end included). */
+export interface EncodedTexts {
+  vectors: Float32Array[];
+  tokenCounts: number[];
+}
+
 /**
  * What the encoder tells its subscribers (metrics): each session run, with how long each of its
  * items waited from the request to the run; and items dropped because their deadline passed.
@@ -81,8 +87,11 @@ export interface Encoder {
   models(): ModelStatus[];
   /** The model a request means: `id`, or the default; throws a ModelUnavailableError otherwise. */
   resolveModel(id?: string | null): ModelStatus;
-  /** L2-normalized text embeddings, batched across concurrent callers and cached by (model, text). */
-  embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]>;
+  /**
+   * L2-normalized text embeddings, batched across concurrent callers and cached by (model, text),
+   * with the token counts the tokenizer in the worker found (usage figures cost no second pass).
+   */
+  embedTexts(modelId: string, texts: string[]): Promise<EncodedTexts>;
   /**
    * Like embedTexts without the in-memory cache, for bulk passes (corpus encoding); the raw norms
    * let a caller average raw embeddings (CSP's ensembles).

@@ -8,7 +8,15 @@ import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { DomainError, ModelUnavailableError } from '../errors.ts';
 import { requestScope } from '../logger.ts';
-import type { Encoder, EncoderEvent, EncoderStats, ImageToEncode, ModelStatus, TextEmbeddings } from './encoder.ts';
+import type {
+  EncodedTexts,
+  Encoder,
+  EncoderEvent,
+  EncoderStats,
+  ImageToEncode,
+  ModelStatus,
+  TextEmbeddings,
+} from './encoder.ts';
 import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
 import { LruCache } from './lru-cache.ts';
 import {
@@ -62,11 +70,17 @@ function arrivalNow(): Arrival {
   return { arrivedAt: Date.now(), deadline: requestScope.getStore()?.deadline ?? null };
 }
 
+/** A cached text: its embedding and its length in tokens. */
+interface EncodedText {
+  vector: Float32Array;
+  tokens: number;
+}
+
 interface ModelEntry {
   status: ModelStatus;
-  texts?: DataLoader<TextKey, Float32Array, string>;
+  texts?: DataLoader<TextKey, EncodedText, string>;
   images?: DataLoader<ImageKey, Float32Array, string>;
-  textCache?: LruCache<string, Promise<Float32Array>>;
+  textCache?: LruCache<string, Promise<EncodedText>>;
   imageCache?: LruCache<string, Promise<Float32Array>>;
 }
 
@@ -155,18 +169,24 @@ export class OnnxEncoder implements Encoder {
   private createLoaders(modelId: string): Omit<ModelEntry, 'status'> {
     const { maxBatchSize, batchWindowMs, cacheEntries, maxImagePixels } = this.options;
     const batchScheduleFn = (callback: () => void) => setTimeout(callback, batchWindowMs);
-    const textCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
+    const textCache = new LruCache<string, Promise<EncodedText>>(cacheEntries);
     const imageCache = new LruCache<string, Promise<Float32Array>>(cacheEntries);
     // a failure (a deadline passed, an undecodable file) is not worth remembering
     const forgetFailures =
-      <K>(loader: DataLoader<K, Float32Array, string>, keys: readonly K[]) =>
-      (results: Array<Float32Array | DomainError>) =>
+      <K, V>(loader: DataLoader<K, V, string>, keys: readonly K[]) =>
+      (results: Array<V | DomainError>) =>
         results.map((r, i) => {
           if (r instanceof DomainError) loader.clear(keys[i]);
           return r;
         });
-    const texts: DataLoader<TextKey, Float32Array, string> = new DataLoader<TextKey, Float32Array, string>(
-      async (keys) => this.encodeTexts(modelId, keys).then((r) => forgetFailures(texts, keys)(r.results)),
+    const texts: DataLoader<TextKey, EncodedText, string> = new DataLoader<TextKey, EncodedText, string>(
+      async (keys) =>
+        this.encodeTexts(modelId, keys).then(({ results, tokenCounts }) =>
+          forgetFailures(
+            texts,
+            keys,
+          )(results.map((r, i) => (r instanceof DomainError ? r : { vector: r, tokens: tokenCounts[i] }))),
+        ),
       { maxBatchSize, batchScheduleFn, cacheKeyFn: (key) => key.hash, cacheMap: textCache },
     );
     const images: DataLoader<ImageKey, Float32Array, string> = new DataLoader<ImageKey, Float32Array, string>(
@@ -218,7 +238,7 @@ export class OnnxEncoder implements Encoder {
     kind: 'text' | 'image',
     items: readonly Arrival[],
     send: (live: number[]) => Promise<Extract<WorkerResult, { kind: 'texts' | 'images' }>>,
-  ): Promise<{ results: Array<Float32Array | DomainError>; norms: Float32Array }> {
+  ): Promise<{ results: Array<Float32Array | DomainError>; norms: Float32Array; tokenCounts: Int32Array }> {
     const now = Date.now();
     const live: number[] = [];
     const results = new Array<Float32Array | DomainError>(items.length);
@@ -228,6 +248,7 @@ export class OnnxEncoder implements Encoder {
       else live.push(i);
     });
     const norms = new Float32Array(items.length);
+    const tokenCounts = new Int32Array(items.length);
     let shed = items.length - live.length;
     if (live.length > 0) {
       const result = await send(live);
@@ -237,7 +258,10 @@ export class OnnxEncoder implements Encoder {
         const error = result.errors[j];
         if (error?.code === 'DEADLINE_EXCEEDED') shed++;
         results[item] = error ? new DomainError(error.code, error.message, error.details) : embeddings[j];
-        if ('norms' in result) norms[item] = result.norms[j];
+        if (result.kind === 'texts') {
+          norms[item] = result.norms[j];
+          tokenCounts[item] = result.tokenCounts[j];
+        }
       });
       const { startedAt, seconds, itemRun } = result.timings;
       // each item's wait, grouped by the session run it went in (one pass over the items)
@@ -258,7 +282,7 @@ export class OnnxEncoder implements Encoder {
       });
     }
     if (shed > 0) this.emit({ type: 'shed', model: modelId, kind, count: shed });
-    return { results, norms };
+    return { results, norms, tokenCounts };
   }
 
   private emit(event: EncoderEvent): void {
@@ -310,16 +334,20 @@ export class OnnxEncoder implements Encoder {
     return entry as Required<ModelEntry>;
   }
 
-  async embedTexts(modelId: string, texts: string[]): Promise<Float32Array[]> {
+  async embedTexts(modelId: string, texts: string[]): Promise<EncodedTexts> {
     const { texts: loader, textCache } = this.loadedEntry(modelId);
     const arrival = arrivalNow();
     const keys = texts.map((text) => ({ hash: createHash('sha256').update(text).digest('base64'), text, ...arrival }));
     this.counters.textCacheHits += keys.filter((k) => textCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);
-    return results.map((r) => {
+    const vectors: Float32Array[] = [];
+    const tokenCounts: number[] = [];
+    for (const r of results) {
       if (r instanceof Error) throw r;
-      return r;
-    });
+      vectors.push(r.vector);
+      tokenCounts.push(r.tokens);
+    }
+    return { vectors, tokenCounts };
   }
 
   async embedTextsBulk(modelId: string, texts: string[]): Promise<TextEmbeddings> {
@@ -327,15 +355,15 @@ export class OnnxEncoder implements Encoder {
     // Chunks of similar length pad little: order by character length (a good proxy for token
     // length; the worker sorts each chunk by token length too), then put results back in place.
     const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
-    const chunks: Promise<{ results: Array<Float32Array | DomainError>; norms: Float32Array }>[] = [];
-    for (let i = 0; i < order.length; i += BULK_CHUNK)
-      chunks.push(
+    const starts = Array.from({ length: Math.ceil(order.length / BULK_CHUNK) }, (_, c) => c * BULK_CHUNK);
+    const done = await Promise.all(
+      starts.map((i) =>
         this.encodeTexts(
           modelId,
           order.slice(i, i + BULK_CHUNK).map((j) => ({ text: texts[j], arrivedAt: Date.now(), deadline: null })),
         ),
-      );
-    const done = await Promise.all(chunks);
+      ),
+    );
     const encoded = done.flatMap((c) => c.results);
     const encodedNorms = done.flatMap((c) => [...c.norms]);
     const vectors = new Array<Float32Array>(texts.length);

@@ -87,13 +87,15 @@ export type WorkerRequest =
 export type WorkerResult =
   | { kind: 'load'; info: LoadedModelInfo }
   /**
-   * row-major [n, dim], L2-normalized, with each row's norm before normalization; `runs` = ONNX
-   * session runs, `batchSizes` their sizes
+   * row-major [n, dim], L2-normalized, with each row's norm before normalization and its length
+   * in tokens (start and end included, as the model read it); `runs` = ONNX session runs,
+   * `batchSizes` their sizes
    */
   | {
       kind: 'texts';
       embeddings: Float32Array;
       norms: Float32Array;
+      tokenCounts: Int32Array;
       dim: number;
       errors: (ItemError | null)[];
       runs: number;

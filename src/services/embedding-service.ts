@@ -1,6 +1,6 @@
 /** Embedding use cases: validated texts and images → normalized vectors, via the shared encoder. */
 import { DomainError, InvalidInputError } from '../errors.ts';
-import type { Encoder } from '../inference/encoder.ts';
+import type { EncodedTexts, Encoder } from '../inference/encoder.ts';
 import { declaredPixels } from '../inference/image-preprocessing.ts';
 import { type DecodedImage, type ImageInput, type ImageSourceLimits, readImageInputs } from './images.ts';
 
@@ -21,7 +21,7 @@ export class EmbeddingService {
     private readonly limits: EmbeddingLimits,
   ) {}
 
-  async embedTexts(modelId: string | null | undefined, texts: readonly string[]): Promise<Float32Array[]> {
+  async embedTexts(modelId: string | null | undefined, texts: readonly string[]): Promise<EncodedTexts> {
     const model = this.encoder.resolveModel(modelId);
     if (texts.length === 0) throw new InvalidInputError('texts is empty: send at least one text.', { field: 'texts' });
     if (texts.length > this.limits.maxTexts) {

@@ -4,7 +4,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
-import sharp from 'sharp';
 import { DomainError, InvalidInputError } from '../errors.ts';
 import { parseBackgroundColour, type AlphaHandling } from '../inference/image-preprocessing.ts';
 import { fetchImageUrl, type UrlFetchOptions } from './url-images.ts';
@@ -213,25 +212,6 @@ async function readSource(
     if (error instanceof DomainError)
       throw new DomainError(error.code, `${field}[${index}].url: ${error.message}`, { ...error.details, field, index });
     throw error;
-  }
-}
-
-/**
- * A small WebP of an image for the audit trail (at most 96 px on its longer side, transparency
- * over white), or null when it cannot be made: a thumbnail never fails a scoring request.
- */
-export async function thumbnailOf(bytes: Uint8Array): Promise<Uint8Array | null> {
-  try {
-    // the image was embedded already, so it is within the pixel limits
-    const webp = await sharp(bytes)
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .resize(96, 96, { fit: 'inside' })
-      .webp({ quality: 70 })
-      .toBuffer();
-    return new Uint8Array(webp);
-  } catch {
-    return null;
   }
 }
 

@@ -11,6 +11,7 @@ import type { AdaptiveMemories, MemoryFreeze, MemoryKey } from '../scoring/adapt
 import type { MemoryPolicy } from '../neglabel/memory.ts';
 import type { ScoringRuntime } from '../scoring/scoring-runtime.ts';
 import { LruCache } from '../inference/lru-cache.ts';
+import { thumbnailOf } from '../inference/thumbnails.ts';
 import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
@@ -22,7 +23,7 @@ import type {
 import type { TaxonomyRow, TaxonomyVersionHead } from '../repositories/taxonomy-repository.ts';
 import { stack } from '../inference/vectors.ts';
 import { type EmbeddingService, imageCacheScope } from './embedding-service.ts';
-import { type DecodedImage, type ImageInput, thumbnailOf } from './images.ts';
+import type { DecodedImage, ImageInput } from './images.ts';
 import type { TaxonomyService, ThresholdSpace } from './taxonomy-service.ts';
 import { hasControlCharacters } from './validation.ts';
 
@@ -531,7 +532,7 @@ export class ScoringService {
     const model = this.encoder.resolveModel(input.model);
     const query = input.image
       ? (await this.embeddings.embedImageInputs(model.id, [input.image], cacheScope, 'image')).embeddings[0]
-      : (await this.embeddings.embedTexts(model.id, [input.text!]))[0];
+      : (await this.embeddings.embedTexts(model.id, [input.text!])).vectors[0];
     return this.records.nearest(model.id, model.embeddingDim!, query, input.first, input.taxonomyId ?? null);
   }
 }

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
-import { fixtureImage } from '../helpers/fixtures.ts';
+import { fixtureImage, reference } from '../helpers/fixtures.ts';
 
 let app: TestApp;
 let auditorKey: string;
@@ -58,6 +58,17 @@ test('texts and data: image URIs in one request, in order, equal to the GraphQL 
     body.usage.prompt_tokens >= 2 * 4 && body.usage.total_tokens === body.usage.prompt_tokens,
     JSON.stringify(body.usage),
   );
+});
+
+test('usage counts the tokens the model read, as the reference tokenizer splits them (cached or not)', async () => {
+  // the Hugging Face tokenizer's ids (reference.json): a long text is cut at the context length
+  const texts = reference.texts.slice(0, 20);
+  const expected = texts.reduce((sum, t) => sum + t.ids.length, 0);
+  for (const round of ['first', 'cached']) {
+    const { status, body } = await embeddings({ input: texts.map((t) => t.text) });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.usage.prompt_tokens, expected, `${round}: ${JSON.stringify(body.usage)}`);
+  }
 });
 
 test(

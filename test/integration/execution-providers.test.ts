@@ -46,7 +46,7 @@ test('tensorrt,cuda,cpu: the model runs on the CPU and reports both providers th
     assert.equal(model.loaded, true, model.error ?? '');
     assert.equal(model.executionProvider, 'cpu');
     assert.match(model.providerFallback ?? '', /tensorrt: .*; cuda: /);
-    const [embedding] = await encoder.embedTexts(model.id, ['a photo of a cat']);
+    const [embedding] = (await encoder.embedTexts(model.id, ['a photo of a cat'])).vectors;
     assert.ok(Math.abs(Math.hypot(...embedding) - 1) < 1e-5, 'and it encodes');
   } finally {
     await encoder.close();

@@ -38,12 +38,17 @@ test('the fixture model loads with its dimensions', () => {
 });
 
 test('text embeddings equal the PyTorch reference within 1e-4 (after L2 normalization)', async () => {
-  const embeddings = await encoder.embedTexts(
+  const { vectors, tokenCounts } = await encoder.embedTexts(
     MODEL,
     reference.texts.map((t) => t.text),
   );
-  const worst = Math.max(...reference.texts.map((t, i) => maxAbsDiff(embeddings[i], l2normalize(t.text_embeds))));
+  const worst = Math.max(...reference.texts.map((t, i) => maxAbsDiff(vectors[i], l2normalize(t.text_embeds))));
   assert.ok(worst < 1e-4, `max difference ${worst}`);
+  // and each text's token count is the reference tokenizer's, cut at the context length
+  assert.deepEqual(
+    tokenCounts,
+    reference.texts.map((t) => t.ids.length),
+  );
 });
 
 test('bulk embeddings carry their raw norms: vector × norm is the unnormalized PyTorch projection', async () => {

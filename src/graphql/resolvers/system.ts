@@ -3,7 +3,7 @@ import { cacheScope, type GraphQLContext } from '../context.ts';
 import type { QueryEmbedImagesArgs, QueryEmbedTextsArgs, Resolvers } from '../../generated/graphql.ts';
 
 const embedTexts = async (_: unknown, args: QueryEmbedTextsArgs, { services }: GraphQLContext) =>
-  (await services.embeddings.embedTexts(args.model, args.texts)).map((e) => Array.from(e));
+  (await services.embeddings.embedTexts(args.model, args.texts)).vectors.map((e) => Array.from(e));
 const embedImages = async (_: unknown, args: QueryEmbedImagesArgs, ctx: GraphQLContext) =>
   (await ctx.services.embeddings.embedImageInputs(args.model, args.images, cacheScope(ctx))).embeddings.map((e) =>
     Array.from(e),

@@ -17,7 +17,7 @@ function fakeEncoder() {
     resolveModel: () => ({ id: 'fake' }),
     embedTexts: async (_model: string, texts: string[]) => {
       calls.push({ kind: 'texts', count: texts.length });
-      return texts.map(() => Float32Array.of(1, 0));
+      return { vectors: texts.map(() => Float32Array.of(1, 0)), tokenCounts: texts.map(() => 3) };
     },
     embedImages: async (_model: string, images: ImageToEncode[]) => {
       calls.push({ kind: 'images', count: images.length });
@@ -58,7 +58,7 @@ test('text limits are checked before any encoding: count, length per text, lengt
   await refused(['short', 'far too long text'], 'TEXT_TOO_LONG');
   await refused(['123456789', '123456789', '123456789'], 'REQUEST_BUDGET_EXCEEDED');
   assert.deepEqual(calls, [], 'nothing reached the encoder');
-  assert.equal((await service.embedTexts(null, ['cat', 'dog'])).length, 2);
+  assert.equal((await service.embedTexts(null, ['cat', 'dog'])).vectors.length, 2);
   assert.deepEqual(calls, [{ kind: 'texts', count: 2 }]);
 });
 

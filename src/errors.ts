@@ -56,3 +56,27 @@ export class ConflictError extends DomainError {
     super(code, message, details);
   }
 }
+
+/** The request's deadline (x-request-timeout-ms) passed before its work was done. */
+export class DeadlineExceededError extends DomainError {
+  constructor(message: string) {
+    super('DEADLINE_EXCEEDED', message);
+  }
+}
+
+export const DATABASE_DEADLINE_MESSAGE =
+  "The request's deadline passed while it waited for the database (a statement was not started, or was " +
+  'cancelled: nothing it would have written was kept): retry with a longer x-request-timeout-ms, or when the ' +
+  'service is less busy.';
+
+/**
+ * Our error behind a library's wrapper: Prisma wraps an error its driver adapter threw (a deadline
+ * refused by src/database/request-deadlines.ts) but keeps its code; its message names source files,
+ * so it is replaced. Anything else is returned as it is.
+ */
+export function unwrapDomainError(error: unknown): unknown {
+  if (error instanceof DomainError) return error;
+  if ((error as { code?: unknown } | null)?.code === 'DEADLINE_EXCEEDED')
+    return new DeadlineExceededError(DATABASE_DEADLINE_MESSAGE);
+  return error;
+}

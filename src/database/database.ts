@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { keepRequestDeadlines } from './request-deadlines.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -185,6 +186,7 @@ export async function openDatabase(options: DatabaseOptions, log: Log): Promise<
       : {}),
   });
   pool.on('error', (error) => log('warn', 'database pool error', { err: error.message }));
+  keepRequestDeadlines(pool, external ? options.statementTimeoutMs : 0, external);
   const role = options.role;
   const fail = async (error: Error) => {
     await pool.end().catch(() => {});

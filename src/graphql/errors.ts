@@ -5,7 +5,7 @@
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { DomainError } from '../errors.ts';
+import { DomainError, unwrapDomainError } from '../errors.ts';
 import { isDiskFullError, StorageFullError } from '../database/storage-guard.ts';
 import type { Logger } from '../logger.ts';
 
@@ -22,7 +22,7 @@ function limitError(error: unknown): GraphQLError | undefined {
 
 /** The error a resolver threw; a database's disk-full error becomes STORAGE_FULL, which clients can act on. */
 function originalError(error: unknown): unknown {
-  const original = unwrapResolverError(error);
+  const original = unwrapDomainError(unwrapResolverError(error));
   if (isDiskFullError(original)) {
     return new StorageFullError(
       'The database is out of disk space, so this write did not happen: free space on the database server, then retry.',

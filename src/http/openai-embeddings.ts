@@ -7,7 +7,7 @@
  * param, code } }` shape, with our stable codes.
  */
 import type express from 'express';
-import { DomainError, InvalidInputError } from '../errors.ts';
+import { DomainError, InvalidInputError, unwrapDomainError } from '../errors.ts';
 import { assertAllowed } from '../graphql/access.ts';
 import type { Caller } from '../services/access-service.ts';
 import { imageCacheScope } from '../services/embedding-service.ts';
@@ -114,7 +114,8 @@ export function openAiEmbeddingsHandler(
         model: model.id,
         usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
       });
-    } catch (error) {
+    } catch (thrown) {
+      const error = unwrapDomainError(thrown);
       if (error instanceof DomainError) {
         res.status(classify(error.code).status).json(openAiErrorBody(req, error.message, error.code));
       } else {

@@ -70,10 +70,14 @@ async function createSessions(dir: string, preferred: ExecutionProvider[]) {
       executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     };
     try {
-      const [text, vision] = await Promise.all([
-        ort.InferenceSession.create(path.join(dir, 'text_model.onnx'), options),
-        ort.InferenceSession.create(path.join(dir, 'vision_model.onnx'), options),
-      ]);
+      const create = (file: string) => ort.InferenceSession.create(path.join(dir, file), options);
+      // A GPU provider that cannot load fails inside onnxruntime's own threads; two such failures
+      // at once aborted the process (a Napi::Error thrown while another was in flight, seen in CI),
+      // so a GPU provider's sessions are created one after the other. The CPU's load side by side.
+      const [text, vision] =
+        provider === 'cpu'
+          ? await Promise.all([create('text_model.onnx'), create('vision_model.onnx')])
+          : [await create('text_model.onnx'), await create('vision_model.onnx')];
       return {
         text,
         vision,

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
+import { onPostgres } from '../helpers/backend.ts';
 
 let app: TestApp;
 before(async () => {
@@ -112,4 +113,33 @@ test('a malformed x-request-timeout-ms is refused before any work, in the format
   });
   assert.equal(openai.status, 400);
   assert.equal(((await openai.json()) as any).error.code, 'INVALID_PARAMETER');
+});
+
+test("a request's deadline covers its database waits: no late answer, and the connection is clean after", async () => {
+  // another session holds the taxonomies table (on PGlite its one backend) for 2.5 s
+  const holder = await app.database.pool.connect();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE taxonomies IN ACCESS EXCLUSIVE MODE');
+  let released = false;
+  const release = new Promise<void>((resolve) =>
+    setTimeout(async () => {
+      released = true;
+      await holder.query('ROLLBACK');
+      holder.release();
+      resolve();
+    }, 2500),
+  );
+  try {
+    const answer = await app.graphql('{ taxonomies { edges { node { id } } } }', {}, { 'x-request-timeout-ms': '1000' });
+    assert.equal(answer.errors?.[0]?.extensions?.code, 'DEADLINE_EXCEEDED', JSON.stringify(answer));
+    assert.equal(answer.data?.taxonomies ?? null, null, 'no data after the deadline');
+    // a server cancels the waiting statement at the deadline; PGlite cannot interrupt one, so
+    // there the statement is refused when the backend comes free, still before any data is read
+    if (onPostgres) assert.equal(released, false, 'answered while the lock was still held');
+  } finally {
+    await release;
+  }
+  // the connections carry no leftover timeout: a request without a short deadline is answered
+  const after = await app.graphql('{ taxonomies { edges { node { id } } } }');
+  assert.deepEqual(after.errors, undefined, JSON.stringify(after));
 });

@@ -130,7 +130,13 @@ test("a request's deadline covers its database waits: no late answer, and the co
     }, 2500),
   );
   try {
-    const answer = await app.graphql('{ taxonomies { edges { node { id } } } }', {}, { 'x-request-timeout-ms': '1000' });
+    const answer = await app.graphql(
+      '{ taxonomies { edges { node { id } } } }',
+      {},
+      {
+        'x-request-timeout-ms': '1000',
+      },
+    );
     assert.equal(answer.errors?.[0]?.extensions?.code, 'DEADLINE_EXCEEDED', JSON.stringify(answer));
     assert.equal(answer.data?.taxonomies ?? null, null, 'no data after the deadline');
     // a server cancels the waiting statement at the deadline; PGlite cannot interrupt one, so

@@ -7,8 +7,12 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-/** Per HTTP request: its id (in every log line) and its deadline (epoch ms; the encoder sheds work past it). */
-export const requestScope = new AsyncLocalStorage<{ requestId: string; deadline?: number }>();
+/**
+ * Per HTTP request: its id (in every log line), its deadline (epoch ms; the encoder and the
+ * database shed work past it) and when it arrived (performance.now(): durations include
+ * authentication and body parsing).
+ */
+export const requestScope = new AsyncLocalStorage<{ requestId: string; deadline?: number; arrivedAt?: number }>();
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   // a fresh object: pino merges each line's fields into the mixin's object, which would otherwise

@@ -7,7 +7,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import client from 'prom-client';
 import type pg from 'pg';
 import type { Encoder } from '../inference/encoder.ts';
-import type { Logger } from '../logger.ts';
+import { requestScope, type Logger } from '../logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { errorCode } from '../graphql/errors.ts';
 
@@ -42,13 +42,13 @@ export function createMetrics(sources: MetricsSources) {
   client.collectDefaultMetrics({ register: registry, prefix: 'neglabel_' });
   const operations = new client.Counter({
     name: 'neglabel_graphql_operations_total',
-    help: 'GraphQL operations by root field, outcome and error code (ok: none)',
+    help: 'GraphQL operations by root field (and /v1 requests by route), outcome and error code (ok: none)',
     labelNames: ['operation', 'outcome', 'code'],
     registers: [registry],
   });
   const latency = new client.Histogram({
     name: 'neglabel_graphql_operation_seconds',
-    help: 'GraphQL operation latency by root field',
+    help: 'GraphQL operation latency by root field (and /v1 requests by route), from arrival to answer',
     labelNames: ['operation'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
@@ -164,35 +164,45 @@ export function createMetrics(sources: MetricsSources) {
   ]);
 
   /** Counts and times each operation, and logs one line per operation with its request id. */
+  /**
+   * Counts, times and logs one operation, from the request's arrival (authentication and body
+   * parsing included) to its answer: a GraphQL operation, or an HTTP route such as /v1/embeddings.
+   */
+  function observe(
+    logger: Logger,
+    label: string,
+    codes: readonly string[],
+    caller: string | undefined,
+    message: string,
+    started = requestScope.getStore()?.arrivedAt ?? performance.now(),
+  ): void {
+    const seconds = (performance.now() - started) / 1000;
+    operations.inc({
+      operation: label,
+      outcome: codes.length ? 'error' : 'ok',
+      code: codes.length ? codeLabel(codes[0]) : 'none',
+    });
+    latency.observe({ operation: label }, seconds);
+    logger.info(
+      { operation: label, ms: Math.round(seconds * 1000), caller, errors: codes.length ? codes : undefined },
+      message,
+    );
+  }
+
   function plugin(logger: Logger): ApolloServerPlugin<GraphQLContext> {
     return {
       async requestDidStart({ contextValue }) {
-        const started = performance.now();
+        const started = requestScope.getStore()?.arrivedAt ?? performance.now();
         return {
           async willSendResponse({ operation, errors }) {
             const label = operationLabel(operation?.selectionSet.selections as never, sources.rootFields);
-            const seconds = (performance.now() - started) / 1000;
             const codes = (errors ?? []).map(errorCode);
-            operations.inc({
-              operation: label,
-              outcome: codes.length ? 'error' : 'ok',
-              code: codes.length ? codeLabel(codes[0]) : 'none',
-            });
-            latency.observe({ operation: label }, seconds);
-            logger.info(
-              {
-                operation: label,
-                ms: Math.round(seconds * 1000),
-                caller: contextValue.auth?.name,
-                errors: codes.length ? codes : undefined,
-              },
-              'graphql operation',
-            );
+            observe(logger, label, codes, contextValue.auth?.name, 'graphql operation', started);
           },
         };
       },
     };
   }
 
-  return { registry, plugin };
+  return { registry, plugin, observe };
 }

@@ -3,8 +3,9 @@
  * `input` (a string or a list of strings), `encoding_format` (float or base64). An input string
  * that is a `data:image/...;base64,` URI is embedded as an image, any other as a text: the same
  * vectors as the GraphQL embedTexts / embedImages give for the same inputs, through the same
- * services, key roles, limits and in-flight bound. Errors use OpenAI's `{ error: { message, type,
- * param, code } }` shape, with our stable codes.
+ * services, key roles, limits and in-flight bound. GET /v1/models lists the loaded models in
+ * OpenAI's format (what clients call to find a model id). Errors use OpenAI's `{ error: { message,
+ * type, param, code } }` shape, with our stable codes.
  */
 import type express from 'express';
 import { DomainError, InvalidInputError, unwrapDomainError } from '../errors.ts';
@@ -69,15 +70,54 @@ function toBase64(vector: Float32Array): string {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
 }
 
+/** What a /v1 route tells the metrics and the log when it answers: its error code, if any, and the caller. */
+export type RouteOutcome = (code: string | null, caller: string | undefined) => void;
+
+/** The OpenAI error answer for anything a /v1 route threw; returns its code. */
+function sendError(req: express.Request, res: express.Response, thrown: unknown, onUnexpected: (e: unknown) => void) {
+  const error = unwrapDomainError(thrown);
+  if (error instanceof DomainError) {
+    res.status(classify(error.code).status).json(openAiErrorBody(req, error.message, error.code));
+    return error.code;
+  }
+  onUnexpected(error);
+  res
+    .status(500)
+    .json(
+      openAiErrorBody(
+        req,
+        'Internal server error: the service logged the details; retry, and report it if it persists.',
+        'INTERNAL_SERVER_ERROR',
+      ),
+    );
+  return 'INTERNAL_SERVER_ERROR';
+}
+
+/** GET /v1/models: the loaded models, as OpenAI clients list them (public, as the models query is). */
+export function openAiModelsHandler(services: Services) {
+  return (_req: express.Request, res: express.Response) => {
+    res.json({
+      object: 'list',
+      data: services.encoder
+        .models()
+        .filter((m) => m.loaded)
+        .map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'neglabel' })),
+    });
+  };
+}
+
 export function openAiEmbeddingsHandler(
   services: Services,
   inFlight: InFlightLimiter,
   onUnexpected: (error: unknown) => void,
+  onAnswer: RouteOutcome,
 ) {
   return async (req: express.Request, res: express.Response) => {
     let release: (() => void) | null = null;
+    let caller: Caller | undefined;
     try {
-      const caller: Caller = res.locals.caller ?? (await services.access.authenticate(req.headers.authorization));
+      caller =
+        (res.locals.caller as Caller | undefined) ?? (await services.access.authenticate(req.headers.authorization));
       // the same roles as the GraphQL embedTexts / embedImages queries
       assertAllowed(caller, 'Query', 'embedTexts');
       const { model: modelId, inputs, base64 } = readRequest(req.body);
@@ -114,22 +154,9 @@ export function openAiEmbeddingsHandler(
         model: model.id,
         usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
       });
+      onAnswer(null, caller.name);
     } catch (thrown) {
-      const error = unwrapDomainError(thrown);
-      if (error instanceof DomainError) {
-        res.status(classify(error.code).status).json(openAiErrorBody(req, error.message, error.code));
-      } else {
-        onUnexpected(error);
-        res
-          .status(500)
-          .json(
-            openAiErrorBody(
-              req,
-              'Internal server error: the service logged the details; retry, and report it if it persists.',
-              'INTERNAL_SERVER_ERROR',
-            ),
-          );
-      }
+      onAnswer(sendError(req, res, thrown, onUnexpected), caller?.name);
     } finally {
       release?.();
     }

@@ -18,9 +18,10 @@ import type { Services } from '../services/index.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { createErrorFormatter } from '../graphql/errors.ts';
 import { queryLimitsRule } from '../graphql/limits.ts';
+import { requestHygiene } from '../graphql/request-hygiene.ts';
 import { HEAVY, mayUploadImages } from '../graphql/access.ts';
 import { type ErrorBody, graphqlErrorBody, InFlightLimiter, rateLimit } from './rate-limit.ts';
-import { openAiEmbeddingsHandler, openAiErrorBody } from './openai-embeddings.ts';
+import { openAiEmbeddingsHandler, openAiErrorBody, openAiModelsHandler } from './openai-embeddings.ts';
 import type { Caller } from '../services/access-service.ts';
 import { resolvers, typeDefs } from '../graphql/schema.ts';
 import type { createMetrics } from './metrics.ts';
@@ -205,7 +206,10 @@ export async function startHttpServer(
       ApolloServerPluginLandingPageDisabled(),
       metrics.plugin(logger),
       responseSizeCap(config.maxResponseBytes),
+      requestHygiene(),
     ],
+    // no automatic persisted queries: a cache any caller can fill, and nothing here sends them
+    persistedQueries: false,
     introspection: true,
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown; Apollo's own signal handlers would race it and re-raise the signal
@@ -225,6 +229,7 @@ export async function startHttpServer(
   const errorBody: ErrorBody = (req, message, code) =>
     req.originalUrl.startsWith('/v1/') ? openAiErrorBody(req, message, code) : graphqlErrorBody(req, message, code);
   app.use((req, res, next) => {
+    const arrivedAt = performance.now();
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
     req.headers['x-request-id'] = requestId;
     res.setHeader('x-request-id', requestId);
@@ -244,7 +249,7 @@ export async function startHttpServer(
         );
       return;
     }
-    requestScope.run({ requestId, deadline: timeoutMs > 0 ? Date.now() + timeoutMs : undefined }, next);
+    requestScope.run({ requestId, deadline: timeoutMs > 0 ? Date.now() + timeoutMs : undefined, arrivedAt }, next);
   });
   // Open mode trusts loopback callers. A browser page on another site can reach 127.0.0.1 through a
   // DNS name it controls (DNS rebinding): its requests carry that name as Host, so refuse them.
@@ -323,10 +328,15 @@ export async function startHttpServer(
     limit,
     lengthGuard,
     express.json({ limit: config.maxBodyBytes }),
-    openAiEmbeddingsHandler(services, inFlight, (error) =>
-      logger.error({ err: error }, 'unexpected error in /v1/embeddings'),
+    openAiEmbeddingsHandler(
+      services,
+      inFlight,
+      (error) => logger.error({ err: error }, 'unexpected error in /v1/embeddings'),
+      (code, caller) =>
+        metrics.observe(logger, 'POST /v1/embeddings', code ? [code] : [], caller, 'embeddings request'),
     ),
   );
+  app.get('/v1/models', openAiModelsHandler(services));
   app.use(
     '/graphql',
     limit,

@@ -166,7 +166,13 @@ async function readUpload(
         { field, index, max: maxBytes },
         'IMAGE_TOO_LARGE',
       );
-    throw error;
+    if (error instanceof DomainError) throw error; // the request's byte budget
+    // the file's bytes stopped coming: the body was cut short or the client went away
+    throw new InvalidInputError(
+      `${field}[${index}].file ended before its last byte (${(error as Error).message}): send the whole file again.`,
+      { field, index },
+      'UPLOAD_INCOMPLETE',
+    );
   }
   return { bytes: new Uint8Array(Buffer.concat(chunks)), filename: file.filename };
 }

@@ -129,7 +129,7 @@ test(
     );
     assert.equal(tooMany.errors?.[0].extensions.code, 'TOO_MANY_LABELS');
     const control = await app.graphql(
-      'mutation { createTaxonomy(input: { name: "ctl", labels: ["ok", "bad\\u0000label"] }) { id } }',
+      'mutation { createTaxonomy(input: { name: "ctl", labels: ["ok", "bad\\u0007label"] }) { id } }',
     );
     assert.equal(control.errors?.[0].extensions.code, 'INVALID_LABEL');
     const odd = ['猫 cat', 'Ελληνικά', "'; DROP TABLE taxonomies; --", 'Robert"); DELETE FROM scoring_records;--'];
@@ -239,7 +239,7 @@ test(
 
     const taxonomyId = await createMinedTaxonomy(app, 'filenames');
     // a right-to-left override makes "photo\u202Egpj.exe" display as "photoexe.jpg"
-    const names = ['photo\u202Egpj.exe', `${'x'.repeat(400)}.png`, 'nul\u0000byte.png', '\u0007\u0008'];
+    const names = ['photo\u202Egpj.exe', `${'x'.repeat(400)}.png`, '\u0007\u0008'];
     const scored = await app.graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { filename } }', {
       i: {
         taxonomyId,
@@ -249,10 +249,75 @@ test(
     assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
     assert.deepEqual(
       scored.data.scoreImages.map((r: { filename: string | null }) => r.filename),
-      ['photogpj.exe', 'x'.repeat(255), 'nulbyte.png', null],
+      ['photogpj.exe', 'x'.repeat(255), null],
     );
   },
 );
+
+test('a NUL anywhere in an operation is refused before it runs, with the place it was found', async () => {
+  // before, these reached PostgreSQL (which refuses NUL in text) and came back INTERNAL_SERVER_ERROR
+  const records = 'query($f: ScoringRecordFilter) { scoringRecords(filter: $f) { edges { cursor } } }';
+  const inFilter = await app.graphql(records, { f: { caller: 'a\u0000b' } });
+  assert.equal(inFilter.errors?.[0].extensions.code, 'INVALID_PARAMETER', JSON.stringify(inFilter));
+  assert.equal(inFilter.errors?.[0].extensions.field, 'variables.f.caller');
+  const literal = await app.graphql('{ scoringRecords(filter: { caller: "a\\u0000b" }) { edges { cursor } } }');
+  assert.equal(literal.errors?.[0].extensions.code, 'INVALID_PARAMETER', JSON.stringify(literal));
+  const filename = await app.graphql('query($i: [ImageInput!]!) { embedImages(images: $i) }', {
+    i: [{ data: base64(fixtureImage('images/tiny8.png')), filename: 'nul\u0000byte.png' }],
+  });
+  assert.equal(filename.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+  assert.equal(filename.errors?.[0].extensions.field, 'variables.i[0].filename');
+  const template = await app.graphql(
+    'mutation($t: [String!]) { createTaxonomy(input: { name: "nul-template", labels: ["a"], promptTemplates: $t }) ' +
+      '{ id } }',
+    { t: ['a photo of a {}.\u0000'] },
+  );
+  assert.equal(template.errors?.[0].extensions.code, 'INVALID_PARAMETER', JSON.stringify(template));
+  const taxonomies = await app.graphql('{ taxonomies { edges { node { name } } } }');
+  assert.ok(!taxonomies.data.taxonomies.edges.some((e: { node: { name: string } }) => e.node.name === 'nul-template'));
+});
+
+test('a subscription, a persisted-query hash and a cut-short upload get codes, not internal errors', async () => {
+  const subscription = await app.graphql('subscription { health { status } }');
+  assert.equal(subscription.errors?.[0].extensions.code, 'OPERATION_NOT_SUPPORTED', JSON.stringify(subscription));
+  const persisted = await fetch(`${app.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+    body: JSON.stringify({
+      query: '{ health { status } }',
+      extensions: { persistedQuery: { version: 1, sha256Hash: '00' } },
+    }),
+  });
+  const persistedBody = (await persisted.json()) as any;
+  assert.equal(
+    persistedBody.errors?.[0].extensions.code,
+    'PERSISTED_QUERY_NOT_SUPPORTED',
+    JSON.stringify(persistedBody),
+  );
+
+  // a multipart body whose file part stops before its closing boundary
+  const operations = JSON.stringify({
+    query: 'query($f: Upload!) { embedImages(images: [{ file: $f }]) }',
+    variables: { f: null },
+  });
+  const body =
+    `--XX\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${operations}\r\n` +
+    `--XX\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.f"]}\r\n` +
+    `--XX\r\nContent-Disposition: form-data; name="0"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n` +
+    'abc';
+  const cut = await fetch(`${app.url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'multipart/form-data; boundary=XX',
+      'apollo-require-preflight': '1',
+      authorization: `Bearer ${ADMIN_KEY}`,
+    },
+    body,
+  });
+  const cutBody = (await cut.json()) as any;
+  assert.equal(cutBody.errors?.[0].extensions.code, 'UPLOAD_INCOMPLETE', JSON.stringify(cutBody));
+  assert.equal((await app.graphql('{ health { status } }')).data.health.status, 'ok');
+});
 
 test('prototype names under /assets are not assets: 404, not 500', async () => {
   for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {

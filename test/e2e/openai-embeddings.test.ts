@@ -124,3 +124,24 @@ test('the embedTexts and embedImages mutations remain, deprecated, as aliases of
     { name: 'embedImages', isDeprecated: true },
   ]);
 });
+
+test('GET /v1/models lists the loaded models, as OpenAI clients look a model up', async () => {
+  const response = await fetch(`${app.url}/v1/models`);
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { object: string; data: Array<{ id: string; object: string }> };
+  assert.equal(body.object, 'list');
+  assert.deepEqual(
+    body.data.map((m) => [m.id, m.object]),
+    [['clip-tiny-random', 'model']],
+  );
+});
+
+test('/v1/embeddings requests are counted and timed in /metrics, refusals by their code', async () => {
+  await embeddings({ input: 'counted' });
+  await embeddings({ input: 'counted' }, null);
+  const text = await (await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text();
+  const line = (pattern: RegExp) => text.split('\n').find((l) => pattern.test(l));
+  assert.ok(line(/^neglabel_graphql_operations_total\{operation="POST \/v1\/embeddings",outcome="ok"/), text);
+  assert.ok(line(/operation="POST \/v1\/embeddings",outcome="error",code="UNAUTHENTICATED"/), text);
+  assert.ok(line(/^neglabel_graphql_operation_seconds_count\{operation="POST \/v1\/embeddings"\}/));
+});

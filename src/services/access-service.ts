@@ -126,7 +126,7 @@ export class AccessService {
     actor: Caller,
     taxonomyExists: (id: string) => Promise<boolean>,
   ) {
-    const name = validateName(input.name, 'name', 100);
+    const name = validateName(input.name, 'name', 100, 'identifier');
     const role = input.role.toLowerCase();
     if (!(ROLES as readonly string[]).includes(role))
       throw new InvalidInputError(`role must be one of ${ROLES.join(', ')}.`, { field: 'role' });

@@ -25,7 +25,7 @@ import { stack } from '../inference/vectors.ts';
 import { type EmbeddingService, imageCacheScope } from './embedding-service.ts';
 import type { DecodedImage, ImageInput } from './images.ts';
 import type { TaxonomyService, ThresholdSpace } from './taxonomy-service.ts';
-import { hasControlCharacters } from './validation.ts';
+import { unreadableCharacters } from './validation.ts';
 
 interface LoadedBank {
   /** the bank's key in the encoder workers */
@@ -147,9 +147,9 @@ function idempotencyClaim(
 }
 
 function validateIdempotencyKey(key: string): string {
-  if (key.length < 1 || key.length > 200 || hasControlCharacters(key)) {
+  if (key.length < 1 || key.length > 200 || unreadableCharacters(key, 'identifier')) {
     throw new InvalidInputError(
-      'idempotencyKey must be 1 to 200 printable characters (for example a UUID).',
+      'idempotencyKey must be 1 to 200 printable characters, none of them invisible (for example a UUID).',
       { field: 'idempotencyKey' },
       'INVALID_PARAMETER',
     );

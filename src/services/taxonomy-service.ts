@@ -7,7 +7,7 @@ import { applyPrompt, DEFAULT_ID_PROMPT, ensembleEmbedding, promptTemplateProble
 import { REFERENCE_LOGIT_SCALE } from '../neglabel/scoring.ts';
 import type { TaxonomyRepository, TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
 import { connection, decodeCursor, validateFirst } from './pagination.ts';
-import { hasControlCharacters, isUuid, validateName } from './validation.ts';
+import { isUuid, unreadableCharacters, validateName } from './validation.ts';
 
 export const MAX_LABELS = 100_000;
 const MAX_LABEL_LENGTH = 300;
@@ -41,9 +41,10 @@ export function validateLabels(labels: readonly string[]): string[] {
         { field: 'labels', index },
         'INVALID_LABEL',
       );
-    if (hasControlCharacters(label))
+    const unreadable = unreadableCharacters(label, 'prose');
+    if (unreadable)
       throw new InvalidInputError(
-        `labels[${index}] contains control characters: remove them.`,
+        `labels[${index}] contains ${unreadable}: remove them.`,
         { field: 'labels', index },
         'INVALID_LABEL',
       );

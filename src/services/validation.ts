@@ -12,6 +12,16 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 const INVISIBLE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
+ * Characters that change how text displays without showing: bidirectional marks, embeddings,
+ * overrides and isolates (a right-to-left override shows "cat\u202Egnp.exe" as "catexe.png"),
+ * zero-width space, word joiner, invisible operators, the byte-order mark and the soft hyphen.
+ * Zero-width (non-)joiners are not here: Persian, the Indic scripts and emoji sequences need them.
+ */
+const DISGUISING_CHARACTERS = /[\u00ad\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+/** and in identifiers (key names, idempotency keys), the joiners too: "ad\u200cmin" reads as "admin" */
+const JOINERS = /[\u200c\u200d]/;
+
+/**
  * True when `text` has C0 control characters or DEL (Postgres text refuses NUL; logs and terminals
  * misread the rest).
  */
@@ -19,17 +29,32 @@ export function hasControlCharacters(text: string): boolean {
   return CONTROL_CHARACTERS.test(text);
 }
 
+/**
+ * What is wrong with a text a person will read back (a name, a label) or match on (an identifier),
+ * or null: control characters, or invisible characters that disguise what it says.
+ */
+export function unreadableCharacters(text: string, kind: 'prose' | 'identifier'): string | null {
+  if (hasControlCharacters(text)) return 'control characters';
+  if (DISGUISING_CHARACTERS.test(text) || (kind === 'identifier' && JOINERS.test(text)))
+    return 'invisible formatting characters (bidirectional or zero-width)';
+  return null;
+}
+
 /** `text` without control characters and bidirectional overrides (for names shown back to people). */
 export function stripInvisibleCharacters(text: string): string {
   return text.replace(INVISIBLE_CHARACTERS, '');
 }
 
-/** A trimmed name of 1 to `max` characters without control characters (Postgres text refuses NUL). */
-export function validateName(raw: string, field: string, max: number): string {
+/**
+ * A trimmed name of 1 to `max` characters without control or disguising characters (Postgres text
+ * refuses NUL; the rest make one name look like another).
+ */
+export function validateName(raw: string, field: string, max: number, kind: 'prose' | 'identifier' = 'prose'): string {
   const name = raw.normalize('NFC').trim();
   if (name.length === 0 || name.length > max)
     throw new InvalidInputError(`${field} must be 1 to ${max} characters.`, { field });
-  if (hasControlCharacters(name))
-    throw new InvalidInputError(`${field} contains control characters: remove them.`, { field }, 'INVALID_PARAMETER');
+  const unreadable = unreadableCharacters(name, kind);
+  if (unreadable)
+    throw new InvalidInputError(`${field} contains ${unreadable}: remove them.`, { field }, 'INVALID_PARAMETER');
   return name;
 }

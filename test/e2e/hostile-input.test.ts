@@ -326,3 +326,29 @@ test('prototype names under /assets are not assets: 404, not 500', async () => {
   }
   assert.equal((await fetch(`${app.url}/assets/console.css`)).status, 200);
 });
+
+test('invisible characters that disguise a name are refused: names, labels, key names, idempotency keys', async () => {
+  const createTaxonomy = (name: string, labels: string[]) =>
+    app.graphql('mutation($n: String!, $l: [String!]!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }', {
+      n: name,
+      l: labels,
+    });
+  const code = (result: any) => result.errors?.[0].extensions.code ?? 'ok';
+  // a right-to-left override, a zero-width space, a right-to-left isolate, a word joiner
+  assert.equal(code(await createTaxonomy('birds\u202Eexe', ['a'])), 'INVALID_PARAMETER');
+  assert.equal(code(await createTaxonomy('bi\u200Brds', ['a'])), 'INVALID_PARAMETER');
+  assert.equal(code(await createTaxonomy('labels-disguised', ['cat', 'do\u2067g'])), 'INVALID_LABEL');
+  assert.equal(code(await createTaxonomy('labels-word-joiner', ['ca\u2060t'])), 'INVALID_LABEL');
+  // the zero-width non-joiner is part of Persian spelling: kept in labels
+  assert.equal(code(await createTaxonomy('persian', ['گربه\u200Cها', 'dog'])), 'ok');
+  const key = (name: string) =>
+    app.graphql('mutation($n: String!) { createApiKey(input: { name: $n, role: SCORER }) { key } }', { n: name });
+  // "ad\u200Cmin" reads as "admin": in an identifier the joiners are refused too
+  assert.equal(code(await key('ad\u200Cmin')), 'INVALID_PARAMETER');
+  assert.equal(code(await key('ops\u200F')), 'INVALID_PARAMETER');
+  const taxonomyId = await createMinedTaxonomy(app, 'idempotency-invisible');
+  const scored = await app.graphql('mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { recordId } }', {
+    i: { taxonomyId, idempotencyKey: 'order-\u200B42', images: [{ data: base64(fixtureImage('images/tiny8.png')) }] },
+  });
+  assert.equal(code(scored), 'INVALID_PARAMETER');
+});

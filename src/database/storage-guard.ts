@@ -70,7 +70,9 @@ export class StorageGuard {
         full: true,
         freeBytes: this.freeBytes,
         hint:
-          `the disk of ${this.dataDir} has ${mb(this.freeBytes)} free, below the ${mb(this.minFreeBytes)} ` +
+          // clients and /readyz read this: the folder is named by its variable, not its path
+          `the disk of the data folder (NEGLABEL_DATA_DIR) has ${mb(this.freeBytes)} free, below the ` +
+          `${mb(this.minFreeBytes)} ` +
           `reserve (NEGLABEL_MIN_FREE_DISK_MB): free space or move NEGLABEL_DATA_DIR to a larger disk; writes ` +
           `resume by themselves`,
       };

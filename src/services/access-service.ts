@@ -59,7 +59,7 @@ export class AccessService {
       const existing = await this.repository.findByHash(hash(bootstrapAdminKey));
       if (existing?.revokedAt) {
         throw new Error(
-          `NEGLABEL_ADMIN_KEY was revoked on ${existing.revokedAt.toISOString()} (key ${existing.keyPrefix}…): a ` +
+          `NEGLABEL_ADMIN_KEY was revoked on ${existing.revokedAt.toISOString()} (key id ${existing.id}): a ` +
             `revoked key never works again. Set NEGLABEL_ADMIN_KEY to a new secret (16+ characters) and start again`,
         );
       }
@@ -68,7 +68,8 @@ export class AccessService {
           name: 'bootstrap-admin',
           role: 'admin',
           keyHash: hash(bootstrapAdminKey),
-          keyPrefix: bootstrapAdminKey.slice(0, 6),
+          // the operator's own secret: none of its characters are kept or listed
+          keyPrefix: 'NEGLABEL_ADMIN_KEY',
           createdBy: 'NEGLABEL_ADMIN_KEY',
           taxonomyIds: [],
         });

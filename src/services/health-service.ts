@@ -26,6 +26,14 @@ export interface HealthReport {
 
 type DatabaseProbe = { status?: MigrationStatus; error?: string };
 
+/**
+ * A driver's message without the file paths in it (a socket's folder names the data folder): the
+ * health report is public, and the log has the full message.
+ */
+function withoutPaths(message: string): string {
+  return message.replace(/(?:\/[\w.@+-]+){2,}\/?/g, '<path>');
+}
+
 export class HealthService {
   /** the migrations this build ships, read once */
   private readonly migrations: MigrationFile[];
@@ -113,7 +121,7 @@ export class HealthService {
     try {
       probe = { status: await Promise.race([migrationStatus(this.pool, this.migrations), timeout]) };
     } catch (error) {
-      probe = { error: (error as Error).message };
+      probe = { error: withoutPaths((error as Error).message) };
     } finally {
       clearTimeout(timer);
     }

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startApp } from '../../src/app.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -99,4 +99,15 @@ test('with no key, the service refuses to bind beyond loopback', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('no character of the bootstrap key is listed: its prefix names the variable it came from', async () => {
+  const { data } = await app.graphql('{ apiKeys { name keyPrefix createdBy } }');
+  const bootstrap = data.apiKeys.find((k: { createdBy: string | null }) => k.createdBy === 'NEGLABEL_ADMIN_KEY');
+  assert.equal(bootstrap.keyPrefix, 'NEGLABEL_ADMIN_KEY');
+  const listed = JSON.stringify(data);
+  assert.ok(!listed.includes(ADMIN_KEY.slice(0, 6)), 'the listing holds none of the secret');
+  // generated keys keep their public "nl_" start and a few characters, to be told apart
+  const scorer = data.apiKeys.find((k: { name: string }) => k.name === 'scorer-key');
+  assert.equal(scorer.keyPrefix, keys.SCORER.slice(0, 6));
 });

@@ -55,6 +55,9 @@ export function lastReadyStatus(response: Uint8Array): string | null {
   return status;
 }
 
+/** PostgreSQL's own bound on a startup packet (MAX_STARTUP_PACKET_LENGTH) */
+const MAX_STARTUP_PACKET = 10_000;
+
 class Connection {
   buffer: Buffer = Buffer.alloc(0);
   readonly pending: Uint8Array[] = [];
@@ -72,6 +75,9 @@ class Connection {
       if (!this.started) {
         if (this.buffer.length < 8) break;
         const length = this.buffer.readInt32BE(0);
+        // a length that does not cover its own header would be read again and again (a 100 % CPU
+        // loop); PostgreSQL refuses startup packets outside these bounds the same way
+        if (length < 8 || length > MAX_STARTUP_PACKET) return 'close';
         if (this.buffer.length < length) break;
         const code = this.buffer.readInt32BE(4);
         const packet = this.buffer.subarray(0, length);
@@ -86,7 +92,9 @@ class Connection {
         continue;
       }
       if (this.buffer.length < 5) break;
-      const length = 1 + this.buffer.readInt32BE(1);
+      const declared = this.buffer.readInt32BE(1);
+      if (declared < 4) return 'close'; // the length counts itself: less is a broken client
+      const length = 1 + declared;
       if (this.buffer.length < length) break;
       messages.push(new Uint8Array(this.buffer.subarray(0, length)));
       this.buffer = this.buffer.subarray(length);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import pg from 'pg';
 import { SOCKET_NAME } from '../../src/database/embedded-postgres.ts';
 import { startEmbeddedDatabase } from '../helpers/database.ts';
@@ -81,5 +82,40 @@ test('a data folder others can read or write is refused with the command that fi
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+});
+
+test('a startup packet or message whose length does not cover itself closes that connection only', async () => {
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'neglabel-sec-'));
+  const dataDir = path.join(parent, 'data');
+  const db = await startEmbeddedDatabase(dataDir, 4);
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  /** writes `bytes` on a fresh connection; resolves when the server closes it (or after 5 s: 'open') */
+  const send = (bytes: number[]) =>
+    new Promise<'closed' | 'open'>((resolve) => {
+      const socket = net.connect(path.join(dataDir, SOCKET_NAME));
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve('open');
+      }, 5000);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve('closed');
+      });
+      socket.on('error', () => {});
+      socket.on('data', () => {});
+      socket.write(Buffer.from(bytes));
+    });
+  try {
+    // length 0 with the SSL request code: before, the server answered 'N' to the same 8 bytes forever
+    assert.equal(await send([0, 0, 0, 0, 0x04, 0xd2, 0x16, 0x2f]), 'closed');
+    assert.equal(await send([0, 0, 0, 0, 0, 0, 0, 0]), 'closed');
+    assert.equal(await send([0xff, 0xff, 0xff, 0xff, 0, 3, 0, 0]), 'closed', 'a negative length');
+    // the backend still serves everyone else
+    assert.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1);
+  } finally {
+    await pool.end();
+    await db.stop();
+    rmSync(parent, { recursive: true, force: true });
   }
 });

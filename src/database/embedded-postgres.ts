@@ -9,7 +9,19 @@
  * user (0700, files 0600). Only processes of that user — who could read the files anyway — reach
  * it. A folder that others can enter is refused at start.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
@@ -29,32 +41,36 @@ export const SOCKET_NAME = '.s.PGSQL.5432';
 /** sun_path holds 108 bytes on Linux, including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * PGlite is one Postgres backend in this process: two processes on one data folder would corrupt
- * it. A lock file with our pid refuses a second process; a lock left by a dead process is taken over.
+ * it. The lock is a Unix socket in Linux's abstract namespace, named after the folder's real path:
+ * binding it is atomic, and the kernel releases it when the process ends however it ends, so a
+ * stale or reused pid can neither refuse a restart nor let a second process in (a pid file could
+ * do both). The lock file only marks the folder as an embedded database (database.ts) and says
+ * which pid holds it.
  */
-function acquireLock(dataDir: string): string {
+async function acquireLock(dataDir: string): Promise<{ lockFile: string; release: () => Promise<void> }> {
   const lockFile = path.join(dataDir, LOCK_FILE);
-  if (existsSync(lockFile)) {
-    const pid = Number(readFileSync(lockFile, 'utf8'));
-    if (pid && pid !== process.pid && processAlive(pid)) {
-      throw new Error(
-        `${dataDir} is in use by another neglabel process (pid ${pid}): stop it, or set NEGLABEL_DATA_DIR to ` +
-          `another folder, or use DATABASE_URL for a shared Postgres`,
+  const name = `\0neglabel-data-${createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 32)}`;
+  const holder = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    holder.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') return reject(error);
+      const pid = existsSync(lockFile) ? Number(readFileSync(lockFile, 'utf8')) || null : null;
+      reject(
+        new Error(
+          `${dataDir} is in use by another neglabel process${pid ? ` (pid ${pid})` : ''}: stop it, or set ` +
+            'NEGLABEL_DATA_DIR to another folder, or use DATABASE_URL for a shared Postgres',
+        ),
       );
-    }
-  }
+    });
+    holder.listen(name, resolve);
+  });
   writeFileSync(lockFile, String(process.pid), { mode: 0o600 });
-  return lockFile;
+  return {
+    lockFile,
+    release: () => new Promise<void>((resolve) => holder.close(() => resolve())),
+  };
 }
 
 /** Creates the data folder private (0700), or refuses one that other users can enter, read or write. */
@@ -139,8 +155,14 @@ export async function serveInThisThread(
   onError: (message: string, error: unknown) => void,
 ): Promise<EmbeddedPostgres> {
   const socketPath = path.join(dataDir, SOCKET_NAME);
-  const lockFile = acquireLock(dataDir);
-  const db = await PGlite.create(path.join(dataDir, 'pgdata'), { extensions: { vector } });
+  const lock = await acquireLock(dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(path.join(dataDir, 'pgdata'), { extensions: { vector } });
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
   restrictTree(dataDir);
   rmSync(socketPath, { force: true }); // left by a process that died: the lock says none is alive
   const server = new PgliteServer(db, {
@@ -157,7 +179,8 @@ export async function serveInThisThread(
       await server.stop();
       await db.close();
       rmSync(socketPath, { force: true });
-      rmSync(lockFile, { force: true });
+      rmSync(lock.lockFile, { force: true });
+      await lock.release();
     },
   };
 }

@@ -74,12 +74,20 @@ test('a failing migration is rolled back whole and leaves no record', async () =
   }
 });
 
-test('a second process cannot open the same embedded data folder', async () => {
+test('one data folder, one server: a second opening is refused, a stale lock file refuses nothing', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-db-'));
-  // a live pid that is not ours: the parent of this test process
-  writeFileSync(path.join(dir, 'neglabel.lock'), String(process.ppid));
   try {
-    await assert.rejects(startEmbeddedDatabase(dir, 2), /in use by another neglabel process/);
+    const first = await startEmbeddedDatabase(dir, 2);
+    try {
+      await assert.rejects(startEmbeddedDatabase(dir, 2), /in use by another neglabel process \(pid \d+\)/);
+    } finally {
+      await first.stop();
+    }
+    // a lock file naming a live pid that holds nothing (as after a crash and pid reuse): before,
+    // the pid file made this folder unusable until someone deleted the file by hand
+    writeFileSync(path.join(dir, 'neglabel.lock'), String(process.ppid));
+    const again = await startEmbeddedDatabase(dir, 2);
+    await again.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,96 +1,36 @@
 /**
- * HTML entity decoding for CLIP's text clean-up (Python's `html.unescape`): numeric entities
- * and the named entities that occur in ordinary text. Unknown names are left as they are,
- * which is also what `html.unescape` does with text that is not an entity.
+ * HTML entity decoding for CLIP's text clean-up, as Python's `html.unescape` does it: the HTML5
+ * named-reference table (2,231 names, the legacy ones also without their semicolon) and numeric
+ * references with the WHATWG remapping come from the `entities` package. One rule is Python's own:
+ * a numeric reference to a control or non-character code point (U+0001–U+0008, U+000B,
+ * U+000E–U+001F, U+007F, U+FDD0–U+FDEF, U+nFFFE, U+nFFFF) decodes to nothing, where the
+ * WHATWG decoder keeps the character. The text is decoded in pieces between such references, so
+ * removing one never joins its neighbours into a new entity.
  */
-const NAMED: Record<string, string> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: '\u00a0',
-  copy: '©',
-  reg: '®',
-  trade: '™',
-  hellip: '…',
-  mdash: '—',
-  ndash: '–',
-  lsquo: '‘',
-  rsquo: '’',
-  ldquo: '“',
-  rdquo: '”',
-  laquo: '«',
-  raquo: '»',
-  deg: '°',
-  middot: '·',
-  times: '×',
-  divide: '÷',
-  euro: '€',
-  pound: '£',
-  yen: '¥',
-  cent: '¢',
-  sect: '§',
-  para: '¶',
-  bull: '•',
-  eacute: 'é',
-  egrave: 'è',
-  agrave: 'à',
-  aacute: 'á',
-  ccedil: 'ç',
-  ouml: 'ö',
-  uuml: 'ü',
-  auml: 'ä',
-  szlig: 'ß',
-  ntilde: 'ñ',
-  iacute: 'í',
-  oacute: 'ó',
-  uacute: 'ú',
-  ecirc: 'ê',
-  ocirc: 'ô',
-};
+import { decodeHTML } from 'entities';
 
-// C1 replacements Python applies to numeric references (Windows-1252 code points).
-const NUMERIC_OVERRIDES: Record<number, string> = {
-  128: '€',
-  130: '‚',
-  131: 'ƒ',
-  132: '„',
-  133: '…',
-  134: '†',
-  135: '‡',
-  136: 'ˆ',
-  137: '‰',
-  138: 'Š',
-  139: '‹',
-  140: 'Œ',
-  142: 'Ž',
-  145: '‘',
-  146: '’',
-  147: '“',
-  148: '”',
-  149: '•',
-  150: '–',
-  151: '—',
-  152: '˜',
-  153: '™',
-  154: 'š',
-  155: '›',
-  156: 'œ',
-  158: 'ž',
-  159: 'Ÿ',
-};
+const NUMERIC_REFERENCE = /&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?/g;
+
+function droppedByPython(code: number): boolean {
+  return (
+    (code >= 0x1 && code <= 0x8) ||
+    code === 0xb ||
+    (code >= 0xe && code <= 0x1f) ||
+    code === 0x7f ||
+    (code >= 0xfdd0 && code <= 0xfdef) ||
+    (code <= 0x10ffff && (code & 0xfffe) === 0xfffe)
+  );
+}
 
 export function decodeHtmlEntities(text: string): string {
   if (!text.includes('&')) return text;
-  return text.replace(/&(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?/g, (whole, body: string) => {
-    if (body.startsWith('#')) {
-      const code = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
-      if (NUMERIC_OVERRIDES[code]) return NUMERIC_OVERRIDES[code];
-      if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return '\ufffd';
-      return String.fromCodePoint(code);
-    }
-    const named = NAMED[body];
-    return named !== undefined && (whole.endsWith(';') || body in NAMED) ? named : whole;
-  });
+  let decoded = '';
+  let pieceStart = 0;
+  for (const reference of text.matchAll(NUMERIC_REFERENCE)) {
+    const code = reference[1] !== undefined ? parseInt(reference[1], 16) : parseInt(reference[2], 10);
+    if (!droppedByPython(code)) continue;
+    decoded += decodeHTML(text.slice(pieceStart, reference.index));
+    pieceStart = reference.index + reference[0].length;
+  }
+  return decoded + decodeHTML(text.slice(pieceStart));
 }

@@ -19,8 +19,7 @@ import { MiningService } from './services/mining-service.ts';
 import { ScoringService } from './services/scoring-service.ts';
 import { TaxonomyService } from './services/taxonomy-service.ts';
 import { FetchSlots } from './services/url-images.ts';
-import { AdaptiveMemories } from './scoring/adaptive-memory.ts';
-import { WorkerScoringRuntime } from './scoring/scoring-runtime.ts';
+import { AdaptiveMemories } from './services/adaptive-memory.ts';
 import { MiningRunner } from './jobs/mining-runner.ts';
 import { buildSimilarityIndexes, type SimilarityIndexBuilds } from './jobs/similarity-indexes.ts';
 import { CorpusEmbeddingRepository } from './repositories/corpus-embedding-repository.ts';
@@ -164,7 +163,6 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       sets,
       records,
       encoder,
-      new WorkerScoringRuntime(encoder.pool),
       new AdaptiveMemories(records, config.memoryPolicy),
     ),
     history: new HistoryService(records),

@@ -1,8 +1,8 @@
 /**
  * Environment, parsed once, validated, frozen. Every variable is listed in the README.
  */
-import { parseAllowPrivate, type UrlFetchOptions } from './services/url-images.ts';
 import { DEFAULT_MEMORY_POLICY, type MemoryPolicy } from './neglabel/memory.ts';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionProvider, PreprocessingMode } from './inference/protocol.ts';
@@ -13,6 +13,24 @@ import type { ExecutionProvider, PreprocessingMode } from './inference/protocol.
  */
 export type ProcessRole = 'all' | 'api' | 'worker' | 'db';
 const ROLES: readonly ProcessRole[] = ['all', 'api', 'worker', 'db'];
+
+/** Private addresses image URLs may reach anyway (NEGLABEL_ALLOW_PRIVATE_URLS): all, some subnets, or none. */
+export type PrivateAddressAllowance = 'all' | net.BlockList | null;
+
+export function parseAllowPrivate(raw: string | undefined): PrivateAddressAllowance {
+  if (!raw) return null;
+  if (raw === '1') return 'all';
+  const list = new net.BlockList();
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    const [address, bits] = entry.split('/');
+    const family = net.isIP(address);
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32))
+      throw new Error(`NEGLABEL_ALLOW_PRIVATE_URLS=${raw} is invalid: use 1, or addresses and subnets like 10.0.0.0/8`);
+    list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
 
 export interface Config {
   role: ProcessRole;
@@ -69,7 +87,7 @@ export interface Config {
   /** deadline of a request without x-request-timeout-ms (NEGLABEL_REQUEST_TIMEOUT_MS; 0: none) */
   requestTimeoutMs: number;
   /** private addresses image URLs may reach anyway (NEGLABEL_ALLOW_PRIVATE_URLS: 1, or subnets) */
-  allowPrivateUrls: UrlFetchOptions['allowPrivate'];
+  allowPrivateUrls: PrivateAddressAllowance;
   urlConnectTimeoutMs: number;
   urlTimeoutMs: number;
   /** outbound image fetches this process runs at once, in all and to one host */

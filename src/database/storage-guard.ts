@@ -9,17 +9,11 @@
  * disk, so it remembers the last such error for a while and reports it the same way.
  */
 import { statfsSync } from 'node:fs';
-import { DomainError } from '../errors.ts';
+import { StorageFullError } from '../errors.ts';
 
 /** How long an external database's disk-full error keeps the service not ready. */
 const REPORTED_FULL_FOR_MS = 60_000;
 const STATFS_CACHE_MS = 1_000;
-
-export class StorageFullError extends DomainError {
-  constructor(message: string) {
-    super('STORAGE_FULL', message);
-  }
-}
 
 export interface StorageStatus {
   full: boolean;
@@ -27,14 +21,6 @@ export interface StorageStatus {
   freeBytes: number | null;
   /** what to do, when full */
   hint: string | null;
-}
-
-/** True for Postgres' disk_full (53100) or a file system's ENOSPC anywhere in an error's causes. */
-export function isDiskFullError(error: unknown, depth = 0): boolean {
-  if (typeof error !== 'object' || error === null || depth > 5) return false;
-  const e = error as Record<string, unknown>;
-  if (e.code === '53100' || e.originalCode === '53100' || e.code === 'ENOSPC') return true;
-  return ['cause', 'originalError', 'meta', 'driverAdapterError'].some((key) => isDiskFullError(e[key], depth + 1));
 }
 
 export class StorageGuard {

@@ -2,7 +2,7 @@
 import type { Caller } from '../services/access-service.ts';
 import { imageCacheScope } from '../services/embedding-service.ts';
 import type { Services } from '../services/index.ts';
-import type { InFlightLimiter } from '../http/rate-limit.ts';
+import type { InFlightLimiter } from '../services/in-flight-limiter.ts';
 
 export interface GraphQLContext {
   services: Services;

@@ -5,8 +5,7 @@
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { DomainError, unwrapDomainError } from '../errors.ts';
-import { isDiskFullError, StorageFullError } from '../database/storage-guard.ts';
+import { DomainError, StorageFullError, unwrapDomainError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
 /** The GraphQL errors of an error's cause chain, outermost first. */
@@ -20,15 +19,9 @@ function limitError(error: unknown): GraphQLError | undefined {
   return undefined;
 }
 
-/** The error a resolver threw; a database's disk-full error becomes STORAGE_FULL, which clients can act on. */
+/** The error a resolver threw, as the domain error it stands for. */
 function originalError(error: unknown): unknown {
-  const original = unwrapDomainError(unwrapResolverError(error));
-  if (isDiskFullError(original)) {
-    return new StorageFullError(
-      'The database is out of disk space, so this write did not happen: free space on the database server, then retry.',
-    );
-  }
-  return original;
+  return unwrapDomainError(unwrapResolverError(error));
 }
 
 /** The stable code the client sees for an error (the formatter below decides it the same way). */
@@ -47,7 +40,7 @@ export function errorCode(error: unknown): string {
 export function createErrorFormatter(logger: Logger, onDiskFull: () => void) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = originalError(error);
-    if (original instanceof StorageFullError && !(unwrapResolverError(error) instanceof StorageFullError)) onDiskFull();
+    if (original instanceof StorageFullError && original.reportedByDatabase) onDiskFull();
     if (original instanceof DomainError) {
       return {
         ...formatted,

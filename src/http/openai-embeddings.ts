@@ -13,7 +13,8 @@ import { assertAllowed } from '../graphql/access.ts';
 import type { Caller } from '../services/access-service.ts';
 import { imageCacheScope } from '../services/embedding-service.ts';
 import type { Services } from '../services/index.ts';
-import type { ErrorBody, InFlightLimiter } from './rate-limit.ts';
+import type { InFlightLimiter } from '../services/in-flight-limiter.ts';
+import type { ErrorBody } from './rate-limit.ts';
 
 const DATA_IMAGE = /^data:image\/[a-z0-9.+-]+;base64,/i;
 

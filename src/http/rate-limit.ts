@@ -8,8 +8,6 @@
  * bucket is evicted one at a time beyond `maxBuckets`.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { DomainError } from '../errors.ts';
-import { CountsByKey } from '../lib/counts-by-key.ts';
 
 /** The body of a refusal, in the format of the route that refused. */
 export type ErrorBody = (req: Request, message: string, code: string) => object;
@@ -50,26 +48,4 @@ export function rateLimit(
     bucket.tokens -= 1;
     next();
   };
-}
-
-/**
- * At most `limit` encoder-heavy operations in flight per caller, so one key cannot fill the
- * shared batches and starve the others. Per process, like the rate limit.
- */
-export class InFlightLimiter {
-  private readonly inFlight = new CountsByKey();
-
-  constructor(private readonly limit: number) {}
-
-  /** A release function; TOO_MANY_IN_FLIGHT when the caller is at its limit. */
-  acquire(caller: string): () => void {
-    if (this.limit > 0 && this.inFlight.of(caller) >= this.limit) {
-      throw new DomainError(
-        'TOO_MANY_IN_FLIGHT',
-        'This key already has the most encoder requests in flight that one key may have: wait for them to ' +
-          'finish, then retry.',
-      );
-    }
-    return this.inFlight.take(caller);
-  }
 }

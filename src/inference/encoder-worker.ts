@@ -1,8 +1,9 @@
 /**
  * Encoder worker: owns ONNX sessions and does all CPU-heavy encoding off the main thread,
  * because onnxruntime-node's run() blocks the event loop for the whole inference.
- * Tokenization and image decoding run here too, for the same reason. The scoring runtime's label
- * banks live here as well (src/scoring/), so scoring runs beside the encoders.
+ * Tokenization and image decoding run here too, for the same reason, and so does scoring: the
+ * label banks are heads of the image model (scoring-heads.ts), so an image is embedded and scored
+ * in one request.
  */
 import { parentPort } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,6 @@ import {
   fastPixelValues,
   parsePreprocessorConfig,
   toPixelValues,
-  type AlphaHandling,
   type PreprocessorConfig,
 } from './image-preprocessing.ts';
 import {
@@ -30,7 +30,7 @@ import {
   type WorkerResult,
 } from './protocol.ts';
 import { l2NormalizeRows } from './vectors.ts';
-import { LabelBankRegistry } from '../scoring/label-bank-registry.ts';
+import { ScoringHeads } from './scoring-heads.ts';
 import { lowerThisThreadPriority } from '../lib/thread-priority.ts';
 
 interface LoadedModel {
@@ -46,8 +46,8 @@ interface LoadedModel {
 const TEXT_RUN_SIZE = 64;
 
 const models = new Map<string, Promise<LoadedModel>>();
-/** This worker's share of the scoring runtime: the label banks it holds. */
-const labelBanks = new LabelBankRegistry();
+/** The label banks this worker scores with. */
+const heads = new ScoringHeads();
 
 /** What to run on a machine whose onnxruntime-node has no GPU provider libraries. */
 export const GPU_INSTALL_HINT =
@@ -251,11 +251,9 @@ async function embedTexts(
 
 async function embedImages(
   model: LoadedModel,
-  images: Uint8Array[],
-  alpha: (AlphaHandling | null)[],
-  maxPixels: number,
-  deadlines: readonly (number | null)[] | undefined,
+  request: Extract<WorkerRequest, { kind: 'images' }>,
 ): Promise<WorkerResult> {
+  const { images, alpha, maxPixels, deadlines } = request;
   const size = model.preprocessor.cropWidth * model.preprocessor.cropHeight * 3;
   const errors: (ItemError | null)[] = [];
   const pixels: Float32Array[] = [];
@@ -292,7 +290,8 @@ async function embedImages(
       kept.push(p);
     }
   });
-  if (kept.length === 0) return { kind: 'images', embeddings, dim, errors, ...timings.result };
+  const noScores = () => errors.map(() => null);
+  if (kept.length === 0) return { kind: 'images', embeddings, dim, errors, scores: noScores(), ...timings.result };
   const batch = new Float32Array(kept.length * size);
   kept.forEach((p, i) => {
     batch.set(p, i * size);
@@ -309,7 +308,17 @@ async function embedImages(
   ready.forEach((i, row) => {
     embeddings.set(normalized.subarray(row * dim, (row + 1) * dim), i * dim);
   });
-  return { kind: 'images', embeddings, dim, errors, ...timings.result };
+  const scores =
+    request.heads && request.itemHeads
+      ? await heads.scoreItems(
+          embeddings,
+          dim,
+          errors.map((e) => e === null),
+          request.heads,
+          request.itemHeads,
+        )
+      : noScores();
+  return { kind: 'images', embeddings, dim, errors, scores, ...timings.result };
 }
 
 function toItemError(error: unknown): ItemError {
@@ -332,24 +341,17 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     case 'texts':
       return embedTexts(await getModel(request.modelId), request.texts, request.deadlines);
     case 'images':
-      return embedImages(
-        await getModel(request.modelId),
-        request.images,
-        request.alpha,
-        request.maxPixels,
-        request.deadlines,
-      );
-    // the scoring runtime's messages (src/scoring/)
+      return embedImages(await getModel(request.modelId), request);
     case 'bank':
-      labelBanks.register(request.key, request.bank);
+      heads.register(request.key, request.bank);
       return { kind: 'bank' };
     case 'drop-bank':
-      labelBanks.drop(request.key);
+      heads.drop(request.key);
       return { kind: 'drop-bank' };
     case 'bank-count':
-      return { kind: 'bank-count', count: labelBanks.size };
+      return { kind: 'bank-count', count: heads.size };
     case 'score':
-      return { kind: 'score', ...(await labelBanks.score(request.key, request.images, request.topK, request.memory)) };
+      return { kind: 'score', ...(await heads.score(request.key, request.images, request.topK, request.memory)) };
   }
 }
 

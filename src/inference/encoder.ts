@@ -1,9 +1,12 @@
 /**
- * The one interface the rest of the service encodes through. The local implementation runs ONNX
- * sessions in worker threads (onnx-encoder.ts); a remote inference server could implement the
- * same interface.
+ * The one interface the rest of the service encodes and scores through. The local implementation
+ * runs ONNX sessions in worker threads (onnx-encoder.ts); a GPU node or a remote inference server
+ * could implement the same interface. A taxonomy's label bank is a *head* of its image model:
+ * loaded once, then images are embedded and scored against it in one pass, where the embeddings
+ * are computed.
  */
 import type { DomainError } from '../errors.ts';
+import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import type { AlphaHandling } from './image-preprocessing.ts';
 
 /** An image to embed: its bytes, their SHA-256 (hex) when the caller has it, how to treat transparency. */
@@ -18,6 +21,29 @@ export interface ImageToEncode {
    * tenant sent the same picture. Absent: the shared scope of internal passes (evaluation tools).
    */
   cacheScope?: string;
+}
+
+/**
+ * An adaptive memory as the scoring heads read it: rows of a row-major [capacity, dim] arena in
+ * shared memory (written by the request thread, never rewritten while a snapshot lists them).
+ */
+export interface MemoryRows {
+  arena: SharedArrayBuffer;
+  rows: Int32Array;
+}
+
+/** Which loaded head to score against, how many top labels to report, and the memory to meet (adaptive mode). */
+export interface ScoringHead {
+  key: string;
+  topK: number;
+  memory?: MemoryRows;
+}
+
+/** An image's embedding, its NegLabel result, and its adaptive penalty c5 when a memory was given (else null). */
+export interface ScoredImage {
+  embedding: Float32Array;
+  result: ImageScoreResult;
+  penalty: number | null;
 }
 
 export interface ModelStatus {
@@ -102,6 +128,19 @@ export interface Encoder {
    * hash and transparency handling.
    */
   embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>>;
+  /** Keeps a label bank as a scoring head under `key` until dropHead. */
+  loadHead(key: string, bank: LabelBank): Promise<void>;
+  dropHead(key: string): void;
+  /**
+   * Embeds images (as embedImages does, cache included) and scores each against a loaded head in
+   * the same pass: one result or error per image.
+   */
+  embedAndScore(modelId: string, images: ImageToEncode[], head: ScoringHead): Promise<Array<ScoredImage | DomainError>>;
+  /** Scores embeddings already at hand (a cached or stored image, a text) against a loaded head. */
+  scoreEmbeddings(
+    embeddings: Float32Array[],
+    head: ScoringHead,
+  ): Promise<{ results: ImageScoreResult[]; penalties: number[] | null }>;
   stats(): EncoderStats;
   subscribe(listener: (event: EncoderEvent) => void): void;
   close(): Promise<void>;

@@ -15,8 +15,11 @@ import type {
   EncoderStats,
   ImageToEncode,
   ModelStatus,
+  ScoredImage,
+  ScoringHead,
   TextEmbeddings,
 } from './encoder.ts';
+import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
 import { LruCache } from './lru-cache.ts';
 import {
@@ -27,7 +30,7 @@ import {
   type ModelFolder,
 } from './model-folder.ts';
 import { DEADLINE_EXCEEDED, type EncoderSettings, type WorkerResult } from './protocol.ts';
-import { rows } from './vectors.ts';
+import { rows, stack } from './vectors.ts';
 import { EncoderWorkerPool } from './worker-pool.ts';
 
 export interface OnnxEncoderOptions {
@@ -57,6 +60,18 @@ interface ImageKey extends Arrival {
   hash: string;
   bytes: Uint8Array;
   alpha?: AlphaHandling | null;
+  /** the head to score against in the same worker request, and where its result is left */
+  scoring?: HeadSlot;
+}
+
+/**
+ * An image's request to be scored where it is embedded. The batch leaves the result here; an
+ * image that did not reach a worker (a cache hit, a duplicate in the batch) finds it empty and is
+ * scored on its own.
+ */
+interface HeadSlot {
+  head: ScoringHead;
+  scored?: { result: ImageScoreResult; penalty: number | null };
 }
 
 /** When an item was asked for (epoch ms), and the deadline of the request that asked (or null). */
@@ -90,8 +105,7 @@ const INSTALL_HINT =
   'folder under models/ or point NEGLABEL_MODEL_DIR at one, then restart';
 
 export class OnnxEncoder implements Encoder {
-  /** the worker threads; the scoring runtime shares them (its banks live beside the encoders) */
-  readonly pool: EncoderWorkerPool;
+  private readonly pool: EncoderWorkerPool;
   private readonly entries = new Map<string, ModelEntry>();
   private readonly counters: EncoderStats = {
     textRuns: 0,
@@ -194,17 +208,32 @@ export class OnnxEncoder implements Encoder {
         const { results } = await this.dispatch(modelId, 'image', keys, (live) => {
           // Copies, because the buffers are transferred to the worker (and a Buffer may share its pool).
           const copies = live.map((i) => new Uint8Array(keys[i].bytes));
-          return this.pool.run(
-            {
-              kind: 'images',
-              modelId,
-              images: copies,
-              alpha: live.map((i) => keys[i].alpha ?? null),
-              maxPixels: maxImagePixels,
-              deadlines: live.map((i) => keys[i].deadline),
-            },
-            copies.map((c) => c.buffer as ArrayBuffer),
-          ) as Promise<Extract<WorkerResult, { kind: 'images' }>>;
+          // the batch mixes requests: each item names its request's head (one entry per head asked)
+          const heads = [...new Set(live.flatMap((i) => keys[i].scoring?.head ?? []))];
+          const itemHeads = Int32Array.from(live, (i) => {
+            const head = keys[i].scoring?.head;
+            return head ? heads.indexOf(head) : -1;
+          });
+          return (
+            this.pool.run(
+              {
+                kind: 'images',
+                modelId,
+                images: copies,
+                alpha: live.map((i) => keys[i].alpha ?? null),
+                maxPixels: maxImagePixels,
+                deadlines: live.map((i) => keys[i].deadline),
+                ...(heads.length > 0 && { heads, itemHeads }),
+              },
+              copies.map((c) => c.buffer as ArrayBuffer),
+            ) as Promise<Extract<WorkerResult, { kind: 'images' }>>
+          ).then((result) => {
+            live.forEach((i, j) => {
+              const slot = keys[i].scoring;
+              if (slot && result.scores[j]) slot.scored = result.scores[j];
+            });
+            return result;
+          });
         });
         return forgetFailures(images, keys)(results);
       },
@@ -377,20 +406,77 @@ export class OnnxEncoder implements Encoder {
     return { vectors, norms };
   }
 
-  async embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>> {
+  embedImages(modelId: string, images: ImageToEncode[]): Promise<Array<Float32Array | DomainError>> {
+    return this.loadImages(modelId, images, []);
+  }
+
+  /** Embeddings through the shared loader; with slots, each image also asks to be scored by slots[i]'s head. */
+  private async loadImages(
+    modelId: string,
+    images: ImageToEncode[],
+    slots: readonly HeadSlot[],
+  ): Promise<Array<Float32Array | DomainError>> {
     const { images: loader, imageCache } = this.loadedEntry(modelId);
     const arrival = arrivalNow();
-    const keys = images.map(({ bytes, sha256, alpha, cacheScope = '' }) => {
+    const keys = images.map(({ bytes, sha256, alpha, cacheScope = '' }, i): ImageKey => {
       const hash = sha256 ?? createHash('sha256').update(bytes).digest('hex');
       // the same bytes composited differently are a different picture
       const picture = alpha ? `${hash}/${alphaKey(alpha)}` : hash;
-      return { hash: `${cacheScope}|${picture}`, bytes, alpha, ...arrival };
+      return { hash: `${cacheScope}|${picture}`, bytes, alpha, scoring: slots[i], ...arrival };
     });
     this.counters.imageCacheHits += keys.filter((k) => imageCache.get(k.hash) !== undefined).length;
     const results = await loader.loadMany(keys);
     return results.map((r) =>
       r instanceof DomainError || !(r instanceof Error) ? r : new DomainError('INTERNAL_SERVER_ERROR', r.message),
     );
+  }
+
+  async embedAndScore(
+    modelId: string,
+    images: ImageToEncode[],
+    head: ScoringHead,
+  ): Promise<Array<ScoredImage | DomainError>> {
+    const slots: HeadSlot[] = images.map(() => ({ head }));
+    const embedded = await this.loadImages(modelId, images, slots);
+    // the images no worker scored (cached, or a duplicate of another in the batch): one more request
+    const unscored = embedded.flatMap((e, i) => (e instanceof DomainError || slots[i].scored ? [] : [i]));
+    if (unscored.length > 0) {
+      const { results, penalties } = await this.scoreEmbeddings(
+        unscored.map((i) => embedded[i] as Float32Array),
+        head,
+      );
+      unscored.forEach((i, row) => {
+        slots[i].scored = { result: results[row], penalty: penalties?.[row] ?? null };
+      });
+    }
+    return embedded.map((e, i) => (e instanceof DomainError ? e : { embedding: e, ...slots[i].scored! }));
+  }
+
+  async scoreEmbeddings(
+    embeddings: Float32Array[],
+    head: ScoringHead,
+  ): Promise<{ results: ImageScoreResult[]; penalties: number[] | null }> {
+    if (embeddings.length === 0) return { results: [], penalties: head.memory ? [] : null };
+    const images = stack(embeddings, embeddings[0].length);
+    const { results, penalties } = (await this.pool.run(
+      { kind: 'score', key: head.key, images, topK: head.topK, memory: head.memory },
+      [images.buffer as ArrayBuffer],
+    )) as Extract<WorkerResult, { kind: 'score' }>;
+    return { results, penalties };
+  }
+
+  /** The bank is copied to every worker, since any of them may embed the model's next batch. */
+  loadHead(key: string, bank: LabelBank): Promise<void> {
+    return this.pool.registerBank(key, bank);
+  }
+
+  dropHead(key: string): void {
+    this.pool.dropBank(key);
+  }
+
+  /** How many heads each worker holds (what bounds their memory). */
+  headsPerWorker(): Promise<number[]> {
+    return this.pool.bankCounts();
   }
 
   stats(): EncoderStats {

@@ -1,5 +1,6 @@
 /** Messages between the encoder pool (main thread) and an encoder worker. */
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
+import type { MemoryRows, ScoringHead } from './encoder.ts';
 import type { AlphaHandling } from './image-preprocessing.ts';
 
 /** onnxruntime-node execution providers this service can ask for (NEGLABEL_EXECUTION_PROVIDERS). */
@@ -25,15 +26,6 @@ export interface LoadedModelInfo {
   executionProvider: ExecutionProvider;
   /** why the providers preferred before it did not load, or null */
   providerFallback: string | null;
-}
-
-/**
- * An adaptive memory as the scoring workers read it: rows of a row-major [capacity, dim] arena in
- * shared memory (written by the main thread, never rewritten while a snapshot lists them).
- */
-export interface MemoryRows {
-  arena: SharedArrayBuffer;
-  rows: Int32Array;
 }
 
 /**
@@ -64,7 +56,10 @@ export type WorkerRequest =
   | { id: number; kind: 'load'; modelId: string; dir: string; settings: EncoderSettings }
   /** `deadlines[i]`: epoch ms after which item i is dropped unencoded (DEADLINE_EXCEEDED), or null */
   | { id: number; kind: 'texts'; modelId: string; texts: string[]; deadlines?: (number | null)[] }
-  /** `alpha[i]` null: the model's own handling of transparent images */
+  /**
+   * `alpha[i]` null: the model's own handling of transparent images; `itemHeads[i]`: the index in
+   * `heads` of the head item i is scored against after embedding (-1: embedded only)
+   */
   | {
       id: number;
       kind: 'images';
@@ -73,15 +68,19 @@ export type WorkerRequest =
       alpha: (AlphaHandling | null)[];
       maxPixels: number;
       deadlines?: (number | null)[];
+      heads?: ScoringHead[];
+      itemHeads?: Int32Array;
     }
-  /** keeps a label bank in the worker under `key` for later 'score' requests */
+  /** keeps a label bank in the worker under `key` as a scoring head */
   | { id: number; kind: 'bank'; key: string; bank: LabelBank }
   /** forgets a label bank */
   | { id: number; kind: 'drop-bank'; key: string }
   /** how many label banks the worker holds (memory is bounded by it) */
   | { id: number; kind: 'bank-count' }
-  /** NegLabel scores of row-major [n, dim] image embeddings against a registered bank */
-  /** with `memory`, also each image's adaptive penalty c5 against those rows of the shared arena */
+  /**
+   * NegLabel scores of row-major [n, dim] image embeddings against a loaded head; with `memory`,
+   * also each image's adaptive penalty c5 against those rows of the shared arena
+   */
   | { id: number; kind: 'score'; key: string; images: Float32Array; topK: number; memory?: MemoryRows };
 
 export type WorkerResult =
@@ -106,12 +105,16 @@ export type WorkerResult =
   | { kind: 'drop-bank' }
   | { kind: 'bank-count'; count: number }
   | { kind: 'score'; results: ImageScoreResult[]; penalties: number[] | null }
-  /** rows of failed images are zeros and have an entry in `errors` */
+  /**
+   * rows of failed images are zeros and have an entry in `errors`; `scores[i]`: item i's result
+   * against its head (null: no head asked, the image failed, or its head could not score here)
+   */
   | {
       kind: 'images';
       embeddings: Float32Array;
       dim: number;
       errors: (ItemError | null)[];
+      scores: Array<{ result: ImageScoreResult; penalty: number | null } | null>;
       runs: number;
       batchSizes: number[];
       timings: RunTimings;

@@ -1,6 +1,6 @@
 /** Embedding use cases: validated texts and images → normalized vectors, via the shared encoder. */
 import { DomainError, InvalidInputError } from '../errors.ts';
-import type { EncodedTexts, Encoder } from '../inference/encoder.ts';
+import type { EncodedTexts, Encoder, ImageToEncode, ScoredImage, ScoringHead } from '../inference/encoder.ts';
 import { declaredPixels } from '../inference/image-preprocessing.ts';
 import { type DecodedImage, type ImageInput, type ImageSourceLimits, readImageInputs } from './images.ts';
 
@@ -80,6 +80,34 @@ export class EmbeddingService {
     field = 'images',
   ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
+    const embeddings = await this.encode(decoded, cacheScope, field, (images) =>
+      this.encoder.embedImages(model.id, images),
+    );
+    return { model: model.id, images: decoded, embeddings };
+  }
+
+  /** Embeds images already read and scores each against a loaded head, in one pass through the encoder. */
+  embedAndScore(
+    modelId: string,
+    decoded: DecodedImage[],
+    cacheScope: string,
+    head: ScoringHead,
+    field = 'images',
+  ): Promise<ScoredImage[]> {
+    const model = this.encoder.resolveModel(modelId);
+    return this.encode(decoded, cacheScope, field, (images) => this.encoder.embedAndScore(model.id, images, head));
+  }
+
+  /**
+   * Bounds the request's pixels before any decoding, then encodes; a failed image fails the whole
+   * request, naming its index and file.
+   */
+  private async encode<T>(
+    decoded: DecodedImage[],
+    cacheScope: string,
+    field: string,
+    run: (images: ImageToEncode[]) => Promise<Array<T | DomainError>>,
+  ): Promise<T[]> {
     // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding.
     // Each image counts at most maxImagePixels, so headers are read only when these many images
     // could exceed the budget (otherwise reading them costs the request thread for nothing).
@@ -94,20 +122,15 @@ export class EmbeddingService {
         'REQUEST_BUDGET_EXCEEDED',
       );
     }
-    const results = await this.encoder.embedImages(
-      model.id,
-      decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha, cacheScope })),
-    );
-    results.forEach((result, index) => {
-      if (result instanceof DomainError) {
-        throw new DomainError(
-          result.code,
-          `${field}[${index}]${decoded[index].filename ? ` (${decoded[index].filename})` : ''}: ${result.message}`,
-          { ...result.details, field, index },
-        );
-      }
+    const results = await run(decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha, cacheScope })));
+    return results.map((result, index) => {
+      if (!(result instanceof DomainError)) return result;
+      throw new DomainError(
+        result.code,
+        `${field}[${index}]${decoded[index].filename ? ` (${decoded[index].filename})` : ''}: ${result.message}`,
+        { ...result.details, field, index },
+      );
     });
-    return { model: model.id, images: decoded, embeddings: results as Float32Array[] };
   }
 }
 

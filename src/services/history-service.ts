@@ -1,7 +1,8 @@
 /** The audit history: pages of scoring records and aggregates over them. */
 import { isUuid } from './validation.ts';
 import { InvalidInputError } from '../errors.ts';
-import type { ScoringFilter, ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
+import type { ScoringFilter } from '../domain/scoring-record.ts';
+import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
 import { connection, decodePositionCursor, validateFirst } from './pagination.ts';
 
 const INTERVALS = { HOUR: 'hour', DAY: 'day', WEEK: 'week' } as const;

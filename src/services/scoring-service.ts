@@ -1,15 +1,14 @@
 /**
  * Scoring use cases: score images against a taxonomy version's active negative set and record
- * each in the history; calibrate a threshold; evaluate OOD metrics. A label bank is loaded once
- * per negative set into the scoring runtime (src/scoring/), which computes the scores off the
- * request thread.
+ * each in the history; calibrate a threshold; evaluate OOD metrics. A version's label bank is
+ * loaded once per negative set into the encoder as a head of its image model, so each image is
+ * embedded and scored in one pass off the request thread.
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, InvalidInputError } from '../errors.ts';
-import type { Encoder } from '../inference/encoder.ts';
-import type { AdaptiveMemories, MemoryFreeze, MemoryKey } from '../scoring/adaptive-memory.ts';
+import type { Encoder, ScoredImage, ScoringHead } from '../inference/encoder.ts';
+import type { AdaptiveMemories, MemoryFreeze, MemoryKey } from './adaptive-memory.ts';
 import type { MemoryPolicy } from '../neglabel/memory.ts';
-import type { ScoringRuntime } from '../scoring/scoring-runtime.ts';
 import { LruCache } from '../inference/lru-cache.ts';
 import { thumbnailOf } from '../inference/thumbnails.ts';
 import { calibrateThreshold, oodMetrics } from '../neglabel/metrics.ts';
@@ -24,11 +23,12 @@ import type { TaxonomyRow, TaxonomyVersionHead } from '../repositories/taxonomy-
 import { stack } from '../inference/vectors.ts';
 import { type EmbeddingService, imageCacheScope } from './embedding-service.ts';
 import type { DecodedImage, ImageInput } from './images.ts';
-import type { TaxonomyService, ThresholdSpace } from './taxonomy-service.ts';
+import type { TaxonomyService } from './taxonomy-service.ts';
+import type { ThresholdSpace } from '../domain/scoring-record.ts';
 import { unreadableCharacters } from './validation.ts';
 
 interface LoadedBank {
-  /** the bank's key in the encoder workers */
+  /** the bank's key as a head of the encoder */
   key: string;
   dim: number;
   idLabels: string[];
@@ -68,6 +68,10 @@ interface Threshold {
 
 /** A NegLabel result, with its adaptive score in adaptive mode (else null). */
 type AdaptiveResult = ImageScoreResult & { adaptiveScore: number | null };
+
+function adaptiveResult({ result, penalty }: ScoredImage): AdaptiveResult {
+  return { ...result, adaptiveScore: penalty === null ? null : result.score - penalty };
+}
 
 /** The number a threshold space names. */
 function scoreIn(scores: { score: number; logitScore: number; adaptiveScore: number | null }, space: ThresholdSpace) {
@@ -158,7 +162,7 @@ function validateIdempotencyKey(key: string): string {
 }
 
 export class ScoringService {
-  /** Banks kept by the scoring runtime; the least recently used is released beyond 8. */
+  /** Banks kept as heads by the encoder; the least recently used is released beyond 8. */
   private readonly banks: LruCache<string, Promise<LoadedBank>>;
 
   constructor(
@@ -167,10 +171,9 @@ export class ScoringService {
     private readonly sets: NegativeSetRepository,
     private readonly records: ScoringRecordRepository,
     private readonly encoder: Encoder,
-    private readonly runtime: ScoringRuntime,
     private readonly memories: AdaptiveMemories,
   ) {
-    this.banks = new LruCache(8, (key) => runtime.dropBank(key));
+    this.banks = new LruCache(8, (key) => encoder.dropHead(key));
   }
 
   private async bankFor(version: TaxonomyVersionHead): Promise<LoadedBank> {
@@ -202,7 +205,7 @@ export class ScoringService {
           groupCount: set!.groupCount,
           logitScale: version.logitScale,
         };
-        await this.runtime.loadBank(key, bank);
+        await this.encoder.loadHead(key, bank);
         return {
           key,
           dim,
@@ -226,41 +229,36 @@ export class ScoringService {
   }
 
   /**
-   * Scores embedded images against a prepared bank; nothing is recorded. With `adaptive`, also
-   * against the memory of the bank's history, which answers which snapshot and how many records
-   * it held.
+   * Runs `score` with the prepared bank's head; with `adaptive`, the head carries the memory of the
+   * bank's history, and the answer says which snapshot and how many records it held.
    */
-  private async scoreEmbedded(
+  private async withHead(
     prepared: Prepared,
-    embeddings: Float32Array[],
     topK: number,
     adaptive: boolean,
-  ): Promise<{ results: AdaptiveResult[]; memory: { snapshotId: string; size: number } | null }> {
-    const { loaded } = prepared;
+    score: (head: ScoringHead) => Promise<ScoredImage[]>,
+  ): Promise<{ scored: ScoredImage[]; memory: { snapshotId: string; size: number } | null }> {
     const snapshot = adaptive
       ? await this.memories.snapshot(memoryKey(prepared), frozenSnapshot(prepared.taxonomy, this.memories.policy))
       : null;
     try {
-      const { results, penalties } = await this.runtime.score(loaded.key, embeddings, topK, snapshot?.rows);
-      return {
-        results: results.map((r, i) => ({ ...r, adaptiveScore: penalties ? r.score - penalties[i] : null })),
-        memory: snapshot && { snapshotId: snapshot.snapshotId, size: snapshot.size },
-      };
+      const scored = await score({ key: prepared.loaded.key, topK, memory: snapshot?.rows });
+      return { scored, memory: snapshot && { snapshotId: snapshot.snapshotId, size: snapshot.size } };
     } finally {
       snapshot?.release();
     }
   }
 
-  /** Embeds and scores images against the version's active set; nothing is recorded. */
-  private async scoreOnly(
+  /** Reads, embeds and scores images against the version's active set; nothing is recorded. */
+  private async readAndScore(
     prepared: Prepared,
-    images: ImageInput[],
-    topK: number,
-    adaptive: boolean,
+    images: readonly ImageInput[],
+    field: string,
     cacheScope: string,
-  ) {
-    const embedded = await this.embeddings.embedImageInputs(prepared.version.modelId, images, cacheScope, 'images');
-    return { embedded, ...(await this.scoreEmbedded(prepared, embedded.embeddings, topK, adaptive)) };
+    head: ScoringHead,
+  ): Promise<ScoredImage[]> {
+    const decoded = await this.embeddings.readImages(images, field);
+    return this.embeddings.embedAndScore(prepared.version.modelId, decoded, cacheScope, head, field);
   }
 
   async score(input: ScoreImagesInput, caller: ScoringCaller) {
@@ -302,23 +300,23 @@ export class ScoringService {
       if (earlier) return this.replay(earlier, idempotency);
     }
     const loaded = await this.bankFor(version);
-    const prepared = { taxonomy, version, loaded };
-    const embedded = await this.embeddings.embedDecoded(version.modelId, images, imageCacheScope(caller.keyId));
-    const { results, memory } = await this.scoreEmbedded(prepared, embedded.embeddings, topK, adaptive);
-    const latencyMs = (performance.now() - started) / results.length;
-    const scored = results.map((r, index) =>
+    const { scored: embedded, memory } = await this.withHead({ taxonomy, version, loaded }, topK, adaptive, (head) =>
+      this.embeddings.embedAndScore(version.modelId, images, imageCacheScope(caller.keyId), head),
+    );
+    const latencyMs = (performance.now() - started) / embedded.length;
+    const scored = embedded.map((e, index) =>
       this.describe(
-        r,
+        adaptiveResult(e),
         loaded,
         index,
-        embedded.images[index].filename,
+        images[index].filename,
         requested ?? shared,
-        embedded.images[index].sha256,
+        images[index].sha256,
         memory,
       ),
     );
     const thumbnails = taxonomy.storeThumbnails
-      ? await Promise.all(embedded.images.map((image) => thumbnailOf(image.bytes)))
+      ? await Promise.all(images.map((image) => thumbnailOf(image.bytes)))
       : null;
     const ids = await this.records.insertMany(
       scored.map((s, i) => ({
@@ -333,9 +331,9 @@ export class ScoringService {
         requested: requested && { threshold: requested.value, thresholdSpace: requested.space, isOod: s.isOOD },
         imageHash: s.imageHash,
         filename: s.filename,
-        sourceUrl: embedded.images[i].url,
+        sourceUrl: images[i].url,
         thumbnail: thumbnails?.[i] ?? null,
-        imageEmbedding: embedded.embeddings[i],
+        imageEmbedding: embedded[i].embedding,
         score: s.score,
         logitScore: s.logitScore,
         predictedLabel: s.predictedLabel,
@@ -436,7 +434,10 @@ export class ScoringService {
       throw new InvalidInputError('targetTpr must be within (0, 1].', { field: 'targetTpr' }, 'INVALID_PARAMETER');
     const prepared = await this.prepare(input.taxonomyId, input.version);
     const adaptive = space === 'ADAPTIVE_SCORE';
-    const { results, memory } = await this.scoreOnly(prepared, input.images, 1, adaptive, cacheScope);
+    const { scored, memory } = await this.withHead(prepared, 1, adaptive, (head) =>
+      this.readAndScore(prepared, input.images, 'images', cacheScope, head),
+    );
+    const results = scored.map(adaptiveResult);
     const { threshold, achievedTpr } = calibrateThreshold(
       results.map((r) => scoreIn(r, space)),
       targetTpr,
@@ -464,19 +465,18 @@ export class ScoringService {
     cacheScope: string,
   ) {
     const prepared = await this.prepare(input.taxonomyId, input.version);
-    const { modelId } = prepared.version;
-    const id = await this.embeddings.embedImageInputs(modelId, input.idImages, cacheScope, 'idImages');
-    const ood = await this.embeddings.embedImageInputs(modelId, input.oodImages, cacheScope, 'oodImages');
     // one snapshot for both sets: every image meets the same memory
-    const { results, memory } = await this.scoreEmbedded(
-      prepared,
-      [...id.embeddings, ...ood.embeddings],
-      1,
-      Boolean(input.adaptive),
-    );
-    const scores = results.map((r) => (input.adaptive ? r.adaptiveScore! : r.score));
-    const idScores = scores.slice(0, id.embeddings.length);
-    const oodScores = scores.slice(id.embeddings.length);
+    const { scored, memory } = await this.withHead(prepared, 1, Boolean(input.adaptive), async (head) => {
+      const id = await this.readAndScore(prepared, input.idImages, 'idImages', cacheScope, head);
+      const ood = await this.readAndScore(prepared, input.oodImages, 'oodImages', cacheScope, head);
+      return [...id, ...ood];
+    });
+    const scores = scored.map((s) => {
+      const r = adaptiveResult(s);
+      return input.adaptive ? r.adaptiveScore! : r.score;
+    });
+    const idScores = scores.slice(0, input.idImages.length);
+    const oodScores = scores.slice(input.idImages.length);
     return {
       ...oodMetrics(idScores, oodScores),
       idScores,

@@ -1,4 +1,5 @@
 /** Taxonomy use cases: validated creation of taxonomies and versions, lookups, label embeddings. */
+import type { ThresholdSpace } from '../domain/scoring-record.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { Encoder } from '../inference/encoder.ts';
 import { Prisma } from '../generated/prisma/client.ts';
@@ -98,9 +99,6 @@ function validateLogitScale(value: number | null | undefined): number | null {
   }
   return value;
 }
-
-/** Which number a threshold applies to: the static score, the logit score or the adaptive score. */
-export type ThresholdSpace = 'SCORE' | 'LOGIT_SCORE' | 'ADAPTIVE_SCORE';
 
 export class TaxonomyService {
   constructor(

@@ -12,12 +12,13 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import type { PrivateAddressAllowance } from '../config.ts';
 import { InvalidInputError } from '../errors.ts';
 import { CountsByKey } from '../lib/counts-by-key.ts';
 
 export interface UrlFetchOptions {
   /** private addresses allowed anyway: all of them, those in a list of subnets, or none */
-  allowPrivate: 'all' | net.BlockList | null;
+  allowPrivate: PrivateAddressAllowance;
   connectTimeoutMs: number;
   totalTimeoutMs: number;
   maxBytes: number;
@@ -123,21 +124,6 @@ function addressAllowed(address: string, options: UrlFetchOptions): boolean {
  * NEGLABEL_ALLOW_PRIVATE_URLS: unset (none), `1` (all), or a comma-separated list of addresses and
  * subnets (`10.1.2.3`, `10.20.0.0/16`) an internal image host lives at.
  */
-export function parseAllowPrivate(raw: string | undefined): UrlFetchOptions['allowPrivate'] {
-  if (!raw) return null;
-  if (raw === '1') return 'all';
-  const list = new net.BlockList();
-  for (const entry of raw.split(',').map((e) => e.trim())) {
-    const [address, bits] = entry.split('/');
-    const family = net.isIP(address);
-    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
-    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32))
-      throw new Error(`NEGLABEL_ALLOW_PRIVATE_URLS=${raw} is invalid: use 1, or addresses and subnets like 10.0.0.0/8`);
-    list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
-  }
-  return list;
-}
-
 function urlError(code: string, message: string, url: string): InvalidInputError {
   return new InvalidInputError(message, { url }, code);
 }

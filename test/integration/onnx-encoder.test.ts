@@ -1,8 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
+import { DomainError } from '../../src/errors.ts';
+import type { ScoredImage } from '../../src/inference/encoder.ts';
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
-import { WorkerScoringRuntime } from '../../src/scoring/scoring-runtime.ts';
+import { memoryPenalty } from '../../src/neglabel/memory.ts';
+import { randomUnitVectors } from '../../src/neglabel/random.ts';
+import { scoreImage } from '../../src/neglabel/scoring.ts';
 import { niceOfThread, niceOfThreads } from '../helpers/threads.ts';
 import { FIXTURE_MODEL_DIR, fixtureImage, l2normalize, maxAbsDiff, reference } from '../helpers/fixtures.ts';
 
@@ -228,8 +232,7 @@ test(
   },
 );
 
-test('a dropped label bank is forgotten by every encoder worker, so their memory stays bounded', async () => {
-  const runtime = new WorkerScoringRuntime(encoder.pool);
+test('a dropped scoring head is forgotten by every encoder worker, so their memory stays bounded', async () => {
   const dim = 4;
   const unit = (i: number) => Float32Array.from({ length: dim }, (_, d) => (d === i % dim ? 1 : 0));
   const bank = () => ({
@@ -240,16 +243,70 @@ test('a dropped label bank is forgotten by every encoder worker, so their memory
     groupCount: 1,
     logitScale: 100,
   });
-  const before = await runtime.banksPerWorker();
+  const before = await encoder.headsPerWorker();
   for (let t = 0; t < 20; t++) {
-    await runtime.loadBank(`taxonomy-${t}`, bank());
+    await encoder.loadHead(`taxonomy-${t}`, bank());
     // what the scoring service's cache of 8 banks does when it evicts
-    if (t >= 8) runtime.dropBank(`taxonomy-${t - 8}`);
+    if (t >= 8) encoder.dropHead(`taxonomy-${t - 8}`);
   }
   assert.deepEqual(
-    await runtime.banksPerWorker(),
+    await encoder.headsPerWorker(),
     before.map((n) => n + 8),
   );
-  for (let t = 12; t < 20; t++) runtime.dropBank(`taxonomy-${t}`);
-  assert.deepEqual(await runtime.banksPerWorker(), before);
+  for (let t = 12; t < 20; t++) encoder.dropHead(`taxonomy-${t}`);
+  assert.deepEqual(await encoder.headsPerWorker(), before);
+});
+
+test('an image is embedded and scored in one worker request, with the scores of the pure NegLabel math', async () => {
+  const dim = 32;
+  const bank = {
+    dim,
+    idEmbeddings: randomUnitVectors(10, dim, 1),
+    negativeEmbeddings: randomUnitVectors(40, dim, 2),
+    negativeGroups: Int32Array.from({ length: 40 }, (_, i) => i % 4),
+    groupCount: 4,
+    logitScale: 100,
+  };
+  await encoder.loadHead('one-pass', bank);
+  const members = randomUnitVectors(8, dim, 3);
+  const arena = new SharedArrayBuffer(members.byteLength);
+  new Float32Array(arena).set(members);
+  const rows = Int32Array.from({ length: 8 }, (_, i) => i);
+  const head = { key: 'one-pass', topK: 3, memory: { arena, rows } };
+  const files = ['images/rgb224.png', 'images/rgb300x200.jpg', 'images/rgb640x480.jpg'];
+  const images = files.map((file) => ({ bytes: fixtureImage(file), cacheScope: 'one-pass' }));
+  const check = (scored: Array<ScoredImage | DomainError>) =>
+    scored.map((s, i) => {
+      assert.ok(!(s instanceof DomainError), `${files[i]}: ${(s as DomainError).message}`);
+      const expected = scoreImage(bank, s.embedding, 3);
+      assert.ok(Math.abs(s.result.score - expected.score) < 1e-5, `${files[i]}: ${s.result.score} ${expected.score}`);
+      assert.deepEqual(
+        s.result.topLabels.map((m) => m.index),
+        expected.topLabels.map((m) => m.index),
+      );
+      assert.ok(Math.abs(s.penalty! - memoryPenalty(s.embedding, members, rows, dim)) < 1e-5);
+      return s;
+    });
+  try {
+    const before = encoder.stats();
+    const first = check(await encoder.embedAndScore(MODEL, images, head));
+    const afterFirst = encoder.stats();
+    assert.equal(afterFirst.workerRequests - before.workerRequests, 1, 'embedding and scoring took one request');
+    assert.equal(afterFirst.imageItems - before.imageItems, files.length);
+    // cached now: no image reaches the vision model, and all are scored in one request of their own
+    const again = check(await encoder.embedAndScore(MODEL, images, head));
+    const afterAgain = encoder.stats();
+    assert.equal(afterAgain.imageItems, afterFirst.imageItems);
+    assert.equal(afterAgain.workerRequests - afterFirst.workerRequests, 1);
+    assert.deepEqual(
+      again.map((s) => (s as ScoredImage).result),
+      first.map((s) => (s as ScoredImage).result),
+    );
+    // the same picture twice in one request is embedded once; both copies get its scores
+    const twice = [{ bytes: fixtureImage('images/rgb224b.png'), cacheScope: 'one-pass' }];
+    const [a, b] = check(await encoder.embedAndScore(MODEL, [...twice, ...twice], head)) as ScoredImage[];
+    assert.deepEqual(a.result, b.result);
+  } finally {
+    encoder.dropHead('one-pass');
+  }
 });

@@ -2,7 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { ScoringRecordRepository, type ScoringFilter } from '../../src/repositories/scoring-record-repository.ts';
+import type { ScoringFilter } from '../../src/domain/scoring-record.ts';
+import { ScoringRecordRepository } from '../../src/repositories/scoring-record-repository.ts';
 import { mulberry32 } from '../../src/neglabel/random.ts';
 
 let app: TestApp;

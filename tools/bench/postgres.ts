@@ -17,11 +17,8 @@ import pg from 'pg';
 import type { DdlSession } from '../../src/database/database.ts';
 import { socketUrl } from '../../src/database/embedded-postgres.ts';
 import { readMigrations } from '../../src/database/migrate.ts';
-import {
-  type NewScoringRecord,
-  ScoringRecordRepository,
-  vectorIndexName,
-} from '../../src/repositories/scoring-record-repository.ts';
+import type { NewScoringRecord } from '../../src/domain/scoring-record.ts';
+import { ScoringRecordRepository, vectorIndexName } from '../../src/repositories/scoring-record-repository.ts';
 import { randomUnitVectors } from '../../src/neglabel/random.ts';
 import { startThrowawayCluster, TEMPLATE_DATABASE } from '../postgres/cluster.ts';
 import { writeReadmeSection } from '../readme-section.ts';

@@ -51,10 +51,15 @@ const models = ['models/emoji-clip-small', 'models/clip-vit-b16'].filter((m) =>
 const images = ['rgb224.png', 'rgb640x480.jpg', 'rgb300x200.png', 'gray256.png'].map((f) =>
   readFileSync(path.join('test/fixtures/clip-tiny-random/images', f)),
 );
+const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8')
+  .split('\n')
+  .filter(Boolean);
+const unique = [...new Set(labels.map((l) => l.toLowerCase()))];
 for (const model of models) {
   table(
-    `3. Encoder path, ${path.basename(model)}: raw ONNX session vs GraphQL over HTTP, base64 JSON and uploads`,
-    await encoderPathBenchmark(path.resolve(model), images, Math.max(32, Math.round(256 * scale))),
+    `3. Encoder path, ${path.basename(model)}: raw ONNX session vs GraphQL over HTTP (embedImages as base64 JSON ` +
+      `and uploads; scoreImages against ${unique.length} ImageNet labels and their mined negatives)`,
+    await encoderPathBenchmark(path.resolve(model), images, unique, Math.max(32, Math.round(256 * scale))),
   );
   table(
     `4. Corpus pass, ${path.basename(model)}: WordNet prompts`,
@@ -74,10 +79,6 @@ table(
     2 * Math.max(scale, 0.25),
   ),
 );
-const labels = readFileSync('test/fixtures/neglabel-reference/classnames_imagenet_classes.txt', 'utf8')
-  .split('\n')
-  .filter(Boolean);
-const unique = [...new Set(labels.map((l) => l.toLowerCase()))];
 table(
   `5. Mining and re-mining, NegLabel and CSP, ${path.basename(models[0] ?? 'none')}: ${unique.length} ImageNet ` +
     'labels over WordNet',

@@ -39,7 +39,9 @@ async function rawText(
   return l2NormalizeRows(out.text_embeds.data as Float32Array, out.text_embeds.dims[1] as number);
 }
 
-async function withApp<T>(modelDir: string, fn: (app: Awaited<ReturnType<typeof startApp>>) => Promise<T>): Promise<T> {
+type App = Awaited<ReturnType<typeof startApp>>;
+
+async function withApp<T>(modelDir: string, fn: (app: App) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-bench-'));
   const config = loadConfig({
     PORT: '0',
@@ -85,11 +87,39 @@ async function postUpload(url: string, query: string, bytes: Buffer): Promise<an
   return body.data;
 }
 
+/** Creates a taxonomy and mines its negative labels over WordNet; resolves with its id once the job succeeded. */
+async function minedTaxonomy(app: App, name: string, labels: string[], method: 'NEGLABEL' | 'CSP' = 'NEGLABEL') {
+  const { createTaxonomy } = await post(
+    apiUrl(app),
+    'mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }',
+    { l: labels, n: name },
+  );
+  const { startMining } = await post(
+    apiUrl(app),
+    'mutation($t: ID!, $m: MiningMethod) { startMining(input: { taxonomyId: $t, method: $m }) { id } }',
+    { t: createTaxonomy.id, m: method },
+  );
+  for (;;) {
+    const { miningJob } = await post(apiUrl(app), 'query($id: ID!) { miningJob(id: $id) { status error } }', {
+      id: startMining.id,
+    });
+    if (miningJob.status === 'SUCCEEDED') return createTaxonomy.id as string;
+    if (miningJob.status !== 'QUEUED' && miningJob.status !== 'RUNNING') throw new Error(miningJob.error);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /**
- * Images/s of the raw vision session (2 threads) at batch sizes vs HTTP embedImages at equal
- * concurrency, the images sent as base64 in JSON and as multipart uploads.
+ * Images/s of the raw vision session (2 threads) at batch sizes vs HTTP embedImages and
+ * scoreImages (embedded and scored against a mined taxonomy's ~10k labels, recorded in the
+ * history) at equal concurrency, the images sent as base64 in JSON and as multipart uploads.
  */
-export async function encoderPathBenchmark(modelDir: string, images: Buffer[], total = 256): Promise<Row[]> {
+export async function encoderPathBenchmark(
+  modelDir: string,
+  images: Buffer[],
+  labels: string[],
+  total = 256,
+): Promise<Row[]> {
   const preprocessor = parsePreprocessorConfig(readFileSync(path.join(modelDir, 'preprocessor_config.json'), 'utf8'));
   const session = await ort.InferenceSession.create(path.join(modelDir, 'vision_model.onnx'), { intraOpNumThreads: 2 });
   const pixels = await Promise.all(images.map(async (b) => toPixelValues(await decodeToRgb(b, 1e8), preprocessor)));
@@ -102,6 +132,10 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
     const file = (i: number) => Buffer.concat([images[i % images.length], Buffer.from(String(i))]);
     const one = async (i: number) => post(apiUrl(app), query, { i: [{ data: file(i).toString('base64') }] });
     const oneUpload = async (i: number) => postUpload(apiUrl(app), query, file(i));
+    const taxonomyId = await minedTaxonomy(app, 'encoder path', labels);
+    const scoreQuery = 'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score } }';
+    const oneScored = async (i: number) =>
+      post(apiUrl(app), scoreQuery, { i: { taxonomyId, images: [{ data: file(i).toString('base64') }] } });
     /** images/s of `total` single-image requests, `width` at a time */
     const concurrent = async (width: number, send: (i: number) => Promise<unknown>, offset: number) => {
       const started = performance.now();
@@ -114,6 +148,7 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
       return total / ((performance.now() - started) / 1000);
     };
     await one(1e9); // warm-up
+    await oneScored(1e9 + 1);
     for (const width of [1, 8, 32]) {
       // raw: preprocessing included, as the service does it per image
       const started = performance.now();
@@ -128,6 +163,7 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
       const http = await concurrent(width, one, width * 100_000);
       const after = app.services.encoder.stats();
       const upload = await concurrent(width, oneUpload, width * 100_000 + 50_000);
+      const scored = await concurrent(width, oneScored, width * 100_000 + 70_000);
       rows.push({
         'batch = concurrency': width,
         'raw session images/s': raw.toFixed(0),
@@ -135,6 +171,8 @@ export async function encoderPathBenchmark(modelDir: string, images: Buffer[], t
         'GraphQL / raw': (http / raw).toFixed(2),
         'GraphQL upload images/s': upload.toFixed(0),
         'upload / base64': (upload / http).toFixed(2),
+        'GraphQL scoreImages images/s': scored.toFixed(0),
+        'scoreImages / raw': (scored / raw).toFixed(2),
         'mean batch reaching the session': (
           (after.imageItems - before.imageItems) /
           Math.max(1, after.imageRuns - before.imageRuns)
@@ -215,26 +253,9 @@ export async function corpusPassBenchmark(modelDir: string, limit?: number): Pro
 export async function reminingBenchmark(modelDir: string, labels: string[]): Promise<Row[]> {
   return withApp(modelDir, async (app) => {
     const mine = async (name: string, method: 'NEGLABEL' | 'CSP') => {
-      const { createTaxonomy } = await post(
-        apiUrl(app),
-        'mutation($l: [String!]!, $n: String!) { createTaxonomy(input: { name: $n, labels: $l }) { id } }',
-        { l: labels, n: name },
-      );
       const textsBefore = app.services.encoder.stats().textItems;
       const started = performance.now();
-      const { startMining } = await post(
-        apiUrl(app),
-        'mutation($t: ID!, $m: MiningMethod) { startMining(input: { taxonomyId: $t, method: $m }) { id } }',
-        { t: createTaxonomy.id, m: method },
-      );
-      for (;;) {
-        const { miningJob } = await post(apiUrl(app), 'query($id: ID!) { miningJob(id: $id) { status error } }', {
-          id: startMining.id,
-        });
-        if (miningJob.status === 'SUCCEEDED') break;
-        if (miningJob.status !== 'QUEUED' && miningJob.status !== 'RUNNING') throw new Error(miningJob.error);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await minedTaxonomy(app, name, labels, method);
       return {
         seconds: (performance.now() - started) / 1000,
         texts: app.services.encoder.stats().textItems - textsBefore,

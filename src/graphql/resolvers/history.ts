@@ -1,5 +1,5 @@
 /** Resolvers for the scoring history: records, statistics and similarity search. */
-import type { ScoringRecordRow } from '../../repositories/scoring-record-repository.ts';
+import type { ScoringRecordRow } from '../../domain/scoring-record.ts';
 import { inScope } from '../../services/access-service.ts';
 import { cacheScope } from '../context.ts';
 import { scopedFilter } from '../scope.ts';

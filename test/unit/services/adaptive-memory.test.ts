@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { compareCandidates, countByCaller, type MemoryCandidate, selectMemory } from '../../../src/neglabel/memory.ts';
 import { mulberry32 } from '../../../src/neglabel/random.ts';
 import type { ScoringRecordRepository } from '../../../src/repositories/scoring-record-repository.ts';
-import { AdaptiveMemories } from '../../../src/scoring/adaptive-memory.ts';
+import { AdaptiveMemories } from '../../../src/services/adaptive-memory.ts';
 
 class FakeHistory {
   records: Array<MemoryCandidate & { vector: Float32Array }> = [];

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FetchSlots, isPrivateAddress, parseAllowPrivate } from '../../../src/services/url-images.ts';
+import { parseAllowPrivate } from '../../../src/config.ts';
+import { FetchSlots, isPrivateAddress } from '../../../src/services/url-images.ts';
 
 test('loopback, private, link-local, metadata, multicast and mapped addresses count as private', () => {
   for (const address of [

@@ -9,7 +9,7 @@
  * arena rows; a row is reused only when no snapshot in flight lists it, so concurrent requests
  * each score against exactly their own snapshot.
  */
-import type { MemoryRows } from '../inference/protocol.ts';
+import type { MemoryRows } from '../inference/encoder.ts';
 import { LruCache } from '../inference/lru-cache.ts';
 import {
   callerCap,

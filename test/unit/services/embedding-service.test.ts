@@ -4,53 +4,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DomainError } from '../../../src/errors.ts';
-import type { Encoder, ImageToEncode } from '../../../src/inference/encoder.ts';
+import type { DomainError } from '../../../src/errors.ts';
 import { EmbeddingService } from '../../../src/services/embedding-service.ts';
-import { FetchSlots } from '../../../src/services/url-images.ts';
+import { FAKE_LIMITS, FakeEncoder } from '../../helpers/fakes.ts';
 import { base64 } from '../../helpers/app.ts';
 import { fixtureImage } from '../../helpers/fixtures.ts';
 
-function fakeEncoder() {
-  const calls: Array<{ kind: 'texts' | 'images'; count: number }> = [];
-  const encoder = {
-    resolveModel: () => ({ id: 'fake' }),
-    embedTexts: async (_model: string, texts: string[]) => {
-      calls.push({ kind: 'texts', count: texts.length });
-      return { vectors: texts.map(() => Float32Array.of(1, 0)), tokenCounts: texts.map(() => 3) };
-    },
-    embedImages: async (_model: string, images: ImageToEncode[]) => {
-      calls.push({ kind: 'images', count: images.length });
-      // the second image "fails to decode" in the encoder
-      return images.map((_, i) => (i === 1 ? new DomainError('INVALID_IMAGE', 'not an image') : Float32Array.of(0, 1)));
-    },
-  } as unknown as Encoder;
-  return { encoder, calls };
-}
-
-const limits = {
-  maxTexts: 4,
-  maxImages: 4,
-  maxTextChars: 10,
-  maxTextCharsPerRequest: 25,
-  maxPixelsPerRequest: 100_000,
-  maxImagePixels: 60_000,
-  maxFileBytes: 1_000_000,
-  maxRequestBytes: 2_000_000,
-  url: {
-    allowPrivate: null,
-    connectTimeoutMs: 1000,
-    totalTimeoutMs: 1000,
-    maxBytes: 1_000_000,
-    maxRedirects: 3,
-    slots: new FetchSlots(8, 4),
-  },
-  keepUrlQuery: false,
+const tiny = fixtureImage('images/tiny8.png');
+/** the fixture tiny8.png "fails to decode" in the encoder */
+const fakeEncoder = () => {
+  const encoder = new FakeEncoder(2, (bytes) => Buffer.compare(Buffer.from(bytes), tiny) === 0);
+  return { encoder, calls: encoder.calls };
 };
 
 test('text limits are checked before any encoding: count, length per text, length per request', async () => {
   const { encoder, calls } = fakeEncoder();
-  const service = new EmbeddingService(encoder, limits);
+  const service = new EmbeddingService(encoder, FAKE_LIMITS);
   const refused = async (texts: string[], code: string) =>
     assert.rejects(service.embedTexts(null, texts), (error: DomainError) => error.code === code);
   await refused([], 'BAD_USER_INPUT');
@@ -66,7 +35,7 @@ test(
   'the pixel budget counts declared pixels before decoding, and a failed image is named by index ' + 'and file',
   async () => {
     const { encoder, calls } = fakeEncoder();
-    const service = new EmbeddingService(encoder, limits);
+    const service = new EmbeddingService(encoder, FAKE_LIMITS);
     const image = (file: string) => ({ data: base64(fixtureImage(`images/${file}`)), filename: file });
     // 224x224 = 50,176 pixels each: two fit in 100,000, three do not
     await assert.rejects(

@@ -1,20 +1,30 @@
 /**
- * Access control for every root field, in one place: the roles allowed per operation (unlisted
- * operations are admin-only), authentication once per request, and the audit log entry of each
- * successful admin mutation.
+ * Access control for every operation, in one place: the roles allowed per root field (unlisted
+ * fields are admin-only), authentication once per request, the in-flight bound of heavy fields,
+ * and the audit log entry of each successful admin mutation. GraphQL resolvers and the /v1 routes
+ * both enter through `admit`. The tables are keyed by the schema's own field names (typed from
+ * the generated resolver types), so a renamed or misspelt field does not compile.
  */
 import { DomainError } from '../errors.ts';
+import type { MutationResolvers, QueryResolvers } from '../generated/graphql.ts';
 import type { Caller, Role } from '../services/access-service.ts';
+import type { InFlightLimiter } from '../services/in-flight-limiter.ts';
+import type { Services } from '../services/index.ts';
 import type { GraphQLContext } from './context.ts';
+
+type QueryField = Extract<keyof QueryResolvers, string>;
+type MutationField = Extract<keyof MutationResolvers, string>;
+/** A root field of the schema, as `Query.field` or `Mutation.field`. */
+export type RootField = `Query.${QueryField}` | `Mutation.${MutationField}`;
 
 const EVERYONE: Role[] = ['admin', 'scorer', 'auditor'];
 const READERS: Role[] = ['admin', 'auditor'];
 const SCORERS: Role[] = ['admin', 'scorer'];
 
 /** Fields anyone may call, even without a key (monitoring). */
-const PUBLIC = new Set(['Query.health', 'Query.models']);
+const PUBLIC = new Set<RootField>(['Query.health', 'Query.models']);
 
-const ALLOWED: Record<string, Role[]> = {
+const ALLOWED: Partial<Record<RootField, Role[]>> = {
   'Query.me': EVERYONE,
   'Query.taxonomies': EVERYONE,
   'Query.taxonomy': EVERYONE,
@@ -39,14 +49,14 @@ const ALLOWED: Record<string, Role[]> = {
  * auditor's image lookups take base64 or a URL.
  */
 export function mayUploadImages(role: Role): boolean {
-  return ALLOWED['Mutation.scoreImages'].includes(role);
+  return ALLOWED['Mutation.scoreImages']!.includes(role);
 }
 
 /** Mutations that write nothing (all others are refused with STORAGE_FULL when the disk is full). */
-const READ_ONLY_MUTATIONS = new Set(['embedTexts', 'embedImages']);
+const READ_ONLY_MUTATIONS = new Set<MutationField>(['embedTexts', 'embedImages']);
 
 /** Root fields that run the encoders: bounded per caller in flight, and one per operation. */
-export const HEAVY = new Set([
+export const HEAVY = new Set<QueryField | MutationField>([
   'embedTexts',
   'embedImages',
   'scoreImages',
@@ -59,7 +69,7 @@ export const HEAVY = new Set([
  * Mutations recorded in the audit log (key management records itself, with the key id). evaluate
  * and calibrateThreshold score images without writing scoring records, so the log is their trace.
  */
-const AUDITED = new Set([
+const AUDITED = new Set<MutationField>([
   'createTaxonomy',
   'createTaxonomyVersion',
   'startMining',
@@ -95,33 +105,51 @@ function summarize(args: Record<string, any>): Record<string, unknown> {
 }
 
 /** Refuses a caller whose role may not call the root field (the table above; unlisted: admin only). */
-export function assertAllowed(caller: Caller, type: 'Query' | 'Mutation', field: string): void {
-  const allowed = ALLOWED[`${type}.${field}`] ?? ['admin'];
+function assertAllowed(caller: Caller, operation: RootField): void {
+  const allowed = ALLOWED[operation] ?? ['admin'];
   if (!allowed.includes(caller.role)) {
     throw new DomainError(
       'FORBIDDEN',
-      `The ${caller.role} role may not call ${field}: it needs ${allowed.join(' or ')}.`,
+      `The ${caller.role} role may not call ${operation.split('.')[1]}: it needs ${allowed.join(' or ')}.`,
     );
   }
 }
 
+/** What a request brings to admission; `auth` is filled in once it has authenticated. */
+export interface Admission {
+  services: Services;
+  /** the raw Authorization header */
+  authorization: string | undefined;
+  auth?: Caller;
+  requestId: string;
+  inFlight: InFlightLimiter;
+}
+
+/**
+ * Admits a request to an operation, before any of its work: authenticates it (once per request),
+ * checks its role, refuses a write when the disk is full (so it costs nothing and changes
+ * nothing), and takes an in-flight slot for a heavy field. Returns the slot's release.
+ */
+export async function admit(request: Admission, operation: RootField): Promise<() => void> {
+  request.auth ??= await request.services.access.authenticate(request.authorization);
+  assertAllowed(request.auth, operation);
+  const [type, field] = operation.split('.') as ['Query' | 'Mutation', QueryField & MutationField];
+  if (type === 'Mutation' && !READ_ONLY_MUTATIONS.has(field)) request.services.storage.assertWritable();
+  return HEAVY.has(field) ? request.inFlight.acquire(request.auth.keyId ?? `anonymous:${request.requestId}`) : () => {};
+}
+
 export function withAccessControl(type: 'Query' | 'Mutation', field: string, resolve: Resolver): Resolver {
-  if (PUBLIC.has(`${type}.${field}`)) return resolve;
+  const operation = `${type}.${field}` as RootField;
+  if (PUBLIC.has(operation)) return resolve;
   return async (parent, args, context, info) => {
-    context.auth ??= await context.services.access.authenticate(context.authorization);
-    assertAllowed(context.auth, type, field);
-    // checked before any work, so a full disk costs the caller nothing and changes nothing
-    if (type === 'Mutation' && !READ_ONLY_MUTATIONS.has(field)) context.services.storage.assertWritable();
-    const release = HEAVY.has(field)
-      ? context.inFlight.acquire(context.auth.keyId ?? `anonymous:${context.requestId}`)
-      : null;
+    const release = await admit(context, operation);
     let result: unknown;
     try {
       result = await resolve(parent, args, context, info);
     } finally {
-      release?.();
+      release();
     }
-    if (type === 'Mutation' && AUDITED.has(field)) {
+    if (type === 'Mutation' && AUDITED.has(field as MutationField)) {
       const target =
         field === 'evaluate' || field === 'calibrateThreshold'
           ? args.input?.taxonomyId
@@ -130,7 +158,7 @@ export function withAccessControl(type: 'Query' | 'Mutation', field: string, res
       const taxonomyId =
         args.taxonomyId ?? args.input?.taxonomyId ?? r?.taxonomyId ?? (field === 'createTaxonomy' ? r?.id : null);
       await context.services.access.audit(
-        context.auth,
+        context.auth!,
         field,
         target ?? null,
         { ...summarize(args), ...resultSummary(field, result) },

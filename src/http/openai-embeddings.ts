@@ -9,7 +9,7 @@
  */
 import type express from 'express';
 import { DomainError, InvalidInputError, unwrapDomainError } from '../errors.ts';
-import { assertAllowed } from '../graphql/access.ts';
+import { admit, type Admission } from '../graphql/access.ts';
 import type { Caller } from '../services/access-service.ts';
 import { imageCacheScope } from '../services/embedding-service.ts';
 import type { Services } from '../services/index.ts';
@@ -115,15 +115,19 @@ export function openAiEmbeddingsHandler(
 ) {
   return async (req: express.Request, res: express.Response) => {
     let release: (() => void) | null = null;
-    let caller: Caller | undefined;
+    const admission: Admission = {
+      services,
+      authorization: req.headers.authorization,
+      auth: res.locals.caller as Caller | undefined,
+      requestId: req.headers['x-request-id'] as string,
+      inFlight,
+    };
     try {
-      caller =
-        (res.locals.caller as Caller | undefined) ?? (await services.access.authenticate(req.headers.authorization));
-      // the same roles as the GraphQL embedTexts / embedImages queries
-      assertAllowed(caller, 'Query', 'embedTexts');
+      // the GraphQL embedTexts query's admission: its roles, its in-flight bound
+      release = await admit(admission, 'Query.embedTexts');
+      const caller = admission.auth!;
       const { model: modelId, inputs, base64 } = readRequest(req.body);
       const model = services.encoder.resolveModel(modelId);
-      release = inFlight.acquire(caller.keyId ?? `anonymous:${req.headers['x-request-id']}`);
       const imageAt = inputs.flatMap((input, i) => (DATA_IMAGE.test(input) ? [i] : []));
       const textAt = inputs.flatMap((input, i) => (DATA_IMAGE.test(input) ? [] : [i]));
       const texts = textAt.map((i) => inputs[i]);
@@ -157,7 +161,7 @@ export function openAiEmbeddingsHandler(
       });
       onAnswer(null, caller.name);
     } catch (thrown) {
-      onAnswer(sendError(req, res, thrown, onUnexpected), caller?.name);
+      onAnswer(sendError(req, res, thrown, onUnexpected), admission.auth?.name);
     } finally {
       release?.();
     }

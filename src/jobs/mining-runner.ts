@@ -1,38 +1,39 @@
 /**
- * The background mining runner: takes queued jobs one at a time and runs
- * encode labels → encode corpus (cached per model, checkpointed per chunk) → mine → save.
- * A job is leased to this runner; progress is written and the lease renewed at every chunk, where
- * cancellation is honoured too. A job whose worker died is taken over by any worker once its lease
- * expires and resumes from the corpus cache; its set becomes visible only in the final
- * transaction, which commits only while the lease is still this runner's.
+ * The background mining runner: takes queued jobs one at a time and runs the mining pipeline
+ * (src/neglabel/mining-pipeline.ts): encode labels → encode corpus (cached per model, checkpointed
+ * per chunk) → mine (in a math thread) → save. A job is leased to this runner (src/jobs/job-lease.ts
+ * owns its state): progress is written and the lease renewed at every chunk, where cancellation is
+ * honoured too. A job whose worker died is taken over by any worker once its lease expires and
+ * resumes from the corpus cache; its set becomes visible only in the final transaction, which
+ * commits only while the lease is still this runner's.
  */
 import { randomUUID } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import type { StorageGuard } from '../database/storage-guard.ts';
 import type { Encoder } from '../inference/encoder.ts';
+import { stack } from '../inference/vectors.ts';
 import type { Logger } from '../logger.ts';
 import type { CorpusWord } from '../neglabel/corpus.ts';
-import { candidateEmbedding, negLabelCandidates } from '../neglabel/candidates.ts';
-import { CSP_EXCLUDED_LEXFILES, cspCandidates, cspLabelPrompts } from '../neglabel/csp.ts';
+import {
+  distinctPrompts,
+  excludedLexfiles,
+  minedLabels,
+  ownIdLabelPrompts,
+  planMining,
+  stackEmbeddings,
+  type MiningPlan,
+} from '../neglabel/mining-pipeline.ts';
 import type { CachedEmbedding, CorpusEmbeddingRepository } from '../repositories/corpus-embedding-repository.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
-import { LeaseLostError, type NegativeSetRepository } from '../repositories/negative-set-repository.ts';
-import { stack } from '../inference/vectors.ts';
+import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
+import type { TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts';
 import { loadWordNetCorpus } from '../services/corpus-source.ts';
 import type { MiningParameters } from '../services/mining-service.ts';
 import type { TaxonomyService } from '../services/taxonomy-service.ts';
+import { JobLease, type LeaseContext } from './job-lease.ts';
 import { mineInWorker } from './mining-math.ts';
 
 const CORPUS_CHUNK = 4096;
-/** Candidates stacked between two turns of the event loop, so requests are served in between. */
-const STACK_SLICE = 2048;
-
-class Interrupted extends Error {
-  constructor(readonly reason: 'cancelled' | 'stopping' | 'storage-full' | 'lease-lost') {
-    super(reason);
-  }
-}
 
 export class MiningRunner {
   /** who holds a lease: host, process and a random part (two runners never share an id) */
@@ -42,10 +43,11 @@ export class MiningRunner {
   private stopping = false;
   /** the running job's latest checkpoint, for metrics */
   current: { jobId: string; phase: string; done: number; total: number } | null = null;
+  private readonly leaseContext: LeaseContext;
 
   constructor(
     private readonly jobs: MiningJobRepository,
-    private readonly sets: NegativeSetRepository,
+    sets: NegativeSetRepository,
     private readonly corpusEmbeddings: CorpusEmbeddingRepository,
     private readonly taxonomies: TaxonomyService,
     private readonly encoder: Encoder,
@@ -59,7 +61,19 @@ export class MiningRunner {
       /** nice value of the mining-math thread (Linux) */
       mathThreadNice: number;
     },
-  ) {}
+  ) {
+    this.leaseContext = {
+      jobs,
+      sets,
+      storage,
+      workerId: this.workerId,
+      leaseSeconds: options.leaseSeconds,
+      stopping: () => this.stopping,
+      onProgress: (jobId, checkpoint) => {
+        this.current = { jobId, ...checkpoint };
+      },
+    };
+  }
 
   async start(): Promise<void> {
     if (this.options.soleWorker) {
@@ -91,158 +105,82 @@ export class MiningRunner {
     }
   }
 
-  private async run(
-    jobId: string,
-    versionId: string,
-    parametersKey: string,
-    parameters: MiningParameters,
-  ): Promise<void> {
+  /** A job's steps: ID labels, candidates, the math, the saved set; the lease owns its state. */
+  private async run(jobId: string, versionId: string, parametersKey: string, parameters: MiningParameters) {
     const log = this.logger.child({ job: jobId });
+    const lease = new JobLease(this.leaseContext, jobId, log);
     const started = Date.now();
-    // a long chunk or the mining math may outlast a lease: renew it in the background too
-    let leaseLost = false;
-    const renewal = setInterval(
-      () => {
-        this.jobs.renew(jobId, this.workerId, this.options.leaseSeconds).then(
-          (held) => (leaseLost ||= !held),
-          (error) => log.warn({ err: error }, 'could not renew the mining lease'),
-        );
-      },
-      (this.options.leaseSeconds * 1000) / 3,
-    );
-    const checkpoint = async (phase: string, done: number, total: number) => {
-      this.current = { jobId, phase, done, total };
-      if (leaseLost) throw new Interrupted('lease-lost');
-      if (this.storage.status().full) throw new Interrupted('storage-full');
-      const lease = await this.jobs.progress(jobId, this.workerId, this.options.leaseSeconds, phase, done, total);
-      if (!lease) throw new Interrupted('lease-lost');
-      if (lease.cancelRequested) throw new Interrupted('cancelled');
-      if (this.stopping) throw new Interrupted('stopping');
-    };
     try {
       const version = (await this.taxonomies.versionById(versionId))!;
-      const model = this.encoder.resolveModel(version.modelId);
-      const dim = model.embeddingDim!;
-
-      const csp = parameters.method === 'CSP';
-      // CSP embeds ID labels with its own template ensemble; the set keeps them and scores with them
-      let idEmbeddings: Float32Array[];
-      if (csp) {
-        const labelPrompts = version.labels.map(cspLabelPrompts);
-        const embedded = await this.embedPrompts(
-          version.modelId,
-          labelPrompts.flat(),
-          true,
-          'encoding-labels',
-          checkpoint,
-          log,
-        );
-        idEmbeddings = labelPrompts.map((prompts) => candidateEmbedding(prompts, embedded, true));
-      } else {
-        await checkpoint('encoding-labels', 0, version.labels.length);
-        idEmbeddings = await this.taxonomies.labelEmbeddings(version);
-      }
-
-      const corpus: CorpusWord[] = parameters.corpusWords ?? loadWordNetCorpus(csp ? CSP_EXCLUDED_LEXFILES : []);
-      const candidates = csp
-        ? cspCandidates(corpus, parameters.seed)
-        : negLabelCandidates(
-            corpus,
-            parameters.nounPromptTemplates ?? [parameters.nounPrompt],
-            parameters.adjectivePrompt,
-          );
+      const dim = this.encoder.resolveModel(version.modelId).embeddingDim!;
+      const corpus: CorpusWord[] = parameters.corpusWords ?? loadWordNetCorpus(excludedLexfiles(parameters));
+      const plan = planMining(parameters, corpus);
+      const idEmbeddings = await this.idLabelEmbeddings(version, parameters, plan, dim, lease, log);
       log.info(
         { method: parameters.method ?? 'NEGLABEL', corpus: parameters.corpus, candidates: corpus.length },
         'mining: encoding corpus',
       );
-      const embeddings = await this.embedPrompts(
+      const promptLists = plan.candidates.map((c) => c.prompts);
+      const embedded = await this.embedPrompts(
         version.modelId,
-        candidates.flatMap((c) => c.prompts),
-        csp,
+        promptLists,
+        plan.rawMean,
         'encoding-corpus',
-        checkpoint,
+        lease,
         log,
       );
-
       // the parameters without a custom corpus (that is `corpus` here): what the set stores, and the
       // selection options sent to the mining thread
       const { corpusWords, ...stored } = parameters;
-      await checkpoint('mining', 0, corpus.length);
-      // stacked a slice at a time: in one go, 70k candidates held the request thread ~150 ms
-      const wordEmbeddings: Float32Array[] = [];
-      const stacked = new Float32Array(candidates.length * dim);
-      for (let c = 0; c < candidates.length; c++) {
-        wordEmbeddings.push(candidateEmbedding(candidates[c].prompts, embeddings, csp));
-        stacked.set(wordEmbeddings[c], c * dim);
-        if (c % STACK_SLICE === STACK_SLICE - 1) await nextTurn();
-      }
+      await lease.checkpoint('mining', 0, corpus.length);
       const { stats, mined } = await mineInWorker(
-        stacked,
-        stack(idEmbeddings, dim),
+        await stackEmbeddings(promptLists, embedded, plan.rawMean, dim),
+        idEmbeddings.slice(), // transferred to the math thread: the set may keep the original
         dim,
         parameters.percentile,
         { corpus, idLabels: version.labels, options: stored },
         this.options.mathThreadNice,
       );
-      const kept = mined.indices.length;
-
-      await checkpoint('saving', 0, kept);
-      const setId = await this.sets.saveActivateAndComplete(
-        {
-          taxonomyVersionId: version.id,
-          modelId: version.modelId,
-          parameters: stored,
-          parametersKey,
-          groupCount: parameters.groups,
-          candidateCount: corpus.length,
-          excludedCount: mined.excluded,
-          idLabelEmbeddings: csp ? stack(idEmbeddings, dim) : null,
-          labels: mined.indices.map((c, i) => ({
-            word: candidates[c].word,
-            // with an ensemble, the first template's text stands for the others (parameters list them)
-            prompt: candidates[c].prompts[0],
-            partOfSpeech: corpus[c].pos,
-            quantileSimilarity: stats.quantile[c],
-            maxSimilarity: stats.max[c],
-            group: mined.group[i],
-            embedding: wordEmbeddings[c],
-          })),
-        },
-        jobId,
-        this.workerId,
-      );
+      await lease.checkpoint('saving', 0, mined.indices.length);
+      const setId = await lease.complete({
+        taxonomyVersionId: version.id,
+        modelId: version.modelId,
+        parameters: stored,
+        parametersKey,
+        groupCount: parameters.groups,
+        candidateCount: corpus.length,
+        excludedCount: mined.excluded,
+        // a method that embeds its ID labels itself scores with them: the set keeps them
+        idLabelEmbeddings: ownIdLabelPrompts(parameters, version.labels) ? idEmbeddings : null,
+        labels: minedLabels(plan, stats, mined, embedded),
+      });
       log.info(
-        { negativeSet: setId, negatives: kept, excluded: mined.excluded, ms: Date.now() - started },
+        { negativeSet: setId, negatives: mined.indices.length, excluded: mined.excluded, ms: Date.now() - started },
         'mining finished; set activated',
       );
     } catch (error) {
-      if (error instanceof Interrupted && error.reason === 'stopping') {
-        await this.jobs.requeue(jobId, this.workerId).catch(() => {});
-        log.info('mining interrupted by shutdown; it resumes at the next start');
-        return;
-      }
-      if (error instanceof Interrupted && error.reason === 'storage-full') {
-        // the reserve leaves room for this one small write; the encoded chunks stay cached
-        await this.jobs.requeue(jobId, this.workerId).catch(() => {});
-        log.warn(
-          { hint: this.storage.status().hint },
-          'mining paused: the disk is full; it resumes from the corpus cache once space is freed',
-        );
-        return;
-      }
-      if ((error instanceof Interrupted && error.reason === 'lease-lost') || error instanceof LeaseLostError) {
-        log.warn('mining stopped: this worker lost the lease (it expired) and another worker owns the job now');
-        return;
-      }
-      const cancelled = error instanceof Interrupted;
-      await this.jobs
-        .finish(jobId, this.workerId, cancelled ? 'CANCELLED' : 'FAILED', cancelled ? null : (error as Error).message)
-        .catch(() => {});
-      if (cancelled) log.info('mining cancelled');
-      else log.error({ err: error }, 'mining failed');
+      await lease.end(error);
     } finally {
-      clearInterval(renewal);
+      lease.release();
     }
+  }
+
+  /** The ID labels' embeddings, stacked: the method's own prompts (CSP), else the taxonomy's. */
+  private async idLabelEmbeddings(
+    version: TaxonomyVersionRow,
+    parameters: MiningParameters,
+    plan: MiningPlan,
+    dim: number,
+    lease: JobLease,
+    log: Logger,
+  ): Promise<Float32Array> {
+    const own = ownIdLabelPrompts(parameters, version.labels);
+    if (!own) {
+      await lease.checkpoint('encoding-labels', 0, version.labels.length);
+      return stack(await this.taxonomies.labelEmbeddings(version), dim);
+    }
+    const embedded = await this.embedPrompts(version.modelId, own, plan.rawMean, 'encoding-labels', lease, log);
+    return stackEmbeddings(own, embedded, plan.rawMean, dim);
   }
 
   /**
@@ -253,13 +191,13 @@ export class MiningRunner {
    */
   private async embedPrompts(
     modelId: string,
-    prompts: readonly string[],
+    promptLists: ReadonlyArray<readonly string[]>,
     needNorms: boolean,
     phase: string,
-    checkpoint: (phase: string, done: number, total: number) => Promise<void>,
+    lease: JobLease,
     log: Logger,
   ): Promise<Map<string, CachedEmbedding>> {
-    const distinct = [...new Set(prompts)];
+    const distinct = distinctPrompts(promptLists);
     const embeddings = await this.corpusEmbeddings.find(modelId, distinct);
     const missing = distinct.filter((p) => {
       const cached = embeddings.get(p);
@@ -267,7 +205,7 @@ export class MiningRunner {
     });
     const cached = distinct.length - missing.length;
     for (let start = 0; start < missing.length; start += CORPUS_CHUNK) {
-      await checkpoint(phase, cached + start, distinct.length);
+      await lease.checkpoint(phase, cached + start, distinct.length);
       const chunk = missing.slice(start, start + CORPUS_CHUNK);
       const encoded = await this.encoder.embedTextsBulk(modelId, chunk);
       await this.corpusEmbeddings.save(modelId, chunk, encoded);
@@ -277,7 +215,7 @@ export class MiningRunner {
       const done = cached + Math.min(start + CORPUS_CHUNK, missing.length);
       log.info({ phase, done, total: distinct.length }, 'mining progress');
     }
-    if (missing.length === 0) await checkpoint(phase, cached, distinct.length);
+    if (missing.length === 0) await lease.checkpoint(phase, cached, distinct.length);
     return embeddings;
   }
 

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import type { PartOfSpeech } from '../neglabel/corpus.ts';
 import { CSP_LABEL_TEMPLATES, CSP_PHRASE_TEMPLATES } from '../neglabel/csp.ts';
+import type { MiningRecipe } from '../neglabel/mining-pipeline.ts';
 import { DEFAULT_ADJECTIVE_PROMPT } from '../neglabel/prompts.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
 import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
@@ -13,27 +14,14 @@ import { isUuid } from './validation.ts';
 
 export type MiningMethod = 'NEGLABEL' | 'CSP';
 
-export interface MiningParameters {
-  /**
-   * CSP (conjugated semantic pool); absent for NegLabel, so the parameters of sets mined before
-   * this option keep their identity.
-   */
-  method?: 'CSP';
-  percentile: number;
-  selectionRatio: number;
+/**
+ * A job's parameters: the pipeline's recipe (method, prompts, selection, grouping) and the corpus.
+ * An option added later is absent rather than false or empty when unused (method for NegLabel,
+ * nounPromptTemplates without an ensemble), so the parameters of sets mined before it keep their
+ * identity (their key).
+ */
+export interface MiningParameters extends MiningRecipe {
   count: number | null;
-  groups: number;
-  seed: number;
-  excludeNearDuplicates: boolean;
-  nearDuplicateThreshold: number;
-  nounPrompt: string;
-  /**
-   * Present only when nouns are encoded with a template ensemble (the mean of these templates'
-   * embeddings, as the taxonomy encodes its ID labels); absent: nounPrompt alone. Absent rather
-   * than false, so the parameters of sets mined before this option keep their identity.
-   */
-  nounPromptTemplates?: string[];
-  adjectivePrompt: string;
   /** CSP: the templates whose mean embeds each adjective phrase */
   adjectivePromptTemplates?: string[];
   corpus: string;
@@ -65,6 +53,103 @@ function check(condition: boolean, field: string, message: string): void {
   if (!condition) throw new InvalidInputError(`${field} ${message}`, { field }, 'INVALID_PARAMETER');
 }
 
+/**
+ * The parameters a start asks for, with the reference defaults filled in and every value checked
+ * (INVALID_PARAMETER naming the field). The evaluation mines with the same defaults.
+ */
+export function miningParameters(
+  input: Omit<StartMiningInput, 'taxonomyId' | 'version' | 'force'>,
+  idPrompt: string,
+  idPromptTemplates: readonly string[],
+): MiningParameters {
+  const p: MiningParameters = {
+    percentile: input.percentile ?? 0.95,
+    selectionRatio: input.selectionRatio ?? 0.15,
+    count: input.count ?? null,
+    groups: input.groups ?? 100,
+    seed: input.seed ?? 0,
+    excludeNearDuplicates: input.excludeNearDuplicates ?? true,
+    nearDuplicateThreshold: input.nearDuplicateThreshold ?? 0.95,
+    nounPrompt: validatePromptTemplate(input.nounPrompt, 'nounPrompt', idPrompt),
+    adjectivePrompt: validatePromptTemplate(input.adjectivePrompt, 'adjectivePrompt', DEFAULT_ADJECTIVE_PROMPT),
+    corpus: WORDNET_CORPUS,
+  };
+  if (input.method === 'CSP') {
+    const own = (['nounPrompt', 'adjectivePrompt', 'nounPromptEnsemble'] as const).find((f) => input[f] != null);
+    check(
+      own === undefined,
+      own ?? 'method',
+      "cannot be set with method CSP: CSP encodes with its own template ensembles (see the parameters' templates).",
+    );
+    check(
+      input.excludeNearDuplicates !== false,
+      'excludeNearDuplicates',
+      'cannot be false with method CSP: CSP never selects a near duplicate of an ID label.',
+    );
+    p.method = 'CSP';
+    p.nounPrompt = CSP_LABEL_TEMPLATES[0];
+    p.nounPromptTemplates = [...CSP_LABEL_TEMPLATES];
+    p.adjectivePrompt = CSP_PHRASE_TEMPLATES[0];
+    p.adjectivePromptTemplates = [...CSP_PHRASE_TEMPLATES];
+  }
+  if (input.nounPromptEnsemble) {
+    check(
+      idPromptTemplates.length > 0 && input.nounPrompt == null,
+      'nounPromptEnsemble',
+      input.nounPrompt == null
+        ? 'needs a taxonomy version with a template ensemble (promptTemplates): create a version with ' +
+            'promptTemplates, or mine with one nounPrompt.'
+        : "and nounPrompt exclude each other: the ensemble is the taxonomy's promptTemplates.",
+    );
+    p.nounPromptTemplates = [...idPromptTemplates];
+  }
+  check(
+    Number.isFinite(p.percentile) && p.percentile >= 0 && p.percentile <= 1,
+    'percentile',
+    'must be within [0, 1] (0.95 is the reference).',
+  );
+  check(
+    Number.isFinite(p.selectionRatio) && p.selectionRatio > 0 && p.selectionRatio <= 1,
+    'selectionRatio',
+    'must be within (0, 1] (0.15 is the reference).',
+  );
+  check(p.count === null || (Number.isInteger(p.count) && p.count >= 1), 'count', 'must be a positive integer.');
+  check(
+    Number.isInteger(p.groups) && p.groups >= 1 && p.groups <= 10_000,
+    'groups',
+    'must be an integer from 1 to 10000 (100 is the reference).',
+  );
+  check(
+    p.count === null || p.groups <= p.count,
+    'groups',
+    `(${p.groups}) cannot exceed count (${p.count}): each group needs at least one negative.`,
+  );
+  check(
+    Number.isInteger(p.seed) && p.seed >= 0 && p.seed <= 0xffffffff,
+    'seed',
+    'must be an integer from 0 to 4294967295.',
+  );
+  check(
+    Number.isFinite(p.nearDuplicateThreshold) && p.nearDuplicateThreshold > -1 && p.nearDuplicateThreshold <= 1,
+    'nearDuplicateThreshold',
+    'must be within (-1, 1].',
+  );
+  if (input.corpus) {
+    check(
+      input.corpus.length > 0 && input.corpus.length <= MAX_CORPUS,
+      'corpus',
+      `must have 1 to ${MAX_CORPUS} words, or be omitted for WordNet.`,
+    );
+    const custom = customCorpus(
+      input.corpus.map((w) => ({ text: w.text, partOfSpeech: w.partOfSpeech === 'NOUN' ? 'noun' : 'adjective' })),
+    );
+    check(custom.words.length > 0, 'corpus', 'has no usable word after cleaning.');
+    p.corpus = custom.name;
+    p.corpusWords = custom.words;
+  }
+  return p;
+}
+
 export class MiningService {
   constructor(
     private readonly taxonomies: TaxonomyService,
@@ -75,7 +160,7 @@ export class MiningService {
 
   async start(input: StartMiningInput, caller: string) {
     const version = await this.taxonomies.version(input.taxonomyId, input.version);
-    const parameters = this.parameters(input, version.promptTemplate, version.promptTemplates);
+    const parameters = miningParameters(input, version.promptTemplate, version.promptTemplates);
     const { corpusWords, ...identity } = parameters;
     const parametersKey = createHash('sha256')
       .update(JSON.stringify({ ...identity, model: version.modelId }))
@@ -106,99 +191,6 @@ export class MiningService {
     });
     this.onQueued();
     return job;
-  }
-
-  private parameters(
-    input: StartMiningInput,
-    idPrompt: string,
-    idPromptTemplates: readonly string[],
-  ): MiningParameters {
-    const p: MiningParameters = {
-      percentile: input.percentile ?? 0.95,
-      selectionRatio: input.selectionRatio ?? 0.15,
-      count: input.count ?? null,
-      groups: input.groups ?? 100,
-      seed: input.seed ?? 0,
-      excludeNearDuplicates: input.excludeNearDuplicates ?? true,
-      nearDuplicateThreshold: input.nearDuplicateThreshold ?? 0.95,
-      nounPrompt: validatePromptTemplate(input.nounPrompt, 'nounPrompt', idPrompt),
-      adjectivePrompt: validatePromptTemplate(input.adjectivePrompt, 'adjectivePrompt', DEFAULT_ADJECTIVE_PROMPT),
-      corpus: WORDNET_CORPUS,
-    };
-    if (input.method === 'CSP') {
-      const own = (['nounPrompt', 'adjectivePrompt', 'nounPromptEnsemble'] as const).find((f) => input[f] != null);
-      check(
-        own === undefined,
-        own ?? 'method',
-        "cannot be set with method CSP: CSP encodes with its own template ensembles (see the parameters' templates).",
-      );
-      check(
-        input.excludeNearDuplicates !== false,
-        'excludeNearDuplicates',
-        'cannot be false with method CSP: CSP never selects a near duplicate of an ID label.',
-      );
-      p.method = 'CSP';
-      p.nounPrompt = CSP_LABEL_TEMPLATES[0];
-      p.nounPromptTemplates = [...CSP_LABEL_TEMPLATES];
-      p.adjectivePrompt = CSP_PHRASE_TEMPLATES[0];
-      p.adjectivePromptTemplates = [...CSP_PHRASE_TEMPLATES];
-    }
-    if (input.nounPromptEnsemble) {
-      check(
-        idPromptTemplates.length > 0 && input.nounPrompt == null,
-        'nounPromptEnsemble',
-        input.nounPrompt == null
-          ? 'needs a taxonomy version with a template ensemble (promptTemplates): create a version with ' +
-              'promptTemplates, or mine with one nounPrompt.'
-          : "and nounPrompt exclude each other: the ensemble is the taxonomy's promptTemplates.",
-      );
-      p.nounPromptTemplates = [...idPromptTemplates];
-    }
-    check(
-      Number.isFinite(p.percentile) && p.percentile >= 0 && p.percentile <= 1,
-      'percentile',
-      'must be within [0, 1] (0.95 is the reference).',
-    );
-    check(
-      Number.isFinite(p.selectionRatio) && p.selectionRatio > 0 && p.selectionRatio <= 1,
-      'selectionRatio',
-      'must be within (0, 1] (0.15 is the reference).',
-    );
-    check(p.count === null || (Number.isInteger(p.count) && p.count >= 1), 'count', 'must be a positive integer.');
-    check(
-      Number.isInteger(p.groups) && p.groups >= 1 && p.groups <= 10_000,
-      'groups',
-      'must be an integer from 1 to 10000 (100 is the reference).',
-    );
-    check(
-      p.count === null || p.groups <= p.count,
-      'groups',
-      `(${p.groups}) cannot exceed count (${p.count}): each group needs at least one negative.`,
-    );
-    check(
-      Number.isInteger(p.seed) && p.seed >= 0 && p.seed <= 0xffffffff,
-      'seed',
-      'must be an integer from 0 to 4294967295.',
-    );
-    check(
-      Number.isFinite(p.nearDuplicateThreshold) && p.nearDuplicateThreshold > -1 && p.nearDuplicateThreshold <= 1,
-      'nearDuplicateThreshold',
-      'must be within (-1, 1].',
-    );
-    if (input.corpus) {
-      check(
-        input.corpus.length > 0 && input.corpus.length <= MAX_CORPUS,
-        'corpus',
-        `must have 1 to ${MAX_CORPUS} words, or be omitted for WordNet.`,
-      );
-      const custom = customCorpus(
-        input.corpus.map((w) => ({ text: w.text, partOfSpeech: w.partOfSpeech === 'NOUN' ? 'noun' : 'adjective' })),
-      );
-      check(custom.words.length > 0, 'corpus', 'has no usable word after cleaning.');
-      p.corpus = custom.name;
-      p.corpusWords = custom.words;
-    }
-    return p;
   }
 
   async job(id: string) {

@@ -8,16 +8,25 @@
  */
 import { OnnxEncoder } from '../../src/inference/onnx-encoder.ts';
 import { bootstrapIntervals, type MetricIntervals } from '../../src/neglabel/bootstrap.ts';
-import { candidateEmbedding, type PromptEmbedding } from '../../src/neglabel/candidates.ts';
+import type { PromptEmbedding } from '../../src/neglabel/candidates.ts';
 import type { CorpusWord } from '../../src/neglabel/corpus.ts';
-import { CSP_EXCLUDED_LEXFILES, cspCandidates, cspLabelPrompts } from '../../src/neglabel/csp.ts';
 import { DEFAULT_MEMORY_POLICY, type MemoryPolicy } from '../../src/neglabel/memory.ts';
 import { oodMetrics, type OodMetrics } from '../../src/neglabel/metrics.ts';
 import { candidateStatistics, mineNegativeSet } from '../../src/neglabel/mining.ts';
-import { applyPrompt, DEFAULT_ADJECTIVE_PROMPT, DEFAULT_ID_PROMPT } from '../../src/neglabel/prompts.ts';
+import {
+  distinctPrompts,
+  excludedLexfiles,
+  minedBank,
+  ownIdLabelPrompts,
+  planMining,
+  stackEmbeddings,
+  type MiningRecipe,
+} from '../../src/neglabel/mining-pipeline.ts';
+import { applyPrompt, DEFAULT_ID_PROMPT } from '../../src/neglabel/prompts.ts';
 import { REFERENCE_LOGIT_SCALE, scoreImage, similarities, type LabelBank } from '../../src/neglabel/scoring.ts';
 import { stack } from '../../src/inference/vectors.ts';
 import { loadWordNetCorpus } from '../../src/services/corpus-source.ts';
+import { miningParameters } from '../../src/services/mining-service.ts';
 import { HELD_OUT_STYLE, loadConcepts, type EmojiConcept } from '../emoji/emoji-data.ts';
 import { RENDERINGS, type Rendering } from './renderings.ts';
 import { planStream, runStream, STREAM_RATIOS, testLabels } from './stream.ts';
@@ -183,28 +192,33 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
     const logitScale = model.logitScale ?? REFERENCE_LOGIT_SCALE;
     const concepts = loadConcepts();
     const index = new Map(concepts.map((c, i) => [c.hexcode, i]));
-    const corpus = options.corpus ?? loadWordNetCorpus();
-    const prompts = corpus.map((w) =>
-      applyPrompt(w.pos === 'noun' ? DEFAULT_ID_PROMPT : DEFAULT_ADJECTIVE_PROMPT, w.text),
-    );
-    log(`encoding ${prompts.length} corpus prompts`);
-    const corpusMatrix = stack((await encoder.embedTextsBulk(model.id, prompts)).vectors, dim);
-    // CSP: its corpus as candidates (phrases for adjectives) and ID labels, as raw-mean ensembles
-    const cspCorpus = options.corpus ?? loadWordNetCorpus(CSP_EXCLUDED_LEXFILES);
-    const cspList = cspCandidates(cspCorpus, 0);
-    const cspEnsembles = async (promptLists: string[][]): Promise<Float32Array> => {
-      const distinct = [...new Set(promptLists.flat())];
+    // the service's own defaults and pipeline (the API's startMining without arguments, and CSP)
+    const recipe = miningParameters({}, DEFAULT_ID_PROMPT, []);
+    const cspRecipe = miningParameters({ method: 'CSP' }, DEFAULT_ID_PROMPT, []);
+    /** each prompt list's embedding (distinct prompts encoded once), stacked */
+    const embedLists = async (lists: string[][], rawMean: boolean): Promise<Float32Array> => {
+      const distinct = distinctPrompts(lists);
       const encoded = await encoder.embedTextsBulk(model.id, distinct);
       const embedded = new Map<string, PromptEmbedding>(
         distinct.map((p, i) => [p, { vector: encoded.vectors[i], norm: encoded.norms[i] }]),
       );
-      return stack(
-        promptLists.map((list) => candidateEmbedding(list, embedded, true)),
-        dim,
-      );
+      return stackEmbeddings(lists, embedded, rawMean, dim);
     };
-    log(`encoding ${cspList.length} CSP candidates`);
-    const cspMatrix = await cspEnsembles(cspList.map((c) => c.prompts));
+    const pool = async (r: MiningRecipe) => {
+      const words = options.corpus ?? loadWordNetCorpus(excludedLexfiles(r));
+      const plan = planMining(r, words);
+      log(`encoding ${plan.candidates.length} ${r.method ?? 'NegLabel'} candidates`);
+      return {
+        words,
+        plan,
+        matrix: await embedLists(
+          plan.candidates.map((c) => c.prompts),
+          plan.rawMean,
+        ),
+      };
+    };
+    const wordNet = await pool(recipe);
+    const cspPool = await pool(cspRecipe);
 
     // image embeddings per rendering, each concept rendered and encoded once
     const cache = new Map<string, Float32Array>();
@@ -233,57 +247,33 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Benchmark
       );
       log(`${split.name}: ${idConcepts.length} ID labels, ${idImages.length} ID and ${oodImages.length} OOD images`);
       const labels = idConcepts.map((c) => c.label);
-      const idMatrix = stack(
-        (
-          await encoder.embedTextsBulk(
-            model.id,
-            labels.map((l) => applyPrompt(DEFAULT_ID_PROMPT, l)),
-          )
-        ).vectors,
-        dim,
+      // ID labels as a taxonomy version embeds them (its one prompt), or as CSP embeds them itself
+      const idMatrix = await embedLists(
+        labels.map((l) => [applyPrompt(recipe.nounPrompt, l)]),
+        false,
       );
-      const wordNet = { words: corpus, matrix: corpusMatrix, ids: idMatrix };
-      const stats = candidateStatistics(corpusMatrix, idMatrix, dim, 0.95);
-      const cspIds = await cspEnsembles(labels.map(cspLabelPrompts));
-      const csp = { words: cspCorpus, matrix: cspMatrix, ids: cspIds };
-      const cspStats = candidateStatistics(cspMatrix, cspIds, dim, 0.95);
+      const cspIds = await embedLists(ownIdLabelPrompts(cspRecipe, labels)!, true);
+      const stats = candidateStatistics(wordNet.matrix, idMatrix, dim, recipe.percentile);
+      const cspStats = candidateStatistics(cspPool.matrix, cspIds, dim, cspRecipe.percentile);
       const mine = (
-        pool: typeof wordNet,
+        from: typeof wordNet,
+        ids: Float32Array,
         poolStats: typeof stats,
-        exclude: boolean,
-        groups: number,
+        r: MiningRecipe,
         scale: number,
-      ): LabelBank => {
-        // the mining runner's own selection and grouping, at the reference's parameters
-        const mined = mineNegativeSet(pool.words, poolStats, labels, {
-          selectionRatio: 0.15,
-          excludeNearDuplicates: exclude,
-          nearDuplicateThreshold: 0.95,
-          groups,
-          seed: 0,
-        });
-        const negatives = new Float32Array(mined.indices.length * dim);
-        mined.indices.forEach((c, i) => {
-          negatives.set(pool.matrix.subarray(c * dim, (c + 1) * dim), i * dim);
-        });
-        return {
-          dim,
-          idEmbeddings: pool.ids,
-          negativeEmbeddings: negatives,
-          negativeGroups: mined.group,
-          groupCount: groups,
-          logitScale: scale,
-        };
-      };
+      ): LabelBank =>
+        minedBank(ids, from.matrix, mineNegativeSet(from.words, poolStats, labels, r), r.groups, dim, scale);
       const negLabel = (bank: LabelBank) => (e: Float32Array) => scoreImage(bank, e, 1).score;
-      const reference = mine(wordNet, stats, true, 100, logitScale);
-      const cspBank = mine(csp, cspStats, true, 100, logitScale);
+      const reference = mine(wordNet, idMatrix, stats, recipe, logitScale);
+      const cspBank = mine(cspPool, cspIds, cspStats, cspRecipe, logitScale);
       const scorers: Record<Method, (e: Float32Array) => number> = {
         NegLabel: negLabel(reference),
         CSP: negLabel(cspBank),
-        'NegLabel, logit scale 100': negLabel(mine(wordNet, stats, true, 100, REFERENCE_LOGIT_SCALE)),
-        'NegLabel, no grouping': negLabel(mine(wordNet, stats, true, 1, logitScale)),
-        'NegLabel, reference defects (no exclusion)': negLabel(mine(wordNet, stats, false, 100, logitScale)),
+        'NegLabel, logit scale 100': negLabel(mine(wordNet, idMatrix, stats, recipe, REFERENCE_LOGIT_SCALE)),
+        'NegLabel, no grouping': negLabel(mine(wordNet, idMatrix, stats, { ...recipe, groups: 1 }, logitScale)),
+        'NegLabel, reference defects (no exclusion)': negLabel(
+          mine(wordNet, idMatrix, stats, { ...recipe, excludeNearDuplicates: false }, logitScale),
+        ),
         'MCM (T = 1)': (e) => maxSoftmax(idMatrix, e, dim, 1),
         'max softmax of 100·cos': (e) => maxSoftmax(idMatrix, e, dim, 100),
       };

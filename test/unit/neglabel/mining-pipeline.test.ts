@@ -50,7 +50,10 @@ test('CSP brings its own pool, raw-mean ensembles and ID-label prompts', () => {
   assert.equal(plan.rawMean, true);
   assert.equal(plan.candidates[0].prompts.length, CSP_LABEL_TEMPLATES.length);
   assert.match(plan.candidates[1].word, /^red \w+$/, 'an adjective becomes a phrase');
-  assert.deepEqual(ownIdLabelPrompts(csp, ['dog'])?.[0], CSP_LABEL_TEMPLATES.map((t) => t.replace('{}', 'dog')));
+  assert.deepEqual(
+    ownIdLabelPrompts(csp, ['dog'])?.[0],
+    CSP_LABEL_TEMPLATES.map((t) => t.replace('{}', 'dog')),
+  );
   assert.deepEqual(excludedLexfiles(csp), CSP_EXCLUDED_LEXFILES);
 });
 

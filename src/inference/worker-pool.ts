@@ -120,6 +120,11 @@ export class EncoderWorkerPool {
     return this.send(slot, body, transfer);
   }
 
+  /** Some worker has nothing to do: work sent now starts at once. */
+  get hasIdleWorker(): boolean {
+    return this.slots.some((s) => s.pending.size === 0);
+  }
+
   get inFlight(): number {
     return this.slots.reduce((sum, s) => sum + s.pending.size, 0);
   }

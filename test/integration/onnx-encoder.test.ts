@@ -310,3 +310,38 @@ test('an image is embedded and scored in one worker request, with the scores of 
     encoder.dropHead('one-pass');
   }
 });
+
+test('an idle worker takes a lone request at once; the window only collects requests while workers are busy', async () => {
+  // a window longer than the test's patience: a request that waited for it would never answer in time
+  const patient = await OnnxEncoder.start({
+    modelsDir: '/nonexistent',
+    defaultModelDir: FIXTURE_MODEL_DIR,
+    workers: 1,
+    settings: { executionProviders: ['cpu'], preprocessing: 'exact', threadNice: 0 },
+    maxBatchSize: 32,
+    batchWindowMs: 600_000,
+    maxImagePixels: 1e8,
+    cacheEntries: 0,
+  });
+  const timeout = (ms: number) =>
+    new Promise<'waited for the window'>((resolve) => setTimeout(() => resolve('waited for the window'), ms).unref());
+  try {
+    const image = { bytes: fixtureImage('images/rgb224.png') };
+    const lone = await Promise.race([patient.embedImages(MODEL, [image]), timeout(30_000)]);
+    assert.ok(Array.isArray(lone) && lone[0] instanceof Float32Array, `a lone request: ${lone}`);
+    // requests of one turn of the event loop still share one run
+    const before = patient.stats();
+    const together = await Promise.race([
+      Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          patient.embedImages(MODEL, [{ bytes: Buffer.concat([image.bytes, Buffer.from([i])]) }]),
+        ),
+      ),
+      timeout(30_000),
+    ]);
+    assert.ok(Array.isArray(together), `six requests of one turn: ${together}`);
+    assert.equal(patient.stats().imageRuns - before.imageRuns, 1, 'six requests of one turn, one session run');
+  } finally {
+    await patient.close();
+  }
+});

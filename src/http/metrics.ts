@@ -96,6 +96,17 @@ export function createMetrics(sources: MetricsSources) {
       ];
     },
   );
+  new client.Gauge({
+    name: 'neglabel_encoder_worker_scoring_heads',
+    help: 'scoring heads (label banks of taxonomies in use) each encoder worker holds: what bounds its memory',
+    labelNames: ['worker'],
+    registers: [registry],
+    async collect() {
+      const counts = await sources.encoder.headsPerWorker().catch(() => []);
+      this.reset();
+      counts.forEach((count, worker) => this.set({ worker: String(worker) }, count));
+    },
+  });
   // how batches form, per model and modality: run sizes, each item's wait from its request to its
   // session run (queue time, apart from compute), compute time per run, and work shed at deadlines
   const batchSize = new client.Histogram({

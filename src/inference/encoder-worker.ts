@@ -348,8 +348,8 @@ async function handle(request: WorkerRequest): Promise<WorkerResult> {
     case 'drop-bank':
       heads.drop(request.key);
       return { kind: 'drop-bank' };
-    case 'bank-count':
-      return { kind: 'bank-count', count: heads.size };
+    case 'head-count':
+      return { kind: 'head-count', count: heads.size };
     case 'score':
       return { kind: 'score', ...(await heads.score(request.key, request.images, request.topK, request.memory)) };
   }

@@ -131,6 +131,8 @@ export interface Encoder {
   /** Keeps a label bank as a scoring head under `key` until dropHead. */
   loadHead(key: string, bank: LabelBank): Promise<void>;
   dropHead(key: string): void;
+  /** How many heads each worker (or replica) holds: what bounds their memory, shown in /metrics. */
+  headsPerWorker(): Promise<number[]>;
   /**
    * Embeds images (as embedImages does, cache included) and scores each against a loaded head in
    * the same pass: one result or error per image.

@@ -478,9 +478,8 @@ export class OnnxEncoder implements Encoder {
     this.pool.dropBank(key);
   }
 
-  /** How many heads each worker holds (what bounds their memory). */
   headsPerWorker(): Promise<number[]> {
-    return this.pool.bankCounts();
+    return this.pool.headCounts();
   }
 
   stats(): EncoderStats {

@@ -76,7 +76,7 @@ export type WorkerRequest =
   /** forgets a label bank */
   | { id: number; kind: 'drop-bank'; key: string }
   /** how many label banks the worker holds (memory is bounded by it) */
-  | { id: number; kind: 'bank-count' }
+  | { id: number; kind: 'head-count' }
   /**
    * NegLabel scores of row-major [n, dim] image embeddings against a loaded head; with `memory`,
    * also each image's adaptive penalty c5 against those rows of the shared arena
@@ -103,7 +103,7 @@ export type WorkerResult =
     }
   | { kind: 'bank' }
   | { kind: 'drop-bank' }
-  | { kind: 'bank-count'; count: number }
+  | { kind: 'head-count'; count: number }
   | { kind: 'score'; results: ImageScoreResult[]; penalties: number[] | null }
   /**
    * rows of failed images are zeros and have an entry in `errors`; `scores[i]`: item i's result

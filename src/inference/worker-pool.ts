@@ -105,15 +105,15 @@ export class EncoderWorkerPool {
     for (const slot of this.slots) void this.send(slot, { kind: 'drop-bank', key }).catch(() => {});
   }
 
-  /** The number of label banks each worker holds. */
-  async bankCounts(): Promise<number[]> {
-    const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'bank-count' })));
-    return results.map((result) => (result as Extract<WorkerResult, { kind: 'bank-count' }>).count);
+  /** The number of scoring heads (label banks) each worker holds. */
+  async headCounts(): Promise<number[]> {
+    const results = await Promise.all(this.slots.map((slot) => this.send(slot, { kind: 'head-count' })));
+    return results.map((result) => (result as Extract<WorkerResult, { kind: 'head-count' }>).count);
   }
 
   /** Sends a request to the worker with the fewest requests in flight. */
   run(
-    body: Exclude<RequestBody, { kind: 'load' | 'bank' | 'drop-bank' | 'bank-count' }>,
+    body: Exclude<RequestBody, { kind: 'load' | 'bank' | 'drop-bank' | 'head-count' }>,
     transfer: ArrayBuffer[] = [],
   ): Promise<WorkerResult> {
     const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));

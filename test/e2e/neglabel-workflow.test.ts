@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { base64, startTestApp, type TestApp } from '../helpers/app.ts';
+import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
 import { fixtureImage, reference } from '../helpers/fixtures.ts';
 import { loadWordNetCorpus } from '../../src/services/corpus-source.ts';
 
@@ -191,6 +191,18 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   assert.ok(Math.abs(nearest.data.similarScoringRecords[0].similarity - 1) < 1e-5);
   const byText = await app.graphql(`{ similarScoringRecords(text: "a photo", first: 3) { similarity } }`);
   assert.equal(byText.data.similarScoringRecords.length, 3);
+
+  // the taxonomy's head sits in every encoder worker (any of them may embed its next image), and
+  // operators see what bounds the workers' memory
+  const metrics = await (
+    await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+  ).text();
+  const heads = [...metrics.matchAll(/^neglabel_encoder_worker_scoring_heads\{worker="(\d+)"\} (\d+)$/gm)];
+  assert.ok(heads.length >= 1, 'one series per worker');
+  assert.ok(
+    heads.every(([, , count]) => Number(count) >= 1),
+    heads.map((h) => h[0]).join('; '),
+  );
 
   // the same parameters again: the finished set is reused, no new job runs
   const again = await app.graphql(

@@ -102,6 +102,10 @@ export class FakeEncoder implements Encoder {
     this.heads.delete(key);
   }
 
+  async headsPerWorker(): Promise<number[]> {
+    return [this.heads.size];
+  }
+
   async embedAndScore(
     modelId: string,
     images: ImageToEncode[],

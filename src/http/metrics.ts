@@ -104,7 +104,7 @@ export function createMetrics(sources: MetricsSources) {
     async collect() {
       const counts = await sources.encoder.headsPerWorker().catch(() => []);
       this.reset();
-      counts.forEach((count, worker) => this.set({ worker: String(worker) }, count));
+      for (const [worker, count] of counts.entries()) this.set({ worker: String(worker) }, count);
     },
   });
   // how batches form, per model and modality: run sizes, each item's wait from its request to its

@@ -22,7 +22,9 @@ const DATA_IMAGE = /^data:image\/[a-z0-9.+-]+;base64,/i;
 function classify(code: string): { status: number; type: string } {
   if (code === 'UNAUTHENTICATED') return { status: 401, type: 'authentication_error' };
   if (code === 'FORBIDDEN') return { status: 403, type: 'permission_error' };
-  if (code === 'MODEL_NOT_FOUND' || code === 'NO_MODEL') return { status: 404, type: 'not_found_error' };
+  if (code === 'MODEL_NOT_FOUND' || code === 'NO_MODEL' || code === 'NOT_FOUND') {
+    return { status: 404, type: 'not_found_error' };
+  }
   if (code === 'RATE_LIMITED' || code === 'TOO_MANY_IN_FLIGHT') return { status: 429, type: 'rate_limit_error' };
   if (code === 'MODEL_NOT_LOADED' || code === 'ENCODER_UNAVAILABLE' || code === 'SHUTTING_DOWN') {
     return { status: 503, type: 'server_error' };
@@ -95,15 +97,30 @@ function sendError(req: express.Request, res: express.Response, thrown: unknown,
 }
 
 /** GET /v1/models: the loaded models, as OpenAI clients list them (public, as the models query is). */
+const openAiModel = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'neglabel' });
+
+/** GET /v1/models (the list) and GET /v1/models/:id (one model, as `models.retrieve` asks). */
 export function openAiModelsHandler(services: Services) {
-  return (_req: express.Request, res: express.Response) => {
-    res.json({
-      object: 'list',
-      data: services.encoder
-        .models()
-        .filter((m) => m.loaded)
-        .map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'neglabel' })),
-    });
+  return (req: express.Request, res: express.Response) => {
+    const loaded = services.encoder.models().filter((m) => m.loaded);
+    const id = req.params.id as string | undefined;
+    if (id === undefined) {
+      res.json({ object: 'list', data: loaded.map((m) => openAiModel(m.id)) });
+      return;
+    }
+    if (loaded.some((m) => m.id === id)) {
+      res.json(openAiModel(id));
+      return;
+    }
+    res
+      .status(404)
+      .json(
+        openAiErrorBody(
+          req,
+          `No loaded model is called ${JSON.stringify(id)}: GET /v1/models lists them.`,
+          'MODEL_NOT_FOUND',
+        ),
+      );
   };
 }
 
@@ -166,4 +183,20 @@ export function openAiEmbeddingsHandler(
       release?.();
     }
   };
+}
+
+/**
+ * Any other /v1 request: a JSON error in OpenAI's format (an OpenAI client parses it), naming the
+ * routes there are, instead of Express's HTML page.
+ */
+export function openAiUnknownRoute(req: express.Request, res: express.Response): void {
+  res
+    .status(404)
+    .json(
+      openAiErrorBody(
+        req,
+        `No route ${req.method} ${req.baseUrl}${req.path}: this service answers POST /v1/embeddings and GET /v1/models.`,
+        'NOT_FOUND',
+      ),
+    );
 }

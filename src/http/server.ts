@@ -22,7 +22,12 @@ import { requestHygiene } from '../graphql/request-hygiene.ts';
 import { HEAVY, mayUploadImages } from '../graphql/access.ts';
 import { InFlightLimiter } from '../services/in-flight-limiter.ts';
 import { type ErrorBody, graphqlErrorBody, rateLimit } from './rate-limit.ts';
-import { openAiEmbeddingsHandler, openAiErrorBody, openAiModelsHandler } from './openai-embeddings.ts';
+import {
+  openAiEmbeddingsHandler,
+  openAiErrorBody,
+  openAiModelsHandler,
+  openAiUnknownRoute,
+} from './openai-embeddings.ts';
 import type { Caller } from '../services/access-service.ts';
 import { resolvers, typeDefs } from '../graphql/schema.ts';
 import type { createMetrics } from './metrics.ts';
@@ -337,7 +342,8 @@ export async function startHttpServer(
         metrics.observe(logger, 'POST /v1/embeddings', code ? [code] : [], caller, 'embeddings request'),
     ),
   );
-  app.get('/v1/models', openAiModelsHandler(services));
+  app.get(['/v1/models', '/v1/models/:id'], openAiModelsHandler(services));
+  app.use('/v1', openAiUnknownRoute);
   app.use(
     '/graphql',
     limit,

@@ -4,6 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import OpenAI from 'openai';
 import { ADMIN_KEY, base64, startTestApp, type TestApp } from '../helpers/app.ts';
 import { fixtureImage, reference } from '../helpers/fixtures.ts';
 
@@ -134,6 +135,11 @@ test('GET /v1/models lists the loaded models, as OpenAI clients look a model up'
     body.data.map((m) => [m.id, m.object]),
     [['clip-tiny-random', 'model']],
   );
+  const one = await fetch(`${app.url}/v1/models/clip-tiny-random`);
+  assert.deepEqual(await one.json(), { id: 'clip-tiny-random', object: 'model', created: 0, owned_by: 'neglabel' });
+  const missing = await fetch(`${app.url}/v1/models/no-such-model`);
+  assert.equal(missing.status, 404);
+  assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'MODEL_NOT_FOUND');
 });
 
 test('/v1/embeddings requests are counted and timed in /metrics, refusals by their code', async () => {
@@ -144,4 +150,54 @@ test('/v1/embeddings requests are counted and timed in /metrics, refusals by the
   assert.ok(line(/^neglabel_graphql_operations_total\{operation="POST \/v1\/embeddings",outcome="ok"/), text);
   assert.ok(line(/operation="POST \/v1\/embeddings",outcome="error",code="UNAUTHENTICATED"/), text);
   assert.ok(line(/^neglabel_graphql_operation_seconds_count\{operation="POST \/v1\/embeddings"\}/));
+});
+
+test('an unknown /v1 route or method answers a JSON error in OpenAI’s format, not an HTML page', async () => {
+  for (const [method, route] of [
+    ['GET', '/v1/completions'],
+    ['GET', '/v1/embeddings'],
+    ['POST', '/v1/models'],
+    ['GET', '/v1/models/clip-tiny-random/extra'],
+  ]) {
+    const response = await fetch(`${app.url}${route}`, { method });
+    assert.equal(response.status, 404, `${method} ${route}`);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    const body = (await response.json()) as { error: { type: string; code: string; message: string } };
+    assert.equal(body.error.type, 'not_found_error');
+    assert.equal(body.error.code, 'NOT_FOUND');
+    assert.match(body.error.message, new RegExp(`${method} ${route.replaceAll('/', '\\/')}.*POST \\/v1\\/embeddings`));
+  }
+});
+
+test('the official OpenAI client lists and retrieves models and embeds texts (its default base64 encoding)', async () => {
+  const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: ADMIN_KEY, maxRetries: 0 });
+  const models = [];
+  for await (const model of client.models.list()) models.push(model.id);
+  assert.deepEqual(models, ['clip-tiny-random']);
+  assert.equal((await client.models.retrieve('clip-tiny-random')).id, 'clip-tiny-random');
+  await assert.rejects(client.models.retrieve('no-such-model'), (error: unknown) => {
+    assert.ok(error instanceof OpenAI.NotFoundError, String(error));
+    return true;
+  });
+
+  const texts = ['a photo of a cat', 'a photo of a dog'];
+  const answer = await client.embeddings.create({ model: 'clip-tiny-random', input: texts });
+  const graphql = await app.graphql('query($t: [String!]!) { embedTexts(texts: $t) }', { t: texts });
+  assert.equal(answer.data.length, 2);
+  for (const [i, item] of answer.data.entries()) {
+    assert.equal(item.index, i);
+    const expected: number[] = graphql.data.embedTexts[i];
+    assert.equal(item.embedding.length, expected.length);
+    assert.ok(
+      item.embedding.every((v, d) => Math.abs(v - expected[d]) < 1e-6),
+      `text ${i}: the client's decoded vector is GraphQL's`,
+    );
+  }
+  assert.ok(answer.usage.prompt_tokens > 0);
+
+  const denied = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: 'not-a-key', maxRetries: 0 });
+  await assert.rejects(denied.embeddings.create({ model: 'clip-tiny-random', input: 'x' }), (error: unknown) => {
+    assert.ok(error instanceof OpenAI.AuthenticationError, String(error));
+    return true;
+  });
 });

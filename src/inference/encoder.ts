@@ -82,6 +82,23 @@ export interface EncoderStats {
   workerInFlight: number;
 }
 
+/** Counters of an encoder that has encoded nothing yet. */
+export function noEncoderStats(): EncoderStats {
+  return {
+    textRuns: 0,
+    textItems: 0,
+    imageRuns: 0,
+    imageItems: 0,
+    imageBatchSizes: new Map(),
+    textBatchSizes: new Map(),
+    textCacheHits: 0,
+    imageCacheHits: 0,
+    workerRequests: 0,
+    workerSeconds: 0,
+    workerInFlight: 0,
+  };
+}
+
 /** Unit text embeddings, with each one's norm before normalization (its raw embedding is vector × norm). */
 export interface TextEmbeddings {
   vectors: Float32Array[];

@@ -8,16 +8,17 @@ import { createHash } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { DomainError, ModelUnavailableError } from '../errors.ts';
 import { requestScope } from '../logger.ts';
-import type {
-  EncodedTexts,
-  Encoder,
-  EncoderEvent,
-  EncoderStats,
-  ImageToEncode,
-  ModelStatus,
-  ScoredImage,
-  ScoringHead,
-  TextEmbeddings,
+import {
+  noEncoderStats,
+  type EncodedTexts,
+  type Encoder,
+  type EncoderEvent,
+  type EncoderStats,
+  type ImageToEncode,
+  type ModelStatus,
+  type ScoredImage,
+  type ScoringHead,
+  type TextEmbeddings,
 } from './encoder.ts';
 import type { ImageScoreResult, LabelBank } from '../neglabel/scoring.ts';
 import { alphaKey, type AlphaHandling } from './image-preprocessing.ts';
@@ -107,19 +108,7 @@ const INSTALL_HINT =
 export class OnnxEncoder implements Encoder {
   private readonly pool: EncoderWorkerPool;
   private readonly entries = new Map<string, ModelEntry>();
-  private readonly counters: EncoderStats = {
-    textRuns: 0,
-    textItems: 0,
-    imageRuns: 0,
-    imageItems: 0,
-    imageBatchSizes: new Map(),
-    textBatchSizes: new Map(),
-    textCacheHits: 0,
-    imageCacheHits: 0,
-    workerRequests: 0,
-    workerSeconds: 0,
-    workerInFlight: 0,
-  };
+  private readonly counters: EncoderStats = noEncoderStats();
   private defaultId: string | null = null;
   private readonly listeners: Array<(event: EncoderEvent) => void> = [];
 

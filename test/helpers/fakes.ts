@@ -6,15 +6,16 @@
  */
 import { createHash } from 'node:crypto';
 import { DomainError } from '../../src/errors.ts';
-import type {
-  EncodedTexts,
-  Encoder,
-  EncoderStats,
-  ImageToEncode,
-  ModelStatus,
-  ScoredImage,
-  ScoringHead,
-  TextEmbeddings,
+import {
+  noEncoderStats,
+  type EncodedTexts,
+  type Encoder,
+  type EncoderStats,
+  type ImageToEncode,
+  type ModelStatus,
+  type ScoredImage,
+  type ScoringHead,
+  type TextEmbeddings,
 } from '../../src/inference/encoder.ts';
 import { memoryPenalty } from '../../src/neglabel/memory.ts';
 import { randomUnitVectors } from '../../src/neglabel/random.ts';
@@ -134,19 +135,7 @@ export class FakeEncoder implements Encoder {
   }
 
   stats(): EncoderStats {
-    return {
-      textRuns: 0,
-      textItems: 0,
-      imageRuns: 0,
-      imageItems: 0,
-      imageBatchSizes: new Map(),
-      textBatchSizes: new Map(),
-      textCacheHits: 0,
-      imageCacheHits: 0,
-      workerRequests: 0,
-      workerSeconds: 0,
-      workerInFlight: 0,
-    };
+    return noEncoderStats();
   }
 
   subscribe(): void {}

@@ -27,6 +27,24 @@ before(async () => {
 });
 after(() => encoder.close());
 
+/** A one-worker encoder of the fixture model without a cache, for a test of its own settings. */
+function oneWorkerEncoder(options: {
+  preprocessing: 'exact' | 'fast';
+  maxBatchSize: number;
+  batchWindowMs: number;
+}): Promise<OnnxEncoder> {
+  return OnnxEncoder.start({
+    modelsDir: '/nonexistent',
+    defaultModelDir: FIXTURE_MODEL_DIR,
+    workers: 1,
+    settings: { executionProviders: ['cpu'], preprocessing: options.preprocessing, threadNice: 0 },
+    maxBatchSize: options.maxBatchSize,
+    batchWindowMs: options.batchWindowMs,
+    maxImagePixels: 1e8,
+    cacheEntries: 0,
+  });
+}
+
 test('the encoder threads run at the configured nice value, the request thread at its own', () => {
   const nices = niceOfThreads();
   assert.equal(niceOfThread(process.pid), 0, 'the main thread keeps its priority');
@@ -204,16 +222,7 @@ test('padding a text batch to its longest row gives the same embeddings as encod
 test(
   'NEGLABEL_PREPROCESSING=fast encodes through the workers, close to the exact path (which stays ' + 'the default)',
   async () => {
-    const fast = await OnnxEncoder.start({
-      modelsDir: '/nonexistent',
-      defaultModelDir: FIXTURE_MODEL_DIR,
-      workers: 1,
-      settings: { executionProviders: ['cpu'], preprocessing: 'fast', threadNice: 0 },
-      maxBatchSize: 8,
-      batchWindowMs: 1,
-      maxImagePixels: 1e8,
-      cacheEntries: 0,
-    });
+    const fast = await oneWorkerEncoder({ preprocessing: 'fast', maxBatchSize: 8, batchWindowMs: 1 });
     try {
       const files = ['images/rgb640x480.jpg', 'images/rgba240.png'];
       const images = files.map((file) => ({ bytes: fixtureImage(file) }));
@@ -313,16 +322,7 @@ test('an image is embedded and scored in one worker request, with the scores of 
 
 test('an idle worker takes a lone request at once; the window only collects requests while workers are busy', async () => {
   // a window longer than the test's patience: a request that waited for it would never answer in time
-  const patient = await OnnxEncoder.start({
-    modelsDir: '/nonexistent',
-    defaultModelDir: FIXTURE_MODEL_DIR,
-    workers: 1,
-    settings: { executionProviders: ['cpu'], preprocessing: 'exact', threadNice: 0 },
-    maxBatchSize: 32,
-    batchWindowMs: 600_000,
-    maxImagePixels: 1e8,
-    cacheEntries: 0,
-  });
+  const patient = await oneWorkerEncoder({ preprocessing: 'exact', maxBatchSize: 32, batchWindowMs: 600_000 });
   const timeout = (ms: number) =>
     new Promise<'waited for the window'>((resolve) => setTimeout(() => resolve('waited for the window'), ms).unref());
   try {

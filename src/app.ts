@@ -219,7 +219,13 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     if (servesApi) {
       // similarity search is the API's: its indexes are built in the background, never on a request
       indexBuilds = buildSimilarityIndexes(records, encoder.models(), logger);
-      const metrics = createMetrics({ encoder, pool, rootFields, miningProgress: () => runner.current });
+      const metrics = createMetrics({
+        encoder,
+        scoring: services.scoring,
+        pool,
+        rootFields,
+        miningProgress: () => runner.current,
+      });
       http = await startHttpServer(config, services, logger, metrics);
       const bound = (http.server.address() as { address: string }).address;
       if (services.access.isOpen && !isLoopbackAddress(bound)) {

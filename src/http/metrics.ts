@@ -1,12 +1,13 @@
 /**
  * Prometheus metrics (GET /metrics) and the per-operation log line: GraphQL operation counts and
- * latency, encoder runs and batch sizes, encoder request time in the worker pool (queue wait
+ * latency, decisions and scores per taxonomy, encoder runs and batch sizes, encoder request time in the worker pool (queue wait
  * included), mining job progress, database pool use, and the process defaults.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import client from 'prom-client';
 import type pg from 'pg';
 import type { Encoder } from '../inference/encoder.ts';
+import type { ScoringService } from '../services/scoring-service.ts';
 import { requestScope, type Logger } from '../logger.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { errorCode } from '../graphql/errors.ts';
@@ -29,8 +30,15 @@ function operationLabel(
 
 const codeLabel = (code: string) => (/^[A-Z][A-Z_]{0,39}$/.test(code) ? code : 'OTHER');
 
+/**
+ * Taxonomies with series of their own; decisions of any further taxonomy count under `other`
+ * (taxonomies are few in practice; the bound keeps a runaway script from growing the metrics).
+ */
+const MAX_TAXONOMY_SERIES = 200;
+
 export interface MetricsSources {
   encoder: Encoder;
+  scoring: Pick<ScoringService, 'onRecorded'>;
   /** the schema's Query and Mutation field names: the only operation label values */
   rootFields: ReadonlySet<string>;
   pool: pg.Pool;
@@ -106,6 +114,29 @@ export function createMetrics(sources: MetricsSources) {
       this.reset();
       for (const [worker, count] of counts.entries()) this.set({ worker: String(worker) }, count);
     },
+  });
+  // what the history records, per taxonomy: what an alert on an OOD-rate jump reads
+  const decisions = new client.Counter({
+    name: 'neglabel_scoring_decisions_total',
+    help: 'scoring decisions written to the history, by taxonomy (its name) and decision (ID or OOD)',
+    labelNames: ['taxonomy', 'decision'],
+    registers: [registry],
+  });
+  const scores = new client.Histogram({
+    name: 'neglabel_scoring_score',
+    help: 'NegLabel scores written to the history, by taxonomy (its name)',
+    labelNames: ['taxonomy'],
+    buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+    registers: [registry],
+  });
+  const taxonomiesSeen = new Set<string>();
+  sources.scoring.onRecorded((recorded) => {
+    for (const { taxonomy: name, isOod, score } of recorded) {
+      if (taxonomiesSeen.size < MAX_TAXONOMY_SERIES) taxonomiesSeen.add(name);
+      const taxonomy = taxonomiesSeen.has(name) ? name : 'other';
+      decisions.inc({ taxonomy, decision: isOod ? 'OOD' : 'ID' });
+      scores.observe({ taxonomy }, score);
+    }
   });
   // how batches form, per model and modality: run sizes, each item's wait from its request to its
   // session run (queue time, apart from compute), compute time per run, and work shed at deadlines

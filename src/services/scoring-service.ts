@@ -161,9 +161,17 @@ function validateIdempotencyKey(key: string): string {
   return key;
 }
 
+/** A decision just written to the history, as the service tells its listeners (the metrics). */
+export interface RecordedDecision {
+  taxonomy: string;
+  isOod: boolean;
+  score: number;
+}
+
 export class ScoringService {
   /** Banks kept as heads by the encoder; the least recently used is released beyond 8. */
   private readonly banks: LruCache<string, Promise<LoadedBank>>;
+  private readonly listeners: Array<(decisions: readonly RecordedDecision[]) => void> = [];
 
   constructor(
     private readonly taxonomies: TaxonomyService,
@@ -349,7 +357,14 @@ export class ScoringService {
       idempotency,
     );
     if ('earlier' in ids) return this.replay(ids.earlier, idempotency!);
+    const decisions = scored.map((s) => ({ taxonomy: taxonomy.name, isOod: isOod(s, shared), score: s.score }));
+    for (const listener of this.listeners) listener(decisions);
     return scored.map((s, i) => ({ ...s, recordId: ids[i] }));
+  }
+
+  /** Calls `listener` with the decisions of every request once its records are written (replays not). */
+  onRecorded(listener: (decisions: readonly RecordedDecision[]) => void): void {
+    this.listeners.push(listener);
   }
 
   /**

@@ -25,6 +25,7 @@ const ASSETS: Record<string, string> = {
   'console.js': path.join(ROOT, 'dist/console/console.js'),
   'graphiql-page.js': path.join(ROOT, 'dist/console/graphiql-page.js'),
   'console.css': path.join(ROOT, 'src/console/console.css'),
+  'favicon.svg': path.join(ROOT, 'src/console/favicon.svg'),
 };
 
 const POLICY = [
@@ -46,6 +47,7 @@ function page(title: string, styles: string[], scripts: string[], body: string):
     '<html lang="en"><head><meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${title}</title>`,
+    '<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">',
     ...styles.map((s) => `<link rel="stylesheet" href="/assets/${s}">`),
     '</head><body>',
     body,
@@ -76,6 +78,10 @@ export function consoleRouter(): express.Router {
   };
   router.get('/', send(CONSOLE_PAGE));
   router.get('/graphql', (req, res, next) => (wantsPage(req) ? send(GRAPHIQL_PAGE)(req, res) : next()));
+  // browsers ask for /favicon.ico whatever the page links: the same icon
+  router.get('/favicon.ico', (_req, res) => {
+    res.type('image/svg+xml').sendFile(ASSETS['favicon.svg'], { headers: { 'cache-control': 'max-age=86400' } });
+  });
   router.get('/assets/:name', (req, res) => {
     // own keys only: `constructor` and other prototype names are not assets
     const file = Object.hasOwn(ASSETS, req.params.name) ? ASSETS[req.params.name] : undefined;

@@ -186,3 +186,16 @@ test('the public models field names a broken folder without disclosing its absol
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the console and the IDE link an icon the service serves, and /favicon.ico is that icon', async () => {
+  for (const page of ['/', '/graphql']) {
+    const html = await (await fetch(`${app.url}${page}`, { headers: { accept: 'text/html' } })).text();
+    assert.match(html, /<link rel="icon" href="\/assets\/favicon\.svg" type="image\/svg\+xml">/, page);
+  }
+  for (const route of ['/assets/favicon.svg', '/favicon.ico']) {
+    const response = await fetch(`${app.url}${route}`);
+    assert.equal(response.status, 200, route);
+    assert.match(response.headers.get('content-type') ?? '', /^image\/svg\+xml/, route);
+    assert.match(await response.text(), /^<svg /, route);
+  }
+});

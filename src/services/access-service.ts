@@ -203,11 +203,8 @@ export class AccessService {
   /** The log, newest first; a taxonomy-scoped reader sees only the entries about its taxonomies. */
   async auditPage(first: number, after: string | null, reader?: Caller) {
     validateFirst(first, 500);
-    const page = await this.repository.auditPage(
-      first,
-      decodePositionCursor(after, 'auditLog'),
-      reader?.taxonomyIds ?? null,
-    );
-    return connection(page.rows, page.hasNextPage, (node) => node.position);
+    const cursor = decodePositionCursor(after, 'auditLog');
+    const page = await this.repository.auditPage(first, cursor, reader?.taxonomyIds ?? null);
+    return connection(page.rows, page.hasNextPage, (node) => node.position, cursor);
   }
 }

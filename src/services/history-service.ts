@@ -31,12 +31,9 @@ export class HistoryService {
 
   async page(filter: ScoringFilter | null | undefined, first: number, after: string | null) {
     validateFirst(first, 500);
-    const { rows, hasNextPage } = await this.records.page(
-      validate(filter),
-      first,
-      decodePositionCursor(after, 'scoringRecords'),
-    );
-    return connection(rows, hasNextPage, (node) => node.position);
+    const cursor = decodePositionCursor(after, 'scoringRecords');
+    const { rows, hasNextPage } = await this.records.page(validate(filter), first, cursor);
+    return connection(rows, hasNextPage, (node) => node.position, cursor);
   }
 
   record(id: string) {

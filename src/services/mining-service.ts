@@ -215,6 +215,9 @@ export class MiningService {
     validateFirst(first, 1000);
     const cursor = decodeIdCursor(after, 'labels');
     const page = await this.sets.labelsPage(setId, first, cursor === null ? -1 : Number(cursor), group);
-    return { ...connection(page.rows, page.hasNextPage, (node) => String(node.rank)), totalCount: page.totalCount };
+    return {
+      ...connection(page.rows, page.hasNextPage, (node) => String(node.rank), cursor),
+      totalCount: page.totalCount,
+    };
   }
 }

@@ -35,7 +35,19 @@ export function validateFirst(first: number, max: number): void {
     throw new InvalidInputError(`first must be between 0 and ${max}.`, { field: 'first' });
 }
 
-export function connection<T>(rows: T[], hasNextPage: boolean, key: (node: T) => string) {
+/**
+ * A page as every connection returns it. `after` is the cursor the page was asked for: the item it
+ * names comes before the page, so there is a previous page exactly when it is given.
+ */
+export function connection<T>(rows: T[], hasNextPage: boolean, key: (node: T) => string, after: string | null) {
   const edges = rows.map((node) => ({ cursor: encodeCursor(key(node)), node }));
-  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasPreviousPage: after !== null,
+      startCursor: edges[0]?.cursor ?? null,
+    },
+  };
 }

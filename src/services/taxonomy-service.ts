@@ -217,8 +217,9 @@ export class TaxonomyService {
   async page(first: number, after: string | null, only: string[] | null = null) {
     validateFirst(first, 500);
     const afterId = decodeCursor(after);
-    const page = await this.repository.page(first, afterId && isUuid(afterId) ? afterId : null, only);
-    return { ...connection(page.rows, page.hasNextPage, (node) => node.id), totalCount: page.totalCount };
+    const cursor = afterId && isUuid(afterId) ? afterId : null;
+    const page = await this.repository.page(first, cursor, only);
+    return { ...connection(page.rows, page.hasNextPage, (node) => node.id, cursor), totalCount: page.totalCount };
   }
 
   versions(taxonomyId: string) {

@@ -15,6 +15,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   neglabel: ['*'],
   lib: ['*'],
   domain: ['*'],
+  // a client of the public API, as any other: nothing of the service
+  cli: ['*'],
   inference: ['services', 'repositories', 'database', 'graphql', 'http', 'jobs', 'config.ts'],
   repositories: ['services', 'jobs', 'graphql', 'http'],
   jobs: ['graphql', 'http'],

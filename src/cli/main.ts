@@ -39,8 +39,12 @@ class ApiError extends Error {
   }
 }
 
+/** A GraphQL answer's data, read field by field as each command's query selects it. */
+// biome-ignore lint/suspicious/noExplicitAny: the shape is the query's, not a type of ours
+type Answer = any;
+
 interface Client {
-  request<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  request(query: string, variables?: Record<string, unknown>): Promise<Answer>;
 }
 
 function client(url: string, key: string | undefined): Client {
@@ -53,7 +57,7 @@ function client(url: string, key: string | undefined): Client {
       }).catch((error: Error) => {
         throw new ApiError(`cannot reach ${url}: ${error.cause ?? error.message}`, 'UNREACHABLE', {});
       });
-      const body = (await response.json().catch(() => null)) as { data?: any; errors?: any[] } | null;
+      const body = (await response.json().catch(() => null)) as { data?: Answer; errors?: Answer[] } | null;
       if (!body) throw new ApiError(`${url} answered HTTP ${response.status} without a GraphQL body`, 'BAD_ANSWER', {});
       const [error] = body.errors ?? [];
       if (error) {
@@ -283,7 +287,7 @@ async function run(argv: string[]): Promise<boolean> {
       );
       console.log(
         table(
-          data.taxonomies.edges.map(({ node }: any) => ({
+          data.taxonomies.edges.map(({ node }: Answer) => ({
             id: node.id,
             name: node.name,
             version: String(node.latestVersion.version),
@@ -304,7 +308,7 @@ async function run(argv: string[]): Promise<boolean> {
       let after: string | null = null;
       let count = 0;
       do {
-        const data: any = await api.request(HISTORY, { f: filter, a: after });
+        const data: Answer = await api.request(HISTORY, { f: filter, a: after });
         for (const { node } of data.scoringRecords.edges) console.log(JSON.stringify(node));
         count += data.scoringRecords.edges.length;
         if (process.stderr.isTTY) process.stderr.write(`\rexported ${count}`);

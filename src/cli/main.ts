@@ -161,7 +161,8 @@ function corpusFile(file: string): Array<{ text: string; partOfSpeech: string }>
 }
 
 async function follow(api: Client, jobId: string): Promise<boolean> {
-  const query = `query($id: ID!) { miningJob(id: $id) { status phase done total error negativeSet { id labelCount } } }`;
+  const query =
+    'query($id: ID!) { miningJob(id: $id) { status phase done total error negativeSet { id labelCount } } }';
   let last = '';
   for (;;) {
     const { miningJob: job } = await api.request(query, { id: jobId });

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics (GET /metrics) and the per-operation log line: GraphQL operation counts and
- * latency, decisions and scores per taxonomy, encoder runs and batch sizes, encoder request time in the worker pool (queue wait
- * included), mining job progress, database pool use, and the process defaults.
+ * latency, decisions and scores per taxonomy, encoder runs and batch sizes, encoder request time
+ * in the worker pool (queue wait included), mining job progress, database pool use, and the process
+ * defaults.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import client from 'prom-client';

@@ -195,7 +195,8 @@ export function openAiUnknownRoute(req: express.Request, res: express.Response):
     .json(
       openAiErrorBody(
         req,
-        `No route ${req.method} ${req.baseUrl}${req.path}: this service answers POST /v1/embeddings and GET /v1/models.`,
+        `No route ${req.method} ${req.baseUrl}${req.path}: this service answers POST /v1/embeddings and ` +
+          'GET /v1/models.',
         'NOT_FOUND',
       ),
     );

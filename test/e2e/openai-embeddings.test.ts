@@ -169,7 +169,7 @@ test('an unknown /v1 route or method answers a JSON error in OpenAI’s format, 
   }
 });
 
-test('the official OpenAI client lists and retrieves models and embeds texts (its default base64 encoding)', async () => {
+test('the official OpenAI client lists and retrieves models and embeds texts (its default base64)', async () => {
   const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: ADMIN_KEY, maxRetries: 0 });
   const models = [];
   for await (const model of client.models.list()) models.push(model.id);

@@ -24,7 +24,7 @@ for (const [field, selection] of [
   ['taxonomies', `query($f: Int!, $a: String) { page: taxonomies(first: $f, after: $a) { ${PAGE} } }`],
   ['auditLog', `query($f: Int!, $a: String) { page: auditLog(first: $f, after: $a) { ${PAGE} } }`],
 ] as const) {
-  test(`${field}: the first page has no previous page, the next one has; start and end cursors frame each`, async () => {
+  test(`${field}: a first page has no previous page, the next has one; start and end cursors frame each`, async () => {
     const read = async (first: number, after: string | null) => {
       const { data, errors } = await app.graphql(selection, { f: first, a: after });
       assert.equal(errors, undefined, JSON.stringify(errors));

@@ -320,7 +320,7 @@ test('an image is embedded and scored in one worker request, with the scores of 
   }
 });
 
-test('an idle worker takes a lone request at once; the window only collects requests while workers are busy', async () => {
+test('an idle worker takes a lone request at once; the window collects requests while workers are busy', async () => {
   // a window longer than the test's patience: a request that waited for it would never answer in time
   const patient = await oneWorkerEncoder({ preprocessing: 'exact', maxBatchSize: 32, batchWindowMs: 600_000 });
   const timeout = (ms: number) =>

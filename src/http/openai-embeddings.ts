@@ -96,10 +96,12 @@ function sendError(req: express.Request, res: express.Response, thrown: unknown,
   return 'INTERNAL_SERVER_ERROR';
 }
 
-/** GET /v1/models: the loaded models, as OpenAI clients list them (public, as the models query is). */
 const openAiModel = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'neglabel' });
 
-/** GET /v1/models (the list) and GET /v1/models/:id (one model, as `models.retrieve` asks). */
+/**
+ * GET /v1/models, the loaded models as OpenAI clients list them, and GET /v1/models/:id, one of
+ * them as `models.retrieve` asks (public, as the models query is).
+ */
 export function openAiModelsHandler(services: Services) {
   return (req: express.Request, res: express.Response) => {
     const loaded = services.encoder.models().filter((m) => m.loaded);

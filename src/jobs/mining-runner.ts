@@ -30,7 +30,7 @@ import type { TaxonomyVersionRow } from '../repositories/taxonomy-repository.ts'
 import { loadWordNetCorpus } from '../services/corpus-source.ts';
 import type { MiningParameters } from '../services/mining-service.ts';
 import type { TaxonomyService } from '../services/taxonomy-service.ts';
-import { JobLease, type LeaseContext } from './job-lease.ts';
+import { type Checkpoint, JobLease, type LeaseContext } from './job-lease.ts';
 import { mineInWorker } from './mining-math.ts';
 
 const CORPUS_CHUNK = 4096;
@@ -42,7 +42,7 @@ export class MiningRunner {
   private running: Promise<void> | null = null;
   private stopping = false;
   /** the running job's latest checkpoint, for metrics */
-  current: { jobId: string; phase: string; done: number; total: number } | null = null;
+  current: ({ jobId: string } & Checkpoint) | null = null;
   private readonly leaseContext: LeaseContext;
 
   constructor(
@@ -115,7 +115,8 @@ export class MiningRunner {
       const dim = this.encoder.resolveModel(version.modelId).embeddingDim!;
       const corpus: CorpusWord[] = parameters.corpusWords ?? loadWordNetCorpus(excludedLexfiles(parameters));
       const plan = planMining(parameters, corpus);
-      const idEmbeddings = await this.idLabelEmbeddings(version, parameters, plan, dim, lease, log);
+      const ownIdPrompts = ownIdLabelPrompts(parameters, version.labels);
+      const idEmbeddings = await this.idLabelEmbeddings(version, ownIdPrompts, plan, dim, lease, log);
       log.info(
         { method: parameters.method ?? 'NEGLABEL', corpus: parameters.corpus, candidates: corpus.length },
         'mining: encoding corpus',
@@ -151,7 +152,7 @@ export class MiningRunner {
         candidateCount: corpus.length,
         excludedCount: mined.excluded,
         // a method that embeds its ID labels itself scores with them: the set keeps them
-        idLabelEmbeddings: ownIdLabelPrompts(parameters, version.labels) ? idEmbeddings : null,
+        idLabelEmbeddings: ownIdPrompts ? idEmbeddings : null,
         labels: minedLabels(plan, stats, mined, embedded),
       });
       log.info(
@@ -165,16 +166,15 @@ export class MiningRunner {
     }
   }
 
-  /** The ID labels' embeddings, stacked: the method's own prompts (CSP), else the taxonomy's. */
+  /** The ID labels' embeddings, stacked: from the method's own prompts (CSP), else the taxonomy's. */
   private async idLabelEmbeddings(
     version: TaxonomyVersionRow,
-    parameters: MiningParameters,
+    own: string[][] | null,
     plan: MiningPlan,
     dim: number,
     lease: JobLease,
     log: Logger,
   ): Promise<Float32Array> {
-    const own = ownIdLabelPrompts(parameters, version.labels);
     if (!own) {
       await lease.checkpoint('encoding-labels', 0, version.labels.length);
       return stack(await this.taxonomies.labelEmbeddings(version), dim);

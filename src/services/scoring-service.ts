@@ -326,38 +326,36 @@ export class ScoringService {
     const thumbnails = taxonomy.storeThumbnails
       ? await Promise.all(images.map((image) => thumbnailOf(image.bytes)))
       : null;
-    const ids = await this.records.insertMany(
-      scored.map((s, i) => ({
-        caller: caller.name,
-        taxonomyId: taxonomy.id,
-        taxonomyVersionId: version.id,
-        negativeSetId: loaded.setId,
-        modelId: version.modelId,
-        threshold: shared.value,
-        thresholdSpace: shared.space,
-        isOod: isOod(s, shared),
-        requested: requested && { threshold: requested.value, thresholdSpace: requested.space, isOod: s.isOOD },
-        imageHash: s.imageHash,
-        filename: s.filename,
-        sourceUrl: images[i].url,
-        thumbnail: thumbnails?.[i] ?? null,
-        imageEmbedding: embedded[i].embedding,
-        score: s.score,
-        logitScore: s.logitScore,
-        predictedLabel: s.predictedLabel,
-        topLabels: s.topLabels,
-        topNegatives: s.topNegatives,
-        latencyMs,
-        adaptive: memory && {
-          adaptiveScore: s.adaptiveScore!,
-          memorySnapshotId: memory.snapshotId,
-          memorySize: memory.size,
-        },
-      })),
-      idempotency,
-    );
+    const rows = scored.map((s, i) => ({
+      caller: caller.name,
+      taxonomyId: taxonomy.id,
+      taxonomyVersionId: version.id,
+      negativeSetId: loaded.setId,
+      modelId: version.modelId,
+      threshold: shared.value,
+      thresholdSpace: shared.space,
+      isOod: isOod(s, shared),
+      requested: requested && { threshold: requested.value, thresholdSpace: requested.space, isOod: s.isOOD },
+      imageHash: s.imageHash,
+      filename: s.filename,
+      sourceUrl: images[i].url,
+      thumbnail: thumbnails?.[i] ?? null,
+      imageEmbedding: embedded[i].embedding,
+      score: s.score,
+      logitScore: s.logitScore,
+      predictedLabel: s.predictedLabel,
+      topLabels: s.topLabels,
+      topNegatives: s.topNegatives,
+      latencyMs,
+      adaptive: memory && {
+        adaptiveScore: s.adaptiveScore!,
+        memorySnapshotId: memory.snapshotId,
+        memorySize: memory.size,
+      },
+    }));
+    const ids = await this.records.insertMany(rows, idempotency);
     if ('earlier' in ids) return this.replay(ids.earlier, idempotency!);
-    const decisions = scored.map((s) => ({ taxonomy: taxonomy.name, isOod: isOod(s, shared), score: s.score }));
+    const decisions = rows.map((row) => ({ taxonomy: taxonomy.name, isOod: row.isOod, score: row.score }));
     for (const listener of this.listeners) listener(decisions);
     return scored.map((s, i) => ({ ...s, recordId: ids[i] }));
   }

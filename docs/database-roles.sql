@@ -15,8 +15,20 @@ GRANT USAGE ON SCHEMA public TO neglabel_runtime;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO neglabel_runtime;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO neglabel_runtime;
 
--- append-only: the history, the audit log, and the caches that are only ever added to
-GRANT INSERT ON scoring_records, audit_log, label_embeddings, corpus_embeddings, negative_labels
+-- append-only: the history and the audit log, whose id, writer and time the database sets (a
+-- row cannot be placed among sealed ones with a chosen id, writer_xid or created_at), and the
+-- caches that are only ever added to
+REVOKE INSERT ON scoring_records, audit_log FROM neglabel_runtime;
+GRANT INSERT (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold, threshold_space,
+  requested_threshold, requested_threshold_space, requested_is_ood, image_hash, filename, image_embedding, score,
+  logit_score, is_ood, predicted_label, top_labels, top_negatives, latency_ms, adaptive_score, memory_snapshot_id,
+  memory_size, source_url) ON scoring_records TO neglabel_runtime;
+GRANT INSERT (actor, action, target, details, taxonomy_id) ON audit_log TO neglabel_runtime;
+GRANT INSERT ON label_embeddings, corpus_embeddings, negative_labels TO neglabel_runtime;
+
+-- the history log (the sealer runs as this role): leaves, stored nodes, checkpoints and signing
+-- keys are appended, never changed
+GRANT INSERT ON history_log_leaves, history_log_nodes, history_checkpoints, history_signing_keys
   TO neglabel_runtime;
 
 -- thumbnails kept for audit are deleted when their retention ends

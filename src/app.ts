@@ -29,6 +29,9 @@ import { ScoringRecordRepository } from './repositories/scoring-record-repositor
 import { TaxonomyRepository } from './repositories/taxonomy-repository.ts';
 import { AccessRepository } from './repositories/access-repository.ts';
 import { AccessService } from './services/access-service.ts';
+import { HistoryLogRepository } from './repositories/history-log-repository.ts';
+import { HistoryLogService } from './services/history-log-service.ts';
+import { HistorySealer, loadSigningKey } from './jobs/history-sealer.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -48,6 +51,8 @@ export interface App {
   url: string | null;
   services: Services;
   database: Database;
+  /** this process's history sealer (roles all and worker), else null */
+  sealer: HistorySealer | null;
   close(): Promise<void>;
 }
 
@@ -69,6 +74,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const runsJobs = config.role === 'all' || config.role === 'worker';
   // a taken port is found before a database is created or opened
   if (servesApi) await assertPortFree(config.host, config.port);
+  // so is a signing key that cannot be read
+  const signingKey = runsJobs ? loadSigningKey(config.historySigningKey, config.historySigningKeyFile, logger) : null;
   const database = await openDatabase(
     {
       databaseUrl: config.databaseUrl,
@@ -105,6 +112,11 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const { prisma, pool } = database;
   const jobs = new MiningJobRepository(prisma, pool);
   const sets = new NegativeSetRepository(prisma, pool);
+  const historyLog = new HistoryLogRepository(pool);
+  // the processes that run jobs seal the history; one at a time seals (history-log-repository.ts)
+  const sealer = signingKey
+    ? new HistorySealer(historyLog, signingKey, logger, { intervalMs: config.historySealIntervalMs, batchSize: 5_000 })
+    : null;
   const records = new ScoringRecordRepository(pool, database.ddl, database.server, config.idempotencyWindowHours);
   const embeddings = new EmbeddingService(encoder, {
     maxTexts: config.maxTextsPerRequest,
@@ -166,6 +178,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       new AdaptiveMemories(records, config.memoryPolicy),
     ),
     history: new HistoryService(records),
+    historyLog: new HistoryLogService(historyLog),
     access: new AccessService(new AccessRepository(prisma), config.keyCacheSeconds * 1000),
   };
   // whatever fails from here on (a revoked bootstrap key, a refused bind) must not leave the
@@ -193,6 +206,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     if (runsJobs) {
       await runner.start();
       runnerStarted = true;
+      await sealer?.start();
       // thumbnails past their taxonomy's retention and idempotency keys past their window are
       // deleted (reads never show them anyway)
       const purge = () =>
@@ -242,6 +256,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     await http?.close();
     await stopListening?.();
     if (runnerStarted) await runner.stop();
+    await sealer?.stop();
     await encoder.close();
     await database.close();
     throw error;
@@ -260,6 +275,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     url: server?.url ?? null,
     services,
     database,
+    sealer,
     async close() {
       // order matters: stop taking requests (in-flight ones finish), let the job checkpoint,
       // then release the workers and the database
@@ -268,6 +284,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         ['similarity index builds', async () => indexBuilds?.stop()],
         ['job notifications', async () => stopListening?.()],
         ['mining runner', () => runner.stop()],
+        ['history sealer', async () => sealer?.stop()],
         ['thumbnail retention', async () => clearInterval(retention)],
         ['encoders', () => encoder.close()],
         ['database', () => database.close()],

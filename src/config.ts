@@ -103,6 +103,15 @@ export interface Config {
   jobPollMs: number;
   /** how long a worker holds a mining job without renewing it (NEGLABEL_JOB_LEASE_SECONDS) */
   jobLeaseSeconds: number;
+  /** how often the history sealer appends new records to the log and signs a checkpoint; 0: never */
+  historySealIntervalMs: number;
+  /**
+   * the Ed25519 key that signs history checkpoints: PKCS#8 PEM text (NEGLABEL_HISTORY_SIGNING_KEY),
+   * else this file (NEGLABEL_HISTORY_SIGNING_KEY_FILE, default <data dir>/history-signing-key.pem,
+   * created 0600 when missing)
+   */
+  historySigningKey?: string;
+  historySigningKeyFile: string;
   /** how long a scoreImages idempotency key answers with its first request */
   idempotencyWindowHours: number;
   /** adaptive memories: size, share of the history and per-caller share (NEGLABEL_MEMORY_*) */
@@ -252,6 +261,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     logLevel: env.LOG_LEVEL || 'info',
     jobPollMs: int(env, 'NEGLABEL_JOB_POLL_MS', 500, 10),
     jobLeaseSeconds: int(env, 'NEGLABEL_JOB_LEASE_SECONDS', 60, 3, 86_400),
+    historySealIntervalMs: int(env, 'NEGLABEL_HISTORY_SEAL_MS', 2_000, 0, 3_600_000),
+    historySigningKey: env.NEGLABEL_HISTORY_SIGNING_KEY || undefined,
+    historySigningKeyFile: path.resolve(
+      root,
+      env.NEGLABEL_HISTORY_SIGNING_KEY_FILE || path.join(env.NEGLABEL_DATA_DIR || 'data', 'history-signing-key.pem'),
+    ),
     idempotencyWindowHours: int(env, 'NEGLABEL_IDEMPOTENCY_WINDOW_HOURS', 24, 1, 8760),
     memoryPolicy: {
       maxSize: int(env, 'NEGLABEL_MEMORY_SIZE', DEFAULT_MEMORY_POLICY.maxSize, 1, 1_000_000),

@@ -5,6 +5,7 @@ import { DateTime } from './scalars.ts';
 import { withAccessControl } from './access.ts';
 import { accessResolvers } from './resolvers/access.ts';
 import { historyResolvers } from './resolvers/history.ts';
+import { historyLogResolvers } from './resolvers/history-log.ts';
 import { miningResolvers } from './resolvers/mining.ts';
 import { scoringResolvers } from './resolvers/scoring.ts';
 import { taxonomyResolvers } from './resolvers/taxonomies.ts';
@@ -29,6 +30,7 @@ const merged = merge(
   miningResolvers,
   scoringResolvers,
   historyResolvers,
+  historyLogResolvers,
   accessResolvers,
 );
 for (const type of ['Query', 'Mutation'] as const) {

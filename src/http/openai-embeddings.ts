@@ -76,8 +76,13 @@ function toBase64(vector: Float32Array): string {
 /** What a /v1 route tells the metrics and the log when it answers: its error code, if any, and the caller. */
 export type RouteOutcome = (code: string | null, caller: string | undefined) => void;
 
-/** The OpenAI error answer for anything a /v1 route threw; returns its code. */
-function sendError(req: express.Request, res: express.Response, thrown: unknown, onUnexpected: (e: unknown) => void) {
+/** The OpenAI error answer for anything a /v1 route threw (every /v1 route answers in this shape); returns its code. */
+export function sendError(
+  req: express.Request,
+  res: express.Response,
+  thrown: unknown,
+  onUnexpected: (e: unknown) => void,
+) {
   const error = unwrapDomainError(thrown);
   if (error instanceof DomainError) {
     res.status(classify(error.code).status).json(openAiErrorBody(req, error.message, error.code));

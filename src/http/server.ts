@@ -12,6 +12,7 @@ import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { consoleRouter } from './console.ts';
+import { historyExportHandler } from './history-export.ts';
 import type { Config } from '../config.ts';
 import { requestScope, type Logger } from '../logger.ts';
 import type { Services } from '../services/index.ts';
@@ -343,6 +344,16 @@ export async function startHttpServer(
     ),
   );
   app.get(['/v1/models', '/v1/models/:id'], openAiModelsHandler(services));
+  app.get(
+    '/v1/history/log',
+    limit,
+    historyExportHandler(
+      services,
+      inFlight,
+      (error) => logger.error({ err: error }, 'unexpected error in /v1/history/log'),
+      (code, caller) => metrics.observe(logger, 'GET /v1/history/log', code ? [code] : [], caller, 'history export'),
+    ),
+  );
   app.use('/v1', openAiUnknownRoute);
   app.use(
     '/graphql',

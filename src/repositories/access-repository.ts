@@ -81,7 +81,16 @@ export class AccessRepository {
     details: object;
     taxonomyId: string | null;
   }): Promise<void> {
-    await this.prisma.auditLogEntry.create({ data: { ...entry, details: entry.details as never } });
+    // the id, writer and time are the database's (Prisma's create would send created_at, which a
+    // runtime role may not set: docs/database-roles.sql)
+    await this.prisma.$executeRawUnsafe(
+      'INSERT INTO audit_log (actor, action, target, details, taxonomy_id) VALUES ($1, $2, $3, $4::jsonb, $5::uuid)',
+      entry.actor,
+      entry.action,
+      entry.target,
+      JSON.stringify(entry.details),
+      entry.taxonomyId,
+    );
   }
 
   /**

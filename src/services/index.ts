@@ -5,6 +5,7 @@ import type { AccessService } from './access-service.ts';
 import type { EmbeddingService } from './embedding-service.ts';
 import type { HealthService } from './health-service.ts';
 import type { HistoryService } from './history-service.ts';
+import type { HistoryLogService } from './history-log-service.ts';
 import type { MiningService } from './mining-service.ts';
 import type { ScoringService } from './scoring-service.ts';
 import type { TaxonomyService } from './taxonomy-service.ts';
@@ -19,5 +20,7 @@ export interface Services {
   mining: MiningService;
   scoring: ScoringService;
   history: HistoryService;
+  /** the signed Merkle log over the history: checkpoints, proofs, export */
+  historyLog: HistoryLogService;
   access: AccessService;
 }

@@ -57,6 +57,10 @@ test(
       assert.equal(stats.scoringStats.total, 2, 'the rollup trigger wrote the daily stats as the owner');
       assert.ok(stats.auditLog.edges.length >= 3);
 
+      // the sealer seals as this role too
+      assert.ok((await app.sealer!.sealAll()) > 0);
+      assert.ok((await ok('{ historyCheckpoint { treeSize } }')).historyCheckpoint.treeSize >= 5);
+
       // and what it must never do
       const refused = async (sql: string, pattern: RegExp) =>
         assert.rejects(app.database.pool.query(sql), pattern, sql);
@@ -73,6 +77,21 @@ test(
       await refused('CREATE INDEX evil ON scoring_records (score)', /must be owner/);
       await refused('DROP TABLE audit_log', /must be owner/);
       await refused('DELETE FROM scoring_records', /permission denied/);
+      // nor place a row among sealed ones: id, writer and time are the database's
+      const [row] = (await app.database.pool.query('SELECT * FROM scoring_records LIMIT 1')).rows;
+      for (const column of ['id', 'writer_xid', 'created_at'])
+        await refused(
+          `INSERT INTO scoring_records (${column}, caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id,
+             threshold, image_hash, image_embedding, score, logit_score, is_ood, predicted_label, top_labels,
+             top_negatives, latency_ms)
+           SELECT ${column}, caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id, threshold,
+             image_hash, image_embedding, score, logit_score, is_ood, predicted_label, top_labels, top_negatives,
+             latency_ms FROM scoring_records WHERE id = ${row.id}`,
+          /permission denied/,
+        );
+      await refused("INSERT INTO audit_log (id, actor, action) VALUES (1, 'x', 'x')", /permission denied/);
+      await refused('UPDATE history_checkpoints SET tree_size = 0', /permission denied/);
+      await refused('DELETE FROM history_log_leaves', /permission denied/);
     } finally {
       await app.close();
       await db.stop();

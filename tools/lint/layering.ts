@@ -15,6 +15,8 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   neglabel: ['*'],
   lib: ['*'],
   domain: ['*'],
+  // the log's hashing, proofs, signatures and verification: node:crypto only
+  transparency: ['*'],
   // a client of the public API, as any other: nothing of the service
   cli: ['*'],
   inference: ['services', 'repositories', 'database', 'graphql', 'http', 'jobs', 'config.ts'],

@@ -1,0 +1,316 @@
+/**
+ * The history log's storage (migrations/20261205000000_history_log): its leaves, the stored levels
+ * of its tree, its signed checkpoints and signing keys, and the one query that reads what a leaf
+ * holds of a scoring record or an audit entry (LEAF_FIELDS). Sealing is one transaction under a
+ * transaction-level advisory lock, so across processes one sealer at a time appends, and a sealer
+ * that dies mid-round leaves nothing behind. Rows are sealed below the history's horizon, in its
+ * order (history-position.ts), so nothing can later commit behind a sealed position.
+ */
+import type pg from 'pg';
+import type { SignedCheckpoint } from '../transparency/checkpoint.ts';
+import type { AuditLeafFields, LeafKind, ScoringLeafFields } from '../transparency/leaf.ts';
+import type { NodeReader } from '../transparency/merkle.ts';
+import { HORIZON } from './history-position.ts';
+
+/** Transaction-level advisory lock of the sealer (one round at a time across processes). */
+const SEAL_LOCK = 72_707_369_026;
+
+const ISO_TIME = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/** A scoring record's leaf fields, over `r` (scoring_records) and `v` (taxonomy_versions). */
+const SCORING_FIELDS = `json_build_object('id', r.id::text,
+  'createdAt', to_char(r.created_at AT TIME ZONE 'UTC', ${ISO_TIME}), 'caller', r.caller,
+  'taxonomyId', r.taxonomy_id, 'taxonomyVersionId', r.taxonomy_version_id, 'taxonomyVersion', v.version,
+  'negativeSetId', r.negative_set_id, 'modelId', r.model_id, 'imageHash', r.image_hash, 'score', r.score,
+  'logitScore', r.logit_score, 'adaptiveScore', r.adaptive_score, 'memorySnapshotId', r.memory_snapshot_id::text,
+  'memorySize', r.memory_size, 'threshold', r.threshold, 'thresholdSpace', r.threshold_space,
+  'requestedThreshold', r.requested_threshold, 'requestedThresholdSpace', r.requested_threshold_space,
+  'requestedIsOod', r.requested_is_ood, 'isOod', r.is_ood, 'predictedLabel', r.predicted_label,
+  'topLabels', r.top_labels, 'topNegatives', r.top_negatives)`;
+
+/** An audit entry's leaf fields, over `a` (audit_log). */
+const AUDIT_FIELDS = `json_build_object('id', a.id::text,
+  'createdAt', to_char(a.created_at AT TIME ZONE 'UTC', ${ISO_TIME}), 'actor', a.actor, 'action', a.action,
+  'target', a.target, 'taxonomyId', a.taxonomy_id, 'details', a.details)`;
+
+/** A row's place in its table's order: (writer_xid, id), as text. */
+export interface TablePosition {
+  xid: string;
+  id: string;
+}
+
+export interface StoredCheckpoint extends SignedCheckpoint {
+  frontier: Buffer[];
+  scoring: TablePosition;
+  audit: TablePosition;
+}
+
+export interface UnsealedRow {
+  kind: LeafKind;
+  id: string;
+  xid: string;
+  fields: ScoringLeafFields | AuditLeafFields;
+}
+
+export interface SealedRound {
+  leaves: Array<{ position: number; kind: LeafKind; recordId: string; hash: Buffer }>;
+  nodes: Array<{ level: number; index: number; hash: Buffer }>;
+  checkpoint: StoredCheckpoint;
+}
+
+export interface ExportedLeaf {
+  position: number;
+  kind: LeafKind;
+  recordId: string;
+  leafHash: Buffer;
+  fields: ScoringLeafFields | AuditLeafFields | null;
+}
+
+const CHECKPOINT_COLUMNS = `tree_size::text AS tree_size, root_hash, signed_at, previous_hash, key_id, signature,
+  frontier, scoring_xid::text AS scoring_xid, scoring_id::text AS scoring_id, audit_xid::text AS audit_xid,
+  audit_id::text AS audit_id`;
+
+interface CheckpointRow {
+  tree_size: string;
+  root_hash: Buffer;
+  signed_at: Date;
+  previous_hash: Buffer | null;
+  key_id: string;
+  signature: Buffer;
+  frontier: Buffer[];
+  scoring_xid: string;
+  scoring_id: string;
+  audit_xid: string;
+  audit_id: string;
+}
+
+function toCheckpoint(r: CheckpointRow): StoredCheckpoint {
+  return {
+    treeSize: Number(r.tree_size),
+    rootHash: r.root_hash,
+    signedAt: r.signed_at,
+    previousHash: r.previous_hash,
+    keyId: r.key_id,
+    signature: r.signature,
+    frontier: r.frontier,
+    scoring: { xid: r.scoring_xid, id: r.scoring_id },
+    audit: { xid: r.audit_xid, id: r.audit_id },
+  };
+}
+
+const KIND_ORDER: Record<LeafKind, number> = { scoring: 0, audit: 1 };
+
+/** The history's order across both tables: writer transaction, then table, then id. */
+function compareRows(a: UnsealedRow, b: UnsealedRow): number {
+  const byXid = BigInt(a.xid) - BigInt(b.xid);
+  if (byXid !== 0n) return byXid < 0n ? -1 : 1;
+  if (a.kind !== b.kind) return KIND_ORDER[a.kind] - KIND_ORDER[b.kind];
+  const byId = BigInt(a.id) - BigInt(b.id);
+  return byId === 0n ? 0 : byId < 0n ? -1 : 1;
+}
+
+export class HistoryLogRepository {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | null> {
+    const { rows } = await this.pool.query<CheckpointRow>(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM history_checkpoints ORDER BY tree_size DESC LIMIT 1`,
+    );
+    return rows[0] ? toCheckpoint(rows[0]) : null;
+  }
+
+  /** Checkpoints from the oldest, `limit` of them after tree size `afterSize`. */
+  async checkpoints(afterSize: number, limit: number): Promise<StoredCheckpoint[]> {
+    const { rows } = await this.pool.query<CheckpointRow>(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM history_checkpoints WHERE tree_size > $1 ORDER BY tree_size LIMIT $2`,
+      [afterSize, limit],
+    );
+    return rows.map(toCheckpoint);
+  }
+
+  async signingKeys(): Promise<Array<{ keyId: string; publicKey: string; firstUsedAt: Date }>> {
+    const { rows } = await this.pool.query(
+      'SELECT key_id, public_key, first_used_at FROM history_signing_keys ORDER BY first_used_at, key_id',
+    );
+    return rows.map((r) => ({ keyId: r.key_id, publicKey: r.public_key, firstUsedAt: r.first_used_at }));
+  }
+
+  /** Records a signing key's public half (once per key; rotation adds a row). */
+  async registerKey(keyId: string, publicKey: string): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO history_signing_keys (key_id, public_key) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING',
+      [keyId, publicKey],
+    );
+  }
+
+  /**
+   * One sealing round: under the sealer lock, reads the latest checkpoint and up to `limit` rows
+   * after it below the horizon, in the history's order, and writes what `build` makes of them
+   * (leaves, stored nodes, the signed checkpoint) in the same transaction. Returns how many leaves
+   * were sealed, or null when another process holds the lock.
+   */
+  async seal(
+    limit: number,
+    build: (previous: StoredCheckpoint | null, rows: UnsealedRow[]) => SealedRound,
+  ): Promise<number | null> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // floats read at full precision whatever the server's default, so a leaf's bytes never depend on it
+      await client.query('SET LOCAL extra_float_digits = 1');
+      const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEAL_LOCK]);
+      if (!locked.rows[0].ok) {
+        await client.query('ROLLBACK');
+        return null;
+      }
+      const head = await client
+        .query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM history_checkpoints ORDER BY tree_size DESC LIMIT 1`)
+        .then((r) => (r.rows[0] ? toCheckpoint(r.rows[0]) : null));
+      const scoring = head?.scoring ?? { xid: '0', id: '0' };
+      const audit = head?.audit ?? { xid: '0', id: '0' };
+      // one statement, so one snapshot and one horizon for both tables
+      const { rows } = await client.query<UnsealedRow>(
+        `(SELECT 'scoring' AS kind, r.id::text AS id, r.writer_xid::text AS xid, ${SCORING_FIELDS} AS fields
+          FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id
+          WHERE (r.writer_xid, r.id) > ($1::xid8, $2::bigint) AND r.writer_xid < ${HORIZON}
+          ORDER BY r.writer_xid, r.id LIMIT $5)
+         UNION ALL
+         (SELECT 'audit', a.id::text, a.writer_xid::text, ${AUDIT_FIELDS}
+          FROM audit_log a WHERE (a.writer_xid, a.id) > ($3::xid8, $4::bigint) AND a.writer_xid < ${HORIZON}
+          ORDER BY a.writer_xid, a.id LIMIT $5)`,
+        [scoring.xid, scoring.id, audit.xid, audit.id, limit],
+      );
+      if (rows.length === 0) {
+        await client.query('ROLLBACK');
+        return 0;
+      }
+      // a prefix of the merged order is a prefix of each table's: the cursors stay exact
+      const taken = rows.sort(compareRows).slice(0, limit);
+      const round = build(head, taken);
+      await client.query(
+        `INSERT INTO history_log_leaves (position, kind, record_id, leaf_hash)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bytea[])`,
+        [
+          round.leaves.map((l) => l.position),
+          round.leaves.map((l) => l.kind),
+          round.leaves.map((l) => l.recordId),
+          round.leaves.map((l) => l.hash),
+        ],
+      );
+      if (round.nodes.length)
+        await client.query(
+          `INSERT INTO history_log_nodes (level, index, hash)
+           SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])`,
+          [round.nodes.map((n) => n.level), round.nodes.map((n) => n.index), round.nodes.map((n) => n.hash)],
+        );
+      const c = round.checkpoint;
+      await client.query(
+        `INSERT INTO history_checkpoints (tree_size, root_hash, signed_at, previous_hash, key_id, signature, frontier,
+           scoring_xid, scoring_id, audit_xid, audit_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::bytea[], $8::xid8, $9, $10::xid8, $11)`,
+        [
+          c.treeSize,
+          c.rootHash,
+          c.signedAt,
+          c.previousHash,
+          c.keyId,
+          c.signature,
+          c.frontier,
+          c.scoring.xid,
+          c.scoring.id,
+          c.audit.xid,
+          c.audit.id,
+        ],
+      );
+      await client.query('COMMIT');
+      return round.leaves.length;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Where a record sits in the log, or null while it is not sealed. */
+  async leafOf(kind: LeafKind, recordId: string): Promise<{ position: number; leafHash: Buffer } | null> {
+    if (!/^\d{1,18}$/.test(recordId)) return null;
+    const { rows } = await this.pool.query(
+      'SELECT position::text AS position, leaf_hash FROM history_log_leaves WHERE kind = $1 AND record_id = $2',
+      [kind, recordId],
+    );
+    return rows[0] ? { position: Number(rows[0].position), leafHash: rows[0].leaf_hash } : null;
+  }
+
+  /** Stored hashes of a level: the leaves (level 0) or a stored interior level. */
+  readonly readNodes: NodeReader = async (level, index, count) => {
+    const { rows } =
+      level === 0
+        ? await this.pool.query(
+            'SELECT leaf_hash AS hash FROM history_log_leaves WHERE position >= $1 AND position < $2 ORDER BY position',
+            [index, index + count],
+          )
+        : await this.pool.query(
+            `SELECT hash FROM history_log_nodes WHERE level = $1 AND index >= $2 AND index < $3 ORDER BY index`,
+            [level, index, index + count],
+          );
+    return rows.map((r) => r.hash);
+  };
+
+  /**
+   * `limit` leaves from `from` in log order, each with the fields its record holds now (null when
+   * the record is gone): what the export carries and the verifier hashes again.
+   */
+  async leaves(from: number, limit: number): Promise<ExportedLeaf[]> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL extra_float_digits = 1');
+      const { rows } = await client.query(
+        `SELECT l.position::text AS position, l.kind, l.record_id::text AS record_id, l.leaf_hash,
+           CASE WHEN l.kind = 'scoring' THEN (SELECT ${SCORING_FIELDS} FROM scoring_records r
+                  JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE r.id = l.record_id)
+                ELSE (SELECT ${AUDIT_FIELDS} FROM audit_log a WHERE a.id = l.record_id) END AS fields
+         FROM history_log_leaves l WHERE l.position >= $1 ORDER BY l.position LIMIT $2`,
+        [from, limit],
+      );
+      await client.query('COMMIT');
+      return rows.map((r) => ({
+        position: Number(r.position),
+        kind: r.kind,
+        recordId: r.record_id,
+        leafHash: r.leaf_hash,
+        fields: r.fields,
+      }));
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Records at or before the sealed positions that the log does not hold: rows written behind the
+   * sealer (a forged record with a chosen id or writer). `limit` of them, by table.
+   */
+  async unsealedBehind(
+    scoring: TablePosition,
+    audit: TablePosition,
+    limit: number,
+  ): Promise<Array<{ kind: LeafKind; id: string }>> {
+    const { rows } = await this.pool.query(
+      `(SELECT 'scoring' AS kind, r.id::text AS id FROM scoring_records r
+        WHERE (r.writer_xid, r.id) <= ($1::xid8, $2::bigint)
+          AND NOT EXISTS (SELECT 1 FROM history_log_leaves l WHERE l.kind = 'scoring' AND l.record_id = r.id)
+        ORDER BY r.writer_xid, r.id LIMIT $5)
+       UNION ALL
+       (SELECT 'audit', a.id::text FROM audit_log a
+        WHERE (a.writer_xid, a.id) <= ($3::xid8, $4::bigint)
+          AND NOT EXISTS (SELECT 1 FROM history_log_leaves l WHERE l.kind = 'audit' AND l.record_id = a.id)
+        ORDER BY a.writer_xid, a.id LIMIT $5)`,
+      [scoring.xid, scoring.id, audit.xid, audit.id, limit],
+    );
+    return rows;
+  }
+}

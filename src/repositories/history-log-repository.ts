@@ -66,9 +66,10 @@ export interface ExportedLeaf {
   fields: ScoringLeafFields | AuditLeafFields | null;
 }
 
-const CHECKPOINT_COLUMNS = `tree_size::text AS tree_size, root_hash, signed_at, previous_hash, key_id, signature,
-  frontier, scoring_xid::text AS scoring_xid, scoring_id::text AS scoring_id, audit_xid::text AS audit_xid,
-  audit_id::text AS audit_id`;
+/** The columns of `history_checkpoints c` (ORDER BY c.tree_size: the bare name would sort the text alias). */
+const CHECKPOINT_COLUMNS = `c.tree_size::text AS tree_size, c.root_hash, c.signed_at, c.previous_hash, c.key_id,
+  c.signature, c.frontier, c.scoring_xid::text AS scoring_xid, c.scoring_id::text AS scoring_id,
+  c.audit_xid::text AS audit_xid, c.audit_id::text AS audit_id`;
 
 interface CheckpointRow {
   tree_size: string;
@@ -98,6 +99,8 @@ function toCheckpoint(r: CheckpointRow): StoredCheckpoint {
   };
 }
 
+const LATEST_CHECKPOINT = `SELECT ${CHECKPOINT_COLUMNS} FROM history_checkpoints c ORDER BY c.tree_size DESC LIMIT 1`;
+
 const KIND_ORDER: Record<LeafKind, number> = { scoring: 0, audit: 1 };
 
 /** The history's order across both tables: writer transaction, then table, then id. */
@@ -113,16 +116,14 @@ export class HistoryLogRepository {
   constructor(private readonly pool: pg.Pool) {}
 
   async latestCheckpoint(): Promise<StoredCheckpoint | null> {
-    const { rows } = await this.pool.query<CheckpointRow>(
-      `SELECT ${CHECKPOINT_COLUMNS} FROM history_checkpoints ORDER BY tree_size DESC LIMIT 1`,
-    );
+    const { rows } = await this.pool.query<CheckpointRow>(LATEST_CHECKPOINT);
     return rows[0] ? toCheckpoint(rows[0]) : null;
   }
 
   /** Checkpoints from the oldest, `limit` of them after tree size `afterSize`. */
   async checkpoints(afterSize: number, limit: number): Promise<StoredCheckpoint[]> {
     const { rows } = await this.pool.query<CheckpointRow>(
-      `SELECT ${CHECKPOINT_COLUMNS} FROM history_checkpoints WHERE tree_size > $1 ORDER BY tree_size LIMIT $2`,
+      `SELECT ${CHECKPOINT_COLUMNS} FROM history_checkpoints c WHERE c.tree_size > $1 ORDER BY c.tree_size LIMIT $2`,
       [afterSize, limit],
     );
     return rows.map(toCheckpoint);
@@ -164,7 +165,7 @@ export class HistoryLogRepository {
         return null;
       }
       const head = await client
-        .query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM history_checkpoints ORDER BY tree_size DESC LIMIT 1`)
+        .query<CheckpointRow>(LATEST_CHECKPOINT)
         .then((r) => (r.rows[0] ? toCheckpoint(r.rows[0]) : null));
       const scoring = head?.scoring ?? { xid: '0', id: '0' };
       const audit = head?.audit ?? { xid: '0', id: '0' };

@@ -239,6 +239,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         pool,
         rootFields,
         miningProgress: () => runner.current,
+        historyBacklog: () => services.historyLog.backlog(),
       });
       http = await startHttpServer(config, services, logger, metrics);
       const bound = (http.server.address() as { address: string }).address;

@@ -20,6 +20,10 @@ const USAGE = `Usage: neglabel [--url URL] [--key KEY] <command> [options]
   taxonomies
   history [--taxonomy ID] [--decision ID|OOD] [--from ISO-TIME] [--to ISO-TIME]
         the scoring history, newest first, as JSON Lines (every page)
+  history-log [--from POSITION]
+        the verifiable history log as JSON Lines (what npm run verify-history checks); --from resumes
+  checkpoint     the latest signed checkpoint as JSON: keep it, to check later exports against it
+  signing-keys   the public keys that signed checkpoints, as JSON Lines ({ keyId, publicKey })
 
 The service's address and key come from --url and --key, or NEGLABEL_URL (default
 http://127.0.0.1:4000) and NEGLABEL_KEY.`;
@@ -45,6 +49,8 @@ type Answer = any;
 
 interface Client {
   request(query: string, variables?: Record<string, unknown>): Promise<Answer>;
+  /** a GET of a route that streams (its body, read by the caller); an error answer throws */
+  stream(route: string): Promise<ReadableStream<Uint8Array>>;
 }
 
 function client(url: string, key: string | undefined): Client {
@@ -66,8 +72,22 @@ function client(url: string, key: string | undefined): Client {
       }
       return body.data;
     },
+    async stream(route) {
+      const response = await fetch(`${url.replace(/\/+$/, '')}${route}`, {
+        headers: key ? { authorization: `Bearer ${key}` } : {},
+      }).catch((error: Error) => {
+        throw new ApiError(`cannot reach ${url}: ${error.cause ?? error.message}`, 'UNREACHABLE', {});
+      });
+      if (!response.ok || !response.body) {
+        const body = (await response.json().catch(() => null)) as { error?: { message: string; code: string } } | null;
+        throw new ApiError(body?.error?.message ?? `HTTP ${response.status}`, body?.error?.code ?? 'BAD_ANSWER', {});
+      }
+      return response.body;
+    },
   };
 }
+
+const CHECKPOINT = '{ historyCheckpoint { treeSize rootHash signedAt previousHash keyId signature } }';
 
 /** Image files of the paths given, folders read recursively, in a stable order. */
 function imageFiles(paths: readonly string[]): string[] {
@@ -316,6 +336,32 @@ async function run(argv: string[]): Promise<boolean> {
         after = data.scoringRecords.pageInfo.hasNextPage ? data.scoringRecords.pageInfo.endCursor : null;
       } while (after);
       if (process.stderr.isTTY) process.stderr.write('\n');
+      return true;
+    }
+    case 'history-log': {
+      if (values.from !== undefined && !/^\d+$/.test(values.from))
+        throw new UsageError('history-log --from takes a log position (a whole number)');
+      const body = await api.stream(`/v1/history/log${values.from ? `?from=${values.from}` : ''}`);
+      let lines = 0;
+      const reader = body.getReader();
+      for (let read = await reader.read(); !read.done; read = await reader.read()) {
+        const chunk = read.value;
+        if (!process.stdout.write(chunk)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+        for (const byte of chunk) if (byte === 10) lines++;
+        if (process.stderr.isTTY) process.stderr.write(`\rexported ${lines} lines`);
+      }
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      return true;
+    }
+    case 'checkpoint': {
+      const data = await api.request(CHECKPOINT);
+      if (!data.historyCheckpoint) throw new ApiError('nothing is sealed yet: try again in a few seconds', 'EMPTY', {});
+      console.log(JSON.stringify(data.historyCheckpoint));
+      return true;
+    }
+    case 'signing-keys': {
+      const data = await api.request('{ historySigningKeys { keyId publicKey firstUsedAt } }');
+      for (const key of data.historySigningKeys) console.log(JSON.stringify(key));
       return true;
     }
     default:

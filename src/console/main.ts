@@ -5,6 +5,7 @@
  * and the audit log. Plain DOM, uPlot for the charts; bundled by tools/build-console.ts.
  */
 import uPlot from 'uplot';
+import { foldInclusionPath } from '../transparency/proof-path.ts';
 
 type Role = 'ADMIN' | 'SCORER' | 'AUDITOR';
 interface Json {
@@ -460,6 +461,46 @@ function histogramChart(bins: Json[], threshold: number): HTMLElement {
   return holder;
 }
 
+const fromHex = (text: string) => Uint8Array.from(text.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
+const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+/** Whether an inclusion proof leads to its checkpoint's root, hashed here with WebCrypto (RFC 6962 nodes). */
+async function proofLeadsToRoot(proof: Json): Promise<boolean> {
+  const node = async (left: Promise<Uint8Array>, right: Promise<Uint8Array>) => {
+    const [l, r] = await Promise.all([left, right]);
+    const input = new Uint8Array(1 + l.length + r.length);
+    input.set([1]);
+    input.set(l, 1);
+    input.set(r, 1 + l.length);
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', input));
+  };
+  const hashes: Array<Promise<Uint8Array>> = proof.hashes.map((h: string) => Promise.resolve(fromHex(h)));
+  const top = foldInclusionPath(
+    Promise.resolve(fromHex(proof.leafHash)),
+    proof.leafIndex,
+    proof.treeSize,
+    hashes,
+    node,
+  );
+  return top !== null && toHex(await top) === proof.checkpoint.rootHash;
+}
+
+/** A record's place in the signed log: checked in this browser when it can hash (a secure context). */
+function sealedCell(proof: Json | null): HTMLElement {
+  if (!proof) return h('span', { class: 'muted', title: 'sealed within seconds of scoring' }, 'not yet');
+  const cell = h('span', { title: `leaf ${proof.leafIndex}; the proof is checked here against the checkpoint root` });
+  cell.textContent = `leaf ${proof.leafIndex} of ${proof.treeSize}`;
+  if (!globalThis.crypto?.subtle) return cell;
+  proofLeadsToRoot(proof).then(
+    (ok) => {
+      cell.textContent = ok ? `✓ in checkpoint ${proof.treeSize}` : '✗ the proof does not lead to the checkpoint';
+      cell.className = ok ? 'id' : 'ood';
+    },
+    () => {},
+  );
+  return cell;
+}
+
 async function renderHistory(view: HTMLElement): Promise<void> {
   await loadTaxonomies();
   const select = taxonomySelect('history-taxonomy');
@@ -480,7 +521,8 @@ async function renderHistory(view: HTMLElement): Promise<void> {
     if (decisionFilter.value) filter.decision = decisionFilter.value;
     const data = await gql(
       'query($f: ScoringRecordFilter, $after: String) { scoringRecords(filter: $f, first: 20, after: $after) { ' +
-        'edges { node { id createdAt caller filename thumbnail score isOOD predictedLabel topNegatives { label } } } ' +
+        'edges { node { id createdAt caller filename thumbnail score isOOD predictedLabel topNegatives { label } ' +
+        'proof { leafIndex treeSize leafHash hashes checkpoint { rootHash } } } } ' +
         'pageInfo { endCursor hasNextPage } } }',
       { f: filter, after },
     );
@@ -495,8 +537,9 @@ async function renderHistory(view: HTMLElement): Promise<void> {
       decision(r.isOOD),
       r.predictedLabel,
       r.topNegatives.map((n: Json) => n.label).join(', '),
+      sealedCell(r.proof),
     ]);
-    const headers = ['', 'id', 'scored', 'caller', 'file', 'score', 'decision', 'predicted', 'top negatives'];
+    const headers = ['', 'id', 'scored', 'caller', 'file', 'score', 'decision', 'predicted', 'top negatives', 'sealed'];
     if (reset) records.replaceChildren(table(headers, rows));
     else records.querySelector('tbody')!.append(...table(headers, rows).querySelectorAll('tbody tr'));
     after = page.pageInfo.endCursor;
@@ -565,8 +608,56 @@ async function renderHistory(view: HTMLElement): Promise<void> {
   await load();
 }
 
+/** Downloads the history log (GET /v1/history/log, with the console's key) as a file. */
+async function downloadLog(): Promise<void> {
+  const response = await fetch('/v1/history/log', { headers: key ? { authorization: `Bearer ${key}` } : {} });
+  if (!response.ok) throw new Error(((await response.json()) as Json).error?.message ?? `HTTP ${response.status}`);
+  const link = h('a', { href: URL.createObjectURL(await response.blob()), download: 'neglabel-history-log.jsonl' });
+  link.click();
+  URL.revokeObjectURL(link.getAttribute('href')!);
+}
+
 async function renderAudit(view: HTMLElement): Promise<void> {
-  const data = await gql('{ auditLog(first: 100) { edges { node { createdAt actor action target details } } } }');
+  const data = await gql(
+    '{ auditLog(first: 100) { edges { node { createdAt actor action target details } } } ' +
+      'historyCheckpoint { treeSize rootHash signedAt keyId } historySigningKeys { keyId publicKey firstUsedAt } }',
+  );
+  const head = data.historyCheckpoint;
+  view.append(
+    h(
+      'section',
+      { class: 'card', id: 'checkpoint' },
+      h('h2', {}, 'Verifiable history'),
+      h(
+        'p',
+        {},
+        head
+          ? `Checkpoint of ${head.treeSize} records and audit entries, signed ` +
+              `${new Date(head.signedAt).toLocaleString()}; ` +
+              `root ${head.rootHash}.`
+          : 'Nothing is sealed yet: the first checkpoint is signed within seconds of the first record.',
+      ),
+      table(
+        ['signing key (SHA-256 fingerprint)', 'first used', 'public key'],
+        data.historySigningKeys.map((k: Json) => [
+          k.keyId,
+          new Date(k.firstUsedAt).toLocaleString(),
+          h('details', {}, h('summary', {}, 'PEM'), h('pre', {}, k.publicKey)),
+        ]),
+      ),
+      h(
+        'p',
+        {},
+        'Check a download offline with npm run verify-history -- --export <file> --public-key <pem> (README, ' +
+          '"Verifiable history").',
+      ),
+      h(
+        'div',
+        { class: 'row' },
+        button('Download the log (JSON Lines)', () => downloadLog()),
+      ),
+    ),
+  );
   view.append(
     h(
       'section',

@@ -44,6 +44,8 @@ export interface MetricsSources {
   rootFields: ReadonlySet<string>;
   pool: pg.Pool;
   miningProgress: () => { jobId: string; phase: string; done: number; total: number } | null;
+  /** what waits to be sealed into the history log */
+  historyBacklog: () => Promise<{ rows: number; oldestSeconds: number }>;
 }
 
 export function createMetrics(sources: MetricsSources) {
@@ -114,6 +116,26 @@ export function createMetrics(sources: MetricsSources) {
       const counts = await sources.encoder.headsPerWorker().catch(() => []);
       this.reset();
       for (const [worker, count] of counts.entries()) this.set({ worker: String(worker) }, count);
+    },
+  });
+  // the verifiable history: a sealer that stopped shows as records waiting ever longer
+  const readBacklog = () => sources.historyBacklog().catch(() => null);
+  new client.Gauge({
+    name: 'neglabel_history_unsealed_records',
+    help: 'committed scoring records and audit entries not yet sealed into the history log',
+    registers: [registry],
+    async collect() {
+      const b = await readBacklog();
+      if (b) this.set(b.rows);
+    },
+  });
+  new client.Gauge({
+    name: 'neglabel_history_unsealed_oldest_seconds',
+    help: 'age of the oldest record or audit entry waiting to be sealed (0: none waits)',
+    registers: [registry],
+    async collect() {
+      const b = await readBacklog();
+      if (b) this.set(b.oldestSeconds);
     },
   });
   // what the history records, per taxonomy: what an alert on an OOD-rate jump reads

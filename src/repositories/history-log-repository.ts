@@ -292,6 +292,25 @@ export class HistoryLogRepository {
   }
 
   /**
+   * What waits to be sealed: committed rows after the latest checkpoint's positions, and when the
+   * oldest of them was written (null when none). Both read the tail of the position indexes.
+   */
+  async backlog(): Promise<{ rows: number; oldest: Date | null }> {
+    const { rows } = await this.pool.query<{ n: string; oldest: Date | null }>(
+      `WITH c AS (
+         SELECT coalesce(max(c.scoring_xid::text), '0')::xid8 AS sx, coalesce(max(c.scoring_id), 0) AS si,
+                coalesce(max(c.audit_xid::text), '0')::xid8 AS ax, coalesce(max(c.audit_id), 0) AS ai
+         FROM (${LATEST_CHECKPOINT}) c),
+       waiting AS (
+         SELECT r.created_at FROM scoring_records r, c WHERE (r.writer_xid, r.id) > (c.sx, c.si)
+         UNION ALL
+         SELECT a.created_at FROM audit_log a, c WHERE (a.writer_xid, a.id) > (c.ax, c.ai))
+       SELECT count(*)::text AS n, min(created_at) AS oldest FROM waiting`,
+    );
+    return { rows: Number(rows[0].n), oldest: rows[0].oldest };
+  }
+
+  /**
    * Records at or before the sealed positions that the log does not hold: rows written behind the
    * sealer (a forged record with a chosen id or writer). `limit` of them, by table.
    */

@@ -33,6 +33,12 @@ export class HistoryLogService {
     return keys.map((k) => ({ ...k, fingerprint: [...trustedKeys([k.publicKey]).keys()][0] }));
   }
 
+  /** How many committed records and audit entries wait to be sealed, and the oldest one's age in seconds. */
+  async backlog(): Promise<{ rows: number; oldestSeconds: number }> {
+    const { rows, oldest } = await this.log.backlog();
+    return { rows, oldestSeconds: oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0 };
+  }
+
   private hashes(ranges: LeafRange[]): Promise<Buffer[]> {
     return Promise.all(ranges.map(([start, end]) => rangeHash(this.log.readNodes, start, end)));
   }
@@ -65,21 +71,21 @@ export class HistoryLogService {
 
   /**
    * The log as JSON Lines values: the header, every signing key, every checkpoint, then the leaves
-   * from `fromPosition` up to the latest checkpoint's size (what it signed), a page at a time.
+   * up to the latest checkpoint's size (what it signed), a page at a time. From a position above 0
+   * (a resumed download) only the leaves from there on, to append to what arrived.
    */
   async *exportLines(fromPosition = 0): AsyncGenerator<ExportLine> {
-    yield { type: 'header', format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString() };
-    for (const key of await this.log.signingKeys()) yield { type: 'key', keyId: key.keyId, publicKey: key.publicKey };
     let last: StoredCheckpoint | null = null;
-    for (let after = 0; ; ) {
-      const page = await this.log.checkpoints(after, 1_000);
-      for (const c of page) yield { type: 'checkpoint', ...checkpointToJson(c) };
-      if (page.length < 1_000) {
+    if (fromPosition > 0) last = await this.log.latestCheckpoint();
+    else {
+      yield { type: 'header', format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString() };
+      for (const key of await this.log.signingKeys()) yield { type: 'key', keyId: key.keyId, publicKey: key.publicKey };
+      for (let after = 0; ; after = last!.treeSize) {
+        const page = await this.log.checkpoints(after, 1_000);
+        for (const c of page) yield { type: 'checkpoint', ...checkpointToJson(c) };
         last = page.at(-1) ?? last;
-        break;
+        if (page.length < 1_000) break;
       }
-      last = page.at(-1)!;
-      after = last.treeSize;
     }
     const end = last?.treeSize ?? 0;
     for (let position = fromPosition; position < end; ) {

@@ -7,6 +7,7 @@
  * 32-bit shifts.
  */
 import { createHash } from 'node:crypto';
+import { foldInclusionPath } from './proof-path.ts';
 
 export const HASH_BYTES = 32;
 
@@ -210,25 +211,9 @@ export function verifyInclusion(
   proof: readonly Uint8Array[],
   root: Uint8Array,
 ): boolean {
-  if (!Number.isSafeInteger(index) || index < 0 || index >= size || leaf.length !== HASH_BYTES) return false;
-  let fn = index;
-  let sn = size - 1;
-  let r: Buffer = Buffer.from(leaf);
-  for (const p of proof) {
-    if (sn === 0 || p.length !== HASH_BYTES) return false;
-    if (odd(fn) || fn === sn) {
-      r = nodeHash(p, r);
-      while (!odd(fn) && fn !== 0) {
-        fn = half(fn);
-        sn = half(sn);
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn = half(fn);
-    sn = half(sn);
-  }
-  return sn === 0 && sameHash(root, r);
+  if (leaf.length !== HASH_BYTES || proof.some((p) => p.length !== HASH_BYTES)) return false;
+  const top = foldInclusionPath<Uint8Array>(leaf, index, size, proof, nodeHash);
+  return top !== null && sameHash(root, top);
 }
 
 /** Whether `proof` shows the tree of `second` leaves (head `root2`) extends the one of `first` (RFC 9162 2.1.4.2). */

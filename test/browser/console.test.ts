@@ -107,16 +107,24 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
   );
   await page.screenshot({ path: `${SCREENSHOTS}/taxonomies-admin.png`, fullPage: true });
 
+  await app.sealer!.sealAll();
   await page.click('#tab-history');
   await page.selectOption('#history-taxonomy', { label: 'pets' });
   await page.waitForSelector('#records tbody tr');
   assert.equal(await page.locator('#records tbody tr').count(), 3);
+  // each record's inclusion proof is checked in the page (WebCrypto) against the signed root
+  await page.locator('#records td:has-text("✓ in checkpoint")').nth(2).waitFor();
+  assert.equal(await page.locator('#records td:has-text("✓ in checkpoint")').count(), 3);
   assert.match((await page.textContent('#history')) ?? '', /3 records/);
   assert.equal(await page.locator('[data-chart] canvas').count(), 2, 'the OOD-rate chart and the histogram');
   await page.screenshot({ path: `${SCREENSHOTS}/history-admin.png`, fullPage: true });
 
   await page.click('#tab-audit');
   await page.waitForSelector('#audit td:text-is("createTaxonomy")');
+  assert.match((await page.textContent('#checkpoint')) ?? '', /Checkpoint of \d+ records and audit entries/);
+  const download = page.waitForEvent('download');
+  await page.click('text=Download the log (JSON Lines)');
+  assert.equal((await download).suggestedFilename(), 'neglabel-history-log.jsonl');
   await page.click('#tab-scoring');
   await page.waitForSelector('#scoring');
   await page.selectOption('#score-taxonomy', { label: 'pets' });

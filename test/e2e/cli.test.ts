@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ADMIN_KEY, startTestApp, type TestApp } from '../helpers/app.ts';
 import { fixtureImage } from '../helpers/fixtures.ts';
+import { verifyHistory } from '../../tools/verify-history/run.ts';
 
 let app: TestApp;
 let work: string;
@@ -119,6 +120,41 @@ test('keys, mining with progress, scoring a folder with one bad file, and the hi
     [lines[0].recordId, lines[2].recordId].sort(),
   );
   assert.ok(records.every((r) => r.taxonomyId === taxonomyId && r.caller === 'cli scorer'));
+
+  // the verifiable history: log, checkpoint and key from the CLI, checked by the verifier
+  await app.sealer!.sealAll();
+  const log = await cli(['history-log']);
+  assert.equal(log.status, 0, log.stderr);
+  const checkpoint = await cli(['checkpoint']);
+  const keys = await cli(['signing-keys']);
+  const [kept] = jsonLines(checkpoint.stdout);
+  const [key] = jsonLines(keys.stdout);
+  assert.equal(kept.keyId, key.keyId);
+  const files = {
+    log: path.join(work, 'log.jsonl'),
+    kept: path.join(work, 'kept.json'),
+    key: path.join(work, 'k.pem'),
+  };
+  writeFileSync(files.log, log.stdout);
+  writeFileSync(files.kept, JSON.stringify(kept));
+  writeFileSync(files.key, key.publicKey);
+  const leaves = jsonLines(log.stdout).filter((l) => l.type === 'leaf');
+  assert.equal(leaves.length, kept.treeSize);
+  const resumed = await cli(['history-log', '--from', String(kept.treeSize - 2)]);
+  assert.deepEqual(
+    jsonLines(resumed.stdout).map((l) => l.position),
+    [kept.treeSize - 2, kept.treeSize - 1],
+    'a resumed download carries the leaves from there on',
+  );
+  const verified = await verifyHistory({
+    exportFile: files.log,
+    publicKeys: [key.publicKey],
+    keptCheckpoints: [kept],
+  });
+  assert.equal(verified.ok, true, JSON.stringify(verified.problems));
+  const scopedOut = await cli(['history-log'], scorer.key);
+  assert.equal(scopedOut.status, 1);
+  assert.match(scopedOut.stderr, /FORBIDDEN/);
 });
 
 test('bad usage exits 2 with the usage text; a refused key exits 1 naming the code', async () => {

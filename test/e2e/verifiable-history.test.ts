@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -103,6 +103,8 @@ test('the history log seals, proves and exports the history, and catches each ta
     assert.ok(verifyCheckpoint(checkpointFromJson(head1), trusted), 'the checkpoint is signed by the shown key');
     assert.equal(head1.note, checkpointNote(checkpointFromJson(head1)));
     assert.equal(head1.previousHash, null);
+    // the embedded mode's key was made on first start, readable by this user alone
+    assert.equal(statSync(path.join(dataDir, 'history-signing-key.pem')).mode & 0o777, 0o600);
 
     // every record's and audit entry's proof leads to the signed root
     const { scoringRecords, auditLog } = await ok(

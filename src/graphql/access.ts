@@ -6,7 +6,7 @@
  * the generated resolver types), so a renamed or misspelt field does not compile.
  */
 import { DomainError } from '../errors.ts';
-import type { MutationResolvers, QueryResolvers } from '../generated/graphql.ts';
+import type { MutationResolvers, QueryResolvers, SubscriptionResolvers } from '../generated/graphql.ts';
 import type { Caller, Role } from '../services/access-service.ts';
 import type { InFlightLimiter } from '../services/in-flight-limiter.ts';
 import type { Services } from '../services/index.ts';
@@ -14,8 +14,9 @@ import type { GraphQLContext } from './context.ts';
 
 type QueryField = Extract<keyof QueryResolvers, string>;
 type MutationField = Extract<keyof MutationResolvers, string>;
-/** A root field of the schema, as `Query.field` or `Mutation.field`. */
-export type RootField = `Query.${QueryField}` | `Mutation.${MutationField}`;
+type SubscriptionField = Extract<keyof SubscriptionResolvers, string>;
+/** A root field of the schema, as `Query.field`, `Mutation.field` or `Subscription.field`. */
+export type RootField = `Query.${QueryField}` | `Mutation.${MutationField}` | `Subscription.${SubscriptionField}`;
 
 const EVERYONE: Role[] = ['admin', 'scorer', 'auditor'];
 const READERS: Role[] = ['admin', 'auditor'];
@@ -38,6 +39,8 @@ const ALLOWED: Partial<Record<RootField, Role[]>> = {
   'Query.historyCheckpoint': READERS,
   'Query.historySigningKeys': READERS,
   'Query.historyConsistencyProof': READERS,
+  'Subscription.miningJobUpdated': EVERYONE,
+  'Subscription.scoringRecordAdded': READERS,
   'Query.adaptiveMemory': READERS,
   'Query.embedTexts': SCORERS,
   'Query.embedImages': SCORERS,
@@ -136,9 +139,18 @@ export interface Admission {
 export async function admit(request: Admission, operation: RootField): Promise<() => void> {
   request.auth ??= await request.services.access.authenticate(request.authorization);
   assertAllowed(request.auth, operation);
-  const [type, field] = operation.split('.') as ['Query' | 'Mutation', QueryField & MutationField];
+  const [type, field] = operation.split('.') as ['Query' | 'Mutation' | 'Subscription', QueryField & MutationField];
   if (type === 'Mutation' && !READ_ONLY_MUTATIONS.has(field)) request.services.storage.assertWritable();
   return HEAVY.has(field) ? request.inFlight.acquire(request.auth.keyId ?? `anonymous:${request.requestId}`) : () => {};
+}
+
+/** A subscription's `subscribe`, admitted as any root field before its stream starts. */
+export function subscribeWithAccessControl(field: string, subscribe: Resolver): Resolver {
+  const operation = `Subscription.${field}` as RootField;
+  return async (parent, args, context, info) => {
+    (await admit(context, operation))();
+    return subscribe(parent, args, context, info);
+  };
 }
 
 export function withAccessControl(type: 'Query' | 'Mutation', field: string, resolve: Resolver): Resolver {

@@ -13,6 +13,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { consoleRouter } from './console.ts';
 import { historyExportHandler } from './history-export.ts';
+import { serveSubscriptions } from './subscriptions.ts';
 import type { Config } from '../config.ts';
 import { requestScope, type Logger } from '../logger.ts';
 import type { Services } from '../services/index.ts';
@@ -203,10 +204,17 @@ export async function startHttpServer(
   // a slow sender cannot hold a connection (and its buffers) for ever, nor can many of them
   server.requestTimeout = Math.max(config.bodyTimeoutMs, config.headersTimeoutMs);
   server.maxConnections = config.maxConnections;
+  const formatError = createErrorFormatter(logger, () => services.storage.noteDiskFull());
+  const limits = queryLimitsRule({
+    maxDepth: config.maxQueryDepth,
+    maxAliases: config.maxQueryAliases,
+    maxFields: config.maxQueryFields,
+    heavyFields: HEAVY,
+  });
   const apollo = new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
-    formatError: createErrorFormatter(logger, () => services.storage.noteDiskFull()),
+    formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       // browsers get the IDE this service serves (console.ts), not Apollo's page from a CDN
@@ -221,14 +229,7 @@ export async function startHttpServer(
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown; Apollo's own signal handlers would race it and re-raise the signal
     stopOnTerminationSignals: false,
-    validationRules: [
-      queryLimitsRule({
-        maxDepth: config.maxQueryDepth,
-        maxAliases: config.maxQueryAliases,
-        maxFields: config.maxQueryFields,
-        heavyFields: HEAVY,
-      }),
-    ],
+    validationRules: [limits],
   });
   await apollo.start();
 
@@ -323,6 +324,7 @@ export async function startHttpServer(
     return `address:${req.socket.remoteAddress}`;
   };
   const inFlight = new InFlightLimiter(config.maxInFlightPerKey);
+  const subscriptions = serveSubscriptions(server, services, inFlight, limits, formatError);
   // one budget per key, whichever route it calls
   const limit = rateLimit(config.rateLimitPerMinute, identify, errorBody);
   const maxMultipartBytes = config.maxBodyBytes + MULTIPART_FIELDS_BYTES;
@@ -420,6 +422,8 @@ export async function startHttpServer(
     server,
     url,
     async close() {
+      // subscribers are told the server is going (graphql-ws closes their sockets), then requests drain
+      await subscriptions.close();
       await apollo.stop();
     },
   };

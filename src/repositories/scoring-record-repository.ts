@@ -283,6 +283,21 @@ export class ScoringRecordRepository {
   }
 
   /**
+   * A taxonomy's records after `position`, oldest first, below the horizon: what a follower reads
+   * next (nothing can later commit before a position it has read).
+   */
+  async after(taxonomyId: string, position: string, limit: number): Promise<ScoringRecordRow[]> {
+    const { xid, id } = parsePosition(position)!;
+    const { rows } = await this.pool.query(
+      `SELECT ${COLUMNS} FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id
+       WHERE r.taxonomy_id = $1::uuid AND (r.writer_xid, r.id) > ($2::xid8, $3::bigint) AND r.writer_xid < ${HORIZON}
+       ORDER BY r.writer_xid, r.id LIMIT $4`,
+      [taxonomyId, xid, id, limit],
+    );
+    return rows.map(toRow);
+  }
+
+  /**
    * Whether the daily rollup can answer: whole days, no score or decision filter, and a bin
    * count that divides the rollup's 20 bins.
    */

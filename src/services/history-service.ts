@@ -1,9 +1,14 @@
 /** The audit history: pages of scoring records and aggregates over them. */
 import { isUuid } from './validation.ts';
 import { InvalidInputError } from '../errors.ts';
-import type { ScoringFilter } from '../domain/scoring-record.ts';
+import type { ScoringFilter, ScoringRecordRow } from '../domain/scoring-record.ts';
 import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
 import { connection, decodePositionCursor, validateFirst } from './pagination.ts';
+
+/** How often a follower of the history or of a job looks again (other processes write too). */
+export const FOLLOW_POLL_MS = 300;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const INTERVALS = { HOUR: 'hour', DAY: 'day', WEEK: 'week' } as const;
 
@@ -38,6 +43,23 @@ export class HistoryService {
 
   record(id: string) {
     return this.records.find(id);
+  }
+
+  /**
+   * A taxonomy's records as they are written, from now on, oldest first: the history read forward
+   * from its newest position every `pollMs` (any process may have written them). Ends when the
+   * consumer stops asking.
+   */
+  async *follow(taxonomyId: string, pollMs = FOLLOW_POLL_MS): AsyncGenerator<ScoringRecordRow> {
+    let position = (await this.records.page({ taxonomyId }, 1, null)).rows[0]?.position ?? '0:0';
+    for (;;) {
+      const rows = await this.records.after(taxonomyId, position, 100);
+      for (const row of rows) {
+        position = row.position;
+        yield row;
+      }
+      if (rows.length < 100) await sleep(pollMs);
+    }
   }
 
   async stats(filter: ScoringFilter | null | undefined, interval: keyof typeof INTERVALS, bins: number) {

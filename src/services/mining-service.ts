@@ -10,6 +10,7 @@ import type { NegativeSetRepository } from '../repositories/negative-set-reposit
 import { customCorpus, WORDNET_CORPUS } from './corpus-source.ts';
 import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
 import { validatePromptTemplate, type TaxonomyService } from './taxonomy-service.ts';
+import { FOLLOW_POLL_MS } from './history-service.ts';
 import { isUuid } from './validation.ts';
 
 export type MiningMethod = 'NEGLABEL' | 'CSP';
@@ -195,6 +196,28 @@ export class MiningService {
 
   async job(id: string) {
     return isUuid(id) ? this.jobs.find(id) : null;
+  }
+
+  /**
+   * A job's state now, then each change of status, phase or progress until it ends; null when no
+   * job has the id. Polled, as any process may be running it.
+   */
+  async follow(id: string, pollMs = FOLLOW_POLL_MS) {
+    const first = await this.job(id);
+    if (!first) return null;
+    const jobs = this.jobs;
+    return (async function* () {
+      const state = (j: typeof first) => `${j.status}|${j.phase}|${j.done}|${j.total}|${j.error}`;
+      let job = first;
+      yield job;
+      while (!['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(job.status)) {
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+        const next = await jobs.find(id);
+        if (!next) return;
+        if (state(next) !== state(job)) yield next;
+        job = next;
+      }
+    })();
   }
 
   async cancel(id: string) {

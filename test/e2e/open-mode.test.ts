@@ -8,6 +8,7 @@ import { isLoopbackAddress, startApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { FIXTURE_MODEL_DIR } from '../helpers/fixtures.ts';
+import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 const anonymous = { authorization: '' };
@@ -166,6 +167,20 @@ test('open mode serves only loopback Host names (DNS rebinding)', async () => {
       assert.equal(rebound.status, 403);
       assert.equal(JSON.parse(rebound.body).errors[0].extensions.code, 'FORBIDDEN_HOST');
       for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) assert.equal((await ask(host)).status, 200, host);
+      // WebSockets (subscriptions) skip the same-origin rule: a foreign page or name gets no socket
+      const upgrade = (headers: Record<string, string>) =>
+        new Promise<number>((resolve) => {
+          const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws', { headers });
+          socket.on('open', () => {
+            socket.close();
+            resolve(101);
+          });
+          socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+          socket.on('error', () => {});
+        });
+      assert.equal(await upgrade({ host: `attacker.example:${port}` }), 401);
+      assert.equal(await upgrade({ origin: 'http://attacker.example' }), 401);
+      assert.equal(await upgrade({ origin: `http://127.0.0.1:${port}` }), 101, 'the console itself');
     } finally {
       await app.close();
     }

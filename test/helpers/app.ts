@@ -87,6 +87,29 @@ export async function waitForJob(
 }
 
 /** A small taxonomy mined over a 20-word custom corpus (seconds, not the full WordNet pass). */
+/** A small mining corpus (12 nouns, 8 adjectives): mining it takes a second. */
+export const TEST_CORPUS = [
+  'car',
+  'house',
+  'tree',
+  'river',
+  'cloud',
+  'stone',
+  'chair',
+  'lamp',
+  'boat',
+  'bridge',
+  'road',
+  'hill',
+]
+  .map((text) => ({ text, partOfSpeech: 'NOUN' }))
+  .concat(
+    ['red', 'quiet', 'tall', 'wet', 'slow', 'bright', 'empty', 'round'].map((text) => ({
+      text,
+      partOfSpeech: 'ADJECTIVE',
+    })),
+  );
+
 export async function createMinedTaxonomy(
   app: TestApp,
   name: string,
@@ -96,14 +119,7 @@ export async function createMinedTaxonomy(
     i: { name, labels },
   });
   if (created.errors) throw new Error(JSON.stringify(created.errors));
-  const corpus = ['car', 'house', 'tree', 'river', 'cloud', 'stone', 'chair', 'lamp', 'boat', 'bridge', 'road', 'hill']
-    .map((text) => ({ text, partOfSpeech: 'NOUN' }))
-    .concat(
-      ['red', 'quiet', 'tall', 'wet', 'slow', 'bright', 'empty', 'round'].map((text) => ({
-        text,
-        partOfSpeech: 'ADJECTIVE',
-      })),
-    );
+  const corpus = TEST_CORPUS;
   const taxonomyId = created.data.createTaxonomy.id;
   const started = await app.graphql('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', {
     i: { taxonomyId, corpus, selectionRatio: 0.5, groups: 2 },

@@ -4,6 +4,7 @@
  * manage taxonomies, mining and calibration; scorers score; admins and auditors read the history
  * and the audit log. Plain DOM, uPlot for the charts; bundled by tools/build-console.ts.
  */
+import { type Client, createClient } from 'graphql-ws';
 import uPlot from 'uplot';
 import { foldInclusionPath } from '../transparency/proof-path.ts';
 
@@ -39,6 +40,45 @@ async function gql(query: string, variables: Json = {}, files: File[] = []): Pro
   const result = (await response.json()) as { data?: Json; errors?: Array<{ message: string }> };
   if (result.errors?.length) throw new Error(result.errors.map((e) => e.message).join('; '));
   return result.data!;
+}
+
+let socket: { key: string; client: Client } | null = null;
+
+/** The subscription connection (graphql-ws on this origin's /graphql), opened again when the key changes. */
+function subscriptions(): Client {
+  if (socket?.key !== key) {
+    void socket?.client.dispose();
+    socket = {
+      key,
+      client: createClient({
+        url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
+        connectionParams: key ? { authorization: `Bearer ${key}` } : {},
+      }),
+    };
+  }
+  return socket.client;
+}
+
+const JOB_FIELDS = 'id status phase done total progress error createdAt startedAt';
+
+/** Follows a mining job as the service pushes it (miningJobUpdated); resolves when the job ends. */
+function followJob(id: string, onUpdate: (job: Json) => void): Promise<void> {
+  return new Promise((resolve) => {
+    subscriptions().subscribe<Json>(
+      { query: `subscription($id: ID!) { miningJobUpdated(id: $id) { ${JOB_FIELDS} } }`, variables: { id } },
+      {
+        next: ({ data, errors }) => {
+          if (data) onUpdate(data.miningJobUpdated);
+          if (errors?.length) notice(errors.map((e) => e.message).join('; '));
+        },
+        error: (error) => {
+          notice(Array.isArray(error) ? error.map((e) => e.message).join('; ') : 'the progress connection closed');
+          resolve();
+        },
+        complete: resolve,
+      },
+    );
+  });
 }
 
 /** The variable declarations of uploaded files ($f0, $f1, …) and the ImageInput list that names them. */
@@ -89,7 +129,7 @@ const matches = (list: Json[]) => list.map((m) => `${m.label} (${m.similarity.to
 const TAXONOMIES = `{ taxonomies(first: 100) { edges { node { id name defaultThreshold thresholdSpace
   versions { version }
   latestVersion { id version labelCount model activeNegativeSet { id labelCount groupCount parameters { method } }
-  miningJobs { id status phase done total progress error createdAt startedAt } } } } } }`;
+  miningJobs { ${JOB_FIELDS} } } } } } }`;
 
 let taxonomies: Json[] = [];
 
@@ -170,7 +210,7 @@ async function renderTaxonomies(view: HTMLElement): Promise<void> {
             ratio,
             groups,
             button('Mine', async () => {
-              await gql('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', {
+              const { startMining } = await gql('mutation($i: StartMiningInput!) { startMining(input: $i) { id } }', {
                 i: {
                   taxonomyId: t.id,
                   method: method.value,
@@ -178,7 +218,7 @@ async function renderTaxonomies(view: HTMLElement): Promise<void> {
                   groups: Number(groups.value),
                 },
               });
-              follow();
+              follow(t.id, startMining.id);
             }),
           );
         }
@@ -198,27 +238,25 @@ async function renderTaxonomies(view: HTMLElement): Promise<void> {
   );
   view.append(list);
   if (role === 'ADMIN') view.append(createTaxonomyForm());
-  // live progress: while a job runs, its row follows it every second
-  let following = false;
-  const follow = () => {
-    if (following) return;
-    following = true;
-    const tick = async () => {
-      if (current !== 'taxonomies' || !list.isConnected) {
-        following = false;
-        return;
-      }
+  // live progress, pushed: each running job's row follows it, and the row is read again once it ends
+  const followed = new Set<string>();
+  const follow = (taxonomyId: string, jobId: string) => {
+    if (followed.has(jobId)) return;
+    followed.add(jobId);
+    void followJob(jobId, (job) => {
+      if (list.isConnected) cells.get(taxonomyId)?.job.replaceChildren(jobLine(job));
+    }).then(async () => {
+      if (!list.isConnected) return;
       for (const t of await loadTaxonomies()) {
-        const holder = cells.get(t.id);
-        holder?.set.replaceChildren(setCell(t));
-        holder?.job.replaceChildren(jobCell(t));
+        cells.get(t.id)?.set.replaceChildren(setCell(t));
+        cells.get(t.id)?.job.replaceChildren(jobCell(t));
       }
-      if (taxonomies.some((t) => running(t.latestVersion.miningJobs[0]))) setTimeout(tick, 1000);
-      else following = false;
-    };
-    setTimeout(tick, 300);
+    });
   };
-  if (taxonomies.some((t) => running(t.latestVersion.miningJobs[0]))) follow();
+  for (const t of taxonomies) {
+    const job = t.latestVersion.miningJobs[0];
+    if (running(job)) follow(t.id, job.id);
+  }
 }
 
 function createTaxonomyForm(): HTMLElement {
@@ -617,7 +655,25 @@ async function downloadLog(): Promise<void> {
   URL.revokeObjectURL(link.getAttribute('href')!);
 }
 
+/** An audit entry's details (a JSON object) as `key: value` pairs, ids of taxonomies by their names. */
+function readableDetails(details: string): string {
+  const value = (v: unknown): string => {
+    if (typeof v === 'string') return named(v);
+    if (v === null || typeof v !== 'object') return String(v);
+    // lists are logged as their length (never the images or labels themselves)
+    const count = (v as { count?: unknown }).count;
+    return Object.keys(v).length === 1 && typeof count === 'number' ? `${count} items` : JSON.stringify(v);
+  };
+  return Object.entries(JSON.parse(details) as Json)
+    .map(([k, v]) => `${k}: ${value(v)}`)
+    .join(', ');
+}
+
+/** A taxonomy's name for its id (other ids as they are). */
+const named = (id: string | null) => (id ? (taxonomies.find((t) => t.id === id)?.name ?? id) : '');
+
 async function renderAudit(view: HTMLElement): Promise<void> {
+  await loadTaxonomies();
   const data = await gql(
     '{ auditLog(first: 100) { edges { node { createdAt actor action target details } } } ' +
       'historyCheckpoint { treeSize rootHash signedAt keyId } historySigningKeys { keyId publicKey firstUsedAt } }',
@@ -669,8 +725,8 @@ async function renderAudit(view: HTMLElement): Promise<void> {
           new Date(e.createdAt).toLocaleString(),
           e.actor,
           e.action,
-          e.target ?? '',
-          JSON.stringify(e.details),
+          named(e.target),
+          readableDetails(e.details),
         ]),
       ),
     ),
@@ -686,7 +742,6 @@ const VIEWS: Record<string, { title: string; roles: Role[]; render: (view: HTMLE
   history: { title: 'History', roles: ['ADMIN', 'AUDITOR'], render: renderHistory },
   audit: { title: 'Audit log', roles: ['ADMIN', 'AUDITOR'], render: renderAudit },
 };
-let current = 'taxonomies';
 /**
  * Renders and sign-ins run concurrently (a key typed while the first page load still asks who is
  * calling, a tab clicked twice); only the latest of each may touch the page, or a late one would
@@ -696,7 +751,6 @@ let latestRender = 0;
 let latestStart = 0;
 
 async function show(name: string): Promise<void> {
-  current = name;
   const render = ++latestRender;
   for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.id === `tab-${name}`);
   const view = document.getElementById('view')!;

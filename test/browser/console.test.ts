@@ -87,12 +87,21 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
   await page.fill('#new-labels', 'sparrow\nrobin\nowl');
   await page.click('button:text-is("Create")');
   await page.waitForSelector('#taxonomies td:text-is("birds")');
-  // mine it from the console: the row follows the job live until it succeeds
+  // mine it from the console: the row follows the job live until it succeeds, pushed over a
+  // WebSocket subscription (no polling)
+  const pushed: string[] = [];
+  page.on('websocket', (socket) => {
+    if (new URL(socket.url()).pathname === '/graphql')
+      socket.on('framereceived', (frame) => pushed.push(String(frame.payload)));
+  });
   await page.click('#taxonomies tr:has(td:text-is("birds")) button:text-is("Mine")');
   await page.waitForSelector('#taxonomies tr:has(td:text-is("birds")) progress');
   await page.waitForSelector('#taxonomies tr:has(td:text-is("birds")) span:text-is("SUCCEEDED")', {
     timeout: 180_000,
   });
+  const updates = pushed.filter((frame) => frame.includes('miningJobUpdated'));
+  assert.ok(updates.length >= 2, `${updates.length} pushed updates`);
+  assert.match(updates.at(-1)!, /"status":"SUCCEEDED"/);
   // the negative-set browser: search and filter the mined labels
   await page.click('#taxonomies tr:has(td:text-is("pets")) button:text-is("Negatives")');
   await page.waitForSelector('#negatives tbody tr');
@@ -121,7 +130,12 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
 
   await page.click('#tab-audit');
   await page.waitForSelector('#audit td:text-is("createTaxonomy")');
+  // details read as key: value, taxonomies by name, not escaped JSON and ids
+  const audit = (await page.textContent('#audit')) ?? '';
+  assert.match(audit, /taxonomyId: pets/);
+  assert.doesNotMatch(audit, /\\"/);
   assert.match((await page.textContent('#checkpoint')) ?? '', /Checkpoint of \d+ records and audit entries/);
+  await page.screenshot({ path: `${SCREENSHOTS}/audit-admin.png`, fullPage: true });
   const download = page.waitForEvent('download');
   await page.click('text=Download the log (JSON Lines)');
   assert.equal((await download).suggestedFilename(), 'neglabel-history-log.jsonl');

@@ -1,18 +1,19 @@
 /**
- * GET /v1/history/log: the history log as JSON Lines (src/transparency/verify.ts documents the
- * lines), streamed a page at a time with the socket's backpressure, so memory stays flat whatever
- * the history's size. `?from=<position>` resumes a broken download with the leaves from there on
- * (append them to what arrived). The log holds every taxonomy's records and the audit log, so it
- * takes what the audit log takes (an admin or auditor key) and a key without a taxonomy scope.
+ * The history's exports, streamed (streaming.ts):
+ *   GET /v1/history/log      the verifiable history log as JSON Lines (src/transparency/verify.ts
+ *                            documents the lines); `?from=<position>` resumes with the leaves from
+ *                            there on. Every taxonomy's records and the audit log: an admin or
+ *                            auditor key without a taxonomy scope.
+ *   GET /v1/history/records  the scoring records of a filter (the scoringRecords filter's fields as
+ *                            parameters), newest first, as JSON Lines, each with the
+ *                            cursor that resumes after it (`after=`); the keys and scopes of the
+ *                            scoringRecords query. GET /v1/history/records.csv: the same as CSV.
  */
-import { once } from 'node:events';
 import type express from 'express';
+import type { ScoringFilter, ScoringRecordRow } from '../domain/scoring-record.ts';
 import { DomainError, InvalidInputError } from '../errors.ts';
-import { admit, type Admission } from '../graphql/access.ts';
-import type { Caller } from '../services/access-service.ts';
-import type { InFlightLimiter } from '../services/in-flight-limiter.ts';
-import type { Services } from '../services/index.ts';
-import { type RouteOutcome, sendError } from './openai-embeddings.ts';
+import { scopedFilter } from '../graphql/scope.ts';
+import type { StreamedRoute } from './streaming.ts';
 
 function fromPosition(value: unknown): number {
   if (value === undefined) return 0;
@@ -22,45 +23,120 @@ function fromPosition(value: unknown): number {
   return from;
 }
 
-export function historyExportHandler(
-  services: Services,
-  inFlight: InFlightLimiter,
-  onUnexpected: (error: unknown) => void,
-  onAnswer: RouteOutcome,
-) {
-  return async (req: express.Request, res: express.Response) => {
-    const admission: Admission = {
-      services,
-      authorization: req.headers.authorization,
-      auth: res.locals.caller as Caller | undefined,
-      requestId: req.headers['x-request-id'] as string,
-      inFlight,
-    };
-    try {
-      (await admit(admission, 'Query.auditLog'))();
-      if (admission.auth!.taxonomyIds)
-        throw new DomainError(
-          'FORBIDDEN',
-          "The history log holds every taxonomy's records: exporting it takes a key without a taxonomy scope.",
-        );
-      const lines = services.historyLog.exportLines(fromPosition(req.query.from));
-      const first = await lines.next();
-      res.status(200).type('application/x-ndjson');
-      res.setHeader('content-disposition', 'attachment; filename="neglabel-history-log.jsonl"');
-      for (let line = first; !line.done; line = await lines.next()) {
-        if (res.destroyed) return void (await lines.return(undefined));
-        if (!res.write(`${JSON.stringify(line.value)}\n`)) await once(res, 'drain');
-      }
-      res.end();
-      onAnswer(null, admission.auth?.name);
-    } catch (error) {
-      if (res.headersSent) {
-        // mid-stream: the client sees a cut body (resume with ?from=), never a half-line taken as whole
-        onUnexpected(error);
-        res.destroy(error as Error);
-        return;
-      }
-      onAnswer(sendError(req, res, error, onUnexpected), admission.auth?.name);
-    }
+export const historyLogRoute: StreamedRoute = {
+  operation: 'Query.auditLog',
+  contentType: 'application/x-ndjson',
+  filename: 'neglabel-history-log.jsonl',
+  async *lines(admission, req) {
+    if (admission.auth.taxonomyIds)
+      throw new DomainError(
+        'FORBIDDEN',
+        "The history log holds every taxonomy's records: exporting it takes a key without a taxonomy scope.",
+      );
+    for await (const line of admission.services.historyLog.exportLines(fromPosition(req.query.from)))
+      yield `${JSON.stringify(line)}\n`;
+  },
+};
+
+/** The fields an auditor reads of a record, in the export's column order. */
+function auditorFields(cursor: string, r: ScoringRecordRow) {
+  return {
+    cursor,
+    id: r.id,
+    createdAt: r.createdAt.toISOString(),
+    caller: r.caller,
+    taxonomyId: r.taxonomyId,
+    taxonomyVersion: r.taxonomyVersion,
+    taxonomyVersionId: r.taxonomyVersionId,
+    negativeSetId: r.negativeSetId,
+    model: r.modelId,
+    imageHash: r.imageHash,
+    filename: r.filename,
+    url: r.sourceUrl,
+    score: r.score,
+    logitScore: r.logitScore,
+    adaptiveScore: r.adaptive?.adaptiveScore ?? null,
+    memorySnapshotId: r.adaptive?.memorySnapshotId ?? null,
+    memorySize: r.adaptive?.memorySize ?? null,
+    threshold: r.threshold,
+    thresholdSpace: r.thresholdSpace,
+    requestedThreshold: r.requested?.threshold ?? null,
+    requestedThresholdSpace: r.requested?.thresholdSpace ?? null,
+    requestedDecision: r.requested ? (r.requested.isOod ? 'OOD' : 'ID') : null,
+    decision: r.isOod ? 'OOD' : 'ID',
+    predictedLabel: r.predictedLabel,
+    topLabels: r.topLabels,
+    topNegatives: r.topNegatives,
   };
 }
+
+const COLUMNS = Object.keys(auditorFields('', { adaptive: null, requested: null, createdAt: new Date(0) } as never));
+
+/**
+ * One CSV cell (RFC 4180 quoting). Text that a spreadsheet would run as a formula (=, +, -, @ first)
+ * gets a leading apostrophe, so opening an export runs nothing a caller wrote.
+ */
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  let text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The scoringRecords filter from query parameters (checked as the GraphQL arguments are). */
+function filterOf(query: express.Request['query']): ScoringFilter {
+  const text = (name: string) => {
+    const value = query[name];
+    if (value !== undefined && typeof value !== 'string')
+      throw new InvalidInputError(`${name} must be given once.`, { field: name });
+    return value === '' ? undefined : value;
+  };
+  const number = (name: string, integer = false) => {
+    const value = text(name);
+    if (value === undefined) return null;
+    const n = Number(value);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)))
+      throw new InvalidInputError(`${name} must be a${integer ? 'n integer' : ' number'}.`, { field: name });
+    return n;
+  };
+  const time = (name: string) => {
+    const value = text(name);
+    if (value === undefined) return null;
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) throw new InvalidInputError(`${name} must be an ISO 8601 time.`, { field: name });
+    return date;
+  };
+  const decision = text('decision');
+  if (decision !== undefined && decision !== 'ID' && decision !== 'OOD')
+    throw new InvalidInputError('decision must be ID or OOD.', { field: 'decision' });
+  return {
+    taxonomyId: text('taxonomyId') ?? null,
+    version: number('version', true),
+    decision: decision ?? null,
+    minScore: number('minScore'),
+    maxScore: number('maxScore'),
+    from: time('from'),
+    to: time('to'),
+    caller: text('caller') ?? null,
+    model: text('model') ?? null,
+  };
+}
+
+export const recordsExportRoute = (format: 'jsonl' | 'csv'): StreamedRoute => ({
+  operation: 'Query.scoringRecords',
+  contentType: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+  filename: `neglabel-scoring-records.${format}`,
+  async *lines(admission, req) {
+    const filter = scopedFilter(admission, filterOf(req.query));
+    const after = typeof req.query.after === 'string' && req.query.after !== '' ? req.query.after : null;
+    const records = admission.services.history.exportRecords(filter, after);
+    // the header goes out only once the filter is known good (the first page is read)
+    const first = await records.next();
+    if (format === 'csv') yield `${COLUMNS.join(',')}\r\n`;
+    for (let next = first; !next.done; next = await records.next()) {
+      const fields = auditorFields(next.value.cursor, next.value.record);
+      yield format === 'csv' ? `${Object.values(fields).map(csvCell).join(',')}\r\n` : `${JSON.stringify(fields)}\n`;
+    }
+  },
+});

@@ -12,7 +12,8 @@ import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { consoleRouter } from './console.ts';
-import { historyExportHandler } from './history-export.ts';
+import { historyLogRoute, recordsExportRoute } from './history-export.ts';
+import { type StreamedRoute, streamedRoute } from './streaming.ts';
 import { serveSubscriptions } from './subscriptions.ts';
 import type { Config } from '../config.ts';
 import { requestScope, type Logger } from '../logger.ts';
@@ -346,16 +347,21 @@ export async function startHttpServer(
     ),
   );
   app.get(['/v1/models', '/v1/models/:id'], openAiModelsHandler(services));
-  app.get(
-    '/v1/history/log',
-    limit,
-    historyExportHandler(
-      services,
-      inFlight,
-      (error) => logger.error({ err: error }, 'unexpected error in /v1/history/log'),
-      (code, caller) => metrics.observe(logger, 'GET /v1/history/log', code ? [code] : [], caller, 'history export'),
-    ),
-  );
+  const streamed = (route: string, handler: StreamedRoute) =>
+    app.get(
+      route,
+      limit,
+      streamedRoute(
+        services,
+        inFlight,
+        handler,
+        (error) => logger.error({ err: error }, `unexpected error in GET ${route}`),
+        (code, caller) => metrics.observe(logger, `GET ${route}`, code ? [code] : [], caller, 'export'),
+      ),
+    );
+  streamed('/v1/history/log', historyLogRoute);
+  streamed('/v1/history/records', recordsExportRoute('jsonl'));
+  streamed('/v1/history/records.csv', recordsExportRoute('csv'));
   app.use('/v1', openAiUnknownRoute);
   app.use(
     '/graphql',

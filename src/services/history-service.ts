@@ -3,10 +3,13 @@ import { isUuid } from './validation.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { ScoringFilter, ScoringRecordRow } from '../domain/scoring-record.ts';
 import type { ScoringRecordRepository } from '../repositories/scoring-record-repository.ts';
-import { connection, decodePositionCursor, validateFirst } from './pagination.ts';
+import { connection, decodePositionCursor, encodeCursor, validateFirst } from './pagination.ts';
 
 /** How often a follower of the history or of a job looks again (other processes write too). */
 export const FOLLOW_POLL_MS = 300;
+
+/** Records per page of an export (one query each). */
+const EXPORT_PAGE = 500;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -43,6 +46,24 @@ export class HistoryService {
 
   record(id: string) {
     return this.records.find(id);
+  }
+
+  /**
+   * Every record of a filter, newest first, a page at a time (constant memory for any size), each
+   * with the cursor that resumes the export after it (the GraphQL connection's cursor).
+   */
+  async *exportRecords(
+    filter: ScoringFilter | null | undefined,
+    after: string | null,
+  ): AsyncGenerator<{ cursor: string; record: ScoringRecordRow }> {
+    const checked = validate(filter);
+    let cursor = decodePositionCursor(after, 'scoringRecords');
+    for (;;) {
+      const { rows, hasNextPage } = await this.records.page(checked, EXPORT_PAGE, cursor);
+      for (const record of rows) yield { cursor: encodeCursor(record.position), record };
+      if (!hasNextPage || rows.length === 0) return;
+      cursor = rows.at(-1)!.position;
+    }
   }
 
   /**

@@ -131,6 +131,22 @@ export function openAiModelsHandler(services: Services) {
   };
 }
 
+/** What a /v1 request brings to admission (graphql/access.ts): its key, and the caller the rate limit found. */
+export function routeAdmission(
+  req: express.Request,
+  res: express.Response,
+  services: Services,
+  inFlight: InFlightLimiter,
+): Admission {
+  return {
+    services,
+    authorization: req.headers.authorization,
+    auth: res.locals.caller as Caller | undefined,
+    requestId: req.headers['x-request-id'] as string,
+    inFlight,
+  };
+}
+
 export function openAiEmbeddingsHandler(
   services: Services,
   inFlight: InFlightLimiter,
@@ -139,13 +155,7 @@ export function openAiEmbeddingsHandler(
 ) {
   return async (req: express.Request, res: express.Response) => {
     let release: (() => void) | null = null;
-    const admission: Admission = {
-      services,
-      authorization: req.headers.authorization,
-      auth: res.locals.caller as Caller | undefined,
-      requestId: req.headers['x-request-id'] as string,
-      inFlight,
-    };
+    const admission = routeAdmission(req, res, services, inFlight);
     try {
       // the GraphQL embedTexts query's admission: its roles, its in-flight bound
       release = await admit(admission, 'Query.embedTexts');

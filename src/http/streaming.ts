@@ -10,7 +10,7 @@ import { admit, type Admission, type RootField } from '../graphql/access.ts';
 import type { Caller } from '../services/access-service.ts';
 import type { InFlightLimiter } from '../services/in-flight-limiter.ts';
 import type { Services } from '../services/index.ts';
-import { type RouteOutcome, sendError } from './openai-embeddings.ts';
+import { type RouteOutcome, routeAdmission, sendError } from './openai-embeddings.ts';
 
 export interface StreamedRoute {
   /** the GraphQL field whose roles the route takes */
@@ -29,13 +29,7 @@ export function streamedRoute(
   onAnswer: RouteOutcome,
 ) {
   return async (req: express.Request, res: express.Response) => {
-    const admission: Admission = {
-      services,
-      authorization: req.headers.authorization,
-      auth: res.locals.caller as Caller | undefined,
-      requestId: req.headers['x-request-id'] as string,
-      inFlight,
-    };
+    const admission = routeAdmission(req, res, services, inFlight);
     try {
       (await admit(admission, route.operation))();
       const lines = route.lines(admission as Admission & { auth: Caller }, req);

@@ -7,7 +7,7 @@
  * 32-bit shifts.
  */
 import { createHash } from 'node:crypto';
-import { foldInclusionPath } from './proof-path.ts';
+import { foldInclusionPath, walkPath } from './proof-path.ts';
 
 export const HASH_BYTES = 32;
 
@@ -237,20 +237,17 @@ export function verifyConsistency(
   }
   let fr: Buffer = Buffer.from(path[0]);
   let sr: Buffer = Buffer.from(path[0]);
-  for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if (odd(fn) || fn === sn) {
+  const fits = walkPath(
+    fn,
+    sn,
+    path.slice(1),
+    (c) => {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      while (!odd(fn) && fn !== 0) {
-        fn = half(fn);
-        sn = half(sn);
-      }
-    } else {
+    },
+    (c) => {
       sr = nodeHash(sr, c);
-    }
-    fn = half(fn);
-    sn = half(sn);
-  }
-  return sameHash(root1, fr) && sameHash(root2, sr) && sn === 0;
+    },
+  );
+  return fits && sameHash(root1, fr) && sameHash(root2, sr);
 }

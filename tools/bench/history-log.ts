@@ -21,9 +21,9 @@ import { vectorIndexName } from '../../src/repositories/scoring-record-repositor
 import { HistoryLogService } from '../../src/services/history-log-service.ts';
 import { newSigningKeyPem, signCheckpoint, signingKeyFromPem } from '../../src/transparency/checkpoint.ts';
 import { Frontier, isStoredLevel, verifyConsistency, verifyInclusion } from '../../src/transparency/merkle.ts';
-import { writeReadmeSection } from '../readme-section.ts';
 import {
   type Backend,
+  comparisonTable,
   DIM,
   MODEL,
   graphql,
@@ -35,7 +35,6 @@ import {
   ready,
   ROOT,
   SCORE,
-  SECONDS,
   scoreRequest,
   scoringThroughput,
   seed,
@@ -320,14 +319,10 @@ const rows: Array<[string, string]> = [
   ['inclusion proof at that size, 100 leaves', 'inclusion'],
   ['consistency proof to that size, 20 older sizes', 'consistency'],
 ];
-const table = [
-  `| measured (${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${SECONDS} s runs) | ` +
-    `${results.map(([n]) => n).join(' | ')} |`,
-  `|---|${results.map(() => '---').join('|')}|`,
-  ...rows.map(([label, k]) => `| ${label} | ${results.map(([, r]) => r[k] ?? '—').join(' | ')} |`),
-  '',
+comparisonTable(
+  results,
+  rows,
   `bench:history-log took ${((Date.now() - took) / 1000).toFixed(0)} s; the fixture model; PostgreSQL durable ` +
     '(fsync, synchronous commit on); the proofs at scale on PostgreSQL only.',
-].join('\n');
-console.log(table);
-if (process.argv.includes('--write-readme')) writeReadmeSection('history-log', table);
+  'history-log',
+);

@@ -18,6 +18,7 @@ import { ScoringRecordRepository, vectorIndexName } from '../../src/repositories
 import { randomUnitVectors } from '../../src/neglabel/random.ts';
 import {
   type Backend,
+  comparisonTable,
   DIM,
   graphql,
   log,
@@ -35,7 +36,6 @@ import {
   serve,
   templateRecord,
 } from './processes.ts';
-import { writeReadmeSection } from '../readme-section.ts';
 
 const HISTORY = Number(process.env.HISTORY_RECORDS ?? 100_000);
 
@@ -234,14 +234,10 @@ const rows: Array<[string, string]> = [
   ['… first 100, that taxonomy', 'similar_small_100'],
   ['first scoring request of a new API process, index missing', 'firstRequest'],
 ];
-const table = [
-  `| measured (${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${SECONDS} s runs) | ` +
-    `${results.map(([n]) => n).join(' | ')} |`,
-  `|---|${results.map(() => '---').join('|')}|`,
-  ...rows.map(([label, key]) => `| ${label} | ${results.map(([, r]) => r[key] ?? '—').join(' | ')} |`),
-  '',
+comparisonTable(
+  results,
+  rows,
   `bench:postgres took ${((Date.now() - took) / 1000).toFixed(0)} s; the fixture model (32-dim embeddings), ` +
     'PostgreSQL durable (fsync, synchronous commit on).',
-].join('\n');
-console.log(table);
-if (process.argv.includes('--write-readme')) writeReadmeSection('postgres', table);
+  'postgres',
+);

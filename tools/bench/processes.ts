@@ -13,6 +13,7 @@ import { readMigrations } from '../../src/database/migrate.ts';
 import type { NewScoringRecord } from '../../src/domain/scoring-record.ts';
 import { randomUnitVectors } from '../../src/neglabel/random.ts';
 import { startThrowawayCluster, TEMPLATE_DATABASE } from '../postgres/cluster.ts';
+import { writeReadmeSection } from '../readme-section.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const MODEL_DIR = path.join(ROOT, 'test/fixtures/clip-tiny-random');
@@ -227,4 +228,27 @@ export async function pgliteBackend(): Promise<Backend> {
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The table of a database benchmark: one row per measured key, one column per backend, headed by
+ * the machine's size, ending with `footer`; printed, and put in the README's `section` with
+ * --write-readme.
+ */
+export function comparisonTable(
+  results: Array<[string, Record<string, string>]>,
+  rows: Array<[string, string]>,
+  footer: string,
+  section: string,
+): void {
+  const table = [
+    `| measured (${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${SECONDS} s runs) | ` +
+      `${results.map(([n]) => n).join(' | ')} |`,
+    `|---|${results.map(() => '---').join('|')}|`,
+    ...rows.map(([label, key]) => `| ${label} | ${results.map(([, r]) => r[key] ?? '—').join(' | ')} |`),
+    '',
+    footer,
+  ].join('\n');
+  console.log(table);
+  if (process.argv.includes('--write-readme')) writeReadmeSection(section, table);
 }

@@ -241,9 +241,9 @@ export function comparisonTable(
   footer: string,
   section: string,
 ): void {
+  const machine = `${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
   const table = [
-    `| measured (${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${SECONDS} s runs) | ` +
-      `${results.map(([n]) => n).join(' | ')} |`,
+    `| measured (${machine}; ${SECONDS} s runs) | ${results.map(([n]) => n).join(' | ')} |`,
     `|---|${results.map(() => '---').join('|')}|`,
     ...rows.map(([label, key]) => `| ${label} | ${results.map(([, r]) => r[key] ?? '—').join(' | ')} |`),
     '',

@@ -116,7 +116,8 @@ function button(label: string, onClick: () => unknown, attributes: Record<string
 
 function notice(message: string): void {
   const line = document.getElementById('notice')!;
-  line.textContent = message;
+  // the service's messages quote code in backticks, as Markdown does: shown as code, not as ticks
+  line.replaceChildren(...message.split('`').map((part, i) => (i % 2 ? h('code', {}, part) : part)));
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(1)} %`;
@@ -734,6 +735,122 @@ async function renderAudit(view: HTMLElement): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// API keys (admins): the first admin key in open mode, then keys per service and auditor
+
+let openMode = false;
+
+/** A new key, shown once: with a copy button and the warning that it cannot be shown again. */
+function shownOnce(created: Json): HTMLElement {
+  const value = h('code', { id: 'new-key' }, created.key);
+  return h(
+    'div',
+    { class: 'card', id: 'key-shown' },
+    h('p', {}, `The key of "${created.apiKey.name}" (${created.apiKey.role.toLowerCase()}):`),
+    h(
+      'div',
+      { class: 'row' },
+      value,
+      button('Copy', async () => {
+        await navigator.clipboard?.writeText(created.key).catch(() => {});
+        notice('');
+      }),
+    ),
+    h(
+      'p',
+      { class: 'error' },
+      'It is shown this once: the service keeps only its hash. Store it now (a secret manager, the ' +
+        "service's environment); a lost key is revoked and replaced, never shown again.",
+    ),
+  );
+}
+
+async function renderKeys(view: HTMLElement): Promise<void> {
+  await loadTaxonomies();
+  const name = h('input', { id: 'key-name', placeholder: 'who uses it, e.g. checkout-service' }) as HTMLInputElement;
+  const roleSelect = h(
+    'select',
+    { id: 'key-role' },
+    ...(openMode ? ['ADMIN'] : ['SCORER', 'AUDITOR', 'ADMIN']).map((r) => h('option', {}, r)),
+  ) as HTMLSelectElement;
+  const scope = h(
+    'select',
+    { id: 'key-scope', multiple: 'true', title: 'limit the key to these taxonomies (none selected: all)' },
+    ...taxonomies.map((t) => h('option', { value: t.id }, t.name)),
+  ) as HTMLSelectElement;
+  const result = h('div');
+  const form = h(
+    'section',
+    { class: 'card', id: 'keys-create' },
+    h('h2', {}, openMode ? 'Create your admin key first' : 'New key'),
+    openMode
+      ? h(
+          'p',
+          {},
+          'No API key exists yet, so this service runs open: anyone on this machine acts as an admin. The first ' +
+            'key must be an ADMIN key; once it exists every request needs a key, for good, and this console ' +
+            'switches to it.',
+        )
+      : h('p', { class: 'muted' }, 'A scorer scores; an auditor reads the history and the audit log.'),
+    h(
+      'div',
+      { class: 'row' },
+      h('label', {}, 'name ', name),
+      h('label', {}, 'role ', roleSelect),
+      ...(openMode || taxonomies.length === 0 ? [] : [h('label', {}, 'only these taxonomies ', scope)]),
+      button('Create key', async () => {
+        const taxonomyIds = [...scope.selectedOptions].map((o) => o.value);
+        const data = await gql(
+          'mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { key apiKey { id name role } } }',
+          { i: { name: name.value.trim(), role: roleSelect.value, ...(taxonomyIds.length && { taxonomyIds }) } },
+        );
+        if (openMode) {
+          // open mode ended with this key: the console goes on with it
+          key = data.createApiKey.key;
+          sessionStorage.setItem(STORAGE, key);
+          keyInput.value = key;
+          await start('keys');
+          document.getElementById('keys-create')?.after(shownOnce(data.createApiKey));
+          return;
+        }
+        result.replaceChildren(shownOnce(data.createApiKey));
+        await listKeys();
+      }),
+    ),
+    result,
+  );
+  const list = h('section', { class: 'card', id: 'keys' }, h('h2', {}, 'Keys'));
+  const listKeys = async () => {
+    const { apiKeys } = await gql('{ apiKeys { id name role keyPrefix taxonomyIds createdAt createdBy revoked } }');
+    list.replaceChildren(
+      h('h2', {}, 'Keys'),
+      table(
+        ['name', 'role', 'starts with', 'taxonomies', 'created', 'by', ''],
+        apiKeys.map((k: Json) => [
+          k.name,
+          k.role.toLowerCase(),
+          h('code', {}, k.keyPrefix),
+          k.taxonomyIds.length ? k.taxonomyIds.map(named).join(', ') : 'all',
+          new Date(k.createdAt).toLocaleString(),
+          k.createdBy ?? '',
+          k.revoked
+            ? h('span', { class: 'muted' }, 'revoked')
+            : button('Revoke', async () => {
+                if (!confirm(`Revoke the key "${k.name}"? Requests with it are refused from now on.`)) return;
+                await gql('mutation($id: ID!) { revokeApiKey(id: $id) { revoked } }', { id: k.id });
+                await listKeys();
+              }),
+        ]),
+      ),
+    );
+  };
+  view.append(form);
+  if (!openMode) {
+    view.append(list);
+    await listKeys();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The frame: key, identity, the views the role may open
 
 const VIEWS: Record<string, { title: string; roles: Role[]; render: (view: HTMLElement) => Promise<void> }> = {
@@ -741,6 +858,7 @@ const VIEWS: Record<string, { title: string; roles: Role[]; render: (view: HTMLE
   scoring: { title: 'Scoring', roles: ['ADMIN', 'SCORER'], render: renderScoring },
   history: { title: 'History', roles: ['ADMIN', 'AUDITOR'], render: renderHistory },
   audit: { title: 'Audit log', roles: ['ADMIN', 'AUDITOR'], render: renderAudit },
+  keys: { title: 'Keys', roles: ['ADMIN'], render: renderKeys },
 };
 /**
  * Renders and sign-ins run concurrently (a key typed while the first page load still asks who is
@@ -766,7 +884,7 @@ async function show(name: string): Promise<void> {
   view.replaceChildren(fresh);
 }
 
-async function start(): Promise<void> {
+async function start(first = 'taxonomies'): Promise<void> {
   const nav = document.querySelector('nav')!;
   const identity = document.getElementById('identity')!;
   const attempt = ++latestStart;
@@ -774,13 +892,15 @@ async function start(): Promise<void> {
     const { me } = await gql('{ me { name role openMode } }');
     if (attempt !== latestStart) return;
     role = me.role;
+    openMode = me.openMode;
     identity.textContent = `${me.name} (${me.role.toLowerCase()}${me.openMode ? ', open mode' : ''})`;
   } catch (error) {
     if (attempt !== latestStart) return;
     role = null;
     identity.textContent = '';
     nav.replaceChildren();
-    notice(`${(error as Error).message} Enter an API key above.`);
+    // the service's message says what is wrong with the key; the console says where to put one
+    notice(`${(error as Error).message} Enter an API key in the field above.`);
     return;
   }
   nav.replaceChildren(
@@ -792,7 +912,8 @@ async function start(): Promise<void> {
         return b;
       }),
   );
-  await show('taxonomies');
+  // open mode: the first thing to do is the admin key
+  await show(openMode ? 'keys' : first);
 }
 
 const keyInput = h('input', {

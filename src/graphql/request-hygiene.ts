@@ -50,7 +50,7 @@ export function requestHygiene<Context extends object>(): ApolloServerPlugin<Con
         async didResolveOperation({ operation, request, document }) {
           if (operation?.operation === 'subscription') {
             throw refusal(
-              'Subscriptions are not served: query the state instead (for example miningJob for a job’s progress).',
+              'Subscriptions are served over WebSocket on this path (the graphql-ws protocol), not over HTTP POST.',
               'OPERATION_NOT_SUPPORTED',
             );
           }

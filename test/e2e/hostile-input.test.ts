@@ -278,8 +278,12 @@ test('a NUL anywhere in an operation is refused before it runs, with the place i
 });
 
 test('a subscription, a persisted-query hash and a cut-short upload get codes, not internal errors', async () => {
-  const subscription = await app.graphql('subscription { health { status } }');
+  // subscriptions are served over WebSocket (subscriptions.test.ts); over HTTP POST, a code
+  const subscription = await app.graphql('subscription($t: ID!) { scoringRecordAdded(taxonomyId: $t) { id } }', {
+    t: '00000000-0000-4000-8000-000000000000',
+  });
   assert.equal(subscription.errors?.[0].extensions.code, 'OPERATION_NOT_SUPPORTED', JSON.stringify(subscription));
+  assert.match(subscription.errors![0].message, /WebSocket/);
   const persisted = await fetch(`${app.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },

@@ -5,7 +5,6 @@
  */
 import { InvalidInputError } from '../errors.ts';
 import type { HistoryLogRepository, StoredCheckpoint } from '../repositories/history-log-repository.ts';
-import { trustedKeys } from '../transparency/checkpoint.ts';
 import type { LeafKind } from '../transparency/leaf.ts';
 import { consistencyRanges, inclusionRanges, type LeafRange, rangeHash } from '../transparency/merkle.ts';
 import { checkpointToJson, EXPORT_FORMAT, type ExportLine } from '../transparency/verify.ts';
@@ -28,9 +27,9 @@ export class HistoryLogService {
     return this.log.latestCheckpoint();
   }
 
-  async signingKeys() {
-    const keys = await this.log.signingKeys();
-    return keys.map((k) => ({ ...k, fingerprint: [...trustedKeys([k.publicKey]).keys()][0] }));
+  /** The keys that signed checkpoints; a key id is its fingerprint (checkpoint.ts). */
+  signingKeys() {
+    return this.log.signingKeys();
   }
 
   /** How many committed records and audit entries wait to be sealed, and the oldest one's age in seconds. */

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 const SCREENSHOTS = 'test-output/screenshots';
@@ -22,19 +23,7 @@ before(async () => {
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'neglabel-console-keys-'));
   // no NEGLABEL_ADMIN_KEY: the service runs open on loopback until a key exists
   app = await startTestApp({ NEGLABEL_ADMIN_KEY: '', NEGLABEL_DATA_DIR: dataDir });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -5,14 +5,14 @@
  * records, and with an auditor key no admin control. Every request the pages make stays on the
  * service's origin. Screenshots go to test-output/ (git-ignored) for a person to look at.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import { ADMIN_KEY, createMinedTaxonomy, startTestApp, type TestApp } from '../helpers/app.ts';
 import { fixtureImage } from '../helpers/fixtures.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = 'test-output/screenshots';
 let app: TestApp;
 let browser: Browser;
@@ -21,10 +21,6 @@ let auditorKey: string;
 const foreign: string[] = [];
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium); .ci/run does`,
-  );
   mkdirSync(SCREENSHOTS, { recursive: true });
   app = await startTestApp({ NEGLABEL_JOB_POLL_MS: '50' });
   const taxonomyId = await createMinedTaxonomy(app, 'pets');
@@ -41,19 +37,7 @@ before(async () => {
   assert.equal(scored.errors, undefined, JSON.stringify(scored.errors));
   const created = await app.graphql('mutation { createApiKey(input: { name: "audit", role: AUDITOR }) { key } }');
   auditorKey = created.data.createApiKey.key;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

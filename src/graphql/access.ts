@@ -6,7 +6,12 @@
  * the generated resolver types), so a renamed or misspelt field does not compile.
  */
 import { DomainError } from '../errors.ts';
-import type { MutationResolvers, QueryResolvers, SubscriptionResolvers } from '../generated/graphql.ts';
+import type {
+  MutationResolvers,
+  QueryResolvers,
+  Role as GraphQLRole,
+  SubscriptionResolvers,
+} from '../generated/graphql.ts';
 import type { Caller, Role } from '../services/access-service.ts';
 import type { InFlightLimiter } from '../services/in-flight-limiter.ts';
 import type { Services } from '../services/index.ts';
@@ -17,6 +22,16 @@ type MutationField = Extract<keyof MutationResolvers, string>;
 type SubscriptionField = Extract<keyof SubscriptionResolvers, string>;
 /** A root field of the schema, as `Query.field`, `Mutation.field` or `Subscription.field`. */
 export type RootField = `Query.${QueryField}` | `Mutation.${MutationField}` | `Subscription.${SubscriptionField}`;
+
+/** The schema's Role enum for each role the service knows (a role missing here does not compile). */
+const GRAPHQL_ROLES: Record<Role, GraphQLRole> = { admin: 'ADMIN', scorer: 'SCORER', auditor: 'AUDITOR' };
+
+/** A role as the schema spells it; a stored key's role is one the service wrote. */
+export function graphqlRole(role: string): GraphQLRole {
+  const named = GRAPHQL_ROLES[role as Role];
+  if (!named) throw new Error(`unknown role ${JSON.stringify(role)} in the database`);
+  return named;
+}
 
 const EVERYONE: Role[] = ['admin', 'scorer', 'auditor'];
 const READERS: Role[] = ['admin', 'auditor'];

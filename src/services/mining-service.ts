@@ -223,7 +223,7 @@ export class MiningService {
   async cancel(id: string) {
     const job = await this.job(id);
     if (!job) throw new NotFoundError('Mining job', id);
-    return this.jobs.requestCancel(id);
+    return (await this.jobs.requestCancel(id)) ?? job;
   }
 
   jobsForVersion(versionId: string) {

@@ -230,6 +230,13 @@ export class TaxonomyService {
     return this.repository.versionById(id);
   }
 
+  /** The version a job or a negative set belongs to (a foreign key keeps it). */
+  async referencedVersion(id: string) {
+    const version = await this.repository.versionById(id);
+    if (!version) throw new Error(`taxonomy version ${id} is referenced but missing`);
+    return version;
+  }
+
   /** Sets the threshold of a space: the default (static or logit) or the adaptive one. */
   setThreshold(taxonomyId: string, threshold: number, space: ThresholdSpace) {
     return this.repository.updateSettings(

@@ -14,6 +14,23 @@ const root = path.resolve(import.meta.dirname, '../..');
 const output = path.join(root, 'src/generated/graphql.ts');
 const schema = parse(readFileSync(path.join(root, 'schema.graphql'), 'utf8'));
 
+/** the objects whose resolvers receive a service's shape (each has a `<Type>Parent` in src/graphql/parents.ts) */
+const MAPPED = [
+  'Taxonomy',
+  'TaxonomyVersion',
+  'MiningJob',
+  'NegativeLabelSet',
+  'NegativeLabel',
+  'MiningParameters',
+  'ApiKey',
+  'AuditLogEntry',
+  'ScoringRecord',
+  'ImageScore',
+  'HistoryCheckpoint',
+  'HistoryInclusionProof',
+  'HistoryConsistencyProof',
+];
+
 const code = await codegen({
   filename: output,
   schema,
@@ -22,9 +39,9 @@ const code = await codegen({
   pluginMap: { typescript: typescriptPlugin, typescriptResolvers: resolversPlugin },
   config: {
     contextType: '../graphql/context.ts#GraphQLContext',
-    // parents and results are the services' own shapes (rows, not GraphQL objects): arguments,
-    // field names and the context are what the edge checks
-    defaultMapper: 'any',
+    // parents and results of these objects are the services' own shapes (src/graphql/parents.ts);
+    // the others are the GraphQL types themselves
+    mappers: Object.fromEntries(MAPPED.map((type) => [type, `../graphql/parents.ts#${type}Parent`])),
     useTypeImports: true,
     scalars: {
       DateTime: 'Date',

@@ -1,12 +1,13 @@
 /** Resolvers for API keys, the audit log and the caller's identity. */
 import { callerName, type GraphQLContext } from '../context.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
+import { graphqlRole } from '../access.ts';
 
 export const accessResolvers: Resolvers = {
   Query: {
     me: (_: unknown, __, ctx) => ({
       name: callerName(ctx),
-      role: ctx.auth!.role.toUpperCase(),
+      role: graphqlRole(ctx.auth!.role),
       keyId: ctx.auth!.keyId,
       openMode: ctx.services.access.isOpen,
     }),
@@ -20,10 +21,10 @@ export const accessResolvers: Resolvers = {
     revokeApiKey: (_: unknown, { id }, ctx) => ctx.services.access.revokeKey(id, ctx.auth!),
   },
   AuditLogEntry: {
-    details: (e: { details: unknown }) => JSON.stringify(e.details),
+    details: (e) => JSON.stringify(e.details),
   },
   ApiKey: {
-    role: (k: { role: string }) => k.role.toUpperCase(),
-    revoked: (k: { revokedAt: Date | null }) => k.revokedAt !== null,
+    role: (k) => graphqlRole(k.role),
+    revoked: (k) => k.revokedAt !== null,
   },
 };

@@ -1,7 +1,6 @@
 /** Resolvers for the verifiable history: checkpoints, signing keys and proofs. */
-import { checkpointNote, type SignedCheckpoint } from '../../transparency/checkpoint.ts';
+import { checkpointNote } from '../../transparency/checkpoint.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
-import type { InclusionProof } from '../../services/history-log-service.ts';
 
 const hex = (b: Buffer) => b.toString('hex');
 
@@ -13,22 +12,22 @@ export const historyLogResolvers: Resolvers = {
       ctx.services.historyLog.consistencyProof(fromSize, toSize),
   },
   HistoryCheckpoint: {
-    rootHash: (c: SignedCheckpoint) => hex(c.rootHash),
-    previousHash: (c: SignedCheckpoint) => (c.previousHash ? hex(c.previousHash) : null),
-    signature: (c: SignedCheckpoint) => c.signature.toString('base64'),
-    note: (c: SignedCheckpoint) => checkpointNote(c),
+    rootHash: (c) => hex(c.rootHash),
+    previousHash: (c) => (c.previousHash ? hex(c.previousHash) : null),
+    signature: (c) => c.signature.toString('base64'),
+    note: (c) => checkpointNote(c),
   },
   HistoryInclusionProof: {
-    leafHash: (p: InclusionProof) => hex(p.leafHash),
-    hashes: (p: InclusionProof) => p.hashes.map(hex),
+    leafHash: (p) => hex(p.leafHash),
+    hashes: (p) => p.hashes.map(hex),
   },
   HistoryConsistencyProof: {
-    hashes: (p: { hashes: Buffer[] }) => p.hashes.map(hex),
+    hashes: (p) => p.hashes.map(hex),
   },
   ScoringRecord: {
-    proof: (r: { id: string }, _, ctx) => ctx.services.historyLog.inclusionProof('scoring', r.id),
+    proof: (r, _, ctx) => ctx.services.historyLog.inclusionProof('scoring', r.id),
   },
   AuditLogEntry: {
-    proof: (e: { id: string | bigint }, _, ctx) => ctx.services.historyLog.inclusionProof('audit', String(e.id)),
+    proof: (e, _, ctx) => ctx.services.historyLog.inclusionProof('audit', String(e.id)),
   },
 };

@@ -1,5 +1,4 @@
 /** Resolvers for the scoring history: records, statistics and similarity search. */
-import type { ScoringRecordRow } from '../../domain/scoring-record.ts';
 import { inScope } from '../../services/access-service.ts';
 import { cacheScope } from '../context.ts';
 import { scopedFilter } from '../scope.ts';
@@ -28,15 +27,14 @@ export const historyResolvers: Resolvers = {
       ),
   },
   ScoringRecord: {
-    model: (r: { modelId: string }) => r.modelId,
-    isOOD: (r: { isOod: boolean }) => r.isOod,
-    requestedThreshold: (r: { requested: { threshold: number } | null }) => r.requested?.threshold ?? null,
-    requestedThresholdSpace: (r: { requested: { thresholdSpace: string } | null }) =>
-      r.requested?.thresholdSpace ?? null,
-    requestedIsOOD: (r: { requested: { isOod: boolean } | null }) => r.requested?.isOod ?? null,
-    url: (r: Pick<ScoringRecordRow, 'sourceUrl'>) => r.sourceUrl,
-    adaptiveScore: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.adaptiveScore ?? null,
-    memorySnapshotId: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.memorySnapshotId ?? null,
-    memorySize: (r: Pick<ScoringRecordRow, 'adaptive'>) => r.adaptive?.memorySize ?? null,
+    model: (r) => r.modelId,
+    isOOD: (r) => r.isOod,
+    requestedThreshold: (r) => r.requested?.threshold ?? null,
+    requestedThresholdSpace: (r) => r.requested?.thresholdSpace ?? null,
+    requestedIsOOD: (r) => r.requested?.isOod ?? null,
+    url: (r) => r.sourceUrl,
+    adaptiveScore: (r) => r.adaptive?.adaptiveScore ?? null,
+    memorySnapshotId: (r) => r.adaptive?.memorySnapshotId ?? null,
+    memorySize: (r) => r.adaptive?.memorySize ?? null,
   },
 };

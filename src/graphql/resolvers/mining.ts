@@ -16,28 +16,24 @@ export const miningResolvers: Resolvers = {
     cancelMiningJob: (_: unknown, { id }, { services }) => services.mining.cancel(id),
   },
   MiningJob: {
-    progress: (j: { done: number; total: number }) => (j.total > 0 ? Math.min(1, j.done / j.total) : 0),
-    reused: (j: { status: string; startedAt: Date | null; negativeSetId: string | null }) =>
-      j.status === 'SUCCEEDED' && j.startedAt === null,
-    taxonomyVersion: (j: { taxonomyVersionId: string }, _, { services }) =>
-      services.taxonomies.versionById(j.taxonomyVersionId),
-    negativeSet: (j: { negativeSetId: string | null }, _, { services }) =>
-      j.negativeSetId ? services.mining.negativeSet(j.negativeSetId) : null,
+    progress: (j) => (j.total > 0 ? Math.min(1, j.done / j.total) : 0),
+    reused: (j) => j.status === 'SUCCEEDED' && j.startedAt === null,
+    taxonomyVersion: (j, _, { services }) => services.taxonomies.referencedVersion(j.taxonomyVersionId),
+    negativeSet: (j, _, { services }) => (j.negativeSetId ? services.mining.negativeSet(j.negativeSetId) : null),
   },
   NegativeLabelSet: {
-    model: (s: { modelId: string }) => s.modelId,
-    active: async (s: { id: string; taxonomyVersionId: string }, _, { services }) =>
+    model: (s) => s.modelId,
+    active: async (s, _, { services }) =>
       (await services.taxonomies.versionById(s.taxonomyVersionId))?.activeNegativeSetId === s.id,
-    taxonomyVersion: (s: { taxonomyVersionId: string }, _, { services }) =>
-      services.taxonomies.versionById(s.taxonomyVersionId),
-    labels: (s: { id: string }, { first, after, group }, { services }) =>
+    taxonomyVersion: (s, _, { services }) => services.taxonomies.referencedVersion(s.taxonomyVersionId),
+    labels: (s, { first, after, group }, { services }) =>
       services.mining.labels(s.id, first, after ?? null, group ?? null),
   },
   MiningParameters: {
-    method: (p: { method?: 'CSP' }) => p.method ?? 'NEGLABEL',
+    method: (p) => p.method ?? 'NEGLABEL',
   },
   NegativeLabel: {
-    partOfSpeech: (l: { partOfSpeech: string }) => toEnum(l.partOfSpeech),
-    group: (l: { groupIndex: number }) => l.groupIndex,
+    partOfSpeech: (l) => toEnum(l.partOfSpeech),
+    group: (l) => l.groupIndex,
   },
 };

@@ -5,6 +5,7 @@
  */
 import { NotFoundError } from '../../errors.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
+import type { MiningJobParent, ScoringRecordParent } from '../parents.ts';
 import { ifVersionInScope, requireTaxonomyInScope } from '../scope.ts';
 
 export const subscriptionResolvers: Resolvers = {
@@ -20,7 +21,7 @@ export const subscriptionResolvers: Resolvers = {
           yield* updates;
         })();
       },
-      resolve: (job: unknown) => job,
+      resolve: (job: MiningJobParent) => job,
     },
     scoringRecordAdded: {
       subscribe: async (_: unknown, { taxonomyId }, ctx) => {
@@ -29,7 +30,7 @@ export const subscriptionResolvers: Resolvers = {
           throw new NotFoundError('Taxonomy', taxonomyId, 'query `taxonomies` for the ids this key may use');
         return ctx.services.history.follow(taxonomyId);
       },
-      resolve: (record: unknown) => record,
+      resolve: (record: ScoringRecordParent) => record,
     },
   },
 };

@@ -20,15 +20,15 @@ export const taxonomyResolvers: Resolvers = {
       services.taxonomies.setThumbnailPolicy(taxonomyId, storeThumbnails, retentionDays),
   },
   Taxonomy: {
-    latestVersion: (t: { id: string }, _, { services }) => services.taxonomies.latestVersion(t.id),
-    versions: (t: { id: string }, _, { services }) => services.taxonomies.versions(t.id),
-    memoryFrozenSnapshotId: (t: { memoryFrozenSnapshot: bigint | null }) => t.memoryFrozenSnapshot?.toString() ?? null,
+    latestVersion: (t, _, { services }) => services.taxonomies.latestVersion(t.id),
+    versions: (t, _, { services }) => services.taxonomies.versions(t.id),
+    memoryFrozenSnapshotId: (t) => t.memoryFrozenSnapshot?.toString() ?? null,
   },
   TaxonomyVersion: {
-    labelCount: (v: { labels: string[] }) => v.labels.length,
-    model: (v: { modelId: string }) => v.modelId,
-    activeNegativeSet: (v: { activeNegativeSetId: string | null }, _, { services }) =>
+    labelCount: (v) => v.labels.length,
+    model: (v) => v.modelId,
+    activeNegativeSet: (v, _, { services }) =>
       v.activeNegativeSetId ? services.mining.negativeSet(v.activeNegativeSetId) : null,
-    miningJobs: (v: { id: string }, _, { services }) => services.mining.jobsForVersion(v.id),
+    miningJobs: (v, _, { services }) => services.mining.jobsForVersion(v.id),
   },
 };

@@ -11,6 +11,7 @@ import type { SignedCheckpoint } from '../transparency/checkpoint.ts';
 import type { AuditLeafFields, LeafKind, ScoringLeafFields } from '../transparency/leaf.ts';
 import type { NodeReader } from '../transparency/merkle.ts';
 import { HORIZON } from './history-position.ts';
+import { column, columnList, unnestRows, withTransaction } from './sql.ts';
 
 /** Transaction-level advisory lock of the sealer (one round at a time across processes). */
 const SEAL_LOCK = 72_707_369_026;
@@ -51,6 +52,20 @@ export interface UnsealedRow {
   xid: string;
   fields: ScoringLeafFields | AuditLeafFields;
 }
+
+type SealedLeaf = SealedRound['leaves'][number];
+type StoredNode = SealedRound['nodes'][number];
+const LEAF_COLUMNS = {
+  position: column('bigint', (l: SealedLeaf) => l.position),
+  kind: column('text', (l: SealedLeaf) => l.kind),
+  record_id: column('bigint', (l: SealedLeaf) => l.recordId),
+  leaf_hash: column('bytea', (l: SealedLeaf) => l.hash),
+};
+const NODE_COLUMNS = {
+  level: column('smallint', (n: StoredNode) => n.level),
+  index: column('bigint', (n: StoredNode) => n.index),
+  hash: column('bytea', (n: StoredNode) => n.hash),
+};
 
 export interface SealedRound {
   leaves: Array<{ position: number; kind: LeafKind; recordId: string; hash: Buffer }>;
@@ -154,24 +169,22 @@ export class HistoryLogRepository {
     limit: number,
     build: (previous: StoredCheckpoint | null, rows: UnsealedRow[]) => SealedRound,
   ): Promise<number | null> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // floats read at full precision whatever the server's default, so a leaf's bytes never depend on it
-      await client.query('SET LOCAL extra_float_digits = 1');
-      const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEAL_LOCK]);
-      if (!locked.rows[0].ok) {
-        await client.query('ROLLBACK');
-        return null;
-      }
-      const head = await client
-        .query<CheckpointRow>(LATEST_CHECKPOINT)
-        .then((r) => (r.rows[0] ? toCheckpoint(r.rows[0]) : null));
-      const scoring = head?.scoring ?? { xid: '0', id: '0' };
-      const audit = head?.audit ?? { xid: '0', id: '0' };
-      // one statement, so one snapshot and one horizon for both tables
-      const { rows } = await client.query<UnsealedRow>(
-        `(SELECT 'scoring' AS kind, r.id::text AS id, r.writer_xid::text AS xid, ${SCORING_FIELDS} AS fields
+    // floats read at full precision whatever the server's default, so a leaf's bytes never depend on it
+    return withTransaction(
+      this.pool,
+      async (client) => {
+        const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEAL_LOCK]);
+        if (!locked.rows[0].ok) {
+          return null;
+        }
+        const head = await client
+          .query<CheckpointRow>(LATEST_CHECKPOINT)
+          .then((r) => (r.rows[0] ? toCheckpoint(r.rows[0]) : null));
+        const scoring = head?.scoring ?? { xid: '0', id: '0' };
+        const audit = head?.audit ?? { xid: '0', id: '0' };
+        // one statement, so one snapshot and one horizon for both tables
+        const { rows } = await client.query<UnsealedRow>(
+          `(SELECT 'scoring' AS kind, r.id::text AS id, r.writer_xid::text AS xid, ${SCORING_FIELDS} AS fields
           FROM scoring_records r JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id
           WHERE (r.writer_xid, r.id) > ($1::xid8, $2::bigint) AND r.writer_xid < ${HORIZON}
           ORDER BY r.writer_xid, r.id LIMIT $5)
@@ -179,58 +192,49 @@ export class HistoryLogRepository {
          (SELECT 'audit', a.id::text, a.writer_xid::text, ${AUDIT_FIELDS}
           FROM audit_log a WHERE (a.writer_xid, a.id) > ($3::xid8, $4::bigint) AND a.writer_xid < ${HORIZON}
           ORDER BY a.writer_xid, a.id LIMIT $5)`,
-        [scoring.xid, scoring.id, audit.xid, audit.id, limit],
-      );
-      if (rows.length === 0) {
-        await client.query('ROLLBACK');
-        return 0;
-      }
-      // a prefix of the merged order is a prefix of each table's: the cursors stay exact
-      const taken = rows.sort(compareRows).slice(0, limit);
-      const round = build(head, taken);
-      await client.query(
-        `INSERT INTO history_log_leaves (position, kind, record_id, leaf_hash)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bytea[])`,
-        [
-          round.leaves.map((l) => l.position),
-          round.leaves.map((l) => l.kind),
-          round.leaves.map((l) => l.recordId),
-          round.leaves.map((l) => l.hash),
-        ],
-      );
-      if (round.nodes.length)
-        await client.query(
-          `INSERT INTO history_log_nodes (level, index, hash)
-           SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])`,
-          [round.nodes.map((n) => n.level), round.nodes.map((n) => n.index), round.nodes.map((n) => n.hash)],
+          [scoring.xid, scoring.id, audit.xid, audit.id, limit],
         );
-      const c = round.checkpoint;
-      await client.query(
-        `INSERT INTO history_checkpoints (tree_size, root_hash, signed_at, previous_hash, key_id, signature, frontier,
+        if (rows.length === 0) {
+          return 0;
+        }
+        // a prefix of the merged order is a prefix of each table's: the cursors stay exact
+        const taken = rows.sort(compareRows).slice(0, limit);
+        const round = build(head, taken);
+        const leaves = unnestRows(round.leaves, LEAF_COLUMNS);
+        await client.query(
+          `INSERT INTO history_log_leaves (${columnList(LEAF_COLUMNS)}) SELECT ${leaves.names} FROM ${leaves.from}`,
+          leaves.parameters,
+        );
+        if (round.nodes.length) {
+          const nodes = unnestRows(round.nodes, NODE_COLUMNS);
+          await client.query(
+            `INSERT INTO history_log_nodes (${columnList(NODE_COLUMNS)}) SELECT ${nodes.names} FROM ${nodes.from}`,
+            nodes.parameters,
+          );
+        }
+        const c = round.checkpoint;
+        await client.query(
+          `INSERT INTO history_checkpoints (tree_size, root_hash, signed_at, previous_hash, key_id, signature, frontier,
            scoring_xid, scoring_id, audit_xid, audit_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7::bytea[], $8::xid8, $9, $10::xid8, $11)`,
-        [
-          c.treeSize,
-          c.rootHash,
-          c.signedAt,
-          c.previousHash,
-          c.keyId,
-          c.signature,
-          c.frontier,
-          c.scoring.xid,
-          c.scoring.id,
-          c.audit.xid,
-          c.audit.id,
-        ],
-      );
-      await client.query('COMMIT');
-      return round.leaves.length;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+          [
+            c.treeSize,
+            c.rootHash,
+            c.signedAt,
+            c.previousHash,
+            c.keyId,
+            c.signature,
+            c.frontier,
+            c.scoring.xid,
+            c.scoring.id,
+            c.audit.xid,
+            c.audit.id,
+          ],
+        );
+        return round.leaves.length;
+      },
+      'BEGIN; SET LOCAL extra_float_digits = 1',
+    );
   }
 
   /** Where a record sits in the log, or null while it is not sealed. */
@@ -263,32 +267,27 @@ export class HistoryLogRepository {
    * the record is gone): what the export carries and the verifier hashes again.
    */
   async leaves(from: number, limit: number): Promise<ExportedLeaf[]> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL extra_float_digits = 1');
-      const { rows } = await client.query(
-        `SELECT l.position::text AS position, l.kind, l.record_id::text AS record_id, l.leaf_hash,
+    return withTransaction(
+      this.pool,
+      async (client) => {
+        const { rows } = await client.query(
+          `SELECT l.position::text AS position, l.kind, l.record_id::text AS record_id, l.leaf_hash,
            CASE WHEN l.kind = 'scoring' THEN (SELECT ${SCORING_FIELDS} FROM scoring_records r
                   JOIN taxonomy_versions v ON v.id = r.taxonomy_version_id WHERE r.id = l.record_id)
                 ELSE (SELECT ${AUDIT_FIELDS} FROM audit_log a WHERE a.id = l.record_id) END AS fields
          FROM history_log_leaves l WHERE l.position >= $1 ORDER BY l.position LIMIT $2`,
-        [from, limit],
-      );
-      await client.query('COMMIT');
-      return rows.map((r) => ({
-        position: Number(r.position),
-        kind: r.kind,
-        recordId: r.record_id,
-        leafHash: r.leaf_hash,
-        fields: r.fields,
-      }));
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+          [from, limit],
+        );
+        return rows.map((r) => ({
+          position: Number(r.position),
+          kind: r.kind,
+          recordId: r.record_id,
+          leafHash: r.leaf_hash,
+          fields: r.fields,
+        }));
+      },
+      'BEGIN; SET LOCAL extra_float_digits = 1',
+    );
   }
 
   /**

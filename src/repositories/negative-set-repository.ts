@@ -4,7 +4,8 @@
  */
 import type pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { vectorArrayBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
+import { column, columnList, unnestRows, withTransaction } from './sql.ts';
+import { vectorFromBytes, vectorTypeOid } from './vectors.ts';
 
 export interface NewNegativeLabel {
   word: string;
@@ -15,6 +16,18 @@ export interface NewNegativeLabel {
   group: number;
   embedding: Float32Array;
 }
+
+type RankedLabel = NewNegativeLabel & { rank: number };
+const LABEL_COLUMNS = {
+  rank: column('int', (l: RankedLabel) => l.rank),
+  word: column('text', (l: RankedLabel) => l.word),
+  prompt: column('text', (l: RankedLabel) => l.prompt),
+  part_of_speech: column('text', (l: RankedLabel) => l.partOfSpeech),
+  quantile_similarity: column('real', (l: RankedLabel) => l.quantileSimilarity),
+  max_similarity: column('real', (l: RankedLabel) => l.maxSimilarity),
+  group_index: column('int', (l: RankedLabel) => l.group),
+  embedding: column('vector', (l: RankedLabel) => l.embedding),
+};
 
 export interface NewNegativeSet {
   taxonomyVersionId: string;
@@ -81,9 +94,7 @@ export class NegativeSetRepository {
    */
   async saveActivateAndComplete(set: NewNegativeSet, jobId: string, worker: string): Promise<string> {
     const vectorOid = await vectorTypeOid(this.pool);
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return withTransaction(this.pool, async (client) => {
       const held = await client.query(
         `SELECT 1 FROM mining_jobs WHERE id = $1 AND leased_by = $2 AND status = 'RUNNING' FOR UPDATE`,
         [jobId, worker],
@@ -108,27 +119,12 @@ export class NegativeSetRepository {
         ],
       );
       for (let start = 0; start < set.labels.length; start += INSERT_CHUNK) {
-        const chunk = set.labels.slice(start, start + INSERT_CHUNK);
+        const chunk = set.labels.slice(start, start + INSERT_CHUNK).map((label, i) => ({ ...label, rank: start + i }));
+        const labels = unnestRows(chunk, LABEL_COLUMNS, { firstParameter: 2, vectorOid });
         await client.query(
-          `INSERT INTO negative_labels (set_id, rank, word, prompt, part_of_speech, quantile_similarity,
-             max_similarity, group_index, embedding)
-           SELECT $1, r, w, p, pos, q, m, g, e
-           FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::real[], $7::real[], $8::int[],
-             $9::vector[]) AS t(r, w, p, pos, q, m, g, e)`,
-          [
-            id,
-            chunk.map((_, i) => start + i),
-            chunk.map((l) => l.word),
-            chunk.map((l) => l.prompt),
-            chunk.map((l) => l.partOfSpeech),
-            chunk.map((l) => l.quantileSimilarity),
-            chunk.map((l) => l.maxSimilarity),
-            chunk.map((l) => l.group),
-            vectorArrayBytes(
-              chunk.map((l) => l.embedding),
-              vectorOid,
-            ),
-          ],
+          `INSERT INTO negative_labels (set_id, ${columnList(LABEL_COLUMNS)})
+           SELECT $1, ${labels.names} FROM ${labels.from}`,
+          [id, ...labels.parameters],
         );
       }
       await client.query('UPDATE taxonomy_versions SET active_negative_set_id = $1 WHERE id = $2', [
@@ -140,14 +136,8 @@ export class NegativeSetRepository {
           `done = total, lease_expires_at = NULL WHERE id = $2`,
         [id, jobId],
       );
-      await client.query('COMMIT');
       return id;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async labelsPage(setId: string, first: number, afterRank: number, group: number | null) {

@@ -9,8 +9,9 @@ import type pg from 'pg';
 import type { DdlSession } from '../database/database.ts';
 import type { MemoryCandidate } from '../neglabel/memory.ts';
 import type { NewScoringRecord, ScoringFilter, ScoringRecordRow } from '../domain/scoring-record.ts';
-import { vectorArrayBytes, vectorBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
+import { vectorBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
 import { HORIZON, parsePosition } from './history-position.ts';
+import { column, columnList, unnestRows, withTransaction } from './sql.ts';
 
 const COLUMNS = `r.id::text AS id, r.writer_xid::text AS writer_xid, r.created_at, r.caller, r.taxonomy_id,
   r.taxonomy_version_id,
@@ -90,7 +91,7 @@ const VECTOR_INDEX_LOCK = 72_707_369_003;
 
 /** The name of a model's HNSW index over the history. */
 export function vectorIndexName(modelId: string, dim: number): string {
-  return `scoring_records_hnsw_${modelId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}_${dim}`;
+  return `scoring_unnestedhnsw_${modelId.replace(/[^a-zA-Z0-9]/g, '_').slice(0, 40)}_${dim}`;
 }
 
 /** An idempotency key as a request claims it: who, which key, and a fingerprint of what it asks. */
@@ -105,6 +106,34 @@ export interface IdempotentRequest {
   recordIds: string[];
   fingerprint: string;
 }
+
+/** The columns a scoring record is written with, each beside the value it takes. */
+const RECORD_COLUMNS = {
+  caller: column('text', (r: NewScoringRecord) => r.caller),
+  taxonomy_id: column('uuid', (r: NewScoringRecord) => r.taxonomyId),
+  taxonomy_version_id: column('uuid', (r: NewScoringRecord) => r.taxonomyVersionId),
+  negative_set_id: column('uuid', (r: NewScoringRecord) => r.negativeSetId),
+  model_id: column('text', (r: NewScoringRecord) => r.modelId),
+  threshold: column('float8', (r: NewScoringRecord) => r.threshold),
+  image_hash: column('text', (r: NewScoringRecord) => r.imageHash),
+  filename: column('text', (r: NewScoringRecord) => r.filename),
+  image_embedding: column('vector', (r: NewScoringRecord) => r.imageEmbedding),
+  score: column('float8', (r: NewScoringRecord) => r.score),
+  logit_score: column('float8', (r: NewScoringRecord) => r.logitScore),
+  is_ood: column('bool', (r: NewScoringRecord) => r.isOod),
+  predicted_label: column('text', (r: NewScoringRecord) => r.predictedLabel),
+  top_labels: column('jsonb', (r: NewScoringRecord) => JSON.stringify(r.topLabels)),
+  top_negatives: column('jsonb', (r: NewScoringRecord) => JSON.stringify(r.topNegatives)),
+  latency_ms: column('float8', (r: NewScoringRecord) => r.latencyMs),
+  threshold_space: column('text', (r: NewScoringRecord) => r.thresholdSpace),
+  requested_threshold: column('float8', (r: NewScoringRecord) => r.requested?.threshold ?? null),
+  requested_threshold_space: column('text', (r: NewScoringRecord) => r.requested?.thresholdSpace ?? null),
+  requested_is_ood: column('bool', (r: NewScoringRecord) => r.requested?.isOod ?? null),
+  adaptive_score: column('float8', (r: NewScoringRecord) => r.adaptive?.adaptiveScore ?? null),
+  memory_snapshot_id: column('bigint', (r: NewScoringRecord) => r.adaptive?.memorySnapshotId ?? null),
+  memory_size: column('int', (r: NewScoringRecord) => r.adaptive?.memorySize ?? null),
+  source_url: column('text', (r: NewScoringRecord) => r.sourceUrl),
+};
 
 export class ScoringRecordRepository {
   constructor(
@@ -132,61 +161,25 @@ export class ScoringRecordRepository {
     const vectorOid = await vectorTypeOid(this.pool);
     try {
       // no lock: the rows' writer_xid (a column default) places them in the history's order
+      const unnested = unnestRows(records, RECORD_COLUMNS, { vectorOid });
+      const next = unnested.parameters.length + 1;
       const { rows } = await this.pool.query<{ id: string }>(
         `WITH inserted AS (
-           INSERT INTO scoring_records (caller, taxonomy_id, taxonomy_version_id, negative_set_id, model_id,
-             threshold, image_hash, filename, image_embedding, score, logit_score, is_ood, predicted_label,
-             top_labels, top_negatives, latency_ms, threshold_space,
-             requested_threshold, requested_threshold_space, requested_is_ood, adaptive_score, memory_snapshot_id,
-             memory_size, source_url)
-           SELECT c, t::uuid, tv::uuid, ns::uuid, m, th, h, f, e, s, ls, o, pl, tl::jsonb, tn::jsonb, l, sp,
-             rt, rs, ro, a, ms, mz, su
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[],
-                       $7::text[], $8::text[], $9::vector[], $10::float8[], $11::float8[], $12::bool[], $13::text[],
-                       $14::text[], $15::text[], $16::float8[], $17::text[], $18::float8[], $19::text[],
-                       $20::bool[], $21::float8[], $22::bigint[], $23::int[], $24::text[])
-                WITH ORDINALITY AS x(c, t, tv, ns, m, th, h, f, e, s, ls, o, pl, tl, tn, l, sp, rt, rs, ro, a, ms,
-                  mz, su, n)
-           ORDER BY n
+           INSERT INTO scoring_records (${columnList(RECORD_COLUMNS)})
+           SELECT ${unnested.names} FROM ${unnested.from} ORDER BY n
            RETURNING id),
          numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted),
          thumbnails AS (
            INSERT INTO scoring_thumbnails (record_id, image)
-           SELECT r.id, t.image FROM numbered r JOIN unnest($25::bytea[]) WITH ORDINALITY AS t(image, n) USING (n)
+           SELECT r.id, t.image FROM numbered r JOIN unnest($${next}::bytea[]) WITH ORDINALITY AS t(image, n) USING (n)
            WHERE t.image IS NOT NULL),
          request AS (
            INSERT INTO scoring_idempotency_keys (principal, idempotency_key, fingerprint, record_ids)
-           SELECT $26::text, $27::text, $28::text, array_agg(id ORDER BY n) FROM numbered
-           HAVING $27::text IS NOT NULL)
+           SELECT $${next + 1}::text, $${next + 2}::text, $${next + 3}::text, array_agg(id ORDER BY n) FROM numbered
+           HAVING $${next + 2}::text IS NOT NULL)
          SELECT id::text FROM numbered ORDER BY n`,
         [
-          records.map((r) => r.caller),
-          records.map((r) => r.taxonomyId),
-          records.map((r) => r.taxonomyVersionId),
-          records.map((r) => r.negativeSetId),
-          records.map((r) => r.modelId),
-          records.map((r) => r.threshold),
-          records.map((r) => r.imageHash),
-          records.map((r) => r.filename),
-          vectorArrayBytes(
-            records.map((r) => r.imageEmbedding),
-            vectorOid,
-          ),
-          records.map((r) => r.score),
-          records.map((r) => r.logitScore),
-          records.map((r) => r.isOod),
-          records.map((r) => r.predictedLabel),
-          records.map((r) => JSON.stringify(r.topLabels)),
-          records.map((r) => JSON.stringify(r.topNegatives)),
-          records.map((r) => r.latencyMs),
-          records.map((r) => r.thresholdSpace),
-          records.map((r) => r.requested?.threshold ?? null),
-          records.map((r) => r.requested?.thresholdSpace ?? null),
-          records.map((r) => r.requested?.isOod ?? null),
-          records.map((r) => r.adaptive?.adaptiveScore ?? null),
-          records.map((r) => r.adaptive?.memorySnapshotId ?? null),
-          records.map((r) => r.adaptive?.memorySize ?? null),
-          records.map((r) => r.sourceUrl),
+          ...unnested.parameters,
           records.map((r) => (r.thumbnail ? Buffer.from(r.thumbnail) : null)),
           idempotency?.principal ?? null,
           idempotency?.key ?? null,
@@ -545,25 +538,16 @@ export class ScoringRecordRepository {
        WHERE r.model_id = $1${extra}
        ORDER BY ${distance} LIMIT $3`;
     const indexed = `r.image_embedding::vector(${dim}) <=> $2::vector(${dim})`;
-    const client = await this.pool.connect();
-    let rows: any[];
-    try {
-      const candidates = Math.min(1000, Math.max(100, 2 * first));
-      await client.query(
-        `BEGIN; SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = ${candidates}`,
-      );
-      rows = (await client.query(search(indexed), params)).rows;
-      if (rows.length < first) {
+    const candidates = Math.min(1000, Math.max(100, 2 * first));
+    const rows = await withTransaction(
+      this.pool,
+      async (client) => {
+        const indexedRows = (await client.query(search(indexed), params)).rows;
         // `+ 0` keeps the planner off the index: an exact ranking of the matching records
-        rows = (await client.query(search(`(${indexed}) + 0`), params)).rows;
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+        return indexedRows.length < first ? (await client.query(search(`(${indexed}) + 0`), params)).rows : indexedRows;
+      },
+      `BEGIN; SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = ${candidates}`,
+    );
     return rows.map((r) => ({ similarity: 1 - Number(r.distance), record: toRow(r) }));
   }
 }

@@ -23,7 +23,11 @@ test('each column becomes one array parameter, numbered from firstParameter, in 
   const unnested = unnestRows(rows, COLUMNS, { firstParameter: 3, alias: 't' });
   assert.equal(unnested.from, 'unnest($3::text[], $4::text[], $5::real[]) WITH ORDINALITY AS t(name, tags, weight, n)');
   assert.equal(unnested.names, 'name, tags::jsonb, weight');
-  assert.deepEqual(unnested.parameters, [['a', 'b'], ['["x"]', '[]'], [1, null]]);
+  assert.deepEqual(unnested.parameters, [
+    ['a', 'b'],
+    ['["x"]', '[]'],
+    [1, null],
+  ]);
   assert.equal(columnList(COLUMNS), 'name, tags, weight');
 });
 

@@ -1,6 +1,6 @@
 /**
- * Composition root: config → database → encoders → services → HTTP. Used by main.ts and by the
- * tests, which start the real thing on a free port.
+ * Composition root: config → database → encoders → services → the role's jobs and HTTP, each a
+ * step below. Used by main.ts and by the tests, which start the real thing on a free port.
  */
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -21,7 +21,8 @@ import { TaxonomyService } from './services/taxonomy-service.ts';
 import { FetchSlots } from './services/url-images.ts';
 import { AdaptiveMemories } from './services/adaptive-memory.ts';
 import { MiningRunner } from './jobs/mining-runner.ts';
-import { buildSimilarityIndexes, type SimilarityIndexBuilds } from './jobs/similarity-indexes.ts';
+import { buildSimilarityIndexes } from './jobs/similarity-indexes.ts';
+import { Lifecycle } from './lib/lifecycle.ts';
 import { CorpusEmbeddingRepository } from './repositories/corpus-embedding-repository.ts';
 import { MiningJobRepository } from './repositories/mining-job-repository.ts';
 import { NegativeSetRepository } from './repositories/negative-set-repository.ts';
@@ -65,9 +66,20 @@ export function apiUrl(app: App): string {
 /** NOTIFY channel that tells workers a mining job was queued. */
 const JOBS_CHANNEL = 'neglabel_mining_jobs';
 
+/** The parts of a process that the roles share: the database, the encoders and the services over them. */
+interface Core {
+  database: Database;
+  encoder: OnnxEncoder;
+  services: Services;
+  records: ScoringRecordRepository;
+  historyLog: HistoryLogRepository;
+  runner: MiningRunner;
+}
+
 /**
  * Starts this process's role: `all` (API and mining), `api` (GraphQL and HTTP, never mining) or
- * `worker` (mining jobs, no HTTP). The `db` role is database-role.ts.
+ * `worker` (mining jobs, no HTTP). The `db` role is database-role.ts. Each step records what it
+ * started in one lifecycle, which closes them in reverse, on close() and when a later step fails.
  */
 export async function startApp(config: Config, logger: Logger): Promise<App> {
   const servesApi = config.role === 'all' || config.role === 'api';
@@ -76,6 +88,33 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   if (servesApi) await assertPortFree(config.host, config.port);
   // so is a signing key that cannot be read
   const signingKey = runsJobs ? loadSigningKey(config.historySigningKey, config.historySigningKeyFile, logger) : null;
+  const lifecycle = new Lifecycle((name, ms) => logger.debug({ ms }, `${name} stopped`));
+  try {
+    const core = await startCore(config, logger, lifecycle, runsJobs);
+    const { services, database, encoder } = core;
+    if (servesApi) await startAccess(config, services, logger);
+    const sealer = runsJobs ? await startJobs(config, core, signingKey!, logger, lifecycle) : null;
+    const url = servesApi ? await startApi(config, core, logger, lifecycle) : null;
+    logger.info(
+      {
+        role: config.role,
+        url: url ? `${url}/graphql` : null,
+        embeddedDatabase: database.embedded,
+        models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })),
+      },
+      url ? 'neglabel listening' : 'neglabel worker taking mining jobs',
+    );
+    // order matters: stop taking requests (in-flight ones finish), let the job checkpoint, then
+    // release the workers and the database
+    return { url, services, database, sealer, close: () => lifecycle.stopAll() };
+  } catch (error) {
+    await lifecycle.stopAll().catch((stopError) => logger.warn({ err: stopError }, 'start-up cleanup failed'));
+    throw error;
+  }
+}
+
+/** The database, the encoders, the repositories and the services (nothing runs on its own yet). */
+async function startCore(config: Config, logger: Logger, lifecycle: Lifecycle, runsJobs: boolean): Promise<Core> {
   const database = await openDatabase(
     {
       databaseUrl: config.databaseUrl,
@@ -94,6 +133,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     },
     (level, msg, fields) => logger[level](fields ?? {}, msg),
   );
+  lifecycle.started('database', () => database.close());
   const encoder = await OnnxEncoder.start({
     modelsDir: config.modelsDir,
     defaultModelDir: config.defaultModelDir,
@@ -109,14 +149,10 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     cacheEntries: config.embeddingCacheEntries,
     onLog: (level, message, fields) => logger[level](fields ?? {}, message),
   });
+  lifecycle.started('encoders', () => encoder.close());
   const { prisma, pool } = database;
   const jobs = new MiningJobRepository(prisma, pool);
   const sets = new NegativeSetRepository(prisma, pool);
-  const historyLog = new HistoryLogRepository(pool);
-  // the processes that run jobs seal the history; one at a time seals (history-log-repository.ts)
-  const sealer = signingKey
-    ? new HistorySealer(historyLog, signingKey, logger, { intervalMs: config.historySealIntervalMs, batchSize: 5_000 })
-    : null;
   const records = new ScoringRecordRepository(pool, database.ddl, database.server, config.idempotencyWindowHours);
   const embeddings = new EmbeddingService(encoder, {
     maxTexts: config.maxTextsPerRequest,
@@ -154,6 +190,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       mathThreadNice: config.encoderNice,
     },
   );
+  const historyLog = new HistoryLogRepository(pool);
   const services: Services = {
     encoder,
     storage: database.storage,
@@ -181,120 +218,95 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     historyLog: new HistoryLogService(historyLog),
     access: new AccessService(new AccessRepository(prisma), config.keyCacheSeconds * 1000),
   };
-  // whatever fails from here on (a revoked bootstrap key, a refused bind) must not leave the
-  // database, the workers or a listener behind
-  let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
-  let runnerStarted = false;
-  let stopListening: (() => Promise<void>) | undefined;
-  let retention: NodeJS.Timeout | undefined;
-  let indexBuilds: SimilarityIndexBuilds | undefined;
-  try {
-    if (servesApi) {
-      await services.access.start(config.adminKey);
-      if (services.access.isOpen && !isLoopback(config.host)) {
-        throw new Error(
-          `HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then ` +
-            `create keys with createApiKey), or bind to 127.0.0.1`,
-        );
-      }
-      if (services.access.isOpen)
-        logger.warn(
-          'no API key exists: running open (every caller is an anonymous admin) on loopback only; set ' +
-            'NEGLABEL_ADMIN_KEY to require keys',
-        );
-    }
-    if (runsJobs) {
-      await runner.start();
-      runnerStarted = true;
-      await sealer?.start();
-      // thumbnails past their taxonomy's retention and idempotency keys past their window are
-      // deleted (reads never show them anyway)
-      const purge = () =>
-        Promise.all([
-          services.history.purgeExpiredThumbnails(new Date()),
-          services.history.purgeExpiredIdempotencyKeys(),
-        ]).then(
-          ([thumbnails, idempotencyKeys]) =>
-            thumbnails + idempotencyKeys > 0 && logger.info({ thumbnails, idempotencyKeys }, 'expired rows deleted'),
-          (error) => logger.warn({ err: error }, 'could not delete expired rows: retrying in an hour'),
-        );
-      void purge();
-      retention = setInterval(purge, 3_600_000);
-      retention.unref();
-      if (!database.embedded) {
-        stopListening = await database
-          .listen(JOBS_CHANNEL, () => runner.poke())
-          .catch((error) => {
-            logger.warn({ err: error }, 'cannot LISTEN for queued jobs: polling only');
-            return undefined;
-          });
-      }
-    }
-    if (servesApi) {
-      // similarity search is the API's: its indexes are built in the background, never on a request
-      indexBuilds = buildSimilarityIndexes(records, encoder.models(), logger);
-      const metrics = createMetrics({
-        encoder,
-        scoring: services.scoring,
-        pool,
-        rootFields,
-        miningProgress: () => runner.current,
-        historyBacklog: () => services.historyLog.backlog(),
-      });
-      http = await startHttpServer(config, services, logger, metrics);
-      const bound = (http.server.address() as { address: string }).address;
-      if (services.access.isOpen && !isLoopbackAddress(bound)) {
-        // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
-        throw new Error(
-          `HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set ` +
-            `NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`,
-        );
-      }
-    }
-  } catch (error) {
-    clearInterval(retention);
-    indexBuilds?.stop();
-    await http?.close();
-    await stopListening?.();
-    if (runnerStarted) await runner.stop();
-    await sealer?.stop();
-    await encoder.close();
-    await database.close();
-    throw error;
+  return { database, encoder, services, records, historyLog, runner };
+}
+
+/** Keys: the bootstrap admin key, and open mode only on loopback. */
+async function startAccess(config: Config, services: Services, logger: Logger): Promise<void> {
+  await services.access.start(config.adminKey);
+  if (services.access.isOpen && !isLoopback(config.host)) {
+    throw new Error(
+      `HOST=${config.host} is not a loopback address and no API key exists: set NEGLABEL_ADMIN_KEY (then ` +
+        `create keys with createApiKey), or bind to 127.0.0.1`,
+    );
   }
-  const server = http;
-  logger.info(
-    {
-      role: config.role,
-      url: server ? `${server.url}/graphql` : null,
-      embeddedDatabase: database.embedded,
-      models: encoder.models().map((m) => ({ id: m.id, loaded: m.loaded })),
-    },
-    server ? 'neglabel listening' : 'neglabel worker taking mining jobs',
-  );
-  return {
-    url: server?.url ?? null,
-    services,
-    database,
-    sealer,
-    async close() {
-      // order matters: stop taking requests (in-flight ones finish), let the job checkpoint,
-      // then release the workers and the database
-      const steps: Array<[string, () => Promise<void>]> = [
-        ['http', async () => server?.close()],
-        ['similarity index builds', async () => indexBuilds?.stop()],
-        ['job notifications', async () => stopListening?.()],
-        ['mining runner', () => runner.stop()],
-        ['history sealer', async () => sealer?.stop()],
-        ['thumbnail retention', async () => clearInterval(retention)],
-        ['encoders', () => encoder.close()],
-        ['database', () => database.close()],
-      ];
-      for (const [name, step] of steps) {
-        const started = Date.now();
-        await step();
-        logger.debug({ ms: Date.now() - started }, `${name} stopped`);
-      }
-    },
-  };
+  if (services.access.isOpen)
+    logger.warn(
+      'no API key exists: running open (every caller is an anonymous admin) on loopback only; set ' +
+        'NEGLABEL_ADMIN_KEY to require keys',
+    );
+}
+
+/**
+ * The background work of roles all and worker: mining jobs, the history sealer, the hourly purge
+ * of expired rows, and (on a server) waking on queued jobs at once.
+ */
+async function startJobs(
+  config: Config,
+  { runner, historyLog, services, database }: Core,
+  signingKey: NonNullable<ReturnType<typeof loadSigningKey>>,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<HistorySealer> {
+  await runner.start();
+  lifecycle.started('mining runner', () => runner.stop());
+  // the processes that run jobs seal the history; one at a time seals (history-log-repository.ts)
+  const sealer = new HistorySealer(historyLog, signingKey, logger, {
+    intervalMs: config.historySealIntervalMs,
+    batchSize: 5_000,
+  });
+  await sealer.start();
+  lifecycle.started('history sealer', () => sealer.stop());
+  // thumbnails past their taxonomy's retention and idempotency keys past their window are
+  // deleted (reads never show them anyway)
+  const purge = () =>
+    Promise.all([
+      services.history.purgeExpiredThumbnails(new Date()),
+      services.history.purgeExpiredIdempotencyKeys(),
+    ]).then(
+      ([thumbnails, idempotencyKeys]) =>
+        thumbnails + idempotencyKeys > 0 && logger.info({ thumbnails, idempotencyKeys }, 'expired rows deleted'),
+      (error) => logger.warn({ err: error }, 'could not delete expired rows: retrying in an hour'),
+    );
+  void purge();
+  const retention = setInterval(purge, 3_600_000);
+  retention.unref();
+  lifecycle.started('thumbnail retention', () => clearInterval(retention));
+  if (!database.embedded) {
+    const stopListening = await database
+      .listen(JOBS_CHANNEL, () => runner.poke())
+      .catch((error) => {
+        logger.warn({ err: error }, 'cannot LISTEN for queued jobs: polling only');
+        return undefined;
+      });
+    if (stopListening) lifecycle.started('job notifications', stopListening);
+  }
+  return sealer;
+}
+
+/** The API of roles all and api: similarity indexes in the background, metrics, HTTP. Returns its URL. */
+async function startApi(config: Config, core: Core, logger: Logger, lifecycle: Lifecycle): Promise<string> {
+  const { services, encoder, records, runner, database } = core;
+  // similarity search is the API's: its indexes are built in the background, never on a request
+  const indexBuilds = buildSimilarityIndexes(records, encoder.models(), logger);
+  lifecycle.started('similarity index builds', () => indexBuilds.stop());
+  const metrics = createMetrics({
+    encoder,
+    scoring: services.scoring,
+    pool: database.pool,
+    rootFields,
+    miningProgress: () => runner.current,
+    historyBacklog: () => services.historyLog.backlog(),
+  });
+  const http = await startHttpServer(config, services, logger, metrics);
+  lifecycle.started('http', () => http.close());
+  const bound = (http.server.address() as { address: string }).address;
+  if (services.access.isOpen && !isLoopbackAddress(bound)) {
+    // HOST passed the name check but resolved elsewhere: never serve open mode off loopback
+    throw new Error(
+      `HOST=${config.host} bound to ${bound}, which is not a loopback address, and no API key exists: set ` +
+        `NEGLABEL_ADMIN_KEY or bind to 127.0.0.1`,
+    );
+  }
+  return http.url;
 }

@@ -290,59 +290,88 @@ function createTaxonomyForm(): HTMLElement {
   );
 }
 
+/** A set's negatives, searched, filtered and ordered on the server over all of them, a page at a time. */
 async function renderNegatives(view: HTMLElement, taxonomy: string, setId: string): Promise<void> {
-  const data = await gql(
-    'query($id: ID!) { negativeLabelSet(id: $id) { labels(first: 1000) { edges { node { word partOfSpeech ' +
-      'group quantileSimilarity maxSimilarity } } } } }',
-    { id: setId },
-  );
-  const labels: Json[] = data.negativeLabelSet.labels.edges.map((e: Json) => e.node);
-  const search = h('input', { placeholder: 'search', id: 'negative-search' }) as HTMLInputElement;
+  const search = h('input', { placeholder: 'search words', id: 'negative-search' }) as HTMLInputElement;
   const pos = h(
     'select',
-    {},
+    { id: 'negative-pos' },
     h('option', { value: '' }, 'any part of speech'),
-    h('option', {}, 'NOUN'),
-    h('option', {}, 'ADJECTIVE'),
+    h('option', { value: 'NOUN' }, 'nouns'),
+    h('option', { value: 'ADJECTIVE' }, 'adjectives'),
   ) as HTMLSelectElement;
-  const group = h('input', { type: 'number', min: '0', placeholder: 'group' }) as HTMLInputElement;
+  const group = h('input', {
+    type: 'number',
+    min: '0',
+    placeholder: 'group',
+    id: 'negative-group',
+  }) as HTMLInputElement;
   const order = h(
     'select',
-    {},
-    h('option', { value: 'asc' }, 'least similar first'),
-    h('option', { value: 'desc' }, 'most similar first'),
+    { id: 'negative-order' },
+    h('option', { value: 'RANK' }, 'set order'),
+    h('option', { value: 'MAX_SIMILARITY' }, 'most similar to an ID label first'),
+    h('option', { value: 'QUANTILE_SIMILARITY' }, 'highest quantile similarity first'),
+    h('option', { value: 'WORD' }, 'alphabetical'),
   ) as HTMLSelectElement;
+  const count = h('p', { class: 'muted', id: 'negative-count' });
   const holder = h('div');
-  const draw = () => {
-    const shown = labels
-      .filter((l) => l.word.includes(search.value.trim().toLowerCase()))
-      .filter((l) => !pos.value || l.partOfSpeech === pos.value)
-      .filter((l) => group.value === '' || l.group === Number(group.value))
-      .sort((a, b) => (order.value === 'asc' ? 1 : -1) * (a.quantileSimilarity - b.quantileSimilarity));
+  const more = h('div');
+  const rows: string[][] = [];
+  let request = 0;
+  const load = async (after: string | null) => {
+    const mine = ++request;
+    const data = await gql(
+      'query($id: ID!, $after: String, $search: String, $pos: PartOfSpeech, $group: Int, $order: NegativeLabelOrder) ' +
+        '{ negativeLabelSet(id: $id) { labels(first: 100, after: $after, search: $search, partOfSpeech: $pos, ' +
+        'group: $group, orderBy: $order) { totalCount edges { node { word partOfSpeech group quantileSimilarity ' +
+        'maxSimilarity } } pageInfo { hasNextPage endCursor } } } }',
+      {
+        id: setId,
+        after,
+        search: search.value.trim() || null,
+        pos: pos.value || null,
+        group: group.value === '' ? null : Number(group.value),
+        order: order.value,
+      },
+    );
+    if (mine !== request) return; // a newer filter answered meanwhile
+    const page = data.negativeLabelSet.labels;
+    if (after === null) rows.length = 0;
+    for (const { node: l } of page.edges)
+      rows.push([
+        l.word,
+        l.partOfSpeech.toLowerCase(),
+        String(l.group),
+        l.quantileSimilarity.toFixed(3),
+        l.maxSimilarity.toFixed(3),
+      ]);
+    count.textContent = `${page.totalCount.toLocaleString()} match · showing ${rows.length.toLocaleString()}`;
     holder.replaceChildren(
-      table(
-        ['word', 'part of speech', 'group', 'similarity (quantile)', 'max similarity'],
-        shown
-          .slice(0, 300)
-          .map((l) => [
-            l.word,
-            l.partOfSpeech,
-            String(l.group),
-            l.quantileSimilarity.toFixed(3),
-            l.maxSimilarity.toFixed(3),
-          ]),
-      ),
+      rows.length
+        ? table(['word', 'part of speech', 'group', 'similarity (quantile)', 'max similarity'], rows)
+        : h('p', { class: 'muted' }, 'No negative label matches these filters.'),
+    );
+    more.replaceChildren(
+      ...(page.pageInfo.hasNextPage ? [button('Show 100 more', () => load(page.pageInfo.endCursor))] : []),
     );
   };
-  for (const control of [search, pos, group, order]) control.addEventListener('input', draw);
-  draw();
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const reload = () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => void load(null).catch((e) => notice(e.message)), 200);
+  };
+  for (const control of [search, pos, group, order]) control.addEventListener('input', reload);
+  await load(null);
   view.append(
     h(
       'section',
       { class: 'card', id: 'negatives' },
-      h('h2', {}, `Negative labels of ${taxonomy} (first ${labels.length})`),
+      h('h2', {}, `Negative labels of ${taxonomy}`),
       h('div', { class: 'row' }, search, pos, group, order),
+      count,
       holder,
+      more,
     ),
   );
 }

@@ -29,6 +29,35 @@ const LABEL_COLUMNS = {
   embedding: column('vector', (l: RankedLabel) => l.embedding),
 };
 
+/** Which of a set's negatives a page lists (null: any). */
+export interface LabelFilter {
+  group: number | null;
+  partOfSpeech: 'noun' | 'adjective' | null;
+  /** a substring of the word, matched case-insensitively */
+  search: string | null;
+}
+
+export type LabelOrder = 'RANK' | 'WORD' | 'MAX_SIMILARITY' | 'QUANTILE_SIMILARITY';
+
+/** Each order's key (null: rank alone) and direction; ties always go by rank. */
+const LABEL_ORDERS: Record<LabelOrder, { key: string | null; direction: 'ASC' | 'DESC' }> = {
+  RANK: { key: null, direction: 'ASC' },
+  // byte order, so a page's order is the same on every server whatever its collation
+  WORD: { key: 'lower(l.word) COLLATE "C"', direction: 'ASC' },
+  MAX_SIMILARITY: { key: 'l.max_similarity', direction: 'DESC' },
+  QUANTILE_SIMILARITY: { key: 'l.quantile_similarity', direction: 'DESC' },
+};
+
+interface LabelRow {
+  rank: number;
+  word: string;
+  prompt: string;
+  part_of_speech: 'noun' | 'adjective';
+  quantile_similarity: number;
+  max_similarity: number;
+  group_index: number;
+}
+
 export interface NewNegativeSet {
   taxonomyVersionId: string;
   modelId: string;
@@ -140,25 +169,59 @@ export class NegativeSetRepository {
     });
   }
 
-  async labelsPage(setId: string, first: number, afterRank: number, group: number | null) {
-    const rows = await this.prisma.negativeLabel.findMany({
-      where: { setId, rank: { gt: afterRank }, ...(group === null ? {} : { groupIndex: group }) },
-      orderBy: { rank: 'asc' },
-      take: first + 1,
-      select: {
-        rank: true,
-        word: true,
-        prompt: true,
-        partOfSpeech: true,
-        quantileSimilarity: true,
-        maxSimilarity: true,
-        groupIndex: true,
-      },
-    });
-    const totalCount = await this.prisma.negativeLabel.count({
-      where: { setId, ...(group === null ? {} : { groupIndex: group }) },
-    });
-    return { rows: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
+  /**
+   * A page of a set's negatives matching `filter`, in `order`, after the negative of rank
+   * `afterRank` (-1: from the start). Keyset paging on (order key, rank), so a cursor is a rank
+   * whatever the order, and pages neither skip nor repeat rows.
+   */
+  async labelsPage(setId: string, first: number, afterRank: number, filter: LabelFilter, order: LabelOrder) {
+    const parameters: unknown[] = [setId];
+    const where = ['l.set_id = $1'];
+    if (filter.group !== null) where.push(`l.group_index = $${parameters.push(filter.group)}`);
+    if (filter.partOfSpeech !== null) where.push(`l.part_of_speech = $${parameters.push(filter.partOfSpeech)}`);
+    if (filter.search !== null)
+      where.push(`l.word ILIKE '%' || $${parameters.push(filter.search.replace(/[\\%_]/g, '\\$&'))} || '%'`);
+    const matching = where.join(' AND ');
+    const filterParameters = parameters.length;
+    const { key, direction } = LABEL_ORDERS[order];
+    const after =
+      afterRank < 0
+        ? 'true'
+        : key === null
+          ? `l.rank > $${parameters.push(afterRank)}`
+          : `(${key} ${direction === 'DESC' ? '<' : '>'} a.k OR (${key} = a.k AND l.rank > a.rank))`;
+    const afterRow =
+      afterRank < 0 || key === null
+        ? ''
+        : `CROSS JOIN (SELECT ${key.replace(/\bl\./g, 'c.')} AS k, c.rank FROM negative_labels c
+             WHERE c.set_id = $1 AND c.rank = $${parameters.push(afterRank)}) a`;
+    const limit = parameters.push(first + 1);
+    const [{ rows }, count] = await Promise.all([
+      this.pool.query<LabelRow>(
+        `SELECT l.rank, l.word, l.prompt, l.part_of_speech, l.quantile_similarity, l.max_similarity, l.group_index
+         FROM negative_labels l ${afterRow}
+         WHERE ${matching} AND ${after}
+         ORDER BY ${key === null ? '' : `${key} ${direction}, `}l.rank LIMIT $${limit}`,
+        parameters,
+      ),
+      this.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM negative_labels l WHERE ${matching}`,
+        parameters.slice(0, filterParameters),
+      ),
+    ]);
+    return {
+      rows: rows.slice(0, first).map((r) => ({
+        rank: r.rank,
+        word: r.word,
+        prompt: r.prompt,
+        partOfSpeech: r.part_of_speech,
+        quantileSimilarity: r.quantile_similarity,
+        maxSimilarity: r.max_similarity,
+        groupIndex: r.group_index,
+      })),
+      hasNextPage: rows.length > first,
+      totalCount: count.rows[0].n,
+    };
   }
 
   /** Everything scoring needs from a set, in rank order. */

@@ -6,7 +6,7 @@ import { CSP_LABEL_TEMPLATES, CSP_PHRASE_TEMPLATES } from '../neglabel/csp.ts';
 import type { MiningRecipe } from '../neglabel/mining-pipeline.ts';
 import { DEFAULT_ADJECTIVE_PROMPT } from '../neglabel/prompts.ts';
 import type { MiningJobRepository } from '../repositories/mining-job-repository.ts';
-import type { NegativeSetRepository } from '../repositories/negative-set-repository.ts';
+import type { LabelFilter, LabelOrder, NegativeSetRepository } from '../repositories/negative-set-repository.ts';
 import { customCorpus, WORDNET_CORPUS } from './corpus-source.ts';
 import { connection, decodeIdCursor, validateFirst } from './pagination.ts';
 import { validatePromptTemplate, type TaxonomyService } from './taxonomy-service.ts';
@@ -234,10 +234,12 @@ export class MiningService {
     return isUuid(id) ? this.sets.find(id) : null;
   }
 
-  async labels(setId: string, first: number, after: string | null, group: number | null) {
+  async labels(setId: string, first: number, after: string | null, filter: LabelFilter, order: LabelOrder = 'RANK') {
     validateFirst(first, 1000);
     const cursor = decodeIdCursor(after, 'labels');
-    const page = await this.sets.labelsPage(setId, first, cursor === null ? -1 : Number(cursor), group);
+    if (filter.search !== null && (filter.search.length === 0 || filter.search.length > 100))
+      throw new InvalidInputError('search must be 1 to 100 characters.', { field: 'search' }, 'INVALID_PARAMETER');
+    const page = await this.sets.labelsPage(setId, first, cursor === null ? -1 : Number(cursor), filter, order);
     return {
       ...connection(page.rows, page.hasNextPage, (node) => String(node.rank), cursor),
       totalCount: page.totalCount,

@@ -17,13 +17,14 @@ const SCREENSHOTS = 'test-output/screenshots';
 let app: TestApp;
 let browser: Browser;
 let auditorKey: string;
+let taxonomyId: string;
 /** requests the pages made to anywhere but the service */
 const foreign: string[] = [];
 
 before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   app = await startTestApp({ NEGLABEL_JOB_POLL_MS: '50' });
-  const taxonomyId = await createMinedTaxonomy(app, 'pets');
+  taxonomyId = await createMinedTaxonomy(app, 'pets');
   await app.graphql('mutation($t: ID!) { setThumbnailPolicy(taxonomyId: $t, storeThumbnails: true) { id } }', {
     t: taxonomyId,
   });
@@ -98,6 +99,26 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
       ),
     words[0],
   );
+  // filters and orders run on the server over the whole set: the page shows what the API counts
+  const { data: mined } = await app.graphql(
+    'query($t: ID!) { taxonomy(id: $t) { latestVersion { activeNegativeSet { labels(first: 1, ' +
+      'partOfSpeech: ADJECTIVE, orderBy: MAX_SIMILARITY) { totalCount edges { node { word } } } } } } }',
+    { t: taxonomyId },
+  );
+  const adjectives = mined.taxonomy.latestVersion.activeNegativeSet.labels;
+  await page.fill('#negative-search', '');
+  await page.selectOption('#negative-pos', 'ADJECTIVE');
+  await page.selectOption('#negative-order', 'MAX_SIMILARITY');
+  await page.waitForFunction(
+    (total) => document.querySelector('#negative-count')?.textContent?.startsWith(`${total.toLocaleString()} match`),
+    adjectives.totalCount,
+  );
+  assert.equal(
+    await page.locator('#negatives tbody tr td:first-child').first().textContent(),
+    adjectives.edges[0].node.word,
+  );
+  const kinds = await page.locator('#negatives tbody tr td:nth-child(2)').allTextContents();
+  assert.ok(kinds.length > 0 && kinds.every((k) => k === 'adjective'), kinds.join());
   await page.screenshot({ path: `${SCREENSHOTS}/taxonomies-admin.png`, fullPage: true });
 
   await app.sealer!.sealAll();

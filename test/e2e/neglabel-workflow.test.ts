@@ -107,6 +107,52 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
   assert.ok(page.edges[0].node.quantileSimilarity <= page.edges[1].node.quantileSimilarity);
   assert.equal(page.edges[0].node.prompt, `the nice ${page.edges[0].node.word}`);
 
+  // the browser's filters and orders run on the server over all of the set, checked against the
+  // whole set read in set order and filtered here
+  const walk = async (args: string, first = 1000) => {
+    const nodes: any[] = [];
+    let after: string | null = null;
+    let totalCount = 0;
+    do {
+      const result: any = await app.graphql(
+        `query($id: ID!, $after: String) { negativeLabelSet(id: $id) { labels(first: ${first}, after: $after, ${args}) { ` +
+          'totalCount edges { node { rank word partOfSpeech maxSimilarity } } pageInfo { hasNextPage endCursor } } } }',
+        { id: set.id, after },
+      );
+      assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+      const connection = result.data.negativeLabelSet.labels;
+      nodes.push(...connection.edges.map((e: any) => e.node));
+      totalCount = connection.totalCount;
+      after = connection.pageInfo.hasNextPage ? connection.pageInfo.endCursor : null;
+    } while (after);
+    return { nodes, totalCount };
+  };
+  const all = (await walk('orderBy: RANK')).nodes;
+  assert.equal(all.length, set.labelCount);
+  const adjectives = await walk('partOfSpeech: ADJECTIVE, orderBy: MAX_SIMILARITY');
+  const expectedAdjectives = all.filter((n) => n.partOfSpeech === 'ADJECTIVE');
+  assert.ok(expectedAdjectives.length > 0);
+  assert.equal(adjectives.totalCount, expectedAdjectives.length);
+  assert.equal(adjectives.nodes.length, expectedAdjectives.length, 'pages neither skip nor repeat');
+  assert.equal(new Set(adjectives.nodes.map((n) => n.rank)).size, expectedAdjectives.length);
+  const mostSimilar = Math.max(...expectedAdjectives.map((n) => n.maxSimilarity));
+  assert.equal(adjectives.nodes[0].maxSimilarity, mostSimilar);
+  for (let i = 1; i < adjectives.nodes.length; i++)
+    assert.ok(adjectives.nodes[i - 1].maxSimilarity >= adjectives.nodes[i].maxSimilarity);
+  const searched = await walk('search: "AT", orderBy: WORD', 50);
+  const expectedWords = all
+    .filter((n) => n.word.toLowerCase().includes('at'))
+    .map((n) => n.word.toLowerCase())
+    .sort();
+  assert.ok(expectedWords.length > 50, 'the search spans more than one page');
+  assert.equal(searched.totalCount, expectedWords.length);
+  assert.deepEqual(
+    searched.nodes.map((n) => n.word.toLowerCase()),
+    expectedWords,
+  );
+  const wildcard = await walk('search: "%"');
+  assert.equal(wildcard.totalCount, all.filter((n) => n.word.includes('%')).length, '% is a character, not a pattern');
+
   const scorer = await app.graphql(`mutation { createApiKey(input: { name: "e2e-suite", role: SCORER }) { key } }`);
   const scorerKey = scorer.data.createApiKey.key;
   const files = ['images/rgb224.png', 'images/rgb640x480.jpg', 'images/gray256.png'];

@@ -26,8 +26,18 @@ export const miningResolvers: Resolvers = {
     active: async (s, _, { services }) =>
       (await services.taxonomies.versionById(s.taxonomyVersionId))?.activeNegativeSetId === s.id,
     taxonomyVersion: (s, _, { services }) => services.taxonomies.referencedVersion(s.taxonomyVersionId),
-    labels: (s, { first, after, group }, { services }) =>
-      services.mining.labels(s.id, first, after ?? null, group ?? null),
+    labels: (s, { first, after, group, search, partOfSpeech, orderBy }, { services }) =>
+      services.mining.labels(
+        s.id,
+        first,
+        after ?? null,
+        {
+          group: group ?? null,
+          search: search ?? null,
+          partOfSpeech: partOfSpeech ? (partOfSpeech === 'NOUN' ? 'noun' : 'adjective') : null,
+        },
+        orderBy ?? 'RANK',
+      ),
   },
   MiningParameters: {
     method: (p) => p.method ?? 'NEGLABEL',

@@ -115,7 +115,8 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
     let totalCount = 0;
     do {
       const result: any = await app.graphql(
-        `query($id: ID!, $after: String) { negativeLabelSet(id: $id) { labels(first: ${first}, after: $after, ${args}) { ` +
+        `query($id: ID!, $after: String) { negativeLabelSet(id: $id) { ` +
+          `labels(first: ${first}, after: $after, ${args}) { ` +
           'totalCount edges { node { rank word partOfSpeech maxSimilarity } } pageInfo { hasNextPage endCursor } } } }',
         { id: set.id, after },
       );

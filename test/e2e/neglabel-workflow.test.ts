@@ -109,20 +109,26 @@ test('ImageNet-1k taxonomy, mined over the full WordNet corpus, scores images an
 
   // the browser's filters and orders run on the server over all of the set, checked against the
   // whole set read in set order and filtered here
+  type LabelNode = { rank: number; word: string; partOfSpeech: string; maxSimilarity: number };
+  type LabelConnection = {
+    totalCount: number;
+    edges: { node: LabelNode }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  };
   const walk = async (args: string, first = 1000) => {
-    const nodes: any[] = [];
+    const nodes: LabelNode[] = [];
     let after: string | null = null;
     let totalCount = 0;
     do {
-      const result: any = await app.graphql(
+      const result: { data?: { negativeLabelSet: { labels: LabelConnection } }; errors?: unknown } = await app.graphql(
         `query($id: ID!, $after: String) { negativeLabelSet(id: $id) { ` +
           `labels(first: ${first}, after: $after, ${args}) { ` +
           'totalCount edges { node { rank word partOfSpeech maxSimilarity } } pageInfo { hasNextPage endCursor } } } }',
         { id: set.id, after },
       );
       assert.equal(result.errors, undefined, JSON.stringify(result.errors));
-      const connection = result.data.negativeLabelSet.labels;
-      nodes.push(...connection.edges.map((e: any) => e.node));
+      const connection = result.data!.negativeLabelSet.labels;
+      nodes.push(...connection.edges.map((e) => e.node));
       totalCount = connection.totalCount;
       after = connection.pageInfo.hasNextPage ? connection.pageInfo.endCursor : null;
     } while (after);

@@ -574,7 +574,7 @@ async function renderHistory(view: HTMLElement): Promise<void> {
   const select = taxonomySelect('history-taxonomy');
   const decisionFilter = h(
     'select',
-    {},
+    { id: 'history-decision' },
     h('option', { value: '' }, 'all decisions'),
     h('option', {}, 'ID'),
     h('option', {}, 'OOD'),
@@ -636,8 +636,19 @@ async function renderHistory(view: HTMLElement): Promise<void> {
   };
   const similarText = h('input', { placeholder: 'describe an image, e.g. "a red car"' }) as HTMLInputElement;
   const similar = h('div');
-  select.addEventListener('change', () => load().catch((e) => notice(e.message)));
-  decisionFilter.addEventListener('change', () => loadRecords(true).catch((e) => notice(e.message)));
+  // the filters live in the URL: a link (an alert's, a colleague's) opens the same records
+  const linked = currentRoute().params;
+  if (taxonomies.some((t) => t.id === linked.get('taxonomy'))) select.value = linked.get('taxonomy')!;
+  if (['ID', 'OOD'].includes(linked.get('decision') ?? '')) decisionFilter.value = linked.get('decision')!;
+  const remember = () => navigate('history', { taxonomy: select.value, decision: decisionFilter.value });
+  select.addEventListener('change', () => {
+    remember();
+    load().catch((e) => notice(e.message));
+  });
+  decisionFilter.addEventListener('change', () => {
+    remember();
+    loadRecords(true).catch((e) => notice(e.message));
+  });
   view.append(
     h('section', { class: 'card', id: 'history' }, h('h2', {}, 'History'), h('div', { class: 'row' }, select), charts),
     h('section', { class: 'card' }, h('h2', {}, 'Records'), h('div', { class: 'row' }, decisionFilter), records, more),
@@ -897,7 +908,28 @@ const VIEWS: Record<string, { title: string; roles: Role[]; render: (view: HTMLE
 let latestRender = 0;
 let latestStart = 0;
 
-async function show(name: string): Promise<void> {
+/** The view and its filters as the URL holds them: `#/history?taxonomy=<id>&decision=OOD`. */
+function currentRoute(): { name: string; params: URLSearchParams } {
+  const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  return { name: path, params: new URLSearchParams(query) };
+}
+
+/** Puts a view and its filters in the URL as a new history entry, so the back button returns to the last. */
+function navigate(name: string, params: Record<string, string> = {}): void {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString();
+  const target = `#/${name}${query ? `?${query}` : ''}`;
+  if (target !== location.hash) history.pushState(null, '', target);
+}
+
+/** The view a URL names, when this caller's role may see it. */
+function routedView(): string | null {
+  const { name } = currentRoute();
+  return Object.hasOwn(VIEWS, name) && VIEWS[name].roles.includes(role!) ? name : null;
+}
+
+/** Shows a view; `fromUrl`: the URL names it already (a link, the back button), so it is not pushed again. */
+async function show(name: string, fromUrl = false): Promise<void> {
+  if (!fromUrl && currentRoute().name !== name) navigate(name);
   const render = ++latestRender;
   for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.id === `tab-${name}`);
   const view = document.getElementById('view')!;
@@ -941,9 +973,17 @@ async function start(first = 'taxonomies'): Promise<void> {
         return b;
       }),
   );
-  // open mode: the first thing to do is the admin key
-  await show(openMode ? 'keys' : first);
+  // open mode: the first thing to do is the admin key; else the view the URL names
+  const linked = routedView();
+  if (openMode) await show('keys');
+  else if (linked) await show(linked, true);
+  else await show(first);
 }
+
+window.addEventListener('popstate', () => {
+  const linked = routedView();
+  if (role !== null && linked) void show(linked, true);
+});
 
 const keyInput = h('input', {
   id: 'key',

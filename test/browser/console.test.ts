@@ -133,6 +133,27 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
   assert.equal(await page.locator('[data-chart] canvas').count(), 2, 'the OOD-rate chart and the histogram');
   await page.screenshot({ path: `${SCREENSHOTS}/history-admin.png`, fullPage: true });
 
+  // the view and its filters are in the URL: a link opens the same records, the back button returns
+  await page.selectOption('#history-decision', 'OOD');
+  await page.waitForFunction(() => location.hash.includes('decision=OOD'));
+  const link = new URL(page.url());
+  assert.equal(link.hash, `#/history?taxonomy=${taxonomyId}&decision=OOD`);
+  await page.goBack();
+  await page.waitForFunction(() => (document.querySelector('#history-decision') as HTMLSelectElement)?.value === '');
+  assert.equal(await page.inputValue('#history-taxonomy'), taxonomyId);
+  const { data: oodRecords } = await app.graphql(
+    'query($t: ID!) { scoringRecords(filter: { taxonomyId: $t, decision: OOD }) { edges { node { id } } } }',
+    { t: taxonomyId },
+  );
+  const linked = await open(`/${link.hash}`, ADMIN_KEY);
+  await linked.waitForSelector('#tab-history.active');
+  assert.equal(await linked.inputValue('#history-decision'), 'OOD');
+  assert.equal(await linked.inputValue('#history-taxonomy'), taxonomyId);
+  const shown = oodRecords.scoringRecords.edges.length;
+  if (shown > 0) await linked.waitForSelector('#records tbody tr');
+  assert.equal(await linked.locator('#records tbody tr').count(), shown);
+  await linked.close();
+
   await page.click('#tab-audit');
   await page.waitForSelector('#audit td:text-is("createTaxonomy")');
   // details read as key: value, taxonomies by name, not escaped JSON and ids

@@ -434,37 +434,88 @@ async function renderScoring(view: HTMLElement): Promise<void> {
   if (role === 'ADMIN') view.append(calibrationCard());
 }
 
+/** Below this many ID images a calibrated threshold moves a lot with each image (the card says so). */
+const FEW_CALIBRATION_IMAGES = 100;
+
+/** The 95 % Wilson score interval of a rate measured as `rate` over `n` trials. */
+function wilsonInterval(rate: number, n: number): [number, number] {
+  const z = 1.96;
+  const centre = (rate + (z * z) / (2 * n)) / (1 + (z * z) / n);
+  const half = (z / (1 + (z * z) / n)) * Math.sqrt((rate * (1 - rate)) / n + (z * z) / (4 * n * n));
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
 function calibrationCard(): HTMLElement {
   const select = taxonomySelect('calibrate-taxonomy');
+  const target = h('input', {
+    id: 'calibrate-target',
+    type: 'number',
+    min: '0.5',
+    max: '1',
+    step: '0.01',
+    value: '0.95',
+    title: 'share of ID images to keep as ID',
+  }) as HTMLInputElement;
+  const space = h(
+    'select',
+    { id: 'calibrate-space' },
+    h('option', { value: 'SCORE' }, 'score'),
+    h('option', { value: 'LOGIT_SCORE' }, 'logit score (when scores saturate)'),
+  ) as HTMLSelectElement;
   const outcome = h('div', { id: 'calibration' });
   let chosen: File[] = [];
   const calibrate = async (apply: boolean) => {
+    const targetTpr = Number(target.value);
+    if (!(targetTpr > 0 && targetTpr <= 1)) throw new Error('The target must be a share of ID images in (0, 1].');
     const data = await gql(
-      `mutation($t: ID!, $apply: Boolean, ${uploadVariables(chosen)}) { calibrateThreshold(input: { ` +
-        `taxonomyId: $t, apply: $apply, images: ${uploadImages(chosen)} }) { threshold achievedTpr targetTpr ` +
-        'imageCount applied } }',
-      { t: select.value, apply },
+      `mutation($t: ID!, $apply: Boolean, $target: Float, $space: ScoreSpace, ${uploadVariables(chosen)}) { ` +
+        'calibrateThreshold(input: { taxonomyId: $t, apply: $apply, targetTpr: $target, space: $space, ' +
+        `images: ${uploadImages(chosen)} }) { threshold space achievedTpr targetTpr imageCount applied } }`,
+      { t: select.value, apply, target: targetTpr, space: space.value },
       chosen,
     );
     const c = data.calibrateThreshold;
+    // the threshold it replaces, as the page knew it; then the page learns the new one
+    const taxonomy = taxonomies.find((t) => t.id === select.value);
+    if (c.applied) await loadTaxonomies();
+    const [low, high] = wilsonInterval(c.achievedTpr, c.imageCount);
     outcome.replaceChildren(
       h(
         'p',
-        {},
-        `threshold ${c.threshold.toFixed(4)} keeps ${percent(c.achievedTpr)} of ${c.imageCount} ID images ` +
-          `(target ${percent(c.targetTpr)})${c.applied ? ': applied' : ''}`,
+        { id: 'calibration-change' },
+        `${c.applied ? 'was' : 'current'} ${taxonomy ? `${taxonomy.defaultThreshold.toFixed(4)} ` : ''}` +
+          `(${(taxonomy?.thresholdSpace ?? '').toLowerCase().replace('_', ' ')}) → ` +
+          `${c.applied ? 'now' : 'proposed'} ${c.threshold.toFixed(4)} (${c.space.toLowerCase().replace('_', ' ')})`,
       ),
+      h(
+        'p',
+        {},
+        `keeps ${percent(c.achievedTpr)} of ${c.imageCount} ID images (target ${percent(c.targetTpr)}); on new ID ` +
+          `images expect ${percent(low)} to ${percent(high)} (95 % interval)${c.applied ? ': applied' : ''}`,
+      ),
+      c.imageCount < FEW_CALIBRATION_IMAGES
+        ? h(
+            'p',
+            { class: 'warning', id: 'calibration-warning' },
+            `Only ${c.imageCount} images: a threshold from so few moves with every image. Calibrate on at least ` +
+              `${FEW_CALIBRATION_IMAGES} ID images that look like what you will score.`,
+          )
+        : '',
       c.applied ? '' : button('Apply this threshold', () => calibrate(true)),
     );
   };
+  const recalibrate = () => {
+    if (chosen.length) calibrate(false).catch((e) => notice(e.message));
+  };
+  for (const control of [select, target, space]) control.addEventListener('change', recalibrate);
   return h(
     'section',
     { class: 'card', 'data-admin': '' },
     h('h2', {}, 'Calibrate the threshold on known-ID images'),
-    h('div', { class: 'row' }, 'taxonomy', select),
+    h('div', { class: 'row' }, 'taxonomy', select, 'keep as ID', target, 'on', space),
     dropZone('Drop ID images', (files) => {
       chosen = files;
-      calibrate(false).catch((e) => notice(e.message));
+      recalibrate();
     }),
     outcome,
   );

@@ -184,8 +184,22 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
     ],
   );
   await page.waitForSelector('#calibration:has-text("keeps")');
+  // the change it proposes, in its space, and a warning: two images are far too few
+  assert.match((await page.textContent('#calibration-change')) ?? '', /^current 0\.5000 \(score\) → proposed \d/);
+  assert.match((await page.textContent('#calibration-warning')) ?? '', /Only 2 images/);
+  assert.match((await page.textContent('#calibration')) ?? '', /95 % interval/);
+  await page.selectOption('#calibrate-space', 'LOGIT_SCORE');
+  const proposedIn = (space: string) =>
+    page.waitForFunction(
+      (wanted) => document.querySelector('#calibration-change')?.textContent?.endsWith(`(${wanted})`),
+      space,
+    );
+  await proposedIn('logit score');
+  await page.selectOption('#calibrate-space', 'SCORE');
+  await proposedIn('score');
   await page.click('#calibration button');
   await page.waitForSelector('#calibration:has-text("applied")');
+  assert.match((await page.textContent('#calibration-change')) ?? '', /^was 0\.5000 \(score\) → now /);
   const { data } = await app.graphql('{ taxonomies { edges { node { name defaultThreshold } } } }');
   const pets = data.taxonomies.edges.find((e: { node: { name: string } }) => e.node.name === 'pets').node;
   assert.notEqual(pets.defaultThreshold, 0.5, 'the threshold was applied');

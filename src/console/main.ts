@@ -524,34 +524,56 @@ function calibrationCard(): HTMLElement {
 // ---------------------------------------------------------------------------------------------
 // History: OOD rate per day, score histogram with the threshold, records, similar records
 
+/** Charts fill their share of the row (between 280 and 900 px) and follow it when the window resizes. */
+function fitToHolder(plot: uPlot, holder: HTMLElement): void {
+  const fit = () => {
+    const width = Math.max(280, Math.min(900, Math.floor(holder.clientWidth)));
+    if (holder.clientWidth > 0 && Math.abs(width - plot.width) > 1) plot.setSize({ width, height: plot.height });
+  };
+  new ResizeObserver(fit).observe(holder);
+}
+
 function lineChart(title: string, xs: number[], ys: number[]): HTMLElement {
   const holder = h('div', { class: 'chart', 'data-chart': title });
   // at least a week wide, so that a young history's few days do not stretch over years
   const DAY = 86_400;
   const last = xs.length ? xs[xs.length - 1] : Date.now() / 1000;
   const first = Math.min(xs[0] ?? last, last - 6 * DAY);
-  new uPlot(
+  const plot = new uPlot(
     {
       title,
       width: 520,
       height: 220,
+      // the legend names the series; values would read "--" until the pointer is over the chart
+      legend: { live: false },
       series: [{}, { label: 'OOD rate', stroke: '#c0392b', width: 2, points: { size: 6 } }],
       scales: { x: { range: [first - DAY / 2, last + DAY / 2] }, y: { range: [0, 1] } },
     },
     [xs, ys],
     holder,
   );
+  fitToHolder(plot, holder);
   return holder;
 }
 
-function histogramChart(bins: Json[], threshold: number): HTMLElement {
+/**
+ * The histogram of `score` (0 to 1). The threshold is drawn only when it is a score threshold: one
+ * in the logit or adaptive space has another axis, and a line here would sit where it means nothing.
+ */
+function histogramChart(bins: Json[], threshold: number, space: string): HTMLElement {
   const holder = h('div', { class: 'chart', 'data-chart': 'histogram' });
   const centres = bins.map((b) => (b.lower + b.upper) / 2);
-  new uPlot(
+  const drawn = space === 'SCORE';
+  const plot = new uPlot(
     {
-      title: `Score histogram (threshold ${threshold.toFixed(3)})`,
+      title: drawn
+        ? `Score histogram (threshold ${threshold.toFixed(3)})`
+        : `Score histogram (threshold ${threshold.toFixed(3)} is on the ${space.toLowerCase().replace('_', ' ')}: ` +
+          'not drawn on this axis)',
       width: 520,
       height: 220,
+      // the legend names the series; values would read "--" until the pointer is over the chart
+      legend: { live: false },
       scales: { x: { time: false, range: [0, 1] } },
       series: [
         {},
@@ -561,6 +583,7 @@ function histogramChart(bins: Json[], threshold: number): HTMLElement {
         // the threshold as a vertical line: images left of it are OOD
         draw: [
           (u: uPlot) => {
+            if (!drawn) return;
             const x = u.valToPos(threshold, 'x', true);
             u.ctx.save();
             u.ctx.strokeStyle = '#c0392b';
@@ -577,6 +600,7 @@ function histogramChart(bins: Json[], threshold: number): HTMLElement {
     [centres, bins.map((b) => b.count)],
     holder,
   );
+  fitToHolder(plot, holder);
   return holder;
 }
 
@@ -681,7 +705,7 @@ async function renderHistory(view: HTMLElement): Promise<void> {
         stats.buckets.map((b: Json) => Date.parse(b.start) / 1000),
         stats.buckets.map((b: Json) => b.oodRate),
       ),
-      histogramChart(stats.histogram, taxonomy.defaultThreshold),
+      histogramChart(stats.histogram, taxonomy.defaultThreshold, taxonomy.thresholdSpace),
     );
     await loadRecords(true);
   };

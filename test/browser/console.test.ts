@@ -131,6 +131,18 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
   assert.equal(await page.locator('#records td:has-text("✓ in checkpoint")').count(), 3);
   assert.match((await page.textContent('#history')) ?? '', /3 records/);
   assert.equal(await page.locator('[data-chart] canvas').count(), 2, 'the OOD-rate chart and the histogram');
+  // the charts take their share of a wide screen, and shrink back
+  const chartWidths = () =>
+    page.$$eval('[data-chart] .uplot', (plots) => plots.map((plot) => (plot as HTMLElement).offsetWidth));
+  await page.setViewportSize({ width: 1920, height: 900 });
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('[data-chart] .uplot')].every((plot) => (plot as HTMLElement).offsetWidth > 700),
+  );
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('[data-chart] .uplot')].every((plot) => (plot as HTMLElement).offsetWidth < 700),
+  );
+  assert.equal((await chartWidths()).length, 2);
   await page.screenshot({ path: `${SCREENSHOTS}/history-admin.png`, fullPage: true });
 
   // the view and its filters are in the URL: a link opens the same records, the back button returns

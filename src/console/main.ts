@@ -139,6 +139,11 @@ async function loadTaxonomies(): Promise<Json[]> {
   return taxonomies;
 }
 
+/** A select of `[value, label]` choices, the first chosen. */
+function choices(id: string, options: Array<[string, string]>): HTMLSelectElement {
+  return h('select', { id }, ...options.map(([value, label]) => h('option', { value }, label))) as HTMLSelectElement;
+}
+
 function taxonomySelect(id: string): HTMLSelectElement {
   const select = h('select', { id }) as HTMLSelectElement;
   for (const t of taxonomies) select.append(h('option', { value: t.id }, t.name));
@@ -293,27 +298,23 @@ function createTaxonomyForm(): HTMLElement {
 /** A set's negatives, searched, filtered and ordered on the server over all of them, a page at a time. */
 async function renderNegatives(view: HTMLElement, taxonomy: string, setId: string): Promise<void> {
   const search = h('input', { placeholder: 'search words', id: 'negative-search' }) as HTMLInputElement;
-  const pos = h(
-    'select',
-    { id: 'negative-pos' },
-    h('option', { value: '' }, 'any part of speech'),
-    h('option', { value: 'NOUN' }, 'nouns'),
-    h('option', { value: 'ADJECTIVE' }, 'adjectives'),
-  ) as HTMLSelectElement;
+  const pos = choices('negative-pos', [
+    ['', 'any part of speech'],
+    ['NOUN', 'nouns'],
+    ['ADJECTIVE', 'adjectives'],
+  ]);
   const group = h('input', {
     type: 'number',
     min: '0',
     placeholder: 'group',
     id: 'negative-group',
   }) as HTMLInputElement;
-  const order = h(
-    'select',
-    { id: 'negative-order' },
-    h('option', { value: 'RANK' }, 'set order'),
-    h('option', { value: 'MAX_SIMILARITY' }, 'most similar to an ID label first'),
-    h('option', { value: 'QUANTILE_SIMILARITY' }, 'highest quantile similarity first'),
-    h('option', { value: 'WORD' }, 'alphabetical'),
-  ) as HTMLSelectElement;
+  const order = choices('negative-order', [
+    ['RANK', 'set order'],
+    ['MAX_SIMILARITY', 'most similar to an ID label first'],
+    ['QUANTILE_SIMILARITY', 'highest quantile similarity first'],
+    ['WORD', 'alphabetical'],
+  ]);
   const count = h('p', { class: 'muted', id: 'negative-count' });
   const holder = h('div');
   const more = h('div');
@@ -456,12 +457,10 @@ function calibrationCard(): HTMLElement {
     value: '0.95',
     title: 'share of ID images to keep as ID',
   }) as HTMLInputElement;
-  const space = h(
-    'select',
-    { id: 'calibrate-space' },
-    h('option', { value: 'SCORE' }, 'score'),
-    h('option', { value: 'LOGIT_SCORE' }, 'logit score (when scores saturate)'),
-  ) as HTMLSelectElement;
+  const space = choices('calibrate-space', [
+    ['SCORE', 'score'],
+    ['LOGIT_SCORE', 'logit score (when scores saturate)'],
+  ]);
   const outcome = h('div', { id: 'calibration' });
   let chosen: File[] = [];
   const calibrate = async (apply: boolean) => {
@@ -647,13 +646,11 @@ function sealedCell(proof: Json | null): HTMLElement {
 async function renderHistory(view: HTMLElement): Promise<void> {
   await loadTaxonomies();
   const select = taxonomySelect('history-taxonomy');
-  const decisionFilter = h(
-    'select',
-    { id: 'history-decision' },
-    h('option', { value: '' }, 'all decisions'),
-    h('option', {}, 'ID'),
-    h('option', {}, 'OOD'),
-  ) as HTMLSelectElement;
+  const decisionFilter = choices('history-decision', [
+    ['', 'all decisions'],
+    ['ID', 'ID'],
+    ['OOD', 'OOD'],
+  ]);
   const charts = h('div', { class: 'charts' });
   const records = h('div', { id: 'records' });
   const more = h('div', { class: 'row' });

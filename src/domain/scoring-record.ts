@@ -57,3 +57,17 @@ export interface ScoringFilter {
   caller?: string | null;
   model?: string | null;
 }
+
+/**
+ * An image of a batch scored image by image (scoreImageBatch) that could not be scored: its own
+ * coded error (bad bytes, a failed upload or URL). Nothing is recorded for it; an idempotent
+ * retry answers it again.
+ */
+export interface ImageFailure {
+  /** its position in the request's images */
+  index: number;
+  filename: string | null;
+  /** a stable code, one of IMAGE_FAULT_CODES (src/services/images.ts) */
+  code: string;
+  message: string;
+}

@@ -62,6 +62,7 @@ const ALLOWED: Partial<Record<RootField, Role[]>> = {
   'Mutation.embedTexts': SCORERS,
   'Mutation.embedImages': SCORERS,
   'Mutation.scoreImages': SCORERS,
+  'Mutation.scoreImageBatch': SCORERS,
   'Mutation.evaluate': SCORERS,
 };
 
@@ -81,6 +82,7 @@ export const HEAVY = new Set<QueryField | MutationField>([
   'embedTexts',
   'embedImages',
   'scoreImages',
+  'scoreImageBatch',
   'calibrateThreshold',
   'evaluate',
   'similarScoringRecords',

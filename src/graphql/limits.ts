@@ -75,8 +75,7 @@ export function queryLimitsRule(limits: QueryLimits) {
           problems.push(`introspection depth over ${INTROSPECTION_DEPTH}`);
         if (totals.heavy > 1)
           problems.push(
-            `${totals.heavy} encoder operations (embedTexts, embedImages, scoreImages, calibrateThreshold, ` +
-              `evaluate, similarScoringRecords: one per request)`,
+            `${totals.heavy} encoder operations (${[...(limits.heavyFields ?? [])].join(', ')}: one per request)`,
           );
         if (totals.aliases > limits.maxAliases) problems.push(`${totals.aliases} aliases (limit ${limits.maxAliases})`);
         if (totals.fields > limits.maxFields) problems.push(`over ${limits.maxFields} fields`);

@@ -4,7 +4,7 @@
  * schema's types to these (tools/codegen/graphql-types.ts), so a resolver that returns the wrong
  * shape, or reads a field its parent does not have, fails the type check.
  */
-import type { ScoringRecordRow } from '../domain/scoring-record.ts';
+import type { ImageFailure, ScoringRecordRow } from '../domain/scoring-record.ts';
 import type { AccessService } from '../services/access-service.ts';
 import type { HistoryLogService, InclusionProof } from '../services/history-log-service.ts';
 import type { MiningParameters, MiningService } from '../services/mining-service.ts';
@@ -23,6 +23,7 @@ export type ApiKeyParent = Result<AccessService['listKeys']>[number];
 export type AuditLogEntryParent = Result<AccessService['auditPage']>['edges'][number]['node'];
 export type ScoringRecordParent = ScoringRecordRow;
 export type ImageScoreParent = Result<ScoringService['score']>[number];
+export type ImageScoreFailureParent = ImageFailure;
 export type HistoryCheckpointParent = Result<HistoryLogService['latestCheckpoint']>;
 export type HistoryInclusionProofParent = InclusionProof;
 export type HistoryConsistencyProofParent = Result<HistoryLogService['consistencyProof']>;

@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import type { DdlSession } from '../database/database.ts';
 import type { MemoryCandidate } from '../neglabel/memory.ts';
-import type { NewScoringRecord, ScoringFilter, ScoringRecordRow } from '../domain/scoring-record.ts';
+import type { ImageFailure, NewScoringRecord, ScoringFilter, ScoringRecordRow } from '../domain/scoring-record.ts';
 import { vectorBytes, vectorFromBytes, vectorTypeOid } from './vectors.ts';
 import { HORIZON, parsePosition } from './history-position.ts';
 import { column, columnList, unnestRows, withTransaction } from './sql.ts';
@@ -99,11 +99,14 @@ export interface IdempotencyClaim {
   principal: string;
   key: string;
   fingerprint: string;
+  /** the images of the request that could not be scored (scoreImageBatch), answered again on a retry */
+  failures?: readonly ImageFailure[];
 }
 
-/** The first request sent with an idempotency key: its records and its fingerprint. */
+/** The first request sent with an idempotency key: its records, the images it failed, its fingerprint. */
 export interface IdempotentRequest {
   recordIds: string[];
+  failures: ImageFailure[];
   fingerprint: string;
 }
 
@@ -174,9 +177,10 @@ export class ScoringRecordRepository {
            SELECT r.id, t.image FROM numbered r JOIN unnest($${next}::bytea[]) WITH ORDINALITY AS t(image, n) USING (n)
            WHERE t.image IS NOT NULL),
          request AS (
-           INSERT INTO scoring_idempotency_keys (principal, idempotency_key, fingerprint, record_ids)
-           SELECT $${next + 1}::text, $${next + 2}::text, $${next + 3}::text, array_agg(id ORDER BY n) FROM numbered
-           HAVING $${next + 2}::text IS NOT NULL)
+           INSERT INTO scoring_idempotency_keys (principal, idempotency_key, fingerprint, record_ids, failures)
+           SELECT $${next + 1}::text, $${next + 2}::text, $${next + 3}::text, array_agg(id ORDER BY n),
+                  $${next + 4}::jsonb
+           FROM numbered HAVING $${next + 2}::text IS NOT NULL)
          SELECT id::text FROM numbered ORDER BY n`,
         [
           ...unnested.parameters,
@@ -184,6 +188,7 @@ export class ScoringRecordRepository {
           idempotency?.principal ?? null,
           idempotency?.key ?? null,
           idempotency?.fingerprint ?? null,
+          idempotency?.failures?.length ? JSON.stringify(idempotency.failures) : null,
         ],
       );
       return rows.map((r) => r.id);
@@ -203,14 +208,19 @@ export class ScoringRecordRepository {
    * expired row is deleted here, so the key can be claimed again by the insert that follows.
    */
   async idempotentRequest(principal: string, key: string): Promise<IdempotentRequest | null> {
-    const { rows } = await this.pool.query<{ ids: string[]; fingerprint: string; live: boolean }>(
-      `SELECT record_ids::text[] AS ids, fingerprint, created_at > now() - $3 * interval '1 hour' AS live
+    const { rows } = await this.pool.query<{
+      ids: string[];
+      failures: ImageFailure[] | null;
+      fingerprint: string;
+      live: boolean;
+    }>(
+      `SELECT record_ids::text[] AS ids, failures, fingerprint, created_at > now() - $3 * interval '1 hour' AS live
        FROM scoring_idempotency_keys WHERE principal = $1 AND idempotency_key = $2`,
       [principal, key, this.idempotencyWindowHours],
     );
     const row = rows[0];
     if (!row) return null;
-    if (row.live) return { recordIds: row.ids, fingerprint: row.fingerprint };
+    if (row.live) return { recordIds: row.ids, failures: row.failures ?? [], fingerprint: row.fingerprint };
     await this.pool.query(
       `DELETE FROM scoring_idempotency_keys WHERE principal = $1 AND idempotency_key = $2
          AND created_at <= now() - $3 * interval '1 hour'`,

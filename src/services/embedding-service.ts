@@ -2,7 +2,15 @@
 import { DomainError, InvalidInputError } from '../errors.ts';
 import type { EncodedTexts, Encoder, ImageToEncode, ScoredImage, ScoringHead } from '../inference/encoder.ts';
 import { declaredPixels } from '../inference/image-preprocessing.ts';
-import { type DecodedImage, type ImageInput, type ImageSourceLimits, readImageInputs } from './images.ts';
+import {
+  allOrThrow,
+  type DecodedImage,
+  type ImageInput,
+  type ImageSourceLimits,
+  imageError,
+  readEachImageInput,
+  readImageInputs,
+} from './images.ts';
 
 export interface EmbeddingLimits extends ImageSourceLimits {
   maxTexts: number;
@@ -72,6 +80,11 @@ export class EmbeddingService {
     return readImageInputs(images, this.limits, field);
   }
 
+  /** readImages, with an image's own error (isImageFault) in its slot instead of failing the request. */
+  readEachImage(images: readonly ImageInput[], field = 'images'): Promise<Array<DecodedImage | DomainError>> {
+    return readEachImageInput(images, this.limits, field);
+  }
+
   /** Embeds images already read (readImages) with a model. */
   async embedDecoded(
     modelId: string,
@@ -80,34 +93,46 @@ export class EmbeddingService {
     field = 'images',
   ): Promise<{ model: string; images: DecodedImage[]; embeddings: Float32Array[] }> {
     const model = this.encoder.resolveModel(modelId);
-    const embeddings = await this.encode(decoded, cacheScope, field, (images) =>
-      this.encoder.embedImages(model.id, images),
+    const embeddings = allOrThrow(
+      await this.encode(decoded, cacheScope, field, (images) => this.encoder.embedImages(model.id, images)),
     );
     return { model: model.id, images: decoded, embeddings };
   }
 
-  /** Embeds images already read and scores each against a loaded head, in one pass through the encoder. */
+  /**
+   * Embeds images already read and scores each against a loaded head, in one pass through the
+   * encoder; an image that fails has its error in its slot, named by its index in `indexes` (the
+   * request's, when only some of its images were read).
+   */
   embedAndScore(
     modelId: string,
     decoded: DecodedImage[],
     cacheScope: string,
     head: ScoringHead,
     field = 'images',
-  ): Promise<ScoredImage[]> {
+    indexes: readonly number[] = decoded.map((_, i) => i),
+  ): Promise<Array<ScoredImage | DomainError>> {
     const model = this.encoder.resolveModel(modelId);
-    return this.encode(decoded, cacheScope, field, (images) => this.encoder.embedAndScore(model.id, images, head));
+    return this.encode(
+      decoded,
+      cacheScope,
+      field,
+      (images) => this.encoder.embedAndScore(model.id, images, head),
+      indexes,
+    );
   }
 
   /**
-   * Bounds the request's pixels before any decoding, then encodes; a failed image fails the whole
-   * request, naming its index and file.
+   * Bounds the request's pixels before any decoding, then encodes; a failed image's error names
+   * its index (in `indexes`) and file.
    */
   private async encode<T>(
     decoded: DecodedImage[],
     cacheScope: string,
     field: string,
     run: (images: ImageToEncode[]) => Promise<Array<T | DomainError>>,
-  ): Promise<T[]> {
+    indexes: readonly number[] = decoded.map((_, i) => i),
+  ): Promise<Array<T | DomainError>> {
     // the decode cost is in the pixels, not the bytes: bound the whole request before any decoding.
     // Each image counts at most maxImagePixels, so headers are read only when these many images
     // could exceed the budget (otherwise reading them costs the request thread for nothing).
@@ -123,14 +148,9 @@ export class EmbeddingService {
       );
     }
     const results = await run(decoded.map(({ bytes, sha256, alpha }) => ({ bytes, sha256, alpha, cacheScope })));
-    return results.map((result, index) => {
-      if (!(result instanceof DomainError)) return result;
-      throw new DomainError(
-        result.code,
-        `${field}[${index}]${decoded[index].filename ? ` (${decoded[index].filename})` : ''}: ${result.message}`,
-        { ...result.details, field, index },
-      );
-    });
+    return results.map((result, i) =>
+      result instanceof DomainError ? imageError(result, field, indexes[i], decoded[i].filename) : result,
+    );
   }
 }
 

@@ -163,14 +163,14 @@ async function readUpload(
     if ((error as { status?: number }).status === 413)
       throw new InvalidInputError(
         `${field}[${index}].file is over ${maxBytes} bytes: send a smaller file.`,
-        { field, index, max: maxBytes },
+        { field, index, max: maxBytes, filename: file.filename },
         'IMAGE_TOO_LARGE',
       );
     if (error instanceof DomainError) throw error; // the request's byte budget
     // the file's bytes stopped coming: the body was cut short or the client went away
     throw new InvalidInputError(
       `${field}[${index}].file ended before its last byte (${(error as Error).message}): send the whole file again.`,
-      { field, index },
+      { field, index, filename: file.filename },
       'UPLOAD_INCOMPLETE',
     );
   }
@@ -221,11 +221,55 @@ async function readSource(
   }
 }
 
-export async function readImageInputs(
+/**
+ * Codes of errors that belong to one image (its bytes, its upload, its URL) rather than to the
+ * request: a batch scored image by image (scoreImageBatch) reports them for that image alone.
+ */
+export const IMAGE_FAULT_CODES = [
+  'INVALID_IMAGE',
+  'IMAGE_TOO_LARGE',
+  'INVALID_BASE64',
+  'UPLOAD_INCOMPLETE',
+  'INVALID_URL',
+  'URL_NOT_ALLOWED',
+  'URL_FETCH_FAILED',
+  'URL_TIMEOUT',
+] as const;
+export type ImageFaultCode = (typeof IMAGE_FAULT_CODES)[number];
+
+/** An error of one image (see IMAGE_FAULT_CODES); anything else fails the whole request. */
+export function isImageFault(error: unknown): error is DomainError & { code: ImageFaultCode } {
+  return error instanceof DomainError && (IMAGE_FAULT_CODES as readonly string[]).includes(error.code);
+}
+
+/**
+ * An image's error as the request reports it: prefixed with where the image is (`images[2]
+ * (cat.svg): …`) unless it says so already, its index and field in the details.
+ */
+export function imageError(error: DomainError, field: string, index: number, filename: string | null): DomainError {
+  const place = `${field}[${index}]`;
+  const message = error.message.startsWith(place)
+    ? error.message
+    : `${place}${filename ? ` (${filename})` : ''}: ${error.message}`;
+  return new DomainError(error.code, message, { ...error.details, field, index });
+}
+
+/** The first error among per-image results (by index) is thrown; otherwise the results, narrowed. */
+export function allOrThrow<T>(results: ReadonlyArray<T | DomainError>): T[] {
+  const failed = results.find((r) => r instanceof DomainError);
+  if (failed) throw failed;
+  return results as T[];
+}
+
+/**
+ * The bytes of each image input, or the image's own error (isImageFault) in its slot; an error of
+ * the request (its shape, its byte budget) is thrown.
+ */
+export async function readEachImageInput(
   images: readonly ImageInput[],
   limits: ImageSourceLimits,
   field = 'images',
-): Promise<DecodedImage[]> {
+): Promise<Array<DecodedImage | DomainError>> {
   if (images.length === 0) throw new InvalidInputError(`${field} is empty: send at least one image.`, { field });
   if (images.length > limits.maxImages) {
     throw new InvalidInputError(
@@ -236,12 +280,30 @@ export async function readImageInputs(
   }
   const alphas = images.map((image, index) => alphaOf(image, field, index));
   const budget = new ByteBudget(limits.maxRequestBytes, field);
-  const read = await Promise.all(images.map((image, index) => readSource(image, limits, field, index, budget)));
-  return read.map(({ bytes, filename, url }, index) => ({
-    bytes,
-    filename: cleanFilename(images[index].filename ?? filename),
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    alpha: alphas[index],
-    url,
-  }));
+  return Promise.all(
+    images.map((image, index) =>
+      readSource(image, limits, field, index, budget).then(
+        ({ bytes, filename, url }): DecodedImage => ({
+          bytes,
+          filename: cleanFilename(image.filename ?? filename),
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          alpha: alphas[index],
+          url,
+        }),
+        (error: unknown) => {
+          if (isImageFault(error)) return imageError(error, field, index, cleanFilename(image.filename));
+          throw error;
+        },
+      ),
+    ),
+  );
+}
+
+/** The bytes of each image input; any image's error fails the request (the first by index). */
+export async function readImageInputs(
+  images: readonly ImageInput[],
+  limits: ImageSourceLimits,
+  field = 'images',
+): Promise<DecodedImage[]> {
+  return allOrThrow(await readEachImageInput(images, limits, field));
 }

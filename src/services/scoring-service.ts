@@ -5,7 +5,7 @@
  * embedded and scored in one pass off the request thread.
  */
 import { createHash } from 'node:crypto';
-import { ConflictError, InvalidInputError } from '../errors.ts';
+import { ConflictError, DomainError, InvalidInputError } from '../errors.ts';
 import type { Encoder, ScoredImage, ScoringHead } from '../inference/encoder.ts';
 import type { AdaptiveMemories, MemoryFreeze, MemoryKey } from './adaptive-memory.ts';
 import type { MemoryPolicy } from '../neglabel/memory.ts';
@@ -22,9 +22,9 @@ import type {
 import type { TaxonomyRow, TaxonomyVersionHead } from '../repositories/taxonomy-repository.ts';
 import { stack } from '../inference/vectors.ts';
 import { type EmbeddingService, imageCacheScope } from './embedding-service.ts';
-import type { DecodedImage, ImageInput } from './images.ts';
+import { allOrThrow, cleanFilename, type DecodedImage, type ImageInput, isImageFault } from './images.ts';
 import type { TaxonomyService } from './taxonomy-service.ts';
-import type { ThresholdSpace } from '../domain/scoring-record.ts';
+import type { ImageFailure, NewScoringRecord, ThresholdSpace } from '../domain/scoring-record.ts';
 import { unreadableCharacters } from './validation.ts';
 
 interface LoadedBank {
@@ -128,23 +128,27 @@ export interface ScoringCaller {
 
 /**
  * An idempotency key as this request claims it: owned by the API key (by id: names are not
- * unique), with a fingerprint of everything that shapes the answer.
+ * unique), with a fingerprint of everything that shapes the answer. An image that could not be
+ * read counts by its code, so a retry of the same request matches; a batch scored image by image
+ * never shares a key with an all-or-nothing request.
  */
 function idempotencyClaim(
   caller: ScoringCaller,
   key: string,
   input: ScoreImagesInput,
   topK: number,
-  images: readonly DecodedImage[],
+  images: ReadonlyArray<DecodedImage | DomainError>,
+  mode: ScoringMode,
 ): IdempotencyClaim {
   const asked = {
     taxonomyId: input.taxonomyId,
     version: input.version ?? null,
-    images: images.map((i) => [i.sha256, i.filename, i.alpha, i.url]),
+    images: images.map((i) => (i instanceof DomainError ? [i.code] : [i.sha256, i.filename, i.alpha, i.url])),
     threshold: input.threshold ?? null,
     thresholdSpace: input.thresholdSpace ?? null,
     topK,
     adaptive: input.adaptive ?? false,
+    ...(mode === 'each' ? { eachImage: true } : {}),
   };
   const fingerprint = createHash('sha256').update(JSON.stringify(asked)).digest('hex');
   return { principal: caller.keyId ?? 'open', key, fingerprint };
@@ -159,6 +163,99 @@ function validateIdempotencyKey(key: string): string {
     );
   }
   return key;
+}
+
+/** 'whole': any image's error fails the request (scoreImages); 'each': it is that image's answer (scoreImageBatch). */
+type ScoringMode = 'whole' | 'each';
+
+/** topK and adaptive, checked. */
+function scoringOptions(input: ScoreImagesInput): { topK: number; adaptive: boolean } {
+  const topK = input.topK ?? 5;
+  if (!Number.isInteger(topK) || topK < 1 || topK > 50)
+    throw new InvalidInputError('topK must be an integer from 1 to 50.', { field: 'topK' }, 'INVALID_PARAMETER');
+  const adaptive = input.adaptive ?? false;
+  if (!adaptive && input.thresholdSpace === 'ADAPTIVE_SCORE')
+    throw new InvalidInputError(
+      'thresholdSpace ADAPTIVE_SCORE needs adaptive: true (only adaptive requests have an adaptive score).',
+      { field: 'thresholdSpace' },
+      'INVALID_PARAMETER',
+    );
+  return { topK, adaptive };
+}
+
+/**
+ * The thresholds of a request. The record's decision is always the taxonomy's (`shared`:
+ * dashboards count it): in adaptive mode its adaptive threshold once calibrated, else its static
+ * one. A caller's own threshold (`requested`) decides its answer and is recorded beside it (in
+ * adaptive mode on the adaptive score by default).
+ */
+function thresholdsOf(
+  input: ScoreImagesInput,
+  taxonomy: TaxonomyRow,
+  adaptive: boolean,
+): { shared: Threshold; requested: Threshold | null } {
+  const shared: Threshold =
+    adaptive && taxonomy.adaptiveThreshold !== null
+      ? { value: taxonomy.adaptiveThreshold, space: 'ADAPTIVE_SCORE' }
+      : { value: taxonomy.defaultThreshold, space: taxonomy.thresholdSpace as ThresholdSpace };
+  const requested: Threshold | null =
+    input.threshold == null && input.thresholdSpace == null
+      ? null
+      : {
+          value: input.threshold ?? shared.value,
+          space: input.thresholdSpace ?? (adaptive ? 'ADAPTIVE_SCORE' : shared.space),
+        };
+  if (requested && !Number.isFinite(requested.value))
+    throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
+  return { shared, requested };
+}
+
+/** A scored image as the API answers it, before its record id is known. */
+function describe(
+  r: AdaptiveResult,
+  loaded: LoadedBank,
+  index: number,
+  image: Pick<DecodedImage, 'filename' | 'sha256'>,
+  threshold: Threshold,
+  memory: { snapshotId: string; size: number } | null,
+) {
+  return {
+    index,
+    filename: image.filename,
+    score: r.score,
+    logitScore: r.logitScore,
+    adaptiveScore: r.adaptiveScore,
+    ...memoryFields(memory),
+    isOOD: isOod(r, threshold),
+    threshold: threshold.value,
+    thresholdSpace: threshold.space,
+    logitScale: loaded.logitScale,
+    predictedLabel: loaded.idLabels[r.predictedIndex],
+    topLabels: r.topLabels.map((m) => ({ label: loaded.idLabels[m.index], similarity: m.similarity })),
+    topNegatives: r.topNegatives.map((m): NewScoringRecord['topNegatives'][number] => ({
+      label: loaded.negativeLabels[m.index],
+      prompt: loaded.negativePrompts[m.index],
+      similarity: m.similarity,
+    })),
+    imageHash: image.sha256,
+  };
+}
+
+/** A scored and recorded image, as scoreImages answers it. */
+export type ImageAnswer = ReturnType<typeof describe> & { recordId: string };
+
+/**
+ * An image's error as its answer in a batch scored image by image, under the filename sent with it
+ * (or the upload's, which a failed read reports in its details).
+ */
+function failureOf(error: DomainError, index: number, filename: string | null | undefined): ImageFailure {
+  const uploaded = typeof error.details?.filename === 'string' ? error.details.filename : null;
+  return { index, filename: cleanFilename(filename ?? uploaded), code: error.code, message: error.message };
+}
+
+/** Answers and failures in the order of the request's images. */
+function inOrder<T extends { index: number }>(...lists: T[][]): T[] {
+  return lists.flat().sort((a, b) => a.index - b.index);
 }
 
 /** A decision just written to the history, as the service tells its listeners (the metrics). */
@@ -240,12 +337,12 @@ export class ScoringService {
    * Runs `score` with the prepared bank's head; with `adaptive`, the head carries the memory of the
    * bank's history, and the answer says which snapshot and how many records it held.
    */
-  private async withHead(
+  private async withHead<T>(
     prepared: Prepared,
     topK: number,
     adaptive: boolean,
-    score: (head: ScoringHead) => Promise<ScoredImage[]>,
-  ): Promise<{ scored: ScoredImage[]; memory: { snapshotId: string; size: number } | null }> {
+    score: (head: ScoringHead) => Promise<T[]>,
+  ): Promise<{ scored: T[]; memory: { snapshotId: string; size: number } | null }> {
     const snapshot = adaptive
       ? await this.memories.snapshot(memoryKey(prepared), frozenSnapshot(prepared.taxonomy, this.memories.policy))
       : null;
@@ -266,67 +363,75 @@ export class ScoringService {
     head: ScoringHead,
   ): Promise<ScoredImage[]> {
     const decoded = await this.embeddings.readImages(images, field);
-    return this.embeddings.embedAndScore(prepared.version.modelId, decoded, cacheScope, head, field);
+    return allOrThrow(await this.embeddings.embedAndScore(prepared.version.modelId, decoded, cacheScope, head, field));
   }
 
-  async score(input: ScoreImagesInput, caller: ScoringCaller) {
+  /** Scores a request's images and records each; any image's error fails the request, and nothing is recorded. */
+  async score(input: ScoreImagesInput, caller: ScoringCaller): Promise<ImageAnswer[]> {
+    return (await this.scoreRequest(input, caller, 'whole')) as ImageAnswer[];
+  }
+
+  /**
+   * Scores and records each image that can be: an image's own error (its bytes, upload or URL:
+   * isImageFault) is its answer and the others are scored; an error of the request fails it whole.
+   */
+  scoreEach(input: ScoreImagesInput, caller: ScoringCaller): Promise<Array<ImageAnswer | ImageFailure>> {
+    return this.scoreRequest(input, caller, 'each');
+  }
+
+  /** validate → taxonomy → read → (replay) → one embed-and-score → describe → insert. */
+  private async scoreRequest(
+    input: ScoreImagesInput,
+    caller: ScoringCaller,
+    mode: ScoringMode,
+  ): Promise<Array<ImageAnswer | ImageFailure>> {
     const started = performance.now();
-    const topK = input.topK ?? 5;
-    if (!Number.isInteger(topK) || topK < 1 || topK > 50)
-      throw new InvalidInputError('topK must be an integer from 1 to 50.', { field: 'topK' }, 'INVALID_PARAMETER');
-    const adaptive = input.adaptive ?? false;
-    if (!adaptive && input.thresholdSpace === 'ADAPTIVE_SCORE')
-      throw new InvalidInputError(
-        'thresholdSpace ADAPTIVE_SCORE needs adaptive: true (only adaptive requests have an adaptive score).',
-        { field: 'thresholdSpace' },
-        'INVALID_PARAMETER',
-      );
+    const { topK, adaptive } = scoringOptions(input);
     const { taxonomy, version } = await this.taxonomies.withVersionHead(input.taxonomyId, input.version);
-    // the record's decision is always the taxonomy's (dashboards count it): in adaptive mode its
-    // adaptive threshold once calibrated, else its static one. A caller's own threshold decides
-    // its answer and is recorded beside it (in adaptive mode on the adaptive score by default).
-    const shared: Threshold =
-      adaptive && taxonomy.adaptiveThreshold !== null
-        ? { value: taxonomy.adaptiveThreshold, space: 'ADAPTIVE_SCORE' }
-        : { value: taxonomy.defaultThreshold, space: taxonomy.thresholdSpace as ThresholdSpace };
-    const requested: Threshold | null =
-      input.threshold == null && input.thresholdSpace == null
-        ? null
-        : {
-            value: input.threshold ?? shared.value,
-            space: input.thresholdSpace ?? (adaptive ? 'ADAPTIVE_SCORE' : shared.space),
-          };
-    if (requested && !Number.isFinite(requested.value))
-      throw new InvalidInputError('threshold must be a finite number.', { field: 'threshold' }, 'INVALID_PARAMETER');
+    const { shared, requested } = thresholdsOf(input, taxonomy, adaptive);
     const key = input.idempotencyKey == null ? null : validateIdempotencyKey(input.idempotencyKey);
     // the bytes are read (within the request's budget) before the key is looked up: what the
     // request asks is part of the key's identity, so a reused key with other images is refused
-    const images = await this.embeddings.readImages(input.images);
-    const idempotency = key === null ? undefined : idempotencyClaim(caller, key, input, topK, images);
+    const read = await this.embeddings.readEachImage(input.images);
+    if (mode === 'whole') allOrThrow(read);
+    const idempotency = key === null ? undefined : idempotencyClaim(caller, key, input, topK, read, mode);
     if (idempotency) {
       const earlier = await this.records.idempotentRequest(idempotency.principal, idempotency.key);
       if (earlier) return this.replay(earlier, idempotency);
     }
+    const readable = read.flatMap((r, index) => (r instanceof DomainError ? [] : [{ index, image: r }]));
     const loaded = await this.bankFor(version);
-    const { scored: embedded, memory } = await this.withHead({ taxonomy, version, loaded }, topK, adaptive, (head) =>
-      this.embeddings.embedAndScore(version.modelId, images, imageCacheScope(caller.keyId), head),
-    );
-    const latencyMs = (performance.now() - started) / embedded.length;
-    const scored = embedded.map((e, index) =>
-      this.describe(
-        adaptiveResult(e),
-        loaded,
-        index,
-        images[index].filename,
-        requested ?? shared,
-        images[index].sha256,
-        memory,
+    const { scored: outcomes, memory } = await this.withHead({ taxonomy, version, loaded }, topK, adaptive, (head) =>
+      this.embeddings.embedAndScore(
+        version.modelId,
+        readable.map((r) => r.image),
+        imageCacheScope(caller.keyId),
+        head,
+        'images',
+        readable.map((r) => r.index),
       ),
     );
+    // an image's error stays its answer in mode 'each'; any other error fails the request
+    const failures = read.flatMap((r, index) =>
+      r instanceof DomainError ? [failureOf(r, index, input.images[index].filename)] : [],
+    );
+    for (const [i, outcome] of outcomes.entries()) {
+      if (!(outcome instanceof DomainError)) continue;
+      if (mode === 'whole' || !isImageFault(outcome)) throw outcome;
+      failures.push(failureOf(outcome, readable[i].index, readable[i].image.filename));
+    }
+    const scored = readable.flatMap(({ index, image }, i) => {
+      const outcome = outcomes[i];
+      if (outcome instanceof DomainError) return [];
+      const answer = describe(adaptiveResult(outcome), loaded, index, image, requested ?? shared, memory);
+      return [{ answer, image, embedding: outcome.embedding }];
+    });
+    if (scored.length === 0) return failures; // every image failed: nothing to record
     const thumbnails = taxonomy.storeThumbnails
-      ? await Promise.all(images.map((image) => thumbnailOf(image.bytes)))
+      ? await Promise.all(scored.map((s) => thumbnailOf(s.image.bytes)))
       : null;
-    const rows = scored.map((s, i) => ({
+    const latencyMs = (performance.now() - started) / scored.length;
+    const rows = scored.map(({ answer: s, image, embedding }, i) => ({
       caller: caller.name,
       taxonomyId: taxonomy.id,
       taxonomyVersionId: version.id,
@@ -338,9 +443,9 @@ export class ScoringService {
       requested: requested && { threshold: requested.value, thresholdSpace: requested.space, isOod: s.isOOD },
       imageHash: s.imageHash,
       filename: s.filename,
-      sourceUrl: images[i].url,
+      sourceUrl: image.url,
       thumbnail: thumbnails?.[i] ?? null,
-      imageEmbedding: embedded[i].embedding,
+      imageEmbedding: embedding,
       score: s.score,
       logitScore: s.logitScore,
       predictedLabel: s.predictedLabel,
@@ -353,11 +458,14 @@ export class ScoringService {
         memorySize: memory.size,
       },
     }));
-    const ids = await this.records.insertMany(rows, idempotency);
+    const ids = await this.records.insertMany(rows, idempotency && { ...idempotency, failures });
     if ('earlier' in ids) return this.replay(ids.earlier, idempotency!);
     const decisions = rows.map((row) => ({ taxonomy: taxonomy.name, isOod: row.isOod, score: row.score }));
     for (const listener of this.listeners) listener(decisions);
-    return scored.map((s, i) => ({ ...s, recordId: ids[i] }));
+    return inOrder<ImageAnswer | ImageFailure>(
+      scored.map((s, i) => ({ ...s.answer, recordId: ids[i] })),
+      failures,
+    );
   }
 
   /** Calls `listener` with the decisions of every request once its records are written (replays not). */
@@ -369,7 +477,10 @@ export class ScoringService {
    * The results of an earlier request with the same idempotency key, rebuilt from its records; a
    * key reused for another request is refused (its first answer belongs to that request).
    */
-  private async replay(earlier: IdempotentRequest, claim: IdempotencyClaim) {
+  private async replay(
+    earlier: IdempotentRequest,
+    claim: IdempotencyClaim,
+  ): Promise<Array<ImageAnswer | ImageFailure>> {
     if (earlier.fingerprint !== claim.fingerprint)
       throw new InvalidInputError(
         `idempotencyKey ${JSON.stringify(claim.key)} was used in the last ${this.records.idempotencyWindowHours} h ` +
@@ -379,8 +490,11 @@ export class ScoringService {
       );
     const rows = await this.records.findMany(earlier.recordIds);
     const version = rows.length ? await this.taxonomies.versionById(rows[0].taxonomyVersionId) : null;
-    return rows.map((row, index) => ({
-      index,
+    // the records fill, in order, the places the failed images left
+    const failedAt = new Set(earlier.failures.map((f) => f.index));
+    const places = Array.from({ length: rows.length + failedAt.size }, (_, i) => i).filter((i) => !failedAt.has(i));
+    const answers = rows.map((row, i) => ({
+      index: places[i],
       filename: row.filename,
       score: row.score,
       logitScore: row.logitScore,
@@ -396,37 +510,7 @@ export class ScoringService {
       adaptiveScore: row.adaptive?.adaptiveScore ?? null,
       ...memoryFields(row.adaptive && { snapshotId: row.adaptive.memorySnapshotId, size: row.adaptive.memorySize }),
     }));
-  }
-
-  private describe(
-    r: AdaptiveResult,
-    loaded: LoadedBank,
-    index: number,
-    filename: string | null,
-    threshold: Threshold,
-    imageHash: string,
-    memory: { snapshotId: string; size: number } | null,
-  ) {
-    return {
-      index,
-      filename,
-      score: r.score,
-      logitScore: r.logitScore,
-      adaptiveScore: r.adaptiveScore,
-      ...memoryFields(memory),
-      isOOD: isOod(r, threshold),
-      threshold: threshold.value,
-      thresholdSpace: threshold.space,
-      logitScale: loaded.logitScale,
-      predictedLabel: loaded.idLabels[r.predictedIndex],
-      topLabels: r.topLabels.map((m) => ({ label: loaded.idLabels[m.index], similarity: m.similarity })),
-      topNegatives: r.topNegatives.map((m) => ({
-        label: loaded.negativeLabels[m.index],
-        prompt: loaded.negativePrompts[m.index],
-        similarity: m.similarity,
-      })),
-      imageHash,
-    };
+    return inOrder<ImageAnswer | ImageFailure>(answers, earlier.failures);
   }
 
   async calibrate(

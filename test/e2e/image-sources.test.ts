@@ -69,14 +69,34 @@ after(async () => {
 });
 
 const SCORE = 'mutation($i: ScoreImagesInput!) { scoreImages(input: $i) { score imageHash filename recordId } }';
+const BATCH = `mutation($i: ScoreImagesInput!) { scoreImageBatch(input: $i) { __typename
+  ... on ImageScore { index filename score imageHash recordId }
+  ... on ImageScoreFailure { index filename code message } } }`;
+/** One answer of scoreImageBatch, either kind, as BATCH selects it. */
+interface Outcome {
+  __typename: 'ImageScore' | 'ImageScoreFailure';
+  index: number;
+  filename: string | null;
+  code?: string;
+  message?: string;
+  score?: number;
+  imageHash?: string;
+  recordId?: string;
+}
+/** index, filename and code (or the type, for a score) of each answer */
+const outline = (answers: Outcome[]) => answers.map((a) => [a.index, a.filename, a.code ?? a.__typename]);
 
 /** A multipart request as curl -F builds it: operations, map, then the files. */
-async function multipart(files: Array<{ name: string; bytes: Buffer }>, headers: Record<string, string> = {}) {
+async function multipart(
+  files: Array<{ name: string; bytes: Buffer }>,
+  headers: Record<string, string> = {},
+  query = SCORE,
+) {
   const form = new FormData();
   form.set(
     'operations',
     JSON.stringify({
-      query: SCORE,
+      query,
       variables: { i: { taxonomyId, images: files.map(() => ({ file: null })) } },
     }),
   );
@@ -187,6 +207,69 @@ test('URLs to private addresses, bad schemes, redirect loops, stalls and large f
     assert.equal(errors?.[0].extensions.field, 'images');
   }
   assert.equal(await recordCount(), before);
+});
+
+test('scoreImageBatch answers a bad image with its code in its place and scores the rest, however sent', async () => {
+  const before = await recordCount();
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect/></svg>');
+  const sent = [
+    { data: SMALL.toString('base64'), filename: 'small.png' },
+    { data: svg.toString('base64'), filename: 'logo.svg' },
+    { url: `${loopbackBase}/small.png` },
+    { url: `${imagesBase}/missing.png` },
+    { url: `${imagesBase}/small.png` },
+    { data: 'not base64 %%%' },
+  ];
+  const { data, errors } = await app.graphql(BATCH, { i: { taxonomyId, images: sent } });
+  assert.equal(errors, undefined, JSON.stringify(errors));
+  const answers: Outcome[] = data.scoreImageBatch;
+  assert.deepEqual(outline(answers), [
+    [0, 'small.png', 'ImageScore'],
+    [1, 'logo.svg', 'INVALID_IMAGE'],
+    [2, null, 'URL_NOT_ALLOWED'],
+    [3, null, 'URL_FETCH_FAILED'],
+    [4, null, 'ImageScore'],
+    [5, null, 'INVALID_BASE64'],
+  ]);
+  assert.match(answers[1].message ?? '', /^images\[1\] \(logo\.svg\): /);
+  assert.equal(answers[0].imageHash, answers[4].imageHash, 'the same bytes by base64 and by URL');
+  assert.equal(answers[0].score, answers[4].score);
+  // the two scored images, and only they, are in the history under the ids they were answered with
+  assert.equal(await recordCount(), before + 2);
+  const { rows } = await app.database.pool.query<{ id: string; image_hash: string; source_url: string | null }>(
+    'SELECT id::text, image_hash, source_url FROM scoring_records WHERE id = ANY($1::bigint[]) ORDER BY id',
+    [[answers[0].recordId, answers[4].recordId]],
+  );
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.image_hash, r.source_url]),
+    [
+      [answers[0].recordId, answers[0].imageHash, null],
+      [answers[4].recordId, answers[4].imageHash, `${imagesBase}/small.png`],
+    ],
+  );
+
+  // an upload over the per-file limit fails alone, under its file's name
+  const uploaded = await multipart(
+    [
+      { name: 'ok.png', bytes: SMALL },
+      { name: 'big.png', bytes: LARGE },
+    ],
+    { 'apollo-require-preflight': 'true' },
+    BATCH,
+  );
+  assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body));
+  assert.deepEqual(outline(uploaded.body.data.scoreImageBatch), [
+    [0, 'ok.png', 'ImageScore'],
+    [1, 'big.png', 'IMAGE_TOO_LARGE'],
+  ]);
+  assert.equal(await recordCount(), before + 3);
+
+  // an error of the request itself still fails it whole, and records nothing
+  const both = await app.graphql(BATCH, {
+    i: { taxonomyId, images: [sent[0], { data: SMALL.toString('base64'), url: `${imagesBase}/small.png` }] },
+  });
+  assert.equal(both.errors?.[0].extensions.code, 'INVALID_PARAMETER');
+  assert.equal(await recordCount(), before + 3);
 });
 
 /**

@@ -178,7 +178,12 @@ export class FakeHistory {
       this.rows.push({ ...r, id });
       return id;
     });
-    if (claim) this.keys.set(claim, { recordIds: ids, fingerprint: idempotency!.fingerprint });
+    if (claim)
+      this.keys.set(claim, {
+        recordIds: ids,
+        failures: [...(idempotency!.failures ?? [])],
+        fingerprint: idempotency!.fingerprint,
+      });
     return ids;
   }
 
@@ -213,10 +218,12 @@ export interface ScoringWorld {
 /**
  * One taxonomy (labels cat, dog, owl) whose version 1 has an active mined set of 12 negatives in 3
  * groups, around a real ScoringService and EmbeddingService over the fakes. `memory` stands in for
- * the adaptive memories (the suite of src/services/adaptive-memory.ts tests the real one).
+ * the adaptive memories (the suite of src/services/adaptive-memory.ts tests the real one). SVG bytes
+ * fail to decode (INVALID_IMAGE).
  */
 export function scoringWorld(memory?: Pick<AdaptiveMemories, 'snapshot' | 'policy'>): ScoringWorld {
-  const encoder = new FakeEncoder();
+  // as the real encoders refuse SVG (a format they do not decode by design)
+  const encoder = new FakeEncoder(8, (bytes) => /^\s*<(\?xml|svg)/.test(Buffer.from(bytes.subarray(0, 64)).toString()));
   const history = new FakeHistory();
   const dim = encoder.dim;
   const settings: Partial<TaxonomyRow> = {};

@@ -26,6 +26,7 @@ const MAPPED = [
   'AuditLogEntry',
   'ScoringRecord',
   'ImageScore',
+  'ImageScoreFailure',
   'HistoryCheckpoint',
   'HistoryInclusionProof',
   'HistoryConsistencyProof',

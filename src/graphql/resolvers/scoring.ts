@@ -1,9 +1,15 @@
 /** Resolvers for scoring, calibration and evaluation. Thin: they call the scoring service. */
-import { cacheScope, callerName } from '../context.ts';
+import { cacheScope, callerName, type GraphQLContext } from '../context.ts';
 import { requireTaxonomyInScope } from '../scope.ts';
 import type { Resolvers } from '../../generated/graphql.ts';
 
+/** Who scores: the name the history records and the key it authenticated with. */
+const scoringCaller = (ctx: GraphQLContext) => ({ name: callerName(ctx), keyId: ctx.auth?.keyId ?? null });
+
 export const scoringResolvers: Resolvers = {
+  ImageScoreOutcome: {
+    __resolveType: (outcome) => ('code' in outcome ? 'ImageScoreFailure' : 'ImageScore'),
+  },
   Query: {
     adaptiveMemory: (_: unknown, { taxonomyId, version }, ctx) => {
       requireTaxonomyInScope(ctx, taxonomyId);
@@ -13,7 +19,11 @@ export const scoringResolvers: Resolvers = {
   Mutation: {
     scoreImages: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);
-      return ctx.services.scoring.score(input, { name: callerName(ctx), keyId: ctx.auth?.keyId ?? null });
+      return ctx.services.scoring.score(input, scoringCaller(ctx));
+    },
+    scoreImageBatch: (_: unknown, { input }, ctx) => {
+      requireTaxonomyInScope(ctx, input.taxonomyId);
+      return ctx.services.scoring.scoreEach(input, scoringCaller(ctx));
     },
     calibrateThreshold: (_: unknown, { input }, ctx) => {
       requireTaxonomyInScope(ctx, input.taxonomyId);

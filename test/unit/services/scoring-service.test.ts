@@ -117,6 +117,93 @@ test('a retry with the same idempotency key answers the first records; reused fo
   assert.notEqual(other.recordId, first.recordId);
 });
 
+const svg = { data: base64(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')), filename: 'logo.svg' };
+
+test('scoreEach answers a bad image with its own coded error in its place, scores and records the others', async () => {
+  const world = scoringWorld();
+  const images = [image('rgb224.png'), svg, { data: 'not base64 %%%', filename: 'b.png' }, image('rgb224b.png')];
+  const answers = await world.service.scoreEach({ taxonomyId: world.taxonomy.id, images }, caller);
+  assert.deepEqual(
+    answers.map((a) => [a.index, a.filename, 'code' in a ? a.code : 'scored']),
+    [
+      [0, 'rgb224.png', 'scored'],
+      [1, 'logo.svg', 'INVALID_IMAGE'],
+      [2, 'b.png', 'INVALID_BASE64'],
+      [3, 'rgb224b.png', 'scored'],
+    ],
+  );
+  const [, decodeFailure, base64Failure] = answers as Array<{ message: string }>;
+  assert.match(decodeFailure.message, /^images\[1\] \(logo\.svg\): not an image/);
+  assert.match(base64Failure.message, /^images\[2\]\.data is not valid base64/);
+  // only the two good images were recorded, each answer naming its own record
+  assert.deepEqual(
+    world.history.rows.map((r) => r.filename),
+    ['rgb224.png', 'rgb224b.png'],
+  );
+  const scored = [answers[0], answers[3]] as Array<{ recordId: string; score: number; imageHash: string }>;
+  assert.deepEqual(
+    scored.map((a) => [a.recordId, a.imageHash]),
+    world.history.rows.map((r) => [r.id, r.imageHash]),
+  );
+  // the undecodable image reached the encoder (it failed there), the bad base64 did not
+  assert.deepEqual(
+    world.encoder.calls.filter((c) => c.kind === 'images').map((c) => c.count),
+    [3],
+  );
+  // the same request, all or nothing, fails with the first bad image and records nothing more
+  await assert.rejects(
+    world.service.score({ taxonomyId: world.taxonomy.id, images }, caller),
+    (error: DomainError) => error.code === 'INVALID_BASE64',
+  );
+  await assert.rejects(
+    world.service.score({ taxonomyId: world.taxonomy.id, images: [image('rgb224.png'), svg] }, caller),
+    (error: DomainError) => error.code === 'INVALID_IMAGE' && error.details?.index === 1,
+  );
+  assert.equal(world.history.rows.length, 2);
+});
+
+test('scoreEach still refuses an error of the request whole: bad options, the batch limit', async () => {
+  const world = scoringWorld();
+  const request = { taxonomyId: world.taxonomy.id, images: [image('rgb224.png'), svg] };
+  await assert.rejects(world.service.scoreEach({ ...request, topK: 0 }, caller), (error: DomainError) => {
+    return error.code === 'INVALID_PARAMETER';
+  });
+  await assert.rejects(
+    world.service.scoreEach({ ...request, images: [image('rgb224.png'), { ...svg, background: 'red' }] }, caller),
+    (error: DomainError) => error.code === 'INVALID_PARAMETER' && error.details?.index === 1,
+  );
+  await assert.rejects(
+    world.service.scoreEach({ ...request, images: Array.from({ length: 5 }, () => svg) }, caller),
+    (error: DomainError) => error.code === 'BATCH_TOO_LARGE',
+  );
+  assert.deepEqual(world.history.rows, []);
+});
+
+test('a retried partial batch answers the same scores and failures; an all-failed one takes no key', async () => {
+  const world = scoringWorld();
+  const request = { taxonomyId: world.taxonomy.id, images: [svg, image('rgb224.png')], idempotencyKey: 'batch-1' };
+  const first = await world.service.scoreEach(request, caller);
+  const calls = world.encoder.calls.length;
+  const again = await world.service.scoreEach(request, caller);
+  assert.deepEqual(again, first);
+  assert.equal(world.encoder.calls.length, calls, 'the retry encoded nothing');
+  assert.equal(world.history.rows.length, 1);
+  // the key names a batch answered image by image: the all-or-nothing mutation does not share it
+  await assert.rejects(world.service.score(request, caller), (error: DomainError) => {
+    return error.code === 'IDEMPOTENCY_KEY_REUSED';
+  });
+  const failedOnly = { ...request, images: [svg], idempotencyKey: 'batch-2' };
+  const failed = await world.service.scoreEach(failedOnly, caller);
+  assert.deepEqual(
+    failed.map((a) => 'code' in a && a.code),
+    ['INVALID_IMAGE'],
+  );
+  assert.equal(world.history.rows.length, 1, 'nothing recorded');
+  // nothing was recorded, so the key is still free for the request the caller sends instead
+  const retried = await world.service.scoreEach({ ...failedOnly, images: [image('rgb224b.png')] }, caller);
+  assert.equal('recordId' in retried[0], true);
+});
+
 test('a version without an active negative set is refused with what to do, and no head is loaded', async () => {
   const world = scoringWorld();
   world.version.activeNegativeSetId = null;

@@ -121,6 +121,8 @@ function notice(message: string): void {
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(1)} %`;
+/** A threshold space as people read it ("logit score"). */
+const spaceName = (space: string) => space.toLowerCase().replace('_', ' ');
 const decision = (ood: boolean) => h('span', { class: ood ? 'ood' : 'id' }, ood ? 'OOD' : 'ID');
 const matches = (list: Json[]) => list.map((m) => `${m.label} (${m.similarity.toFixed(3)})`).join(', ');
 
@@ -397,28 +399,58 @@ function dropZone(label: string, onFiles: (files: File[]) => unknown): HTMLEleme
   return zone;
 }
 
+/** Why an image got its decision: its number in the threshold's space against the threshold. */
+function decisionReason(r: Json): string {
+  const value = { SCORE: r.score, LOGIT_SCORE: r.logitScore, ADAPTIVE_SCORE: r.adaptiveScore }[
+    r.thresholdSpace as string
+  ];
+  return `${spaceName(r.thresholdSpace)} ${value.toFixed(4)} ${r.isOOD ? '<' : '≥'} threshold ${r.threshold.toFixed(4)}`;
+}
+
+const SCORE_BATCH =
+  'scoreImageBatch(input: { taxonomyId: $t, images: IMAGES }) { __typename ' +
+  '... on ImageScore { index score logitScore adaptiveScore isOOD threshold thresholdSpace ' +
+  'topLabels { label similarity } topNegatives { label similarity } } ' +
+  '... on ImageScoreFailure { index code message } }';
+
 async function renderScoring(view: HTMLElement): Promise<void> {
   await loadTaxonomies();
   const select = taxonomySelect('score-taxonomy');
   const results = h('div', { id: 'score-results' });
+  let previews: string[] = [];
   const score = async (files: File[]) => {
+    notice(''); // an earlier batch's error is not about this one
     const uploaded = await gql(
-      `mutation($t: ID!, ${uploadVariables(files)}) { scoreImages(input: { taxonomyId: $t, ` +
-        `images: ${uploadImages(files)} }) { filename score isOOD threshold predictedLabel ` +
-        'topLabels { label similarity } topNegatives { label similarity } } }',
+      `mutation($t: ID!, ${uploadVariables(files)}) { ${SCORE_BATCH.replace('IMAGES', uploadImages(files))} }`,
       { t: select.value },
       files,
     );
+    for (const url of previews) URL.revokeObjectURL(url);
+    previews = files.map((file) => URL.createObjectURL(file));
+    const outcomes: Json[] = uploaded.scoreImageBatch;
+    const failed = outcomes.filter((r) => r.__typename === 'ImageScoreFailure').length;
+    const image = (r: Json) =>
+      h('span', { class: 'image' }, h('img', { class: 'preview', src: previews[r.index], alt: '' }), files[r.index].name);
     results.replaceChildren(
+      h(
+        'p',
+        { id: 'score-summary' },
+        `${outcomes.length - failed} scored and recorded` +
+          (failed ? `, ${failed} could not be scored (nothing recorded for ${failed === 1 ? 'it' : 'them'})` : ''),
+      ),
       table(
         ['image', 'score', 'decision', 'top ID labels', 'top negatives'],
-        uploaded.scoreImages.map((r: Json) => [
-          r.filename ?? '',
-          r.score.toFixed(4),
-          decision(r.isOOD),
-          matches(r.topLabels),
-          matches(r.topNegatives),
-        ]),
+        outcomes.map((r) =>
+          r.__typename === 'ImageScoreFailure'
+            ? [image(r), '', h('span', { class: 'error' }, r.code), r.message, '']
+            : [
+                image(r),
+                r.score.toFixed(4),
+                h('span', {}, decision(r.isOOD), h('br'), h('small', { class: 'muted' }, decisionReason(r))),
+                matches(r.topLabels),
+                matches(r.topNegatives),
+              ],
+        ),
       ),
     );
   };
@@ -483,8 +515,8 @@ function calibrationCard(): HTMLElement {
         'p',
         { id: 'calibration-change' },
         `${c.applied ? 'was' : 'current'} ${taxonomy ? `${taxonomy.defaultThreshold.toFixed(4)} ` : ''}` +
-          `(${(taxonomy?.thresholdSpace ?? '').toLowerCase().replace('_', ' ')}) → ` +
-          `${c.applied ? 'now' : 'proposed'} ${c.threshold.toFixed(4)} (${c.space.toLowerCase().replace('_', ' ')})`,
+          `(${spaceName(taxonomy?.thresholdSpace ?? '')}) → ` +
+          `${c.applied ? 'now' : 'proposed'} ${c.threshold.toFixed(4)} (${spaceName(c.space)})`,
       ),
       h(
         'p',
@@ -567,7 +599,7 @@ function histogramChart(bins: Json[], threshold: number, space: string): HTMLEle
     {
       title: drawn
         ? `Score histogram (threshold ${threshold.toFixed(3)})`
-        : `Score histogram (threshold ${threshold.toFixed(3)} is on the ${space.toLowerCase().replace('_', ' ')}: ` +
+        : `Score histogram (threshold ${threshold.toFixed(3)} is on the ${spaceName(space)}: ` +
           'not drawn on this axis)',
       width: 520,
       height: 220,

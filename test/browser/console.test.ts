@@ -48,7 +48,8 @@ after(async () => {
 async function open(path: string, key: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('request', (request) => {
-    if (!request.url().startsWith(app.url) && !request.url().startsWith('data:')) foreign.push(request.url());
+    const url = request.url();
+    if (!url.startsWith(app.url) && !url.startsWith('data:') && !url.startsWith(`blob:${app.url}`)) foreign.push(url);
   });
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -181,12 +182,29 @@ test('an admin sees the taxonomy, its finished job, the charts and the records',
   await page.waitForSelector('#scoring');
   await page.selectOption('#score-taxonomy', { label: 'pets' });
   await page.selectOption('#calibrate-taxonomy', { label: 'pets' });
-  await page.setInputFiles('#scoring input[type=file]', {
-    name: 'dropped.png',
-    mimeType: 'image/png',
-    buffer: fixtureImage('images/rgb224.png'),
-  });
-  await page.waitForSelector('#score-results td:text-is("dropped.png")');
+  // one bad file among good ones: it gets its own error, the others their scores and previews
+  await page.setInputFiles('#scoring input[type=file]', [
+    { name: 'dropped.png', mimeType: 'image/png', buffer: fixtureImage('images/rgb224.png') },
+    { name: 'logo.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>') },
+  ]);
+  await page.waitForSelector('#score-summary');
+  assert.equal(
+    await page.textContent('#score-summary'),
+    '1 scored and recorded, 1 could not be scored (nothing recorded for it)',
+  );
+  const rows = await page.$$eval('#score-results tbody tr', (trs) =>
+    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+  );
+  assert.equal(rows[0][0], 'dropped.png');
+  assert.match(rows[0][2], /^(ID|OOD)score 0\.\d{4} [<≥] threshold 0\.5000$/);
+  assert.deepEqual([rows[1][0], rows[1][2]], ['logo.svg', 'INVALID_IMAGE']);
+  assert.match(rows[1][3], /^images\[1\] \(logo\.svg\): /);
+  const preview = await page.$eval(
+    '#score-results tbody tr img.preview',
+    (img) => (img as HTMLImageElement).naturalWidth,
+  );
+  assert.equal(preview, 224, 'the preview shows the dropped image');
+  await page.screenshot({ path: `${SCREENSHOTS}/scoring-admin.png`, fullPage: true });
   // calibration on known-ID images: the threshold and its rate, then applied
   await page.setInputFiles(
     '#calibrate-taxonomy ~ * input[type=file], section:has(#calibrate-taxonomy) input[type=file]',

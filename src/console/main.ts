@@ -401,10 +401,9 @@ function dropZone(label: string, onFiles: (files: File[]) => unknown): HTMLEleme
 
 /** Why an image got its decision: its number in the threshold's space against the threshold. */
 function decisionReason(r: Json): string {
-  const value = { SCORE: r.score, LOGIT_SCORE: r.logitScore, ADAPTIVE_SCORE: r.adaptiveScore }[
-    r.thresholdSpace as string
-  ];
-  return `${spaceName(r.thresholdSpace)} ${value.toFixed(4)} ${r.isOOD ? '<' : '≥'} threshold ${r.threshold.toFixed(4)}`;
+  const space = r.thresholdSpace as string;
+  const value = { SCORE: r.score, LOGIT_SCORE: r.logitScore, ADAPTIVE_SCORE: r.adaptiveScore }[space];
+  return `${spaceName(space)} ${value.toFixed(4)} ${r.isOOD ? '<' : '≥'} threshold ${r.threshold.toFixed(4)}`;
 }
 
 const SCORE_BATCH =
@@ -430,7 +429,12 @@ async function renderScoring(view: HTMLElement): Promise<void> {
     const outcomes: Json[] = uploaded.scoreImageBatch;
     const failed = outcomes.filter((r) => r.__typename === 'ImageScoreFailure').length;
     const image = (r: Json) =>
-      h('span', { class: 'image' }, h('img', { class: 'preview', src: previews[r.index], alt: '' }), files[r.index].name);
+      h(
+        'span',
+        { class: 'image' },
+        h('img', { class: 'preview', src: previews[r.index], alt: '' }),
+        files[r.index].name,
+      );
     results.replaceChildren(
       h(
         'p',
